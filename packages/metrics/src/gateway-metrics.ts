@@ -1,0 +1,52 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface GatewayMetrics {
+  readonly packetsSubmitted: Counter<'outcome'>;
+  readonly messagesDelivered: Counter<'outcome'>;
+  readonly messagesPushed: Counter;
+  readonly messagesAcknowledged: Counter;
+  readonly mailboxMessages: Gauge;
+  readonly connectedClients: Gauge;
+}
+
+export function gatewayMetrics(registry: Registry): GatewayMetrics {
+  const registers = [registry];
+  const packetsSubmitted = new Counter({
+    name: 'mixlab_gateway_packets_submitted_total',
+    help: 'Packets clients submitted, by whether they reached a layer-1 node.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const messagesDelivered = new Counter({
+    name: 'mixlab_gateway_messages_delivered_total',
+    help: 'Messages exit nodes handed to this gateway, by whether a mailbox took them.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  for (const outcome of ['forwarded', 'rejected', 'forward_failed']) packetsSubmitted.inc({ outcome }, 0);
+  for (const outcome of ['stored', 'rejected', 'mailbox_full']) messagesDelivered.inc({ outcome }, 0);
+  return {
+    packetsSubmitted,
+    messagesDelivered,
+    messagesPushed: new Counter({
+      name: 'mixlab_gateway_messages_pushed_total',
+      help: 'Messages pushed to clients over WebSocket (a message is pushed again after a reconnect).',
+      registers,
+    }),
+    messagesAcknowledged: new Counter({
+      name: 'mixlab_gateway_messages_acknowledged_total',
+      help: 'Messages clients acknowledged, which removes them from the mailbox.',
+      registers,
+    }),
+    mailboxMessages: new Gauge({
+      name: 'mixlab_gateway_mailbox_messages',
+      help: 'Messages held in mailboxes, not yet acknowledged.',
+      registers,
+    }),
+    connectedClients: new Gauge({
+      name: 'mixlab_gateway_connected_clients',
+      help: 'Open WebSocket connections.',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** How a packet's stay at a mix node ended (bounded label set). */
+export type PacketOutcome = 'accepted' | 'malformed' | 'undecryptable' | 'forwarded' | 'delivered' | 'forward_failed';
+
+export const PACKET_OUTCOMES: readonly PacketOutcome[] = [
+  'accepted',
+  'malformed',
+  'undecryptable',
+  'forwarded',
+  'delivered',
+  'forward_failed',
+];
+
+/** Batch sizes: every size up to 10 exactly (so "all batches were 10" is checkable), then coarser. */
+export const BATCH_SIZE_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 50, 100, 200, 500, 1000];
+/** Mixing delays from 1 ms to about 65 s. */
+export const MIXING_DELAY_BUCKETS = Array.from({ length: 17 }, (_, i) => 0.001 * 2 ** i);
+
+export interface MixNodeMetrics {
+  readonly batchSize: Histogram<'strategy'>;
+  readonly mixingDelay: Histogram<'strategy'>;
+  readonly queueDepth: Gauge<'strategy'>;
+  readonly packets: Counter<'outcome'>;
+}
+
+export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
+  const registers = [registry];
+  const packets = new Counter({
+    name: 'mixlab_packets_total',
+    help: 'Packets seen by this mix node, by how their stay ended.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  // Start every outcome at zero so rate() and absent-series checks behave.
+  for (const outcome of PACKET_OUTCOMES) packets.inc({ outcome }, 0);
+  return {
+    batchSize: new Histogram({
+      name: 'mixlab_batch_size',
+      help: 'Packets per batch released by the mixing strategy.',
+      labelNames: ['strategy'],
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
+    mixingDelay: new Histogram({
+      name: 'mixlab_mixing_delay_seconds',
+      help: 'Per packet, time from arrival at this node to its forward.',
+      labelNames: ['strategy'],
+      buckets: MIXING_DELAY_BUCKETS,
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: 'mixlab_queue_depth',
+      help: 'Packets waiting in the mixing pool.',
+      labelNames: ['strategy'],
+      registers,
+    }),
+    packets,
+  };
+}

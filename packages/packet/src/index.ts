@@ -1,0 +1,15 @@
+export * from './delivery.ts';
+export * from './framing.ts';
+export { onion } from './onion/onion.ts';
+export * from './packet-format.ts';
+
+import { onion } from './onion/onion.ts';
+import type { PacketFormat, PacketFormatName } from './packet-format.ts';
+
+const formats: Record<PacketFormatName, PacketFormat> = { onion };
+export const PACKET_FORMAT_NAMES = Object.keys(formats) as PacketFormatName[];
+
+/** Looks a format up by the name a deployment configures. */
+export function packetFormat(name: PacketFormatName): PacketFormat {
+  return formats[name];
+}

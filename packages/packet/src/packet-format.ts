@@ -1,0 +1,43 @@
+import type { KeyPair } from '@mixlab/crypto';
+
+export type PacketFormatName = 'onion';
+
+/** One mix node on a route: who it is and the key its layer is encrypted to. */
+export interface RouteHop {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
+}
+
+/** Where the exit node hands the payload over: a gateway's mailbox for a recipient. */
+export interface Destination {
+  /** Base URL of the client gateway that holds the recipient's mailbox. */
+  readonly gateway: string;
+  /** The recipient's address: its X25519 public key. */
+  readonly recipient: Uint8Array;
+}
+
+/** What a node learns by removing its layer. */
+export type Peeled =
+  | { readonly kind: 'forward'; readonly nextHop: string; readonly packet: Uint8Array }
+  | { readonly kind: 'deliver'; readonly destination: Destination; readonly payload: Uint8Array };
+
+export type PacketErrorReason = 'malformed' | 'undecryptable';
+
+/** A packet a node must drop; `reason` is the outcome it is counted under. */
+export class PacketError extends Error {
+  readonly reason: PacketErrorReason;
+  constructor(reason: PacketErrorReason, message: string) {
+    super(message);
+    this.name = 'PacketError';
+    this.reason = reason;
+  }
+}
+
+/** A way of layering a message for a route, and of removing one layer at a node. */
+export interface PacketFormat {
+  readonly name: PacketFormatName;
+  /** Builds the packet the first hop of `route` receives. */
+  wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array;
+  /** Removes this node's layer; throws PacketError when the packet must be dropped. */
+  peel(packet: Uint8Array, keys: KeyPair): Peeled;
+}

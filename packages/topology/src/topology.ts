@@ -1,0 +1,73 @@
+/**
+ * The network as clients and nodes see it: mix nodes arranged in layers
+ * (a cascade when every layer has one node, stratified when layers are wider).
+ * Keys travel as lowercase hex.
+ */
+export interface NodeDescriptor {
+  /** Unique, stable name of the node; also how packets name their next hop. */
+  readonly id: string;
+  /** 1-based position of the node's layer on every route. */
+  readonly layer: number;
+  /** Base URL at which the node accepts packets. */
+  readonly url: string;
+  /** X25519 public key, 64 hex characters. */
+  readonly publicKey: string;
+}
+
+export interface Topology {
+  /** `layers[i]` holds the nodes of layer i + 1. */
+  readonly layers: readonly (readonly NodeDescriptor[])[];
+}
+
+export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export const PUBLIC_KEY_PATTERN = '^[0-9a-f]{64}$';
+const nodeId = new RegExp(NODE_ID_PATTERN);
+const publicKey = new RegExp(PUBLIC_KEY_PATTERN);
+
+/** Reasons a descriptor is refused; empty when it is valid for a network of `layerCount` layers. */
+export function descriptorProblems(descriptor: NodeDescriptor, layerCount: number): string[] {
+  const problems: string[] = [];
+  if (!nodeId.test(descriptor.id)) problems.push(`id must match ${NODE_ID_PATTERN}`);
+  if (!Number.isInteger(descriptor.layer) || descriptor.layer < 1 || descriptor.layer > layerCount) {
+    problems.push(`layer must be an integer from 1 to ${layerCount}, got ${descriptor.layer}`);
+  }
+  if (!publicKey.test(descriptor.publicKey)) {
+    problems.push('publicKey must be 32 bytes as 64 lowercase hex characters');
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(descriptor.url);
+  } catch {
+    problems.push(`url is not a URL: ${descriptor.url}`);
+  }
+  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problems.push(`url must be http or https, got ${url.protocol}`);
+  }
+  return problems;
+}
+
+/** Reasons a topology cannot carry traffic; empty when every layer has a node. */
+export function topologyProblems(topology: Topology, layerCount: number): string[] {
+  const problems: string[] = [];
+  if (topology.layers.length !== layerCount) {
+    problems.push(`expected ${layerCount} layers, got ${topology.layers.length}`);
+  }
+  topology.layers.forEach((nodes, index) => {
+    if (nodes.length === 0) problems.push(`layer ${index + 1} has no node`);
+    for (const node of nodes) {
+      for (const problem of descriptorProblems(node, layerCount)) problems.push(`node ${node.id}: ${problem}`);
+      if (node.layer !== index + 1)
+        problems.push(`node ${node.id} is listed in layer ${index + 1} but says ${node.layer}`);
+    }
+  });
+  return problems;
+}
+
+/** Finds a node by id in any layer. */
+export function findNode(topology: Topology, id: string): NodeDescriptor | undefined {
+  for (const nodes of topology.layers) {
+    const node = nodes.find((candidate) => candidate.id === id);
+    if (node) return node;
+  }
+  return undefined;
+}
