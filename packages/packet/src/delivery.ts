@@ -7,6 +7,11 @@ export interface Delivery {
 }
 
 export function encodeDelivery(delivery: Delivery): Uint8Array {
+  if (delivery.recipient.length !== X25519_KEY_BYTES) {
+    throw new RangeError(
+      `recipient must be a ${X25519_KEY_BYTES}-byte public key, got ${delivery.recipient.length} bytes`,
+    );
+  }
   const out = new Uint8Array(X25519_KEY_BYTES + delivery.payload.length);
   out.set(delivery.recipient, 0);
   out.set(delivery.payload, X25519_KEY_BYTES);

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * mixlab: talk to a mixlab network through its client gateway.
+ *   mixlab topology
+ *   mixlab send --to ADDRESS TEXT
+ *   mixlab listen [--key FILE]
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MixnetClient, parseAddress } from '@mixlab/client';
+import { cryptoReady, toHex } from '@mixlab/crypto';
+import { loadOrCreateKey } from './key-file.ts';
+
+const USAGE = `usage: mixlab [--gateway URL] <command>
+
+commands:
+  topology                 print the mix nodes of every layer
+  send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS
+  listen [--key FILE]      print this client's address, then every message it receives
+
+options:
+  --gateway URL   client gateway (default $MIXLAB_GATEWAY or http://127.0.0.1:8080)
+  --key FILE      key file for listen (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    gateway: { type: 'string', default: process.env.MIXLAB_GATEWAY ?? 'http://127.0.0.1:8080' },
+    to: { type: 'string' },
+    key: { type: 'string', default: process.env.MIXLAB_KEY ?? join(homedir(), '.mixlab', 'key.json') },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`mixlab: ${message}`);
+  process.exit(2);
+}
+
+await cryptoReady();
+const client = new MixnetClient(values.gateway);
+const [command, ...rest] = positionals;
+
+try {
+  switch (values.help ? 'help' : command) {
+    case 'topology': {
+      const topology = await client.topology();
+      topology.layers.forEach((nodes, index) => {
+        console.log(`layer ${index + 1}:`);
+        if (nodes.length === 0) console.log('  (no node yet)');
+        for (const node of nodes) console.log(`  ${node.id.padEnd(16)} ${node.url.padEnd(24)} ${node.publicKey}`);
+      });
+      break;
+    }
+    case 'send': {
+      if (!values.to) fail('send needs --to ADDRESS (the address `mixlab listen` prints)');
+      if (rest.length === 0) fail('send needs the TEXT to send');
+      const receipt = await client.send(parseAddress(values.to), new TextEncoder().encode(rest.join(' ')));
+      console.log(`sent message ${receipt.messageId} via ${receipt.route.join(' → ')}`);
+      break;
+    }
+    case 'listen': {
+      const { keys, created } = await loadOrCreateKey(values.key);
+      console.log(`${created ? 'created' : 'loaded'} key ${values.key}`);
+      console.log(`address: ${toHex(keys.publicKey)}`);
+      const subscription = client.receive(
+        keys,
+        (message) => {
+          const latency = Date.now() - message.sentAt;
+          const text = new TextDecoder().decode(message.body);
+          console.log(`[${new Date().toISOString()}] ${message.id} (${latency} ms): ${text}`);
+        },
+        (error) => console.error(`mixlab: ${error.message}`),
+      );
+      await subscription.opened;
+      console.log(`listening on ${values.gateway} (Ctrl-C to stop)`);
+      process.once('SIGINT', () => {
+        subscription.close();
+        process.exit(0);
+      });
+      break;
+    }
+    case 'help':
+      console.log(USAGE);
+      break;
+    default:
+      fail(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
+  }
+} catch (error) {
+  fail((error as Error).message);
+}

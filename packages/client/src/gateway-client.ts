@@ -1,0 +1,52 @@
+import type { GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
+import { fetchTopology, type Topology } from '@mixlab/topology';
+import { type Dispatcher, request } from 'undici';
+
+/** The gateway's HTTP API, one method per route. */
+export class GatewayClient {
+  readonly baseUrl: string;
+  readonly #dispatcher: Dispatcher | undefined;
+
+  constructor(baseUrl: string, dispatcher?: Dispatcher) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.#dispatcher = dispatcher;
+  }
+
+  topology(): Promise<Topology> {
+    return fetchTopology(this.baseUrl, this.#dispatcher);
+  }
+
+  info(): Promise<GatewayInfo> {
+    return this.#json<GatewayInfo>('GET', '/v1/gateway');
+  }
+
+  submit(body: SubmitRequest): Promise<SubmitResponse> {
+    return this.#json<SubmitResponse>('POST', '/v1/packets', body, [202, 502]);
+  }
+
+  async mailbox(address: string): Promise<MailboxMessage[]> {
+    return (await this.#json<{ messages: MailboxMessage[] }>('GET', `/v1/mailboxes/${address}`)).messages;
+  }
+
+  async acknowledge(address: string, ids: readonly string[]): Promise<number> {
+    return (await this.#json<{ acknowledged: number }>('POST', `/v1/mailboxes/${address}/acks`, { ids })).acknowledged;
+  }
+
+  /** The WebSocket URL that pushes `address`'s messages. */
+  mailboxSocketUrl(address: string): string {
+    return `${this.baseUrl.replace(/^http/, 'ws')}/v1/mailboxes/${address}/ws`;
+  }
+
+  async #json<T>(method: 'GET' | 'POST', path: string, body?: unknown, okStatuses = [200]): Promise<T> {
+    const response = await request(`${this.baseUrl}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+    });
+    const text = await response.body.text();
+    if (!okStatuses.includes(response.statusCode)) {
+      throw new Error(`${method} ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`);
+    }
+    return JSON.parse(text) as T;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './gateway-client.ts';
+export * from './message.ts';
+export * from './mixnet-client.ts';

@@ -1,0 +1,47 @@
+/** The client gateway's HTTP and WebSocket API: the JSON shapes clients and the gateway exchange. */
+
+/** A packet a client hands to the gateway: the layer-1 node it is wrapped for, and the bytes. */
+export interface SubmittedPacket {
+  readonly firstHop: string;
+  /** Base64. */
+  readonly packet: string;
+}
+
+export interface SubmitRequest {
+  readonly packets: readonly SubmittedPacket[];
+}
+
+export interface SubmitResponse {
+  readonly accepted: number;
+  readonly rejected: readonly { readonly index: number; readonly reason: string }[];
+}
+
+export interface GatewayInfo {
+  /** The URL exit nodes deliver to; clients put it in their packets. */
+  readonly deliveryUrl: string;
+  readonly packetFormat: string;
+}
+
+export interface MailboxMessage {
+  readonly id: string;
+  /** Base64 of the end-to-end sealed message. */
+  readonly payload: string;
+  readonly receivedAt: number;
+}
+
+/** Gateway → client over WebSocket. */
+export type ServerFrame =
+  | { readonly type: 'message'; readonly message: MailboxMessage }
+  | { readonly type: 'error'; readonly reason: string };
+
+/** Client → gateway over WebSocket. */
+export interface AckFrame {
+  readonly type: 'ack';
+  readonly ids: readonly string[];
+}
+
+/** Recipient addresses are X25519 public keys in lowercase hex. */
+export const ADDRESS_PATTERN = '^[0-9a-f]{64}$';
+/** Gateway-assigned message ids. */
+export const MESSAGE_ID_PATTERN = '^[0-9a-f]{32}$';
+export const BASE64_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export const OCTET_STREAM = 'application/octet-stream';
+
+/** `/metrics` for Prometheus and `/health` for Docker health checks. */
+export function registerOperationalRoutes(
+  app: FastifyInstance,
+  registry: Registry,
+  isHealthy: () => boolean = () => true,
+): void {
+  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  app.get('/health', { logLevel: 'warn' }, async (_request, reply) => {
+    const healthy = isHealthy();
+    reply.code(healthy ? 200 : 503);
+    return { status: healthy ? 'ok' : 'starting' };
+  });
+}
+
+/** Accepts binary bodies up to `bodyLimit` bytes as a Buffer. */
+export function acceptOctetStream(app: FastifyInstance, bodyLimit: number): void {
+  app.addContentTypeParser(OCTET_STREAM, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => {
+    done(null, body);
+  });
+}
+
+/** Listens on all interfaces and closes the app cleanly on SIGTERM/SIGINT. */
+export async function listenUntilSignalled(
+  app: FastifyInstance,
+  port: number,
+  onClose: () => Promise<void> | void = () => {},
+): Promise<void> {
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    await onClose();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+  await app.listen({ host: '0.0.0.0', port });
+}

@@ -1,0 +1,4 @@
+export * from './env.ts';
+export * from './frame-sender.ts';
+export * from './http.ts';
+export * from './retry.ts';

@@ -1,0 +1,52 @@
+import type { NodeDescriptor, Topology } from './topology.ts';
+import { findNode } from './topology.ts';
+
+/**
+ * The latest topology, fetched on demand and kept for `maxAgeMs`. A lookup of an
+ * unknown node refetches at most once per `refetchAfterMs`, so a node that has
+ * just registered is found without letting garbage ids hammer the directory.
+ */
+export class TopologyCache {
+  readonly #fetch: () => Promise<Topology>;
+  readonly #maxAgeMs: number;
+  readonly #refetchAfterMs: number;
+  readonly #now: () => number;
+  #topology: Topology | undefined;
+  #fetchedAt = Number.NEGATIVE_INFINITY;
+  #inflight: Promise<Topology> | undefined;
+
+  constructor(
+    fetch: () => Promise<Topology>,
+    options: { maxAgeMs: number; refetchAfterMs: number; now?: () => number },
+  ) {
+    this.#fetch = fetch;
+    this.#maxAgeMs = options.maxAgeMs;
+    this.#refetchAfterMs = options.refetchAfterMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async current(): Promise<Topology> {
+    if (this.#topology && this.#now() - this.#fetchedAt < this.#maxAgeMs) return this.#topology;
+    return this.#refresh();
+  }
+
+  async find(id: string): Promise<NodeDescriptor | undefined> {
+    const known = findNode(await this.current(), id);
+    if (known || this.#now() - this.#fetchedAt < this.#refetchAfterMs) return known;
+    return findNode(await this.#refresh(), id);
+  }
+
+  #refresh(): Promise<Topology> {
+    // Concurrent callers share one request.
+    this.#inflight ??= this.#fetch()
+      .then((topology) => {
+        this.#topology = topology;
+        this.#fetchedAt = this.#now();
+        return topology;
+      })
+      .finally(() => {
+        this.#inflight = undefined;
+      });
+    return this.#inflight;
+  }
+}

@@ -1,0 +1,230 @@
+import websocket from '@fastify/websocket';
+import { toHex } from '@mixlab/crypto';
+import {
+  ADDRESS_PATTERN,
+  BASE64_PATTERN,
+  type GatewayInfo,
+  type MailboxMessage,
+  MESSAGE_ID_PATTERN,
+  type ServerFrame,
+  type SubmitRequest,
+  type SubmitResponse,
+} from '@mixlab/gateway-api';
+import type { GatewayMetrics } from '@mixlab/metrics';
+import { decodeDelivery, decodeFrames } from '@mixlab/packet';
+import { acceptOctetStream, registerOperationalRoutes } from '@mixlab/service-kit';
+import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Mailboxes, StoredMessage } from './mailboxes.ts';
+
+export interface GatewayDeps {
+  readonly mailboxes: Mailboxes;
+  readonly topology: TopologyCache;
+  readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  readonly info: GatewayInfo;
+  readonly registry: Registry;
+  readonly metrics: GatewayMetrics;
+  readonly maxPacketBytes: number;
+  readonly maxPacketsPerRequest: number;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+const addressParams = {
+  type: 'object',
+  required: ['address'],
+  properties: { address: { type: 'string', pattern: ADDRESS_PATTERN } },
+} as const;
+
+function toWire(message: StoredMessage): MailboxMessage {
+  return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
+}
+
+export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
+  const { mailboxes, metrics } = deps;
+  const base64Length = Math.ceil(deps.maxPacketBytes / 3) * 4;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024,
+  });
+  acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
+
+  app.get('/v1/gateway', async () => deps.info);
+
+  app.get('/v1/topology', async (request, reply) => {
+    try {
+      return await deps.topology.current();
+    } catch (error) {
+      request.log.warn({ reason: String(error) }, 'directory unreachable');
+      return reply.code(503).send({ error: 'the directory is unreachable; try again shortly' });
+    }
+  });
+
+  // Clients submit wrapped packets; the gateway passes each to the layer-1 node it names.
+  const submitSchema = {
+    type: 'object',
+    required: ['packets'],
+    additionalProperties: false,
+    properties: {
+      packets: {
+        type: 'array',
+        minItems: 1,
+        maxItems: deps.maxPacketsPerRequest,
+        items: {
+          type: 'object',
+          required: ['firstHop', 'packet'],
+          additionalProperties: false,
+          properties: {
+            firstHop: { type: 'string', pattern: NODE_ID_PATTERN },
+            packet: { type: 'string', minLength: 4, maxLength: base64Length, pattern: BASE64_PATTERN },
+          },
+        },
+      },
+    },
+  } as const;
+  app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
+    const rejected: { index: number; reason: string }[] = [];
+    const byNode = new Map<string, { url: string; frames: Uint8Array[]; indices: number[] }>();
+    for (const [index, { firstHop, packet }] of request.body.packets.entries()) {
+      const node = await deps.topology.find(firstHop).catch(() => undefined);
+      if (node?.layer !== 1) {
+        metrics.packetsSubmitted.inc({ outcome: 'rejected' });
+        rejected.push({ index, reason: `first hop ${firstHop} is not a layer-1 node of the current topology` });
+        continue;
+      }
+      const group = byNode.get(node.id) ?? { url: `${node.url}/v1/packets`, frames: [], indices: [] };
+      group.frames.push(Buffer.from(packet, 'base64'));
+      group.indices.push(index);
+      byNode.set(node.id, group);
+    }
+    await Promise.all(
+      [...byNode.values()].map(async ({ url, frames, indices }) => {
+        try {
+          await deps.send(url, frames);
+          metrics.packetsSubmitted.inc({ outcome: 'forwarded' }, frames.length);
+        } catch (error) {
+          metrics.packetsSubmitted.inc({ outcome: 'forward_failed' }, frames.length);
+          request.log.warn({ url, reason: String(error) }, 'forward to layer 1 failed');
+          for (const index of indices) rejected.push({ index, reason: 'layer-1 node did not accept the packet' });
+        }
+      }),
+    );
+    const response: SubmitResponse = {
+      accepted: request.body.packets.length - rejected.length,
+      rejected: rejected.sort((a, b) => a.index - b.index),
+    };
+    return reply.code(rejected.length === request.body.packets.length ? 502 : 202).send(response);
+  });
+
+  // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
+  app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
+    if (!Buffer.isBuffer(request.body)) return reply.code(415).send({ error: 'send application/octet-stream frames' });
+    let frames: Uint8Array[];
+    try {
+      frames = decodeFrames(request.body, deps.maxPacketsPerRequest);
+    } catch (error) {
+      metrics.messagesDelivered.inc({ outcome: 'rejected' });
+      request.log.warn({ reason: (error as Error).message }, 'delivery body dropped');
+      return reply.code(400).send({ error: `body is not a sequence of frames: ${(error as Error).message}` });
+    }
+    const refused: { index: number; reason: string }[] = [];
+    frames.forEach((frame, index) => {
+      let reason: string;
+      try {
+        const { recipient, payload } = decodeDelivery(frame);
+        const result = mailboxes.store(toHex(recipient), payload);
+        if ('stored' in result) {
+          metrics.messagesDelivered.inc({ outcome: 'stored' });
+          return;
+        }
+        reason = result.refused;
+        metrics.messagesDelivered.inc({ outcome: 'mailbox_full' });
+      } catch (error) {
+        reason = (error as Error).message;
+        metrics.messagesDelivered.inc({ outcome: 'rejected' });
+      }
+      request.log.warn({ index, reason }, 'delivery refused');
+      refused.push({ index, reason });
+    });
+    updateMailboxGauge();
+    return reply.code(202).send({ stored: frames.length - refused.length, refused });
+  });
+
+  app.get<{ Params: { address: string } }>(
+    '/v1/mailboxes/:address',
+    { schema: { params: addressParams } },
+    async (request) => ({ messages: mailboxes.pending(request.params.address).map(toWire) }),
+  );
+
+  app.post<{ Params: { address: string }; Body: { ids: string[] } }>(
+    '/v1/mailboxes/:address/acks',
+    {
+      schema: {
+        params: addressParams,
+        body: {
+          type: 'object',
+          required: ['ids'],
+          additionalProperties: false,
+          properties: {
+            ids: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: MESSAGE_ID_PATTERN } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const acknowledged = mailboxes.acknowledge(request.params.address, request.body.ids);
+      metrics.messagesAcknowledged.inc(acknowledged);
+      updateMailboxGauge();
+      return { acknowledged };
+    },
+  );
+
+  // Push: every pending message on connect, then each new one; the client acks with {type:'ack', ids}.
+  app.get<{ Params: { address: string } }>(
+    '/v1/mailboxes/:address/ws',
+    { websocket: true, schema: { params: addressParams } },
+    (socket, request) => {
+      const { address } = request.params;
+      const send = (frame: ServerFrame) => socket.send(JSON.stringify(frame));
+      const sent = new Set<string>();
+      const push = (message: StoredMessage) => {
+        if (sent.has(message.id)) return;
+        sent.add(message.id);
+        send({ type: 'message', message: toWire(message) });
+        metrics.messagesPushed.inc();
+      };
+      socket.on('message', (data: Buffer) => {
+        let ids: unknown;
+        try {
+          const frame = JSON.parse(data.toString('utf8')) as { type?: unknown; ids?: unknown };
+          if (frame.type !== 'ack') throw new Error('expected {"type":"ack","ids":[...]}');
+          ids = frame.ids;
+        } catch (error) {
+          send({ type: 'error', reason: (error as Error).message });
+          return;
+        }
+        const valid = Array.isArray(ids) && ids.length <= 1000 && ids.every((id) => typeof id === 'string');
+        if (!valid) {
+          send({ type: 'error', reason: 'ids must be an array of at most 1000 message ids' });
+          return;
+        }
+        const acknowledged = mailboxes.acknowledge(address, ids as string[]);
+        for (const id of ids as string[]) sent.delete(id);
+        metrics.messagesAcknowledged.inc(acknowledged);
+        updateMailboxGauge();
+      });
+      const unsubscribe = mailboxes.subscribe(address, push);
+      metrics.connectedClients.inc();
+      socket.on('close', () => {
+        unsubscribe();
+        metrics.connectedClients.dec();
+      });
+      for (const message of mailboxes.pending(address)) push(message);
+    },
+  );
+
+  registerOperationalRoutes(app, deps.registry);
+  return app;
+}

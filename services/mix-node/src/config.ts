@@ -1,0 +1,36 @@
+import { hostname } from 'node:os';
+import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
+import { type Env, envChoice, envInt, envOptionalInt, envString, envUrl } from '@mixlab/service-kit';
+
+export interface MixNodeConfig {
+  readonly port: number;
+  readonly nodeId: string;
+  readonly layer: number;
+  /** URL other nodes and the gateway use to reach this node. */
+  readonly advertisedUrl: string;
+  readonly directoryUrl: string;
+  readonly packetFormat: PacketFormatName;
+  readonly threshold: number;
+  readonly maxWaitMs: number | undefined;
+  readonly maxPacketBytes: number;
+  readonly maxPacketsPerRequest: number;
+  readonly logLevel: string;
+}
+
+export function readConfig(env: Env): MixNodeConfig {
+  const port = envInt(env, 'PORT', 8080, 1, 65535);
+  const nodeId = envString(env, 'NODE_ID', hostname());
+  return {
+    port,
+    nodeId,
+    layer: envInt(env, 'LAYER', undefined, 1, 16),
+    advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${nodeId}:${port}`),
+    directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
+    packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'onion'),
+    threshold: envInt(env, 'THRESHOLD', 10, 1, 100_000),
+    maxWaitMs: envOptionalInt(env, 'MAX_WAIT_MS', 1, 3_600_000),
+    maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
+    maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
+    logLevel: envString(env, 'LOG_LEVEL', 'info'),
+  };
+}

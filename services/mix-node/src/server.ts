@@ -1,0 +1,40 @@
+import { decodeFrames } from '@mixlab/packet';
+import { acceptOctetStream, registerOperationalRoutes } from '@mixlab/service-kit';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { MixNode } from './mix-node.ts';
+
+export interface MixNodeServerDeps {
+  readonly node: MixNode;
+  readonly registry: Registry;
+  readonly maxPacketsPerRequest: number;
+  readonly maxPacketBytes: number;
+  readonly isReady: () => boolean;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
+  const app = Fastify({ logger: deps.logger ?? false });
+  const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
+  acceptOctetStream(app, bodyLimit);
+
+  // Body: frames (u32 length + packet), one or more packets per request.
+  app.post<{ Body: Buffer }>('/v1/packets', async (request, reply) => {
+    if (!Buffer.isBuffer(request.body)) {
+      return reply.code(415).send({ error: 'send packets as application/octet-stream frames' });
+    }
+    let packets: Uint8Array[];
+    try {
+      packets = decodeFrames(request.body, deps.maxPacketsPerRequest);
+    } catch (error) {
+      const reason = `body is not a sequence of frames: ${(error as Error).message}`;
+      deps.node.countMalformedRequest(reason);
+      return reply.code(400).send({ error: reason });
+    }
+    const result = deps.node.receive(packets);
+    return reply.code(202).send(result);
+  });
+
+  registerOperationalRoutes(app, deps.registry, deps.isReady);
+  return app;
+}
