@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createGeometry, defaultGeometry, MAX_GATEWAY_URL_BYTES } from './geometry.ts';
+
+describe('sphinx geometry', () => {
+  it('computes the default sizes: 5 hops, 98-byte slots, 554-byte header, 2602-byte packet', () => {
+    assert.equal(defaultGeometry.maxHops, 5);
+    assert.equal(defaultGeometry.perHopRoutingInfoBytes, 98);
+    assert.equal(defaultGeometry.routingInfoBytes, 490);
+    assert.equal(defaultGeometry.headerBytes, 554);
+    assert.equal(defaultGeometry.payloadBytes, 2048);
+    assert.equal(defaultGeometry.packetBytes, 2602);
+    assert.equal(defaultGeometry.macOffset, 522);
+    assert.equal(defaultGeometry.payloadOffset, 554);
+    assert.equal(defaultGeometry.maxMessageBytes, 2048 - 53 - MAX_GATEWAY_URL_BYTES);
+    assert.equal(defaultGeometry.messageCapacity(20), 2048 - 53 - 20);
+  });
+
+  it('scales the header with maxHops', () => {
+    const g = createGeometry({ maxHops: 8, payloadBytes: 4096 });
+    assert.equal(g.headerBytes, 32 + 8 * 98 + 32);
+    assert.equal(g.packetBytes, g.headerBytes + 4096);
+  });
+
+  it('rejects parameters it cannot build', () => {
+    assert.throws(() => createGeometry({ maxHops: 0 }), RangeError);
+    assert.throws(() => createGeometry({ maxHops: 2.5 }), RangeError);
+    assert.throws(() => createGeometry({ maxHops: 33 }), RangeError);
+    assert.throws(() => createGeometry({ payloadBytes: 100 }), RangeError);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Every size of a Sphinx packet, computed from two parameters (the most hops a
+ * route may have, the payload block size). Code that needs a size asks the
+ * geometry; nothing else hard-codes one. See docs/sphinx.md for the layout.
+ */
+
+/** X25519 group element (u-coordinate). */
+export const GROUP_ELEMENT_BYTES = 32;
+/** Keyed BLAKE2b-256 over group element and routing information. */
+export const MAC_BYTES = 32;
+/** A node id is at most this many bytes (ASCII, ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$). */
+export const NODE_ID_BYTES = 64;
+/** Per-hop routing command: flag (1) | id length (1) | next node id (64, zero padded) | next MAC (32). */
+export const PER_HOP_ROUTING_INFO_BYTES = 1 + 1 + NODE_ID_BYTES + MAC_BYTES;
+/** Zero bytes at the start of the exit plaintext; a tagged payload fails this check with probability 1 - 2^-128. */
+export const PAYLOAD_TAG_BYTES = 16;
+/** The gateway URL is carried with a one-byte length. */
+export const MAX_GATEWAY_URL_BYTES = 255;
+/** Exit plaintext before the gateway URL: zeros (16) | recipient (32) | gateway length (1) | message length (4). */
+export const DELIVERY_HEADER_BYTES = PAYLOAD_TAG_BYTES + 32 + 1 + 4;
+/** The LIONESS left block is one BLAKE2b-256 output / ChaCha20 key wide. */
+export const LIONESS_LEFT_BYTES = 32;
+
+export const DEFAULT_MAX_HOPS = 5;
+export const DEFAULT_PAYLOAD_BYTES = 2048;
+
+export interface GeometryParameters {
+  /** The most hops a route may have (1..32); every header has room for this many. */
+  readonly maxHops?: number;
+  /** Bytes of the LIONESS-encrypted payload block, delivery fields included. */
+  readonly payloadBytes?: number;
+}
+
+export interface Geometry {
+  readonly maxHops: number;
+  readonly perHopRoutingInfoBytes: number;
+  /** maxHops × perHopRoutingInfoBytes. */
+  readonly routingInfoBytes: number;
+  /** group element | routing info | MAC. */
+  readonly headerBytes: number;
+  readonly payloadBytes: number;
+  /** headerBytes + payloadBytes: the size of every packet on every link. */
+  readonly packetBytes: number;
+  /** Offsets of the header fields and the payload within a packet. */
+  readonly routingInfoOffset: number;
+  readonly macOffset: number;
+  readonly payloadOffset: number;
+  /** The largest message that fits with a gateway URL of the longest allowed length. */
+  readonly maxMessageBytes: number;
+  /** The largest message that fits with a gateway URL of `gatewayUrlBytes` UTF-8 bytes. */
+  messageCapacity(gatewayUrlBytes: number): number;
+}
+
+export function createGeometry(parameters: GeometryParameters = {}): Geometry {
+  const maxHops = parameters.maxHops ?? DEFAULT_MAX_HOPS;
+  const payloadBytes = parameters.payloadBytes ?? DEFAULT_PAYLOAD_BYTES;
+  if (!Number.isInteger(maxHops) || maxHops < 1 || maxHops > 32) {
+    throw new RangeError(`maxHops must be an integer 1..32, got ${maxHops}`);
+  }
+  const minPayload = DELIVERY_HEADER_BYTES + MAX_GATEWAY_URL_BYTES + 1;
+  if (!Number.isInteger(payloadBytes) || payloadBytes < minPayload || payloadBytes > 2 ** 24) {
+    throw new RangeError(`payloadBytes must be an integer ${minPayload}..${2 ** 24}, got ${payloadBytes}`);
+  }
+  const routingInfoBytes = maxHops * PER_HOP_ROUTING_INFO_BYTES;
+  const headerBytes = GROUP_ELEMENT_BYTES + routingInfoBytes + MAC_BYTES;
+  const messageCapacity = (gatewayUrlBytes: number): number => payloadBytes - DELIVERY_HEADER_BYTES - gatewayUrlBytes;
+  return Object.freeze({
+    maxHops,
+    perHopRoutingInfoBytes: PER_HOP_ROUTING_INFO_BYTES,
+    routingInfoBytes,
+    headerBytes,
+    payloadBytes,
+    packetBytes: headerBytes + payloadBytes,
+    routingInfoOffset: GROUP_ELEMENT_BYTES,
+    macOffset: GROUP_ELEMENT_BYTES + routingInfoBytes,
+    payloadOffset: headerBytes,
+    maxMessageBytes: messageCapacity(MAX_GATEWAY_URL_BYTES),
+    messageCapacity,
+  });
+}
+
+/** 5 hops, 2048-byte payload: header 554 bytes, packet 2602 bytes. */
+export const defaultGeometry: Geometry = createGeometry();
