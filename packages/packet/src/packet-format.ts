@@ -1,6 +1,6 @@
 import type { KeyPair } from '@mixlab/crypto';
 
-export type PacketFormatName = 'onion';
+export type PacketFormatName = 'onion' | 'sphinx';
 
 /** One mix node on a route: who it is and the key its layer is encrypted to. */
 export interface RouteHop {
@@ -18,8 +18,20 @@ export interface Destination {
 
 /** What a node learns by removing its layer. */
 export type Peeled =
-  | { readonly kind: 'forward'; readonly nextHop: string; readonly packet: Uint8Array }
-  | { readonly kind: 'deliver'; readonly destination: Destination; readonly payload: Uint8Array };
+  | {
+      readonly kind: 'forward';
+      readonly nextHop: string;
+      readonly packet: Uint8Array;
+      /** Same for every copy of one packet at one node (Sphinx: derived from the shared secret); for replay detection. */
+      readonly replayTag?: Uint8Array;
+    }
+  | {
+      readonly kind: 'deliver';
+      readonly destination: Destination;
+      readonly payload: Uint8Array;
+      /** As for forward. */
+      readonly replayTag?: Uint8Array;
+    };
 
 export type PacketErrorReason = 'malformed' | 'undecryptable';
 

@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { packetFormat } from '../index.ts';
+import { PacketError, type Peeled, type RouteHop } from '../packet-format.ts';
+import { createGeometry, defaultGeometry } from './geometry.ts';
+import { createSphinx, type SphinxFormat, sphinx } from './sphinx.ts';
+
+before(cryptoReady);
+
+const utf8 = new TextEncoder();
+const destination = () => ({ gateway: 'http://gateway-1:8080', recipient: generateKeyPair().publicKey });
+
+interface Node {
+  readonly id: string;
+  readonly keys: KeyPair;
+}
+
+function nodes(count: number): Node[] {
+  return Array.from({ length: count }, (_, i) => ({ id: `mix-${i}.test`, keys: generateKeyPair() }));
+}
+
+function route(path: readonly Node[]): RouteHop[] {
+  return path.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
+}
+
+/** Peels the packet along the path; returns every packet seen on a link and the final result. */
+function travel(
+  format: SphinxFormat,
+  path: readonly Node[],
+  packet: Uint8Array,
+): { links: Uint8Array[]; last: Peeled } {
+  const links = [packet];
+  for (let i = 0; i < path.length; i++) {
+    const peeled = format.peel(links[i] as Uint8Array, (path[i] as Node).keys);
+    if (i < path.length - 1) {
+      assert.equal(peeled.kind, 'forward', `hop ${i} forwards`);
+      if (peeled.kind === 'forward') {
+        assert.equal(peeled.nextHop, (path[i + 1] as Node).id);
+        links.push(peeled.packet);
+      }
+    } else {
+      return { links, last: peeled };
+    }
+  }
+  throw new Error('unreachable');
+}
+
+function flipped(packet: Uint8Array, byte: number, bit = 0): Uint8Array {
+  const copy = packet.slice();
+  copy[byte] = (copy[byte] as number) ^ (1 << bit);
+  return copy;
+}
+
+function rejects(fn: () => unknown, reason: 'malformed' | 'undecryptable', message?: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof PacketError, `expected PacketError, got ${String(error)}`);
+    assert.equal(error.reason, reason);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('sphinx', () => {
+  it('is registered as the "sphinx" packet format with the default geometry', () => {
+    assert.equal(packetFormat('sphinx'), sphinx);
+    assert.equal(sphinx.name, 'sphinx');
+    assert.equal(sphinx.geometry, defaultGeometry);
+  });
+
+  for (const hops of [1, 3, defaultGeometry.maxHops]) {
+    it(`round-trips over ${hops} hop(s) with every link the same size`, () => {
+      const path = nodes(hops);
+      const to = destination();
+      const message = utf8.encode(`a message over ${hops} hops`);
+      const { links, last } = travel(sphinx, path, sphinx.wrap(route(path), to, message));
+      assert.equal(links.length, hops);
+      for (const link of links) assert.equal(link.length, defaultGeometry.packetBytes);
+      assert.equal(last.kind, 'deliver');
+      if (last.kind !== 'deliver') return;
+      assert.deepEqual(last.payload, message);
+      assert.equal(last.destination.gateway, to.gateway);
+      assert.deepEqual(last.destination.recipient, to.recipient);
+    });
+  }
+
+  it('blinds the group element and re-encrypts every part at each hop', () => {
+    const path = nodes(3);
+    const { links } = travel(sphinx, path, sphinx.wrap(route(path), destination(), utf8.encode('x')));
+    const [a, b] = links as [Uint8Array, Uint8Array];
+    assert.notDeepEqual(a.subarray(0, 32), b.subarray(0, 32));
+    assert.notDeepEqual(a.subarray(defaultGeometry.payloadOffset), b.subarray(defaultGeometry.payloadOffset));
+  });
+
+  it('works with other geometries (8 hops, 4 KiB payload, full-capacity message)', () => {
+    const geometry = createGeometry({ maxHops: 8, payloadBytes: 4096 });
+    const format = createSphinx(geometry);
+    const path = nodes(8);
+    const to = destination();
+    const message = new Uint8Array(geometry.messageCapacity(utf8.encode(to.gateway).length)).fill(7);
+    const { links, last } = travel(format, path, format.wrap(route(path), to, message));
+    for (const link of links) assert.equal(link.length, geometry.packetBytes);
+    assert.equal(last.kind, 'deliver');
+    if (last.kind === 'deliver') assert.deepEqual(last.payload, message);
+  });
+
+  it('returns a replay tag that is the same for a replayed packet and differs between packets', () => {
+    const path = nodes(2);
+    const packet = sphinx.wrap(route(path), destination(), utf8.encode('x'));
+    const first = sphinx.peel(packet, (path[0] as Node).keys);
+    const again = sphinx.peel(packet, (path[0] as Node).keys);
+    const other = sphinx.peel(sphinx.wrap(route(path), destination(), utf8.encode('x')), (path[0] as Node).keys);
+    assert.equal(first.replayTag?.length, 32);
+    assert.deepEqual(first.replayTag, again.replayTag);
+    assert.notDeepEqual(first.replayTag, other.replayTag);
+    assert.ok(first.kind === 'forward');
+    const exit = sphinx.peel(first.packet, (path[1] as Node).keys);
+    assert.equal(exit.replayTag?.length, 32);
+  });
+
+  describe('header integrity', () => {
+    const g = defaultGeometry;
+    let path: Node[];
+    let packet: Uint8Array;
+    let second: Uint8Array;
+    before(() => {
+      path = nodes(3);
+      packet = sphinx.wrap(route(path), destination(), utf8.encode('integrity'));
+      const peeled = sphinx.peel(packet, (path[0] as Node).keys);
+      assert.ok(peeled.kind === 'forward');
+      second = peeled.packet;
+    });
+
+    const classes = [
+      { name: 'group element', from: 0, to: g.routingInfoOffset },
+      { name: 'routing info', from: g.routingInfoOffset, to: g.macOffset },
+      { name: 'MAC', from: g.macOffset, to: g.payloadOffset },
+    ];
+    for (const { name, from, to } of classes) {
+      it(`rejects a bit flip in every byte of the ${name} as undecryptable`, () => {
+        for (let byte = from; byte < to; byte++) {
+          const bit = byte % 8;
+          rejects(() => sphinx.peel(flipped(packet, byte, bit), (path[0] as Node).keys), 'undecryptable');
+          if (byte % 7 === 0)
+            rejects(() => sphinx.peel(flipped(second, byte, bit), (path[1] as Node).keys), 'undecryptable');
+        }
+      });
+    }
+
+    it('rejects the top bit of the group element, which X25519 itself ignores', () => {
+      rejects(() => sphinx.peel(flipped(packet, 31, 7), (path[0] as Node).keys), 'undecryptable', /MAC/);
+    });
+
+    it('rejects a low-order group element', () => {
+      const zeroed = packet.slice();
+      zeroed.fill(0, 0, 32);
+      rejects(() => sphinx.peel(zeroed, (path[0] as Node).keys), 'undecryptable');
+    });
+
+    it('rejects a packet peeled with the wrong node key', () => {
+      rejects(() => sphinx.peel(packet, (path[1] as Node).keys), 'undecryptable', /another node key/);
+      rejects(() => sphinx.peel(packet, generateKeyPair()), 'undecryptable');
+    });
+  });
+
+  it('detects a payload bit flip at the exit, not before', () => {
+    const path = nodes(3);
+    const packet = sphinx.wrap(route(path), destination(), utf8.encode('tag me'));
+    for (const byte of [
+      defaultGeometry.payloadOffset,
+      defaultGeometry.payloadOffset + 40,
+      defaultGeometry.packetBytes - 1,
+    ]) {
+      let current = flipped(packet, byte);
+      for (let i = 0; i < 2; i++) {
+        const peeled = sphinx.peel(current, (path[i] as Node).keys);
+        assert.ok(peeled.kind === 'forward', 'an intermediate hop cannot tell');
+        current = peeled.packet;
+      }
+      rejects(() => sphinx.peel(current, (path[2] as Node).keys), 'malformed', /tagged/);
+    }
+  });
+
+  it('detects a payload flipped between intermediate hops', () => {
+    const path = nodes(3);
+    const first = sphinx.peel(sphinx.wrap(route(path), destination(), utf8.encode('x')), (path[0] as Node).keys);
+    assert.ok(first.kind === 'forward');
+    const second = sphinx.peel(flipped(first.packet, defaultGeometry.packetBytes - 5, 3), (path[1] as Node).keys);
+    assert.ok(second.kind === 'forward');
+    rejects(() => sphinx.peel(second.packet, (path[2] as Node).keys), 'malformed', /tagged/);
+  });
+
+  it('rejects truncated and oversize packets as malformed', () => {
+    const path = nodes(1);
+    const packet = sphinx.wrap(route(path), destination(), utf8.encode('x'));
+    const keys = (path[0] as Node).keys;
+    rejects(() => sphinx.peel(packet.subarray(0, packet.length - 1), keys), 'malformed', /2601 bytes/);
+    rejects(() => sphinx.peel(packet.subarray(0, 100), keys), 'malformed');
+    rejects(() => sphinx.peel(new Uint8Array(0), keys), 'malformed');
+    const longer = new Uint8Array(packet.length + 1);
+    longer.set(packet);
+    rejects(() => sphinx.peel(longer, keys), 'malformed', /2603 bytes/);
+  });
+
+  it('refuses at wrap: routes longer than maxHops, empty routes, bad ids, keys, destinations and messages', () => {
+    const to = destination();
+    const x = utf8.encode('x');
+    assert.throws(() => sphinx.wrap(route(nodes(defaultGeometry.maxHops + 1)), to, x), /exceeds/);
+    assert.throws(() => sphinx.wrap([], to, x), RangeError);
+    const [node] = nodes(1) as [Node];
+    assert.throws(() => sphinx.wrap([{ id: '-bad', publicKey: node.keys.publicKey }], to, x), /node id/);
+    assert.throws(() => sphinx.wrap([{ id: 'a'.repeat(65), publicKey: node.keys.publicKey }], to, x), /node id/);
+    assert.throws(() => sphinx.wrap([{ id: 'ok', publicKey: new Uint8Array(31) }], to, x), /32 bytes/);
+    assert.throws(() => sphinx.wrap(route([node]), { ...to, gateway: '' }, x), /gateway/);
+    assert.throws(() => sphinx.wrap(route([node]), { ...to, gateway: `http://${'g'.repeat(250)}` }, x), /gateway/);
+    assert.throws(() => sphinx.wrap(route([node]), { ...to, recipient: new Uint8Array(16) }, x), /recipient/);
+    const capacity = defaultGeometry.messageCapacity(utf8.encode(to.gateway).length);
+    assert.throws(() => sphinx.wrap(route([node]), to, new Uint8Array(capacity + 1)), /exceeds/);
+    const full = sphinx.peel(sphinx.wrap(route([node]), to, new Uint8Array(capacity).fill(1)), node.keys);
+    assert.ok(full.kind === 'deliver' && full.payload.length === capacity);
+  });
+
+  it('accepts a 64-character node id and an empty message', () => {
+    const path = [{ id: `A${'b'.repeat(63)}`, keys: generateKeyPair() }, ...nodes(1)];
+    const { last } = travel(sphinx, path, sphinx.wrap(route(path), destination(), new Uint8Array(0)));
+    assert.ok(last.kind === 'deliver' && last.payload.length === 0);
+  });
+});

@@ -1,0 +1,308 @@
+/**
+ * Sphinx (Danezis & Goldberg 2009) as Katzenpost and Nym build it, over X25519,
+ * BLAKE2b, ChaCha20 and LIONESS. Every packet on every link is
+ * geometry.packetBytes long; a node learns only the previous and next hop.
+ * docs/sphinx.md is the specification; test-vectors/sphinx.json pins the bytes.
+ *
+ * Packet = header | payload; header = group element (32) | routing info | MAC (32).
+ * Per hop: s = x25519(nodeKey, alpha); keys from BLAKE2b(alpha | s); MAC checked over
+ * alpha | routing info; routing info decrypted with ChaCha20 and shifted by one slot;
+ * alpha blinded (alpha' = x25519(b, alpha)); payload LIONESS-decrypted.
+ */
+import {
+  blake2b,
+  chacha20Xor,
+  constantTimeEqual,
+  type KeyPair,
+  kdf,
+  randomBytes,
+  type X25519Scalar,
+  x25519,
+  x25519Base,
+} from '@mixlab/crypto';
+import { type Destination, PacketError, type PacketFormat, type Peeled, type RouteHop } from '../packet-format.ts';
+import {
+  DELIVERY_HEADER_BYTES,
+  defaultGeometry,
+  type Geometry,
+  GROUP_ELEMENT_BYTES,
+  MAC_BYTES,
+  MAX_GATEWAY_URL_BYTES,
+  NODE_ID_BYTES,
+  PAYLOAD_TAG_BYTES,
+} from './geometry.ts';
+import { LIONESS_KEY_BYTES, lionessDecrypt, lionessEncrypt } from './lioness.ts';
+
+/** Routing command flags (first byte of a hop's routing slot). */
+export const FLAG_FORWARD = 0x01;
+export const FLAG_DELIVER = 0x02;
+
+/** Prefix hashed with alpha | s into the per-hop key (domain separation, version). */
+const KEY_DOMAIN = new TextEncoder().encode('mixlab-sphinx-v1');
+/** libsodium crypto_kdf context (exactly 8 bytes). */
+const KDF_CONTEXT = 'mlsphinx';
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_OFFSET = 2;
+const NEXT_MAC_OFFSET = ID_OFFSET + NODE_ID_BYTES;
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Source of random bytes; injectable so test vectors are reproducible. */
+export type Rng = (length: number) => Uint8Array;
+
+export interface SphinxOptions {
+  /** Randomness for wrap: first 32 bytes (ephemeral scalar), then the routing padding. Default: libsodium. */
+  readonly rng?: Rng;
+}
+
+export interface SphinxFormat extends PacketFormat {
+  readonly geometry: Geometry;
+}
+
+/** The keys one hop derives from its shared secret. */
+export interface HopKeys {
+  readonly headerMac: Uint8Array;
+  readonly routing: Uint8Array;
+  readonly blinding: Uint8Array;
+  readonly replayTag: Uint8Array;
+  /** LIONESS K1 | K2 | K3 | K4. */
+  readonly payload: Uint8Array;
+}
+
+/**
+ * k = BLAKE2b-256("mixlab-sphinx-v1" | alpha | s); then crypto_kdf(64, id, "mlsphinx", k) for
+ * id 1 (header MAC key | routing key), 2 (blinding factor | replay tag), 3 and 4 (LIONESS key).
+ */
+export function deriveHopKeys(alpha: Uint8Array, sharedSecret: Uint8Array): HopKeys {
+  const input = new Uint8Array(KEY_DOMAIN.length + GROUP_ELEMENT_BYTES + sharedSecret.length);
+  input.set(KEY_DOMAIN, 0);
+  input.set(alpha, KEY_DOMAIN.length);
+  input.set(sharedSecret, KEY_DOMAIN.length + GROUP_ELEMENT_BYTES);
+  const master = blake2b(32, input);
+  const header = kdf(64, 1, KDF_CONTEXT, master);
+  const blinding = kdf(64, 2, KDF_CONTEXT, master);
+  const payload = new Uint8Array(LIONESS_KEY_BYTES);
+  payload.set(kdf(64, 3, KDF_CONTEXT, master), 0);
+  payload.set(kdf(64, 4, KDF_CONTEXT, master), 64);
+  return {
+    headerMac: header.subarray(0, 32),
+    routing: header.subarray(32, 64),
+    blinding: blinding.subarray(0, 32),
+    replayTag: blinding.subarray(32, 64),
+    payload,
+  };
+}
+
+function xorInto(target: Uint8Array, source: Uint8Array): void {
+  for (let i = 0; i < target.length; i++) target[i] = (target[i] as number) ^ (source[i] as number);
+}
+
+function encodeNodeId(id: string): Uint8Array {
+  if (!NODE_ID.test(id)) throw new RangeError(`invalid node id (want ${NODE_ID.source}): ${JSON.stringify(id)}`);
+  return utf8.encode(id);
+}
+
+function encodeDeliveryBlock(geometry: Geometry, destination: Destination, message: Uint8Array): Uint8Array {
+  const gateway = utf8.encode(destination.gateway);
+  if (gateway.length === 0 || gateway.length > MAX_GATEWAY_URL_BYTES) {
+    throw new RangeError(`gateway URL must be 1..${MAX_GATEWAY_URL_BYTES} UTF-8 bytes`);
+  }
+  if (destination.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
+  const capacity = geometry.messageCapacity(gateway.length);
+  if (message.length > capacity) {
+    throw new RangeError(`payload of ${message.length} bytes exceeds the ${capacity} bytes this geometry carries`);
+  }
+  const block = new Uint8Array(geometry.payloadBytes);
+  const view = new DataView(block.buffer);
+  block.set(destination.recipient, PAYLOAD_TAG_BYTES);
+  block[PAYLOAD_TAG_BYTES + 32] = gateway.length;
+  view.setUint32(PAYLOAD_TAG_BYTES + 33, message.length);
+  block.set(gateway, DELIVERY_HEADER_BYTES);
+  block.set(message, DELIVERY_HEADER_BYTES + gateway.length);
+  return block;
+}
+
+function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; payload: Uint8Array } {
+  for (let i = 0; i < PAYLOAD_TAG_BYTES; i++) {
+    if (block[i] !== 0) {
+      throw new PacketError('malformed', 'payload authenticator mismatch: the payload was altered (tagged) in transit');
+    }
+  }
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const gatewayLength = block[PAYLOAD_TAG_BYTES + 32] as number;
+  const messageLength = view.getUint32(PAYLOAD_TAG_BYTES + 33);
+  const messageStart = DELIVERY_HEADER_BYTES + gatewayLength;
+  if (gatewayLength === 0 || messageStart + messageLength > block.length) {
+    throw new PacketError('malformed', 'delivery fields do not fit the payload');
+  }
+  let gateway: string;
+  try {
+    gateway = fromUtf8.decode(block.subarray(DELIVERY_HEADER_BYTES, messageStart));
+  } catch {
+    throw new PacketError('malformed', 'gateway URL is not valid UTF-8');
+  }
+  return {
+    destination: { gateway, recipient: block.subarray(PAYLOAD_TAG_BYTES, PAYLOAD_TAG_BYTES + 32) },
+    payload: block.subarray(messageStart, messageStart + messageLength),
+  };
+}
+
+function decodeNodeId(slot: Uint8Array): string {
+  const length = slot[1] as number;
+  if (length === 0 || length > NODE_ID_BYTES) throw new PacketError('malformed', 'next-hop id length out of range');
+  const id = String.fromCharCode(...slot.subarray(ID_OFFSET, ID_OFFSET + length));
+  if (!NODE_ID.test(id)) throw new PacketError('malformed', 'next-hop id has characters a node id cannot have');
+  return id;
+}
+
+/** A Sphinx packet format for one geometry. */
+export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
+  const rng = options.rng ?? randomBytes;
+  const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
+  // A node's private key is decoded once (node:crypto derives its public key on import).
+  const nodeScalars = new WeakMap<Uint8Array, X25519Scalar>();
+  const zeroStream = new Uint8Array(R + P);
+
+  function nodeScalar(privateKey: Uint8Array): X25519Scalar {
+    let scalar = nodeScalars.get(privateKey);
+    if (!scalar) {
+      scalar = x25519.scalar(privateKey);
+      nodeScalars.set(privateKey, scalar);
+    }
+    return scalar;
+  }
+
+  function wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array {
+    const n = route.length;
+    if (n === 0) throw new RangeError('a route needs at least one hop');
+    if (n > geometry.maxHops) throw new RangeError(`route of ${n} hops exceeds this geometry's ${geometry.maxHops}`);
+    const ids = route.map((hop) => encodeNodeId(hop.id));
+    for (const hop of route) {
+      if (hop.publicKey.length !== 32) throw new RangeError(`public key of ${hop.id} is not 32 bytes`);
+    }
+    const block = encodeDeliveryBlock(geometry, destination, payload);
+
+    // Group elements and shared secrets: alpha_i = g^(x b_0 .. b_{i-1}), s_i = y_i^(x b_0 .. b_{i-1}).
+    const secret = rng(32);
+    if (secret.length !== 32) throw new RangeError('rng returned the wrong number of bytes');
+    const scalars = [x25519.scalar(secret)];
+    const alphas: Uint8Array[] = [x25519Base(secret)];
+    const keys: HopKeys[] = [];
+    for (let i = 0; i < n; i++) {
+      let shared = x25519.multiply(scalars[0] as X25519Scalar, x25519.point((route[i] as RouteHop).publicKey));
+      for (let j = 1; j <= i; j++) shared = x25519.multiply(scalars[j] as X25519Scalar, x25519.point(shared));
+      const alpha = alphas[i] as Uint8Array;
+      const hopKeys = deriveHopKeys(alpha, shared);
+      keys.push(hopKeys);
+      if (i < n - 1) {
+        scalars.push(x25519.scalar(hopKeys.blinding));
+        alphas.push(x25519.multiply(scalars[i + 1] as X25519Scalar, x25519.point(alpha)));
+      }
+    }
+    const streams = keys.map((k) => chacha20Xor(zeroStream, k.routing));
+
+    // Filler: what the routing info of hop n-1 ends with after n-1 shifts.
+    let filler = new Uint8Array(0);
+    for (let i = 0; i < n - 1; i++) {
+      const next = new Uint8Array(filler.length + P);
+      next.set(filler);
+      xorInto(next, (streams[i] as Uint8Array).subarray(R - i * P, R + P));
+      filler = next;
+    }
+
+    // Last hop: deliver command, random padding (so the exit cannot count the hops), filler.
+    const padding = rng(R - n * P);
+    if (padding.length !== R - n * P) throw new RangeError('rng returned the wrong number of bytes');
+    let beta = new Uint8Array(R);
+    beta[0] = FLAG_DELIVER;
+    beta.set(padding, P);
+    xorInto(beta.subarray(0, R - (n - 1) * P), streams[n - 1] as Uint8Array);
+    beta.set(filler, R - (n - 1) * P);
+    let gamma = headerMac(keys[n - 1] as HopKeys, alphas[n - 1] as Uint8Array, beta);
+
+    for (let i = n - 2; i >= 0; i--) {
+      const id = ids[i + 1] as Uint8Array;
+      const next = new Uint8Array(R);
+      next[0] = FLAG_FORWARD;
+      next[1] = id.length;
+      next.set(id, ID_OFFSET);
+      next.set(gamma, NEXT_MAC_OFFSET);
+      next.set(beta.subarray(0, R - P), P);
+      xorInto(next, streams[i] as Uint8Array);
+      beta = next;
+      gamma = headerMac(keys[i] as HopKeys, alphas[i] as Uint8Array, beta);
+    }
+
+    for (let i = n - 1; i >= 0; i--) lionessEncrypt((keys[i] as HopKeys).payload, block, block);
+
+    const packet = new Uint8Array(packetBytes);
+    packet.set(alphas[0] as Uint8Array, 0);
+    packet.set(beta, GROUP_ELEMENT_BYTES);
+    packet.set(gamma, macOffset);
+    packet.set(block, payloadOffset);
+    return packet;
+  }
+
+  function headerMac(keys: HopKeys, alpha: Uint8Array, beta: Uint8Array): Uint8Array {
+    const covered = new Uint8Array(macOffset);
+    covered.set(alpha, 0);
+    covered.set(beta, GROUP_ELEMENT_BYTES);
+    return blake2b(MAC_BYTES, covered, keys.headerMac);
+  }
+
+  function peel(packet: Uint8Array, nodeKeys: KeyPair): Peeled {
+    if (packet.length !== packetBytes) {
+      throw new PacketError('malformed', `packet of ${packet.length} bytes; a Sphinx packet is ${packetBytes} bytes`);
+    }
+    const alpha = packet.subarray(0, GROUP_ELEMENT_BYTES);
+    let alphaPoint: ReturnType<typeof x25519.point>;
+    let shared: Uint8Array;
+    try {
+      alphaPoint = x25519.point(alpha);
+      shared = x25519.multiply(nodeScalar(nodeKeys.privateKey), alphaPoint);
+    } catch {
+      throw new PacketError('undecryptable', 'group element is a low-order point: the header was altered');
+    }
+    const keys = deriveHopKeys(alpha, shared);
+    const mac = blake2b(MAC_BYTES, packet.subarray(0, macOffset), keys.headerMac);
+    if (!constantTimeEqual(mac, packet.subarray(macOffset, payloadOffset))) {
+      throw new PacketError(
+        'undecryptable',
+        'header MAC mismatch: packet is for another node key, or its header was altered',
+      );
+    }
+
+    // Routing info | one zero slot, decrypted: this hop's command, then the next hop's routing info.
+    const routing = new Uint8Array(R + P);
+    routing.set(packet.subarray(GROUP_ELEMENT_BYTES, macOffset));
+    const opened = chacha20Xor(routing, keys.routing);
+    const flag = opened[0];
+
+    if (flag === FLAG_FORWARD) {
+      const nextHop = decodeNodeId(opened);
+      let nextAlpha: Uint8Array;
+      try {
+        nextAlpha = x25519.multiply(x25519.scalar(keys.blinding), alphaPoint);
+      } catch {
+        throw new PacketError('undecryptable', 'blinded group element is degenerate');
+      }
+      const out = new Uint8Array(packetBytes);
+      out.set(nextAlpha, 0);
+      out.set(opened.subarray(P), GROUP_ELEMENT_BYTES);
+      out.set(opened.subarray(NEXT_MAC_OFFSET, NEXT_MAC_OFFSET + MAC_BYTES), macOffset);
+      lionessDecrypt(keys.payload, packet.subarray(payloadOffset), out.subarray(payloadOffset));
+      return { kind: 'forward', nextHop, packet: out, replayTag: keys.replayTag };
+    }
+    if (flag === FLAG_DELIVER) {
+      const block = lionessDecrypt(keys.payload, packet.subarray(payloadOffset));
+      return { kind: 'deliver', ...decodeDeliveryBlock(block), replayTag: keys.replayTag };
+    }
+    throw new PacketError('malformed', `unknown routing command ${flag}`);
+  }
+
+  return { name: 'sphinx', geometry, wrap, peel };
+}
+
+/** Sphinx with the default geometry (5 hops, 2048-byte payload) and system randomness. */
+export const sphinx: SphinxFormat = createSphinx();
