@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from './clock.ts';
+import { seededRng } from './test-rng.ts';
 
 describe('ManualClock', () => {
   it('fires timers in due order during advance, at their due time', () => {
@@ -74,5 +75,31 @@ describe('ManualClock', () => {
     });
     clock.advance(0);
     assert.equal(at, 10);
+  });
+
+  it('cancelling a timer that already fired changes nothing', () => {
+    const clock = new ManualClock();
+    const cancel = clock.schedule(1, () => {});
+    clock.schedule(5, () => {});
+    clock.advance(2);
+    cancel();
+    assert.equal(clock.pendingTimers, 1);
+  });
+
+  it('property: thousands of timers with ties and cancellations fire in (due, scheduled) order', () => {
+    const rng = seededRng(8);
+    const clock = new ManualClock();
+    const fired: { id: number; at: number }[] = [];
+    const expected: { id: number; at: number }[] = [];
+    for (let id = 0; id < 3000; id++) {
+      const delay = rng.int(500); // many ties
+      const cancel = clock.schedule(delay, () => fired.push({ id, at: clock.now() }));
+      if (rng.int(3) === 0) cancel();
+      else expected.push({ id, at: delay });
+    }
+    assert.equal(clock.pendingTimers, expected.length);
+    expected.sort((a, b) => a.at - b.at || a.id - b.id);
+    while (clock.pendingTimers > 0) clock.advance(rng.int(20));
+    assert.deepEqual(fired, expected);
   });
 });

@@ -1,13 +1,24 @@
 import type { Clock } from './clock.ts';
 import type { Rng } from './rng.ts';
 
-export type StrategyName = 'threshold';
+/** Every strategy the testbed implements, by the name used in configuration and metrics. */
+export const strategyNames = [
+  'threshold',
+  'timed',
+  'threshold-or-timed',
+  'threshold-and-timed',
+  'pool',
+  'binomial',
+  'exponential',
+] as const;
+
+export type StrategyName = (typeof strategyNames)[number];
 
 /** What every strategy is given: time, randomness, and where released batches go. */
 export interface StrategyContext<T> {
   readonly clock: Clock;
   readonly rng: Rng;
-  /** Receives each released batch, already shuffled. */
+  /** Receives each released batch, already shuffled; never called with an empty batch. */
   readonly release: (batch: T[]) => void;
 }
 
@@ -17,9 +28,10 @@ export interface StrategyContext<T> {
  */
 export interface MixStrategy<T> {
   readonly name: StrategyName;
+  /** Pools a packet; throws once the strategy has been stopped. */
   add(item: T): void;
   /** Packets waiting in the pool. */
   readonly queued: number;
-  /** Cancels timers and returns what was still pooled (for shutdown). */
+  /** Cancels timers and returns what was still pooled (for shutdown); final and idempotent. */
   stop(): T[];
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Rng, secureRng, shuffle } from './rng.ts';
-import { seededRng } from './test-rng.ts';
+import { type Rng, secureRng, shuffle, takeRandom } from './rng.ts';
+import { scriptedRng, seededRng } from './test-rng.ts';
 
 /** Pearson's chi-square of observed counts against equal expected counts. */
 function chiSquareUniform(counts: ReadonlyMap<string, number>, categories: number, samples: number): number {
@@ -46,6 +46,7 @@ describe('shuffle', () => {
         asked.push(maxExclusive);
         return 0;
       },
+      float: () => 0,
     };
     shuffle([1, 2, 3, 4, 5], rng);
     assert.deepEqual(asked, [5, 4, 3, 2]);
@@ -76,6 +77,70 @@ describe('secureRng', () => {
     for (let i = 0; i < 1000; i++) {
       const value = secureRng.int(3);
       assert.ok(Number.isInteger(value) && value >= 0 && value < 3, String(value));
+    }
+  });
+});
+
+describe('secureRng.float', () => {
+  it('stays in [0, 1)', () => {
+    for (let i = 0; i < 10_000; i++) {
+      const value = secureRng.float();
+      assert.ok(value >= 0 && value < 1, String(value));
+    }
+  });
+
+  it('is uniform over 10 equal buckets (chi-square)', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < SAMPLES; i++) {
+      const bucket = String(Math.floor(secureRng.float() * 10));
+      counts.set(bucket, (counts.get(bucket) ?? 0) + 1);
+    }
+    // 9 degrees of freedom: P(chi2 > 50) is about 1e-7.
+    const statistic = chiSquareUniform(counts, 10, SAMPLES);
+    assert.ok(statistic < 50, `chi-square ${statistic.toFixed(1)}`);
+  });
+});
+
+describe('takeRandom', () => {
+  it('removes count items and returns them; the rest stay behind', () => {
+    const rng = seededRng(3);
+    for (let count = 0; count <= 6; count++) {
+      const items = [0, 1, 2, 3, 4, 5];
+      const taken = takeRandom(items, count, rng);
+      assert.equal(taken.length, count);
+      assert.equal(items.length, 6 - count);
+      assert.deepEqual(
+        [...taken, ...items].sort((a, b) => a - b),
+        [0, 1, 2, 3, 4, 5],
+      );
+    }
+  });
+
+  it('takes from the end after a partial Fisher–Yates over the injected draws', () => {
+    // i = 4: swap with 0 -> [e,b,c,d,a]; i = 3: swap with 1 -> [e,d,c,b,a]; take the last 2.
+    const items = ['a', 'b', 'c', 'd', 'e'];
+    assert.deepEqual(takeRandom(items, 2, scriptedRng([0, 1])), ['b', 'a']);
+    assert.deepEqual(items, ['e', 'd', 'c']);
+  });
+
+  it('with count equal to the length draws exactly as shuffle does', () => {
+    const draws = [2, 0, 1, 0];
+    assert.deepEqual(takeRandom([1, 2, 3, 4, 5], 5, scriptedRng(draws)), shuffle([1, 2, 3, 4, 5], scriptedRng(draws)));
+  });
+
+  it('chooses each item equally often', () => {
+    const rng = seededRng(11);
+    const chosen = [0, 0, 0, 0, 0];
+    const rounds = 50_000;
+    for (let i = 0; i < rounds; i++) {
+      for (const item of takeRandom([0, 1, 2, 3, 4], 2, rng)) chosen[item]!++;
+    }
+    for (const count of chosen) assert.ok(Math.abs(count / rounds - 0.4) < 0.01, `${chosen}`);
+  });
+
+  it('rejects a count outside [0, length]', () => {
+    for (const count of [-1, 4, 1.5]) {
+      assert.throws(() => takeRandom([1, 2, 3], count, seededRng(1)), RangeError);
     }
   });
 });

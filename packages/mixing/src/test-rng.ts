@@ -2,8 +2,8 @@
 import type { Rng } from './rng.ts';
 
 /**
- * An Rng that returns exactly the given draws, in order, and fails the test if a draw
- * is out of the requested range or the script runs out.
+ * An Rng that returns exactly the given draws, in order, to `int` and `float` alike,
+ * and fails the test if a draw is out of the requested range or the script runs out.
  */
 export function scriptedRng(draws: readonly number[]): Rng & { readonly used: number } {
   let next = 0;
@@ -19,6 +19,11 @@ export function scriptedRng(draws: readonly number[]): Rng & { readonly used: nu
       if (!Number.isInteger(value) || value < 0 || value >= maxExclusive) {
         throw new Error(`scriptedRng: draw ${next - 1} is ${value}, not an integer in [0, ${maxExclusive})`);
       }
+      return value;
+    },
+    float() {
+      const value = take();
+      if (!(value >= 0 && value < 1)) throw new Error(`scriptedRng: draw ${next - 1} is ${value}, not in [0, 1)`);
       return value;
     },
     get used() {
@@ -39,6 +44,7 @@ export function seededRng(seed: number): Rng {
   };
   return {
     int: (maxExclusive) => Math.floor(nextFloat() * maxExclusive),
+    float: nextFloat,
   };
 }
 

@@ -138,6 +138,15 @@ describe('ThresholdStrategy', () => {
     assert.deepEqual(h.batches, []);
   });
 
+  it('refuses packets after stop()', () => {
+    const h = harness<string>();
+    const mix = new ThresholdStrategy<string>({ threshold: 2 }, h.context);
+    mix.add('a');
+    mix.stop();
+    assert.throws(() => mix.add('b'), /stopped/);
+    assert.deepEqual(mix.stop(), []);
+  });
+
   it('rejects a threshold that is not a positive integer', () => {
     const h = harness<string>();
     for (const threshold of [0, -1, 1.5, Number.NaN]) {

@@ -1,4 +1,5 @@
 import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
+import { requirePositiveDuration, requirePositiveInteger, stoppedError } from './option-checks.ts';
 import { shuffle } from './rng.ts';
 
 export interface ThresholdOptions {
@@ -18,14 +19,11 @@ export class ThresholdStrategy<T> implements MixStrategy<T> {
   readonly #context: StrategyContext<T>;
   #pool: T[] = [];
   #cancelFlush: (() => void) | undefined;
+  #stopped = false;
 
   constructor(options: ThresholdOptions, context: StrategyContext<T>) {
-    if (!Number.isInteger(options.threshold) || options.threshold < 1) {
-      throw new RangeError(`threshold must be a positive integer, got ${options.threshold}`);
-    }
-    if (options.maxWaitMs !== undefined && !(options.maxWaitMs > 0)) {
-      throw new RangeError(`maxWaitMs must be positive when set, got ${options.maxWaitMs}`);
-    }
+    requirePositiveInteger('threshold', options.threshold);
+    if (options.maxWaitMs !== undefined) requirePositiveDuration('maxWaitMs', options.maxWaitMs);
     this.#options = options;
     this.#context = context;
   }
@@ -35,6 +33,7 @@ export class ThresholdStrategy<T> implements MixStrategy<T> {
   }
 
   add(item: T): void {
+    if (this.#stopped) throw stoppedError(this.name);
     this.#pool.push(item);
     if (this.#pool.length >= this.#options.threshold) {
       this.#releasePool();
@@ -47,6 +46,11 @@ export class ThresholdStrategy<T> implements MixStrategy<T> {
   }
 
   stop(): T[] {
+    this.#stopped = true;
+    return this.#drain();
+  }
+
+  #drain(): T[] {
     this.#cancelFlush?.();
     this.#cancelFlush = undefined;
     const left = this.#pool;
@@ -55,7 +59,7 @@ export class ThresholdStrategy<T> implements MixStrategy<T> {
   }
 
   #releasePool(): void {
-    const batch = this.stop();
+    const batch = this.#drain();
     if (batch.length > 0) this.#context.release(shuffle(batch, this.#context.rng));
   }
 }
