@@ -1,0 +1,146 @@
+/**
+ * Sphinx test vectors: fixed keys and fixed randomness in, every packet on every link out.
+ * `node packages/packet/src/sphinx/vectors.ts` rewrites packages/packet/test-vectors/sphinx.json;
+ * vectors.test.ts recomputes the file byte for byte.
+ */
+import { writeFileSync } from 'node:fs';
+import { blake2b, chacha20Xor, cryptoReady, fromHex, toHex, x25519, x25519Base } from '@mixlab/crypto';
+import { createGeometry, type GeometryParameters } from './geometry.ts';
+import { createSphinx, deriveHopKeys } from './sphinx.ts';
+
+export const VECTORS_PATH = new URL('../../test-vectors/sphinx.json', import.meta.url);
+
+export interface VectorCase {
+  readonly name: string;
+  readonly geometry: Required<GeometryParameters>;
+  readonly route: readonly { readonly id: string; readonly privateKey: string; readonly publicKey: string }[];
+  readonly destination: { readonly gateway: string; readonly recipient: string };
+  readonly message: string;
+  /** The bytes wrap draws from its rng, in order: ephemeral scalar (32), then routing padding. */
+  readonly randomness: string;
+  readonly packet: string;
+  readonly hops: readonly VectorHop[];
+}
+
+export interface VectorHop {
+  readonly sharedSecret: string;
+  readonly headerMacKey: string;
+  readonly routingKey: string;
+  readonly blindingFactor: string;
+  readonly payloadKey: string;
+  readonly replayTag: string;
+  /** forward: the packet sent to the next hop; deliver: what the exit hands over. */
+  readonly nextHop?: string;
+  readonly packet?: string;
+  readonly gateway?: string;
+  readonly recipient?: string;
+  readonly payload?: string;
+}
+
+export interface VectorFile {
+  readonly description: string;
+  readonly cases: readonly VectorCase[];
+}
+
+const utf8 = new TextEncoder();
+
+function hex(text: string): Uint8Array {
+  const bytes = fromHex(text);
+  if (!bytes) throw new Error(`not hex: ${text.slice(0, 16)}`);
+  return bytes;
+}
+
+/** Deterministic bytes for the inputs: ChaCha20 key stream under BLAKE2b-256(label). */
+function seeded(label: string, length: number): Uint8Array {
+  return chacha20Xor(new Uint8Array(length), blake2b(32, utf8.encode(label)));
+}
+
+/** The inputs of one case, derived from its name. */
+function inputs(name: string, hops: number, geometry: Required<GeometryParameters>, message: string) {
+  const g = createGeometry(geometry);
+  const route = Array.from({ length: hops }, (_, i) => {
+    const privateKey = seeded(`mixlab sphinx vector node ${i}`, 32);
+    return { id: `mix-${i + 1}`, privateKey: toHex(privateKey), publicKey: toHex(x25519Base(privateKey)) };
+  });
+  const recipient = x25519Base(seeded(`mixlab sphinx vector recipient ${name}`, 32));
+  return {
+    name,
+    geometry,
+    route,
+    destination: { gateway: 'http://gateway-1:8080', recipient: toHex(recipient) },
+    message: toHex(utf8.encode(message)),
+    randomness: toHex(
+      seeded(`mixlab sphinx vector rng ${name}`, 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes),
+    ),
+  };
+}
+
+type VectorInputs = Omit<VectorCase, 'packet' | 'hops'>;
+
+/** Wraps with the case's randomness and peels along its route, recording every step. */
+export function computeCase(input: VectorInputs): VectorCase {
+  const geometry = createGeometry(input.geometry);
+  const randomness = hex(input.randomness);
+  let used = 0;
+  const rng = (length: number): Uint8Array => {
+    if (used + length > randomness.length) throw new Error('vector randomness exhausted');
+    used += length;
+    return randomness.slice(used - length, used);
+  };
+  const format = createSphinx(geometry, { rng });
+  const route = input.route.map((hop) => ({ id: hop.id, publicKey: hex(hop.publicKey) }));
+  const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
+  const packet = format.wrap(route, destination, hex(input.message));
+  if (used !== randomness.length) throw new Error(`wrap used ${used} of ${randomness.length} random bytes`);
+
+  const hops: VectorHop[] = [];
+  let current = packet;
+  for (const hop of input.route) {
+    const privateKey = hex(hop.privateKey);
+    const alpha = current.subarray(0, 32);
+    const sharedSecret = x25519.multiply(x25519.scalar(privateKey), x25519.point(alpha));
+    const keys = deriveHopKeys(alpha, sharedSecret);
+    const common = {
+      sharedSecret: toHex(sharedSecret),
+      headerMacKey: toHex(keys.headerMac),
+      routingKey: toHex(keys.routing),
+      blindingFactor: toHex(keys.blinding),
+      payloadKey: toHex(keys.payload),
+      replayTag: toHex(keys.replayTag),
+    };
+    const peeled = format.peel(current, { privateKey, publicKey: hex(hop.publicKey) });
+    if (peeled.kind === 'forward') {
+      hops.push({ ...common, nextHop: peeled.nextHop, packet: toHex(peeled.packet) });
+      current = peeled.packet;
+    } else {
+      hops.push({
+        ...common,
+        gateway: peeled.destination.gateway,
+        recipient: toHex(peeled.destination.recipient),
+        payload: toHex(peeled.payload),
+      });
+    }
+  }
+  return { ...input, packet: toHex(packet), hops };
+}
+
+export function generateVectors(): VectorFile {
+  const geometry = { maxHops: 5, payloadBytes: 2048 };
+  return {
+    description:
+      'mixlab Sphinx v1 test vectors (docs/sphinx.md). Hex strings. randomness = what wrap draws, in order. ' +
+      'Regenerate: node packages/packet/src/sphinx/vectors.ts',
+    cases: [
+      computeCase(inputs('one hop', 1, geometry, 'one hop')),
+      computeCase(inputs('three hops', 3, geometry, 'hello over three hops')),
+      computeCase(inputs('five hops', 5, geometry, 'hello over the longest route')),
+      computeCase(inputs('three hops, 7-hop geometry, 1 KiB payload', 3, { maxHops: 7, payloadBytes: 1024 }, 'small')),
+    ],
+  };
+}
+
+if (import.meta.main) {
+  await cryptoReady();
+  writeFileSync(VECTORS_PATH, `${JSON.stringify(generateVectors(), null, 2)}\n`);
+  console.log(`wrote ${VECTORS_PATH.pathname}`);
+}
