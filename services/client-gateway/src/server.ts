@@ -45,6 +45,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   const base64Length = Math.ceil(deps.maxPacketBytes / 3) * 4;
   const app = Fastify({
     logger: deps.logger ?? false,
+    disableRequestLogging: true,
     bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024,
   });
   acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));

@@ -26,7 +26,7 @@ const descriptorSchema = {
 
 export function buildServer(deps: DirectoryDeps): FastifyInstance {
   const { nodes, metrics } = deps;
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 4096 });
+  const app = Fastify({ logger: deps.logger ?? false, disableRequestLogging: true, bodyLimit: 4096 });
   const updateNodeGauge = () => {
     nodes.countByLayer().forEach((count, index) => {
       metrics.nodes.set({ layer: String(index + 1) }, count);

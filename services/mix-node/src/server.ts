@@ -14,7 +14,8 @@ export interface MixNodeServerDeps {
 }
 
 export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
-  const app = Fastify({ logger: deps.logger ?? false });
+  // Per-request logs would drown the per-packet reasons that matter.
+  const app = Fastify({ logger: deps.logger ?? false, disableRequestLogging: true });
   const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
   acceptOctetStream(app, bodyLimit);
 

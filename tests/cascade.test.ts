@@ -1,0 +1,144 @@
+/**
+ * The walking skeleton end to end: real images from the Dockerfile, the compose
+ * cascade (threshold 10, no flush), one client sending 30 messages to two
+ * recipients through the gateway, and Prometheus queried over its HTTP API.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MixnetClient, type ReceivedMessage } from '@mixlab/client';
+import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
+import { instantQuery, runDashboardQueries } from './helpers/dashboard.ts';
+
+const THRESHOLD = 10;
+const MESSAGES = 30;
+const LAYERS = ['1', '2', '3'];
+
+/** Instant query → { layer: value } for a query summed by layer. */
+async function byLayer(prometheusUrl: string, expr: string): Promise<Record<string, number>> {
+  const data = await instantQuery(prometheusUrl, expr);
+  const rows = data.result as { metric: { layer?: string }; value: [number, string] }[];
+  return Object.fromEntries(rows.map((row) => [row.metric.layer ?? '', Number(row.value[1])]));
+}
+
+describe('three-layer cascade', { timeout: 600_000 }, () => {
+  let cascade: Cascade | undefined;
+
+  before(async () => {
+    await cryptoReady();
+    cascade = await startCascade({ MIXLAB_THRESHOLD: String(THRESHOLD), MIXLAB_MAX_WAIT_MS: 'off' });
+  });
+
+  after(async () => {
+    await cascade?.stop();
+  });
+
+  it('delivers every message intact exactly once, in batches of exactly the threshold', async () => {
+    const { gatewayUrl, prometheusUrl } = cascade as Cascade;
+    const recipients: KeyPair[] = [generateKeyPair(), generateKeyPair()];
+    const inboxes: ReceivedMessage[][] = [[], []];
+    const errors: Error[] = [];
+    const receiver = new MixnetClient(gatewayUrl);
+    const subscriptions = recipients.map((keys, r) =>
+      receiver.receive(
+        keys,
+        (message) => {
+          inboxes[r]?.push(message);
+        },
+        (error) => errors.push(error),
+      ),
+    );
+    try {
+      await Promise.all(subscriptions.map((s) => s.opened));
+
+      const sender = new MixnetClient(gatewayUrl);
+      const expected: Map<string, { recipient: number; text: string }> = new Map();
+      for (let i = 0; i < MESSAGES; i++) {
+        const recipient = i % 2;
+        const text = `message ${i} for recipient ${recipient}: ${'x'.repeat(i * 7)}`;
+        const receipt = await sender.send((recipients[recipient] as KeyPair).publicKey, new TextEncoder().encode(text));
+        assert.deepEqual(receipt.route, ['mix-1', 'mix-2', 'mix-3']);
+        expected.set(receipt.messageId, { recipient, text });
+      }
+
+      await eventually('all messages to arrive', async () =>
+        inboxes[0]?.length === MESSAGES / 2 && inboxes[1]?.length === MESSAGES / 2 ? true : undefined,
+      );
+      // Give duplicates, if any, time to show up.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+      assert.deepEqual(errors, []);
+      for (const [r, inbox] of inboxes.entries()) {
+        assert.equal(inbox.length, MESSAGES / 2, `recipient ${r} got ${inbox.length} messages`);
+        for (const message of inbox) {
+          const sent = expected.get(message.id);
+          assert.ok(sent, `recipient ${r} got a message nobody sent: ${message.id}`);
+          assert.equal(sent.recipient, r, `message ${message.id} reached the wrong recipient`);
+          assert.equal(new TextDecoder().decode(message.body), sent.text);
+          expected.delete(message.id); // a second copy would now fail the check above
+        }
+      }
+      assert.equal(expected.size, 0);
+      // Acknowledged mailboxes are empty.
+      await eventually('mailboxes to be acknowledged', async () => {
+        const left = await Promise.all(
+          recipients.map((keys) => receiver.gateway.mailbox(Buffer.from(keys.publicKey).toString('hex'))),
+        );
+        return left.every((messages) => messages.length === 0) ? true : undefined;
+      });
+    } finally {
+      for (const subscription of subscriptions) subscription.close();
+    }
+
+    // Prometheus, over its HTTP API: 3 batches per layer, every one of exactly THRESHOLD packets.
+    const batches = await eventually('Prometheus to scrape every released batch', async () => {
+      const counts = await byLayer(prometheusUrl, 'sum by (layer) (mixlab_batch_size_count{job="mix-node"})');
+      return LAYERS.every((layer) => counts[layer] === MESSAGES / THRESHOLD) ? counts : undefined;
+    });
+    assert.deepEqual(batches, { 1: 3, 2: 3, 3: 3 });
+    const meanBatch = await byLayer(
+      prometheusUrl,
+      'sum by (layer) (mixlab_batch_size_sum) / sum by (layer) (mixlab_batch_size_count)',
+    );
+    const belowThreshold = await byLayer(
+      prometheusUrl,
+      `sum by (layer) (mixlab_batch_size_bucket{le=~"${THRESHOLD - 1}(\\\\.0)?"})`,
+    );
+    const delays = await byLayer(prometheusUrl, 'sum by (layer) (mixlab_mixing_delay_seconds_sum)');
+    const delayCounts = await byLayer(prometheusUrl, 'sum by (layer) (mixlab_mixing_delay_seconds_count)');
+    for (const layer of LAYERS) {
+      assert.equal(meanBatch[layer], THRESHOLD, `mean batch size on layer ${layer}`);
+      assert.equal(belowThreshold[layer], 0, `batches smaller than ${THRESHOLD} on layer ${layer}`);
+      assert.ok((delays[layer] ?? 0) > 0, `mixing delay on layer ${layer} is ${delays[layer]}`);
+      assert.equal(delayCounts[layer], MESSAGES, `packets with a mixing delay on layer ${layer}`);
+    }
+    const outcomes = await byLayer(
+      prometheusUrl,
+      'sum by (layer) (mixlab_packets_total{outcome=~"malformed|undecryptable|forward_failed"})',
+    );
+    assert.deepEqual(outcomes, { 1: 0, 2: 0, 3: 0 });
+  });
+
+  it('serves every Grafana panel query from Prometheus, with data for the mixing panels', async () => {
+    const { prometheusUrl } = cascade as Cascade;
+    // rate() over [1m] needs two scrapes inside the window, so allow the scrapes to catch up.
+    let empty: string[] = [];
+    await eventually(
+      'every mixing panel to have data',
+      async () => {
+        const results = await runDashboardQueries(prometheusUrl);
+        assert.ok(results.length > 0);
+        empty = results
+          .filter(
+            (result) => result.resultCount === 0 && /batch|delay|queue|packets|nodes|delivered/i.test(result.panel),
+          )
+          .map((result) => `${result.panel}: ${result.expr}`);
+        return empty.length === 0 ? true : undefined;
+      },
+      30_000,
+      2_000,
+    ).catch((error) => {
+      throw new Error(`${(error as Error).message}; panels without data:\n${empty.join('\n')}`);
+    });
+  });
+});
