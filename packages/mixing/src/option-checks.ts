@@ -25,6 +25,17 @@ export function requireUnitInterval(name: string, value: number): void {
   }
 }
 
-export function stoppedError(name: string): Error {
-  return new Error(`the ${name} strategy has been stopped; create a new one to mix again`);
+/** Thrown by `add` after `stop`: the pool is closed (a node shutting down should answer 503). */
+export class StrategyStoppedError extends Error {
+  override readonly name = 'StrategyStoppedError';
+  readonly strategy: string;
+
+  constructor(strategy: string) {
+    super(`the ${strategy} strategy has been stopped; create a new one to mix again`);
+    this.strategy = strategy;
+  }
+}
+
+export function stoppedError(strategy: string): StrategyStoppedError {
+  return new StrategyStoppedError(strategy);
 }

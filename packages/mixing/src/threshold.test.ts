@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { StrategyStoppedError } from './option-checks.ts';
 import { harness, sorted } from './test-harness.ts';
 import { allShuffleDraws, scriptedRng } from './test-rng.ts';
 import { ThresholdStrategy } from './threshold.ts';
@@ -143,7 +144,7 @@ describe('ThresholdStrategy', () => {
     const mix = new ThresholdStrategy<string>({ threshold: 2 }, h.context);
     mix.add('a');
     mix.stop();
-    assert.throws(() => mix.add('b'), /stopped/);
+    assert.throws(() => mix.add('b'), StrategyStoppedError);
     assert.deepEqual(mix.stop(), []);
   });
 
