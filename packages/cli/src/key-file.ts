@@ -17,7 +17,7 @@ export async function loadOrCreateKey(path: string): Promise<{ keys: KeyPair; cr
   }
   const parsed = JSON.parse(text) as { privateKey?: unknown };
   const privateKey = typeof parsed.privateKey === 'string' ? fromHex(parsed.privateKey) : null;
-  if (!privateKey || privateKey.length !== 32) {
+  if (privateKey?.length !== 32) {
     throw new Error(`${path} holds no 32-byte privateKey in hex; move it away to create a new key`);
   }
   return { keys: { privateKey, publicKey: publicKeyOf(privateKey) }, created: false };

@@ -26,7 +26,7 @@ export interface Subscription {
 /** Parses a recipient address (64 hex characters) into its public key. */
 export function parseAddress(address: string): Uint8Array {
   const key = fromHex(address.trim().toLowerCase());
-  if (!key || key.length !== 32) throw new Error(`an address is 64 hex characters (a public key), got "${address}"`);
+  if (key?.length !== 32) throw new Error(`an address is 64 hex characters (a public key), got "${address}"`);
   return key;
 }
 
