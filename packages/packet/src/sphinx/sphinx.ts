@@ -13,11 +13,13 @@ import {
   blake2b,
   chacha20Xor,
   constantTimeEqual,
+  x25519 as defaultX25519,
   type KeyPair,
   kdf,
   randomBytes,
+  type X25519Backend,
+  type X25519Point,
   type X25519Scalar,
-  x25519,
   x25519Base,
 } from '@mixlab/crypto';
 import { type Destination, PacketError, type PacketFormat, type Peeled, type RouteHop } from '../packet-format.ts';
@@ -54,6 +56,8 @@ export type Rng = (length: number) => Uint8Array;
 export interface SphinxOptions {
   /** Randomness for wrap: first 32 bytes (ephemeral scalar), then the routing padding. Default: libsodium. */
   readonly rng?: Rng;
+  /** X25519 implementation; default: the one @mixlab/crypto chose (`x25519`). For benchmarks and cross-checks. */
+  readonly x25519?: X25519Backend;
 }
 
 export interface SphinxFormat extends PacketFormat {
@@ -159,6 +163,7 @@ function decodeNodeId(slot: Uint8Array): string {
 /** A Sphinx packet format for one geometry. */
 export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
   const rng = options.rng ?? randomBytes;
+  const x25519 = options.x25519 ?? defaultX25519;
   const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
   // A node's private key is decoded once (node:crypto derives its public key on import).
   const nodeScalars = new WeakMap<Uint8Array, X25519Scalar>();
@@ -256,7 +261,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       throw new PacketError('malformed', `packet of ${packet.length} bytes; a Sphinx packet is ${packetBytes} bytes`);
     }
     const alpha = packet.subarray(0, GROUP_ELEMENT_BYTES);
-    let alphaPoint: ReturnType<typeof x25519.point>;
+    let alphaPoint: X25519Point;
     let shared: Uint8Array;
     try {
       alphaPoint = x25519.point(alpha);
