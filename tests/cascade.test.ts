@@ -26,7 +26,7 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
 
   before(async () => {
     await cryptoReady();
-    cascade = await startCascade({ MIXLAB_THRESHOLD: String(THRESHOLD), MIXLAB_MAX_WAIT_MS: 'off' });
+    cascade = await startCascade({ MIXLAB_STRATEGY: `threshold:n=${THRESHOLD}` });
   });
 
   after(async () => {

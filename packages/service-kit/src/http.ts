@@ -27,7 +27,10 @@ export function acceptOctetStream(app: FastifyInstance, bodyLimit: number): void
   });
 }
 
-/** Listens on all interfaces and closes the app cleanly on SIGTERM/SIGINT. */
+/**
+ * Listens on all interfaces. On SIGTERM/SIGINT it stops taking requests first,
+ * then runs `onClose` (drain pools, close connection pools), then exits.
+ */
 export async function listenUntilSignalled(
   app: FastifyInstance,
   port: number,
@@ -38,8 +41,8 @@ export async function listenUntilSignalled(
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    await onClose();
     await app.close();
+    await onClose();
     process.exit(0);
   };
   process.once('SIGTERM', close);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
+import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envOptionalInt, envString, envUrl } from '@mixlab/service-kit';
+import { ConfigError, type Env, envChoice, envInt, envString, envUrl } from '@mixlab/service-kit';
 
 export interface MixNodeConfig {
   readonly port: number;
@@ -10,8 +11,8 @@ export interface MixNodeConfig {
   readonly advertisedUrl: string;
   readonly directoryUrl: string;
   readonly packetFormat: PacketFormatName;
-  readonly threshold: number;
-  readonly maxWaitMs: number | undefined;
+  /** The mixing strategy, from one string such as `threshold:n=10,maxWait=1s` (docs/strategies.md). */
+  readonly strategy: StrategyConfig;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
   readonly logLevel: string;
@@ -27,10 +28,19 @@ export function readConfig(env: Env): MixNodeConfig {
     advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${nodeId}:${port}`),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
     packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'onion'),
-    threshold: envInt(env, 'THRESHOLD', 10, 1, 100_000),
-    maxWaitMs: envOptionalInt(env, 'MAX_WAIT_MS', 1, 3_600_000),
+    strategy: readStrategy(env),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
   };
 }
+
+function readStrategy(env: Env): StrategyConfig {
+  try {
+    return parseStrategyConfig(envString(env, 'STRATEGY', DEFAULT_STRATEGY));
+  } catch (error) {
+    throw new ConfigError(`STRATEGY: ${(error as Error).message}`);
+  }
+}
+
+export const DEFAULT_STRATEGY = 'threshold:n=10';

@@ -1,6 +1,6 @@
 import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
-import { secureRng, systemClock, ThresholdStrategy } from '@mixlab/mixing';
+import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { FrameSender, listenUntilSignalled } from '@mixlab/service-kit';
 import { fetchTopology, TopologyCache } from '@mixlab/topology';
@@ -25,10 +25,7 @@ const node = new MixNode({
   clock: systemClock,
   metrics: mixNodeMetrics(registry),
   createStrategy: ({ release }) =>
-    new ThresholdStrategy<PooledPacket>(
-      { threshold: config.threshold, maxWaitMs: config.maxWaitMs },
-      { clock: systemClock, rng: secureRng, release },
-    ),
+    createStrategy<PooledPacket>(config.strategy, { clock: systemClock, rng: secureRng, release }),
   resolveNode: async (id) => (await topology.find(id))?.url,
   send: (url, frames) => sender.send(url, frames),
   maxPacketBytes: config.maxPacketBytes,
@@ -52,15 +49,7 @@ await listenUntilSignalled(app, config.port, async () => {
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await sender.close();
 });
-app.log.info(
-  {
-    strategy: node.strategy,
-    threshold: config.threshold,
-    maxWaitMs: config.maxWaitMs ?? 'off',
-    format: config.packetFormat,
-  },
-  'mix node listening',
-);
+app.log.info({ strategy: formatStrategyConfig(config.strategy), format: config.packetFormat }, 'mix node listening');
 
 await keepRegistered(
   config.directoryUrl,
