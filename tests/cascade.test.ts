@@ -45,7 +45,7 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
         (message) => {
           inboxes[r]?.push(message);
         },
-        (error) => errors.push(error),
+        { onError: (error) => errors.push(error), reportLatency: true },
       ),
     );
     try {
@@ -112,6 +112,12 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
       assert.ok((delays[layer] ?? 0) > 0, `mixing delay on layer ${layer} is ${delays[layer]}`);
       assert.equal(delayCounts[layer], MESSAGES, `packets with a mixing delay on layer ${layer}`);
     }
+    const latencies = await eventually('the reported end-to-end latencies', async () => {
+      const data = await instantQuery(prometheusUrl, 'sum(mixlab_end_to_end_latency_seconds_count)');
+      const [row] = data.result as { value: [number, string] }[];
+      return Number(row?.value[1]) === MESSAGES ? row : undefined;
+    });
+    assert.ok(latencies);
     const outcomes = await byLayer(
       prometheusUrl,
       'sum by (layer) (mixlab_packets_total{outcome=~"malformed|undecryptable|forward_failed"})',

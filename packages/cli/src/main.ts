@@ -71,7 +71,7 @@ try {
           const text = new TextDecoder().decode(message.body);
           console.log(`[${new Date().toISOString()}] ${message.id} (${latency} ms): ${text}`);
         },
-        (error) => console.error(`mixlab: ${error.message}`),
+        { onError: (error) => console.error(`mixlab: ${error.message}`) },
       );
       await subscription.opened;
       console.log(`listening on ${values.gateway} (Ctrl-C to stop)`);

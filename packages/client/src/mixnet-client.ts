@@ -17,6 +17,18 @@ export interface ReceivedMessage extends Message {
   readonly deliveryId: string;
 }
 
+export interface ReceiveOptions {
+  /** Undecryptable deliveries and gateway errors; they are acknowledged so they do not come back. */
+  readonly onError?: (error: Error) => void;
+  /**
+   * Measurement only: tell the gateway each message's end-to-end latency with its
+   * acknowledgement (mixlab_end_to_end_latency_seconds). Reveals send times to the gateway.
+   */
+  readonly reportLatency?: boolean;
+  /** Clock for latencies, ms since the epoch. */
+  readonly now?: () => number;
+}
+
 export interface Subscription {
   /** Resolves once the socket is open and the gateway pushes. */
   readonly opened: Promise<void>;
@@ -72,17 +84,23 @@ export class MixnetClient {
 
   /**
    * Pushes every message for `keys` to `onMessage` as it arrives (and those already
-   * waiting), acknowledging each after `onMessage` returns. Undecryptable deliveries are
-   * reported to `onError` and acknowledged, so they do not come back.
+   * waiting), acknowledging each after `onMessage` returns.
    */
   receive(
     keys: KeyPair,
     onMessage: (message: ReceivedMessage) => void | Promise<void>,
-    onError: (error: Error) => void = () => {},
+    options: ReceiveOptions = {},
   ): Subscription {
+    const { onError = () => {}, reportLatency = false, now = Date.now } = options;
     const address = toHex(keys.publicKey);
     const socket = new WebSocket(this.gateway.mailboxSocketUrl(address));
-    const ack = (ids: string[]) => socket.send(JSON.stringify({ type: 'ack', ids } satisfies AckFrame));
+    const ack = (id: string, sentAt: number | undefined) => {
+      const frame: AckFrame =
+        reportLatency && sentAt !== undefined
+          ? { type: 'ack', ids: [id], latencies: [Math.max(0, (now() - sentAt) / 1000)] }
+          : { type: 'ack', ids: [id] };
+      socket.send(JSON.stringify(frame));
+    };
     const opened = new Promise<void>((resolve, reject) => {
       socket.addEventListener('open', () => resolve(), { once: true });
       socket.addEventListener('error', () => reject(new Error(`cannot open ${socket.url}`)), { once: true });
@@ -100,13 +118,15 @@ export class MixnetClient {
         return;
       }
       const { id: deliveryId, payload } = frame.message;
+      let sentAt: number | undefined;
       try {
         const message = openMessage(Buffer.from(payload, 'base64'), keys);
+        sentAt = message.sentAt;
         await onMessage({ ...message, deliveryId });
       } catch (error) {
         onError(error as Error);
       }
-      ack([deliveryId]);
+      ack(deliveryId, sentAt);
     });
     return { opened, close: () => socket.close() };
   }

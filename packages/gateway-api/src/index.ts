@@ -38,7 +38,16 @@ export type ServerFrame =
 export interface AckFrame {
   readonly type: 'ack';
   readonly ids: readonly string[];
+  /**
+   * Optional, for measurement only: each message's end-to-end latency in seconds, in the
+   * order of `ids`, as the recipient computed it from the sealed send time. The gateway
+   * records them in mixlab_end_to_end_latency_seconds. A privacy-minded client omits them.
+   */
+  readonly latencies?: readonly number[];
 }
+
+/** Most ids one acknowledgement may carry. */
+export const MAX_ACK_IDS = 1000;
 
 /** Recipient addresses are X25519 public keys in lowercase hex. */
 export const ADDRESS_PATTERN = '^[0-9a-f]{64}$';

@@ -1,4 +1,7 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** End-to-end latencies from 10 ms to about 5 minutes. */
+export const END_TO_END_LATENCY_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.01 * 2 ** i);
 
 export interface GatewayMetrics {
   readonly packetsSubmitted: Counter<'outcome'>;
@@ -7,6 +10,7 @@ export interface GatewayMetrics {
   readonly messagesAcknowledged: Counter;
   readonly mailboxMessages: Gauge;
   readonly connectedClients: Gauge;
+  readonly endToEndLatency: Histogram;
 }
 
 export function gatewayMetrics(registry: Registry): GatewayMetrics {
@@ -46,6 +50,12 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     connectedClients: new Gauge({
       name: 'mixlab_gateway_connected_clients',
       help: 'Open WebSocket connections.',
+      registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: 'mixlab_end_to_end_latency_seconds',
+      help: 'Send to receipt, as recipients that opt in report it with their acknowledgements.',
+      buckets: END_TO_END_LATENCY_BUCKETS,
       registers,
     }),
   };

@@ -1,10 +1,12 @@
 import websocket from '@fastify/websocket';
 import { toHex } from '@mixlab/crypto';
 import {
+  type AckFrame,
   ADDRESS_PATTERN,
   BASE64_PATTERN,
   type GatewayInfo,
   type MailboxMessage,
+  MAX_ACK_IDS,
   MESSAGE_ID_PATTERN,
   type ServerFrame,
   type SubmitRequest,
@@ -36,6 +38,35 @@ const addressParams = {
   properties: { address: { type: 'string', pattern: ADDRESS_PATTERN } },
 } as const;
 
+const messageIds = { type: 'array', maxItems: MAX_ACK_IDS, items: { type: 'string', pattern: MESSAGE_ID_PATTERN } };
+const acknowledgementSchema = {
+  type: 'object',
+  required: ['ids'],
+  additionalProperties: false,
+  properties: {
+    ids: messageIds,
+    latencies: { type: 'array', maxItems: MAX_ACK_IDS, items: { type: 'number', minimum: 0, maximum: 86_400 } },
+  },
+} as const;
+
+const ACK_FRAME_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message ids],"latencies"?:[seconds]}`;
+const messageId = new RegExp(MESSAGE_ID_PATTERN);
+
+/** The WebSocket twin of acknowledgementSchema (frames do not pass through fastify's validation). */
+function isAckFrame(frame: unknown): frame is AckFrame {
+  if (typeof frame !== 'object' || frame === null) return false;
+  const { type, ids, latencies, ...rest } = frame as Record<string, unknown>;
+  const isList = (list: unknown): list is unknown[] => Array.isArray(list) && list.length <= MAX_ACK_IDS;
+  return (
+    type === 'ack' &&
+    Object.keys(rest).length === 0 &&
+    isList(ids) &&
+    ids.every((id) => typeof id === 'string' && messageId.test(id)) &&
+    (latencies === undefined ||
+      (isList(latencies) && latencies.every((l) => typeof l === 'number' && l >= 0 && l <= 86_400)))
+  );
+}
+
 function toWire(message: StoredMessage): MailboxMessage {
   return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
 }
@@ -51,6 +82,14 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
+  // Over HTTP and WebSocket alike: remove the messages, record opted-in latencies.
+  const acknowledge = (address: string, ack: Omit<AckFrame, 'type'>): number => {
+    const acknowledged = mailboxes.acknowledge(address, ack.ids);
+    metrics.messagesAcknowledged.inc(acknowledged);
+    for (const seconds of ack.latencies ?? []) metrics.endToEndLatency.observe(seconds);
+    updateMailboxGauge();
+    return acknowledged;
+  };
 
   app.get('/v1/gateway', async () => deps.info);
 
@@ -174,12 +213,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         },
       },
     },
-    async (request) => {
-      const acknowledged = mailboxes.acknowledge(request.params.address, request.body.ids);
-      metrics.messagesAcknowledged.inc(acknowledged);
-      updateMailboxGauge();
-      return { acknowledged };
-    },
+    async (request) => ({ acknowledged: acknowledge(request.params.address, request.body) }),
   );
 
   // Push: every pending message on connect, then each new one; the client acks with {type:'ack', ids}.
@@ -197,24 +231,19 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         metrics.messagesPushed.inc();
       };
       socket.on('message', (data: Buffer) => {
-        let ids: unknown;
+        let frame: AckFrame;
         try {
-          const frame = JSON.parse(data.toString('utf8')) as { type?: unknown; ids?: unknown };
-          if (frame.type !== 'ack') throw new Error('expected {"type":"ack","ids":[...]}');
-          ids = frame.ids;
-        } catch (error) {
-          send({ type: 'error', reason: (error as Error).message });
+          frame = JSON.parse(data.toString('utf8')) as AckFrame;
+        } catch {
+          send({ type: 'error', reason: 'frames must be JSON: {"type":"ack","ids":[...]}' });
           return;
         }
-        const valid = Array.isArray(ids) && ids.length <= 1000 && ids.every((id) => typeof id === 'string');
-        if (!valid) {
-          send({ type: 'error', reason: 'ids must be an array of at most 1000 message ids' });
+        if (!isAckFrame(frame)) {
+          send({ type: 'error', reason: ACK_FRAME_HELP });
           return;
         }
-        const acknowledged = mailboxes.acknowledge(address, ids as string[]);
-        for (const id of ids as string[]) sent.delete(id);
-        metrics.messagesAcknowledged.inc(acknowledged);
-        updateMailboxGauge();
+        acknowledge(address, frame);
+        for (const id of frame.ids) sent.delete(id);
       });
       const unsubscribe = mailboxes.subscribe(address, push);
       metrics.connectedClients.inc();
