@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KeyPair } from '@mixlab/crypto';
+import {
+  exponentialGapMs,
+  type LoadClient,
+  LoadTally,
+  latencyStats,
+  parseDuration,
+  percentile,
+  poissonSchedule,
+  runLoad,
+  seededRandom,
+} from './load-generator.ts';
+import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
+
+describe('poissonSchedule', () => {
+  it('sends at the requested mean rate, within 3% over 20 000 expected sends (seeded)', () => {
+    const rate = 2;
+    const durationMs = 10_000_000; // 10 000 s at 2/s
+    const instants = poissonSchedule(rate, durationMs, seededRandom(42));
+    const measured = instants.length / (durationMs / 1000);
+    assert.ok(Math.abs(measured - rate) / rate < 0.03, `measured rate ${measured}`);
+  });
+
+  it('has exponential gaps: mean 1/rate and standard deviation 1/rate', () => {
+    const random = seededRandom(7);
+    const gaps = Array.from({ length: 50_000 }, () => exponentialGapMs(4, random));
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    const sd = Math.sqrt(gaps.reduce((a, b) => a + (b - mean) ** 2, 0) / gaps.length);
+    assert.ok(Math.abs(mean - 250) < 250 * 0.02, `mean gap ${mean} ms`);
+    assert.ok(Math.abs(sd - 250) < 250 * 0.03, `gap standard deviation ${sd} ms`);
+  });
+
+  it('is ascending, inside the window, and the same for the same seed', () => {
+    const a = poissonSchedule(5, 3000, seededRandom(1));
+    assert.deepEqual(a, poissonSchedule(5, 3000, seededRandom(1)));
+    assert.ok(a.every((at, i) => at >= 0 && at < 3000 && (i === 0 || at > (a[i - 1] as number))));
+  });
+
+  it('turns a draw into a gap exactly: u = 1 - 1/e gives 1/rate', () => {
+    assert.equal(
+      exponentialGapMs(2, () => 1 - Math.exp(-1)),
+      500,
+    );
+    assert.equal(
+      exponentialGapMs(2, () => 0),
+      0,
+    );
+  });
+
+  it('refuses a rate that is not positive', () => {
+    assert.throws(() => poissonSchedule(0, 1000, Math.random), /rate must be/);
+    assert.throws(() => poissonSchedule(Number.NaN, 1000, Math.random), /rate must be/);
+  });
+});
+
+describe('percentile (nearest rank)', () => {
+  const ten = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+
+  it('picks the smallest value with at least p% at or below it', () => {
+    assert.equal(percentile(ten, 50), 50);
+    assert.equal(percentile(ten, 51), 60);
+    assert.equal(percentile(ten, 95), 100);
+    assert.equal(percentile(ten, 99), 100);
+    assert.equal(percentile(ten, 10), 10);
+    assert.equal(percentile(ten, 0), 10);
+    assert.equal(percentile(ten, 100), 100);
+  });
+
+  it('is exact on 100 values and on one', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    assert.equal(percentile(hundred, 50), 50);
+    assert.equal(percentile(hundred, 95), 95);
+    assert.equal(percentile(hundred, 99), 99);
+    assert.equal(percentile([7], 99), 7);
+  });
+
+  it('refuses no values and p outside [0, 100]', () => {
+    assert.throws(() => percentile([], 50), /no values/);
+    assert.throws(() => percentile(ten, 101), /\[0, 100\]/);
+    assert.throws(() => percentile(ten, -1), /\[0, 100\]/);
+  });
+
+  it('latencyStats sorts a copy and reports min, mean and max', () => {
+    const values = [300, 100, 200, 400];
+    assert.deepEqual(latencyStats(values), {
+      count: 4,
+      minMs: 100,
+      p50Ms: 200,
+      p95Ms: 400,
+      p99Ms: 400,
+      maxMs: 400,
+      meanMs: 250,
+    });
+    assert.deepEqual(values, [300, 100, 200, 400]);
+    assert.equal(latencyStats([]), undefined);
+  });
+});
+
+describe('parseDuration', () => {
+  it('takes bare seconds and ms, s, m, h units', () => {
+    assert.equal(parseDuration('45'), 45_000);
+    assert.equal(parseDuration('1.5'), 1500);
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('2m'), 120_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('.5s'), 500);
+    assert.equal(parseDuration(' 1h '), 3_600_000);
+  });
+
+  it('says what is accepted when the text is not a duration', () => {
+    for (const text of ['', 'abc', '-5', '10 minutes', '5d', '1e3', 's', '3s2']) {
+      assert.throws(
+        () => parseDuration(text, '--duration'),
+        (error: Error) => {
+          assert.match(error.message, /^--duration ".*" is not a duration \(seconds, or a number with a unit/);
+          return true;
+        },
+      );
+    }
+  });
+
+  it('refuses zero unless allowed', () => {
+    assert.throws(() => parseDuration('0s', '--duration'), /--duration must be greater than 0, got "0s"/);
+    assert.equal(parseDuration('0', '--drain', { allowZero: true }), 0);
+  });
+});
+
+describe('LoadTally', () => {
+  const settings = { clients: 4, ratePerClient: 2, durationMs: 10_000, drainMs: 5000, strategy: 'timed:t=1s' };
+
+  it('adds up sent, delivered, lost, duplicates, unexpected and throughput', () => {
+    const tally = new LoadTally(1_000_000);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) tally.recordSent(id);
+    tally.recordSendError();
+    tally.recordReceived('a', 1_000_100, 1_000_600); // 500 ms
+    tally.recordReceived('b', 1_000_200, 1_001_200); // 1000 ms
+    tally.recordReceived('a', 1_000_100, 1_001_300); // duplicate: not a second latency
+    tally.recordReceived('x', 1_000_000, 1_002_000); // not ours: 2000 ms, unexpected
+    tally.recordReceived('c', 1_005_000, 1_012_500); // 7500 ms, the last delivery, 12.5 s in
+    tally.recordUnreadable();
+    assert.equal(tally.inFlight, 2);
+    const summary = tally.summary(settings, 1_015_000);
+    assert.deepEqual(
+      { ...summary, latencyMs: undefined },
+      {
+        strategy: 'timed:t=1s',
+        clients: 4,
+        ratePerClient: 2,
+        offeredRate: 8,
+        durationSeconds: 10,
+        drainSeconds: 5,
+        sent: 5,
+        sendErrors: 1,
+        delivered: 3,
+        lost: 2,
+        duplicates: 1,
+        unexpected: 2,
+        latencyMs: undefined,
+        throughput: 3 / 12.5,
+        elapsedSeconds: 15,
+        startedAt: new Date(1_000_000).toISOString(),
+      },
+    );
+    assert.deepEqual(summary.latencyMs, {
+      count: 4,
+      minMs: 500,
+      p50Ms: 1000,
+      p95Ms: 7500,
+      p99Ms: 7500,
+      maxMs: 7500,
+      meanMs: 2750,
+    });
+  });
+
+  it('matches a receipt that comes before its send resolved', () => {
+    const tally = new LoadTally(0);
+    tally.recordReceived('early', 0, 40);
+    assert.equal(tally.delivered, 0);
+    tally.recordSent('early');
+    assert.equal(tally.delivered, 1);
+    assert.equal(tally.inFlight, 0);
+  });
+
+  it('divides by the load duration at least, and reports null latency when nothing arrived', () => {
+    const tally = new LoadTally(0);
+    tally.recordSent('a');
+    const summary = tally.summary(settings, 20_000);
+    assert.equal(summary.throughput, 0);
+    assert.equal(summary.latencyMs, null);
+    assert.equal(summary.lost, 1);
+    const quick = new LoadTally(0);
+    quick.recordSent('b');
+    quick.recordReceived('b', 0, 100);
+    assert.equal(quick.summary(settings, 20_000).throughput, 1 / 10);
+  });
+});
+
+/** An in-memory network: every message arrives `delayMs` later, `duplicate` ones twice. */
+function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
+  const mailboxes = new Map<string, (message: { id: string; sentAt: number }) => void>();
+  let count = 0;
+  let clientCount = 0;
+  /** [sending client, recipient key], both numbered from 1 in creation order. */
+  const sends: [number, number][] = [];
+  const connect = (): LoadClient => {
+    const self = ++clientCount;
+    return {
+      async send(recipient, _body, now = Date.now()) {
+        const id = `m${++count}`;
+        const address = Buffer.from(recipient).toString('hex');
+        sends.push([self, recipient[0] as number]);
+        const deliver = () => mailboxes.get(address)?.({ id, sentAt: now });
+        setTimeout(deliver, delayMs).unref();
+        if (duplicate(count)) setTimeout(deliver, delayMs + 5).unref();
+        return { messageId: id };
+      },
+      receive(keys, onMessage, options?: ReceiveOptions): Subscription {
+        assert.equal(options?.reportLatency, true);
+        mailboxes.set(Buffer.from(keys.publicKey).toString('hex'), (message) => void onMessage(message));
+        return { opened: Promise.resolve(), close: () => {} };
+      },
+    };
+  };
+  let keyCount = 0;
+  const generateKeys = (): KeyPair => {
+    keyCount++;
+    return { publicKey: new Uint8Array(32).fill(keyCount), privateKey: new Uint8Array(32) };
+  };
+  return { connect, generateKeys, sends };
+}
+
+describe('runLoad', () => {
+  it('sends to the other simulated clients, waits for stragglers, and counts duplicates', async () => {
+    const network = fakeNetwork(30, (n) => n === 3);
+    const progress: number[] = [];
+    const { summary, latenciesMs } = await runLoad({
+      clients: 3,
+      ratePerClient: 20,
+      durationMs: 400,
+      drainMs: 1000,
+      strategy: 'fake',
+      random: seededRandom(3),
+      connect: network.connect,
+      generateKeys: network.generateKeys,
+      progressIntervalMs: 100,
+      onProgress: (p) => progress.push(p.sent),
+    });
+    assert.ok(summary.sent > 5, `sent ${summary.sent}`);
+    assert.equal(summary.delivered, summary.sent);
+    assert.equal(summary.lost, 0);
+    assert.equal(summary.duplicates, 1);
+    assert.equal(summary.unexpected, 0);
+    assert.equal(latenciesMs.length, summary.sent);
+    assert.ok(latenciesMs.every((latency) => latency >= 25 && latency < 1000));
+    assert.ok(progress.length >= 3, `progress reports ${progress.length}`);
+    // Each simulated client (its client and key pair made together) sends only to the others.
+    assert.equal(network.sends.length, summary.sent);
+    assert.ok(network.sends.every(([from, to]) => from !== to));
+    assert.deepEqual(new Set(network.sends.map(([, to]) => to)), new Set([1, 2, 3]));
+  });
+
+  it('gives up on lost messages after the drain', async () => {
+    const network = fakeNetwork(10_000, () => false);
+    const started = Date.now();
+    const { summary } = await runLoad({
+      clients: 1,
+      ratePerClient: 20,
+      durationMs: 200,
+      drainMs: 300,
+      random: seededRandom(5),
+      connect: network.connect,
+      generateKeys: network.generateKeys,
+    });
+    assert.ok(Date.now() - started < 2000);
+    assert.equal(summary.delivered, 0);
+    assert.equal(summary.lost, summary.sent);
+    assert.equal(summary.strategy, null);
+  });
+
+  it('stops sending when aborted', async () => {
+    const network = fakeNetwork(10, () => false);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 150);
+    const started = Date.now();
+    const { summary } = await runLoad({
+      clients: 2,
+      ratePerClient: 10,
+      durationMs: 60_000,
+      drainMs: 60_000,
+      signal: controller.signal,
+      connect: network.connect,
+      generateKeys: network.generateKeys,
+    });
+    assert.ok(Date.now() - started < 2000);
+    assert.ok(summary.sent < 20);
+  });
+});

@@ -1,0 +1,390 @@
+/**
+ * A load generator: N simulated clients, each with its own key pair and mailbox
+ * subscription, each sending at Poisson rate R (messages per second, per client, as
+ * Loopix clients do) to a random other simulated client for a while, then waiting for
+ * stragglers. Every message carries its send time, so the recipient (this process, on
+ * the same clock) measures its end-to-end latency exactly and reports it to the gateway.
+ *
+ * The arithmetic (schedules, percentiles, tallies, durations) is pure and tested with a
+ * seeded random source; `runLoad` wires it to real clients, clocks and timers.
+ */
+import type { KeyPair } from '@mixlab/crypto';
+import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
+
+/** A uniform float in [0, 1), injected so that tests and experiments can fix it. */
+export type Random = () => number;
+
+/** Time as the load generator sees it: ms since the epoch, and a way to wait. */
+export interface LoadClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemLoadClock: LoadClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+/** mulberry32: a small seeded generator for reproducible schedules, not for secrets. */
+export function seededRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** One exponential inter-send gap in ms for a Poisson process of `ratePerSecond`. */
+export function exponentialGapMs(ratePerSecond: number, random: Random): number {
+  // ln(1 - u) with u in [0, 1) is finite; log1p keeps u = 0 at +0.
+  return (-Math.log1p(-random()) / ratePerSecond) * 1000;
+}
+
+/** Send instants (ms from the start, ascending, all < durationMs) of one Poisson client. */
+export function poissonSchedule(ratePerSecond: number, durationMs: number, random: Random): number[] {
+  if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
+    throw new RangeError(`rate must be a number of messages per second > 0, got ${ratePerSecond}`);
+  }
+  const instants: number[] = [];
+  for (
+    let at = exponentialGapMs(ratePerSecond, random);
+    at < durationMs;
+    at += exponentialGapMs(ratePerSecond, random)
+  ) {
+    instants.push(at);
+  }
+  return instants;
+}
+
+/**
+ * The p-th percentile (0 < p <= 100) of values sorted ascending, by the nearest-rank
+ * method: the smallest value with at least p% of the values at or below it, so it is
+ * always one of the measured values. p = 0 gives the minimum.
+ */
+export function percentile(sortedAscending: readonly number[], p: number): number {
+  if (sortedAscending.length === 0) throw new RangeError('percentile of no values');
+  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be in [0, 100], got ${p}`);
+  const rank = Math.max(1, Math.ceil((p / 100) * sortedAscending.length));
+  return sortedAscending[rank - 1] as number;
+}
+
+export interface LatencyStats {
+  readonly count: number;
+  readonly minMs: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+}
+
+/** Percentiles of latencies in any order; undefined when there are none. */
+export function latencyStats(latenciesMs: readonly number[]): LatencyStats | undefined {
+  if (latenciesMs.length === 0) return undefined;
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    minMs: sorted[0] as number,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1] as number,
+    meanMs: sorted.reduce((sum, value) => sum + value, 0) / sorted.length,
+  };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses `30s`, `2m`, `500ms`, `1.5h` or bare seconds (`45`) into ms. Throws an Error
+ * that says what is accepted; zero is allowed only with `allowZero`.
+ */
+export function parseDuration(text: string, what = 'duration', options: { allowZero?: boolean } = {}): number {
+  const match = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const hint = 'seconds, or a number with a unit: 500ms, 30s, 2m';
+  if (!match) throw new Error(`${what} "${text}" is not a duration (${hint})`);
+  const ms = Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] as number);
+  if (ms === 0 && !options.allowZero) throw new Error(`${what} must be greater than 0, got "${text}"`);
+  return ms;
+}
+
+export interface LoadSettings {
+  readonly clients: number;
+  /** Messages per second, per simulated client. */
+  readonly ratePerClient: number;
+  readonly durationMs: number;
+  /** Longest wait for stragglers after the last send. */
+  readonly drainMs: number;
+  /** What the network runs (the mixing strategy), for the summary only. */
+  readonly strategy?: string | undefined;
+}
+
+export interface LoadProgress {
+  readonly phase: 'sending' | 'draining';
+  readonly elapsedMs: number;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly inFlight: number;
+  readonly p50Ms: number | undefined;
+}
+
+export interface LoadSummary {
+  readonly strategy: string | null;
+  readonly clients: number;
+  readonly ratePerClient: number;
+  /** clients × ratePerClient, messages per second. */
+  readonly offeredRate: number;
+  readonly durationSeconds: number;
+  readonly drainSeconds: number;
+  /** Messages the gateway accepted. */
+  readonly sent: number;
+  /** Sends that failed (not counted in sent). */
+  readonly sendErrors: number;
+  /** Distinct sent messages received. */
+  readonly delivered: number;
+  /** Sent but not received by the end of the drain. */
+  readonly lost: number;
+  /** Receipts of a message already received. */
+  readonly duplicates: number;
+  /** Messages received that this run did not send, or that failed to open. */
+  readonly unexpected: number;
+  /** End to end, send to receipt, of every first receipt; null when nothing arrived. */
+  readonly latencyMs: LatencyStats | null;
+  /** Delivered messages per second, from the start to the last delivery. */
+  readonly throughput: number;
+  readonly elapsedSeconds: number;
+  readonly startedAt: string;
+}
+
+/**
+ * What one run saw, message by message. Receipts may be counted before their send
+ * resolves (a fast network), so sent and received ids are matched either way round.
+ */
+export class LoadTally {
+  readonly startedAt: number;
+  readonly latenciesMs: number[] = [];
+  #sent = new Set<string>();
+  #received = new Set<string>();
+  #delivered = 0;
+  #sendErrors = 0;
+  #duplicates = 0;
+  #unreadable = 0;
+  #lastDeliveryAt: number | undefined;
+
+  constructor(startedAt: number) {
+    this.startedAt = startedAt;
+  }
+
+  get sent(): number {
+    return this.#sent.size;
+  }
+  get delivered(): number {
+    return this.#delivered;
+  }
+  get inFlight(): number {
+    return this.#sent.size - this.#delivered;
+  }
+
+  recordSent(messageId: string): void {
+    if (this.#sent.has(messageId)) return;
+    this.#sent.add(messageId);
+    if (this.#received.has(messageId)) this.#delivered++;
+  }
+
+  recordSendError(): void {
+    this.#sendErrors++;
+  }
+
+  /** A message that did not open or could not be read. */
+  recordUnreadable(): void {
+    this.#unreadable++;
+  }
+
+  recordReceived(messageId: string, sentAt: number, receivedAt: number): void {
+    if (this.#received.has(messageId)) {
+      this.#duplicates++;
+      return;
+    }
+    this.#received.add(messageId);
+    this.latenciesMs.push(Math.max(0, receivedAt - sentAt));
+    this.#lastDeliveryAt = Math.max(this.#lastDeliveryAt ?? receivedAt, receivedAt);
+    if (this.#sent.has(messageId)) this.#delivered++;
+  }
+
+  progress(phase: LoadProgress['phase'], now: number): LoadProgress {
+    const stats = latencyStats(this.latenciesMs);
+    return {
+      phase,
+      elapsedMs: now - this.startedAt,
+      sent: this.sent,
+      delivered: this.delivered,
+      inFlight: this.inFlight,
+      p50Ms: stats?.p50Ms,
+    };
+  }
+
+  summary(settings: LoadSettings, endedAt: number): LoadSummary {
+    const stats = latencyStats(this.latenciesMs);
+    const unexpected = this.#received.size - this.#delivered + this.#unreadable;
+    const spanMs = Math.max(settings.durationMs, (this.#lastDeliveryAt ?? endedAt) - this.startedAt);
+    return {
+      strategy: settings.strategy ?? null,
+      clients: settings.clients,
+      ratePerClient: settings.ratePerClient,
+      offeredRate: settings.clients * settings.ratePerClient,
+      durationSeconds: settings.durationMs / 1000,
+      drainSeconds: settings.drainMs / 1000,
+      sent: this.sent,
+      sendErrors: this.#sendErrors,
+      delivered: this.#delivered,
+      lost: this.sent - this.#delivered,
+      duplicates: this.#duplicates,
+      unexpected,
+      latencyMs: stats ?? null,
+      throughput: spanMs > 0 ? this.#delivered / (spanMs / 1000) : 0,
+      elapsedSeconds: (endedAt - this.startedAt) / 1000,
+      startedAt: new Date(this.startedAt).toISOString(),
+    };
+  }
+}
+
+/** The part of MixnetClient a simulated client uses. */
+export interface LoadClient {
+  send(recipient: Uint8Array, body: Uint8Array, now?: number): Promise<{ readonly messageId: string }>;
+  receive(
+    keys: KeyPair,
+    onMessage: (message: { readonly id: string; readonly sentAt: number }) => void | Promise<void>,
+    options?: ReceiveOptions,
+  ): Subscription;
+}
+
+export interface LoadOptions extends LoadSettings {
+  /** A client for one simulated client (each gets its own, as separate users would). */
+  readonly connect: () => LoadClient;
+  readonly generateKeys: () => KeyPair;
+  readonly clock?: LoadClock;
+  /** Drives the send schedule and the choice of recipient. */
+  readonly random?: Random;
+  readonly onProgress?: (progress: LoadProgress) => void;
+  readonly progressIntervalMs?: number;
+  /** Called with each failed send or receive (they are counted, not thrown). */
+  readonly onError?: (error: Error) => void;
+  /** Aborting stops sending and skips the rest of the drain. */
+  readonly signal?: AbortSignal;
+  /** Message body size in bytes. */
+  readonly bodyBytes?: number;
+}
+
+export interface LoadResult {
+  readonly summary: LoadSummary;
+  /** Every first receipt's end-to-end latency, in arrival order. */
+  readonly latenciesMs: readonly number[];
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+async function sleepUnlessAborted(clock: LoadClock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted || ms <= 0) return;
+  if (!signal) return clock.sleep(ms);
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  await Promise.race([clock.sleep(ms), aborted]);
+  signal.removeEventListener('abort', onAbort);
+}
+
+/** Runs the load described by `options` and returns what it measured. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const { clients, ratePerClient, durationMs, drainMs, signal } = options;
+  if (!Number.isInteger(clients) || clients < 1)
+    throw new RangeError(`clients must be a whole number >= 1, got ${clients}`);
+  if (!(durationMs > 0)) throw new RangeError(`duration must be > 0 ms, got ${durationMs}`);
+  if (!(drainMs >= 0)) throw new RangeError(`drain must be >= 0 ms, got ${drainMs}`);
+  const clock = options.clock ?? systemLoadClock;
+  const random = options.random ?? Math.random;
+  const onError = options.onError ?? (() => {});
+  const body = new Uint8Array(options.bodyBytes ?? 32);
+
+  const members = Array.from({ length: clients }, () => ({ client: options.connect(), keys: options.generateKeys() }));
+  const schedules = members.map(() => poissonSchedule(ratePerClient, durationMs, random));
+  // Drawn up front, so a seeded run sends the same pattern whatever the network does.
+  const recipients = schedules.map((schedule, self) =>
+    schedule.map(() => (clients === 1 ? self : (self + 1 + Math.floor(random() * (clients - 1))) % clients)),
+  );
+
+  let tally = new LoadTally(clock.now());
+  const subscriptions = members.map(({ client, keys }) =>
+    client.receive(
+      keys,
+      (message) => {
+        tally.recordReceived(message.id, message.sentAt, clock.now());
+      },
+      {
+        reportLatency: true,
+        now: () => clock.now(),
+        onError: (error) => {
+          tally.recordUnreadable();
+          onError(error);
+        },
+      },
+    ),
+  );
+  try {
+    await Promise.all(subscriptions.map((subscription) => subscription.opened));
+    tally = new LoadTally(clock.now());
+    const startedAt = tally.startedAt;
+    let phase: LoadProgress['phase'] = 'sending';
+    const finished = new AbortController();
+    const stopReporting = signal ? AbortSignal.any([signal, finished.signal]) : finished.signal;
+
+    const pending = new Set<Promise<void>>();
+    const sendOne = (from: number, to: number) => {
+      const { client } = members[from] as (typeof members)[number];
+      const recipient = (members[to] as (typeof members)[number]).keys.publicKey;
+      const sending = client.send(recipient, body, clock.now()).then(
+        (receipt) => tally.recordSent(receipt.messageId),
+        (error: Error) => {
+          tally.recordSendError();
+          onError(error);
+        },
+      );
+      pending.add(sending);
+      sending.finally(() => pending.delete(sending));
+    };
+    const sender = async (index: number) => {
+      const schedule = schedules[index] as number[];
+      const targets = recipients[index] as number[];
+      for (const [i, offset] of schedule.entries()) {
+        await sleepUnlessAborted(clock, startedAt + offset - clock.now(), signal);
+        if (signal?.aborted) return;
+        sendOne(index, targets[i] as number);
+      }
+    };
+    const reporter = async () => {
+      const interval = options.progressIntervalMs ?? 1000;
+      while (!stopReporting.aborted) {
+        await sleepUnlessAborted(clock, interval, stopReporting);
+        if (!stopReporting.aborted) options.onProgress?.(tally.progress(phase, clock.now()));
+      }
+    };
+    const reporting = options.onProgress ? reporter() : Promise.resolve();
+
+    await Promise.all(members.map((_, index) => sender(index)));
+    await sleepUnlessAborted(clock, startedAt + durationMs - clock.now(), signal);
+    phase = 'draining';
+    while (pending.size > 0) await Promise.all(pending);
+    const drainUntil = clock.now() + drainMs;
+    while (tally.inFlight > 0 && clock.now() < drainUntil && !signal?.aborted) {
+      await sleepUnlessAborted(clock, Math.min(100, drainUntil - clock.now()), signal);
+    }
+    finished.abort();
+    await reporting;
+    return { summary: tally.summary(options, clock.now()), latenciesMs: [...tally.latenciesMs] };
+  } finally {
+    for (const subscription of subscriptions) subscription.close();
+  }
+}
