@@ -4,6 +4,7 @@
  *   mixlab topology
  *   mixlab send --to ADDRESS TEXT
  *   mixlab listen [--key FILE]
+ *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE]
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { MixnetClient, parseAddress } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
 import { loadOrCreateKey } from './key-file.ts';
+import { LOAD_USAGE, loadCommand, parseLoadArgs } from './load-command.ts';
 
 const USAGE = `usage: mixlab [--gateway URL] <command>
 
@@ -18,6 +20,7 @@ commands:
   topology                 print the mix nodes of every layer
   send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS
   listen [--key FILE]      print this client's address, then every message it receives
+  ${LOAD_USAGE}
 
 options:
   --gateway URL   client gateway (default $MIXLAB_GATEWAY or http://127.0.0.1:8080)
@@ -30,6 +33,12 @@ const { values, positionals } = parseArgs({
     to: { type: 'string' },
     key: { type: 'string', default: process.env.MIXLAB_KEY ?? join(homedir(), '.mixlab', 'key.json') },
     help: { type: 'boolean', short: 'h' },
+    clients: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    drain: { type: 'string' },
+    strategy: { type: 'string' },
+    json: { type: 'string' },
   },
 });
 
@@ -79,6 +88,16 @@ try {
         subscription.close();
         process.exit(0);
       });
+      break;
+    }
+    case 'load': {
+      let settings: ReturnType<typeof parseLoadArgs>;
+      try {
+        settings = parseLoadArgs(values);
+      } catch (error) {
+        fail(`${(error as Error).message}\nusage: mixlab [--gateway URL] ${LOAD_USAGE}`);
+      }
+      await loadCommand({ gateway: values.gateway, settings, jsonFile: values.json });
       break;
     }
     case 'help':
