@@ -1,0 +1,576 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { WebSocket } from '@fastify/websocket';
+import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
+import { createServiceRegistry, gatewayMetrics } from '@mixlab/metrics';
+import { encodeDelivery, encodeFrames } from '@mixlab/packet';
+import { OCTET_STREAM } from '@mixlab/service-kit';
+import { type Topology, TopologyCache } from '@mixlab/topology';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { Mailboxes } from './mailboxes.ts';
+import { buildServer } from './server.ts';
+
+const ALICE = 'a1'.repeat(32);
+const NOT_JSON = 'frames must be JSON: {"type":"ack","ids":[...]}';
+const ACK_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message ids],"latencies"?:[seconds]}`;
+const BOB = 'b2'.repeat(32);
+const key = (byte: string) => byte.repeat(64);
+
+const TOPOLOGY: Topology = {
+  layers: [
+    [
+      { id: 'mix-1a', layer: 1, url: 'http://mix-1a:8080', publicKey: key('1') },
+      { id: 'mix-1b', layer: 1, url: 'http://mix-1b:8080', publicKey: key('2') },
+    ],
+    [{ id: 'mix-2', layer: 2, url: 'http://mix-2:8080', publicKey: key('3') }],
+  ],
+};
+
+const delivery = (address: string, payload: string) =>
+  encodeDelivery({ recipient: Buffer.from(address, 'hex'), payload: Buffer.from(payload) });
+
+/** The value of one series (histogram parts by their full name), matched on every label given. */
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const values = (await registry.getMetricsAsJSON()).flatMap((metric) =>
+    metric.values.map((value) => ({
+      ...value,
+      metricName: (value as { metricName?: string }).metricName ?? metric.name,
+    })),
+  );
+  const matching = values.filter(
+    (value) =>
+      value.metricName === name &&
+      Object.entries(labels).every(
+        ([label, wanted]) => String((value.labels as Record<string, unknown>)[label]) === wanted,
+      ),
+  );
+  assert.equal(matching.length, 1, `exactly one ${name} series for ${JSON.stringify(labels)}`);
+  return matching[0]!.value;
+}
+
+/** A WebSocket client whose frames are queued from the moment it exists, so none is missed. */
+interface Client {
+  readonly ws: WebSocket;
+  next(): Promise<ServerFrame>;
+  readonly received: ServerFrame[];
+}
+
+describe('client gateway server', () => {
+  let registry: Registry;
+  let mailboxes: Mailboxes;
+  let app: FastifyInstance;
+  let sends: { url: string; frames: Uint8Array[] }[];
+  let failingUrls: Set<string>;
+  let fetches: number;
+  let directoryDown: boolean;
+  let clients: WebSocket[];
+
+  beforeEach(async () => {
+    registry = createServiceRegistry({ node: 'gateway' });
+    mailboxes = new Mailboxes({ maxPerMailbox: 3, maxMailboxes: 100 });
+    sends = [];
+    failingUrls = new Set();
+    fetches = 0;
+    directoryDown = false;
+    clients = [];
+    const topology = new TopologyCache(
+      async () => {
+        fetches++;
+        if (directoryDown) throw new Error('connect ECONNREFUSED directory:8080');
+        return TOPOLOGY;
+      },
+      { maxAgeMs: 0, refetchAfterMs: 0 },
+    );
+    app = await buildServer({
+      mailboxes,
+      topology,
+      send: async (url, frames) => {
+        sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
+        if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
+      },
+      info: { deliveryUrl: 'http://client-gateway:8080', packetFormat: 'onion' },
+      registry,
+      metrics: gatewayMetrics(registry),
+      maxPacketBytes: 64,
+      maxPacketsPerRequest: 4,
+    });
+    await app.ready();
+  });
+
+  afterEach(async () => {
+    for (const ws of clients) ws.terminate();
+    await app.close();
+  });
+
+  const deliver = (frames: Uint8Array[]) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/deliveries',
+      headers: { 'content-type': OCTET_STREAM },
+      payload: Buffer.from(encodeFrames(frames)),
+    });
+  const list = async (address: string): Promise<MailboxMessage[]> => {
+    const response = await app.inject({ method: 'GET', url: `/v1/mailboxes/${address}` });
+    assert.equal(response.statusCode, 200);
+    return response.json().messages;
+  };
+  const submit = (body: unknown) => app.inject({ method: 'POST', url: '/v1/packets', payload: body as object });
+  const gauge = () => metricValue(registry, 'mixlab_gateway_mailbox_messages');
+
+  async function connect(address: string): Promise<Client> {
+    const received: ServerFrame[] = [];
+    const waiting: ((frame: ServerFrame) => void)[] = [];
+    const ws = await app.injectWS(
+      `/v1/mailboxes/${address}/ws`,
+      {},
+      {
+        onInit: (socket) => {
+          socket.on('message', (data: Buffer) => {
+            const frame = JSON.parse(String(data)) as ServerFrame;
+            const waiter = waiting.shift();
+            if (waiter) waiter(frame);
+            else received.push(frame);
+          });
+        },
+      },
+    );
+    clients.push(ws);
+    return {
+      ws,
+      received,
+      next: () => {
+        const queued = received.shift();
+        if (queued) return Promise.resolve(queued);
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no frame from the gateway within 2 s')), 2_000);
+          waiting.push((frame) => {
+            clearTimeout(timer);
+            resolve(frame);
+          });
+        });
+      },
+    };
+  }
+
+  /** Sends a frame and waits until the server has handled it (a round trip through a not-JSON error frame). */
+  async function sendAndSync(client: Client, data: string): Promise<void> {
+    client.ws.send(data);
+    client.ws.send('sync');
+    const others: ServerFrame[] = [];
+    for (;;) {
+      const frame = await client.next();
+      if (frame.type === 'error' && frame.reason === NOT_JSON) break;
+      others.push(frame);
+    }
+    client.received.unshift(...others);
+  }
+
+  describe('deliveries and mailboxes', () => {
+    it('stores delivered frames in the recipient mailbox and lists them as base64', async () => {
+      const response = await deliver([delivery(ALICE, 'hello'), delivery(BOB, 'hi bob'), delivery(ALICE, 'again')]);
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(response.json(), { stored: 3, refused: [] });
+
+      const alice = await list(ALICE);
+      assert.deepEqual(
+        alice.map((message) => Buffer.from(message.payload, 'base64').toString()),
+        ['hello', 'again'],
+      );
+      assert.deepEqual(alice[0]!.payload, Buffer.from('hello').toString('base64'));
+      for (const message of alice) {
+        assert.match(message.id, /^[0-9a-f]{32}$/);
+        assert.equal(typeof message.receivedAt, 'number');
+      }
+      assert.deepEqual(
+        (await list(BOB)).map((message) => Buffer.from(message.payload, 'base64').toString()),
+        ['hi bob'],
+      );
+      assert.deepEqual(await list('c'.repeat(64)), []);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'stored' }), 3);
+      assert.equal(await gauge(), 3);
+    });
+
+    it('acknowledging removes messages and moves the counters and gauge', async () => {
+      await deliver([delivery(ALICE, 'one'), delivery(ALICE, 'two')]);
+      const [one, two] = await list(ALICE);
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v1/mailboxes/${ALICE}/acks`,
+        payload: { ids: [one!.id, 'f'.repeat(32)] },
+      });
+      assert.equal(response.statusCode, 200);
+      assert.deepEqual(response.json(), { acknowledged: 1 });
+      assert.deepEqual(await list(ALICE), [two]);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_acknowledged_total'), 1);
+      assert.equal(await gauge(), 1);
+    });
+
+    it('validates and records latencies reported with an HTTP acknowledgement, as over WebSocket', {
+      todo: 'the /acks route still declares its own body schema ({ids} only) instead of acknowledgementSchema, so `latencies` is stripped (removeAdditional): never recorded over HTTP, and invalid latencies are answered 200',
+    }, async () => {
+      await deliver([delivery(ALICE, 'one')]);
+      const [one] = await list(ALICE);
+      const url = `/v1/mailboxes/${ALICE}/acks`;
+      const invalid = await app.inject({ method: 'POST', url, payload: { ids: [one!.id], latencies: [-1] } });
+      assert.equal(invalid.statusCode, 400);
+      const valid = await app.inject({ method: 'POST', url, payload: { ids: [one!.id], latencies: [0.25] } });
+      assert.deepEqual(valid.json(), { acknowledged: 1 });
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_count'), 1);
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_sum'), 0.25);
+    });
+
+    it('refuses frames that are not deliveries and messages for a full mailbox, storing the rest', async () => {
+      await deliver([delivery(ALICE, '1'), delivery(ALICE, '2')]);
+      const response = await deliver([
+        delivery(ALICE, '3'),
+        new Uint8Array(32),
+        delivery(ALICE, '4'),
+        delivery(BOB, 'b'),
+      ]);
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(response.json(), {
+        stored: 2,
+        refused: [
+          { index: 1, reason: 'delivery shorter than a recipient and a payload' },
+          { index: 2, reason: 'mailbox_full' },
+        ],
+      });
+      assert.equal((await list(ALICE)).length, 3);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'stored' }), 4);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'rejected' }), 1);
+      assert.equal(
+        await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'mailbox_full' }),
+        1,
+      );
+      assert.equal(await gauge(), 4);
+    });
+
+    it('answers 400 to a delivery body that is not whole frames, and 415 to JSON', async () => {
+      const broken = await app.inject({
+        method: 'POST',
+        url: '/v1/deliveries',
+        headers: { 'content-type': OCTET_STREAM },
+        payload: Buffer.from([0, 0, 0, 40, 1, 2]),
+      });
+      assert.equal(broken.statusCode, 400);
+      assert.deepEqual(broken.json(), { error: 'body is not a sequence of frames: frame 0 is truncated' });
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'rejected' }), 1);
+      const json = await app.inject({ method: 'POST', url: '/v1/deliveries', payload: { frames: [] } });
+      assert.equal(json.statusCode, 415);
+    });
+
+    for (const [name, address] of [
+      ['uppercase', 'A1'.repeat(32)],
+      ['63 characters', 'a'.repeat(63)],
+      ['not hex', 'g'.repeat(64)],
+    ] as const) {
+      it(`answers 400 to a mailbox address that is ${name}`, async () => {
+        const get = await app.inject({ method: 'GET', url: `/v1/mailboxes/${address}` });
+        assert.equal(get.statusCode, 400);
+        assert.match(get.json().message, /^params\/address must match pattern/);
+        const ack = await app.inject({ method: 'POST', url: `/v1/mailboxes/${address}/acks`, payload: { ids: [] } });
+        assert.equal(ack.statusCode, 400);
+        await assert.rejects(app.injectWS(`/v1/mailboxes/${address}/ws`), /Unexpected server response: 400/);
+      });
+    }
+
+    it('answers 400 to acks that are not message ids', async () => {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v1/mailboxes/${ALICE}/acks`,
+        payload: { ids: ['not-an-id'] },
+      });
+      assert.equal(response.statusCode, 400);
+      assert.match(response.json().message, /^body\/ids\/0 must match pattern/);
+    });
+  });
+
+  describe('packet submission', () => {
+    const b64 = (...values: number[]) => Buffer.from(values).toString('base64');
+
+    it('forwards packets to the layer-1 node each names, one request per node, in submission order', async () => {
+      const response = await submit({
+        packets: [
+          { firstHop: 'mix-1a', packet: b64(1, 1, 1) },
+          { firstHop: 'mix-1b', packet: b64(2, 2, 2) },
+          { firstHop: 'mix-1a', packet: b64(3, 3, 3) },
+        ],
+      });
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(response.json(), { accepted: 3, rejected: [] });
+      assert.deepEqual(
+        sends.sort((a, b) => a.url.localeCompare(b.url)),
+        [
+          { url: 'http://mix-1a:8080/v1/packets', frames: [Uint8Array.from([1, 1, 1]), Uint8Array.from([3, 3, 3])] },
+          { url: 'http://mix-1b:8080/v1/packets', frames: [Uint8Array.from([2, 2, 2])] },
+        ],
+      );
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forwarded' }), 3);
+    });
+
+    it('rejects a packet naming a node outside layer 1 with its index and reason, and forwards the valid ones', async () => {
+      const response = await submit({
+        packets: [
+          { firstHop: 'mix-1a', packet: b64(1, 2, 3) },
+          { firstHop: 'mix-2', packet: b64(4, 5, 6) },
+          { firstHop: 'nobody', packet: b64(7, 8, 9) },
+          { firstHop: 'mix-1a', packet: b64(10, 11, 12) },
+        ],
+      });
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(response.json(), {
+        accepted: 2,
+        rejected: [
+          { index: 1, reason: 'first hop mix-2 is not a layer-1 node of the current topology' },
+          { index: 2, reason: 'first hop nobody is not a layer-1 node of the current topology' },
+        ],
+      });
+      assert.deepEqual(sends, [
+        {
+          url: 'http://mix-1a:8080/v1/packets',
+          frames: [Uint8Array.from([1, 2, 3]), Uint8Array.from([10, 11, 12])],
+        },
+      ]);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forwarded' }), 2);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'rejected' }), 2);
+    });
+
+    it('rejects the packets of a failed send with a reason; 502 when nothing got through', async () => {
+      failingUrls.add('http://mix-1b:8080/v1/packets');
+      const partly = await submit({
+        packets: [
+          { firstHop: 'mix-1b', packet: b64(1, 2, 3) },
+          { firstHop: 'mix-1a', packet: b64(4, 5, 6) },
+          { firstHop: 'mix-1b', packet: b64(7, 8, 9) },
+        ],
+      });
+      assert.equal(partly.statusCode, 202);
+      assert.deepEqual(partly.json(), {
+        accepted: 1,
+        rejected: [
+          { index: 0, reason: 'layer-1 node did not accept the packet' },
+          { index: 2, reason: 'layer-1 node did not accept the packet' },
+        ],
+      });
+      const none = await submit({ packets: [{ firstHop: 'mix-1b', packet: b64(1, 2, 3) }] });
+      assert.equal(none.statusCode, 502);
+      assert.deepEqual(none.json(), {
+        accepted: 0,
+        rejected: [{ index: 0, reason: 'layer-1 node did not accept the packet' }],
+      });
+      assert.equal(
+        await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forward_failed' }),
+        3,
+      );
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forwarded' }), 1);
+    });
+
+    it('rejects every packet with 502 when the directory is unreachable', async () => {
+      directoryDown = true;
+      const response = await submit({ packets: [{ firstHop: 'mix-1a', packet: b64(1, 2, 3) }] });
+      assert.equal(response.statusCode, 502);
+      assert.deepEqual(response.json().rejected, [
+        { index: 0, reason: 'first hop mix-1a is not a layer-1 node of the current topology' },
+      ]);
+      assert.deepEqual(sends, []);
+    });
+
+    const invalid: [string, unknown, RegExp][] = [
+      ['a missing packets field', {}, /^body must have required property 'packets'$/],
+      ['no packets', { packets: [] }, /^body\/packets must NOT have fewer than 1 items$/],
+      ['a packet without firstHop', { packets: [{ packet: 'AAAA' }] }, /required property 'firstHop'/],
+      ['a packet without bytes', { packets: [{ firstHop: 'mix-1a' }] }, /required property 'packet'/],
+      ['non-base64 bytes', { packets: [{ firstHop: 'mix-1a', packet: 'AA!A' }] }, /packet must match pattern/],
+      [
+        'a packet whose base64 is longer than maxPacketBytes needs',
+        { packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(67).toString('base64') }] },
+        /packet must NOT have more than 88 characters/,
+      ],
+      ['a bad node id', { packets: [{ firstHop: 'mix 1', packet: 'AAAA' }] }, /firstHop must match pattern/],
+      [
+        'too many packets',
+        { packets: Array.from({ length: 5 }, () => ({ firstHop: 'mix-1a', packet: 'AAAA' })) },
+        /^body\/packets must NOT have more than 4 items$/,
+      ],
+    ];
+    for (const [name, body, message] of invalid) {
+      it(`answers 400 to ${name}`, async () => {
+        const response = await submit(body);
+        assert.equal(response.statusCode, 400);
+        assert.match(response.json().message, message);
+        assert.deepEqual(sends, []);
+        assert.equal(fetches, 0);
+      });
+    }
+
+    it('answers 400 to a packet of maxPacketBytes + 1 bytes', {
+      todo: 'the schema bounds the base64 text at ceil(maxPacketBytes / 3) * 4 characters, which admits up to 2 bytes more than maxPacketBytes, and the decoded size is never checked: 65 bytes are forwarded with maxPacketBytes 64',
+    }, async () => {
+      const response = await submit({
+        packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(65).toString('base64') }],
+      });
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(sends, []);
+    });
+
+    it('forwards a packet of exactly maxPacketBytes', async () => {
+      const response = await submit({
+        packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(64, 1).toString('base64') }],
+      });
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [new Uint8Array(64).fill(1)] }]);
+    });
+
+    for (const [name, body] of [
+      ['an extra top-level field', { packets: [{ firstHop: 'mix-1a', packet: 'AAAA' }], priority: 1 }],
+      ['an extra packet field', { packets: [{ firstHop: 'mix-1a', packet: 'AAAA', delayMs: 5 }] }],
+    ] as const) {
+      it(`answers 400 to ${name}`, {
+        todo: "Fastify's default Ajv has removeAdditional: true, so additionalProperties: false strips the field and the packet is forwarded (202)",
+      }, async () => {
+        const response = await submit(body);
+        assert.equal(response.statusCode, 400);
+        assert.deepEqual(sends, []);
+      });
+    }
+  });
+
+  describe('WebSocket push', () => {
+    it('pushes pending messages on connect, then new deliveries live', async () => {
+      await deliver([delivery(ALICE, 'waiting 1'), delivery(ALICE, 'waiting 2'), delivery(BOB, 'not yours')]);
+      const pending = await list(ALICE);
+      const client = await connect(ALICE);
+      assert.deepEqual(await client.next(), { type: 'message', message: pending[0] });
+      assert.deepEqual(await client.next(), { type: 'message', message: pending[1] });
+      assert.equal(await metricValue(registry, 'mixlab_gateway_connected_clients'), 1);
+
+      await deliver([delivery(ALICE, 'live')]);
+      const live = await client.next();
+      assert.equal(live.type, 'message');
+      assert.equal(live.type === 'message' && Buffer.from(live.message.payload, 'base64').toString(), 'live');
+      assert.deepEqual((await list(ALICE)).at(-1), live.type === 'message' ? live.message : undefined);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_pushed_total'), 3);
+      assert.deepEqual(client.received, [], 'nothing for another address');
+    });
+
+    it('an ack frame removes the messages and moves the acknowledged counter and mailbox gauge', async () => {
+      await deliver([delivery(ALICE, 'one'), delivery(ALICE, 'two'), delivery(BOB, 'bob')]);
+      const client = await connect(ALICE);
+      const one = await client.next();
+      const two = await client.next();
+      assert.ok(one.type === 'message' && two.type === 'message');
+      assert.equal(await gauge(), 3);
+      await sendAndSync(client, JSON.stringify({ type: 'ack', ids: [one.message.id, two.message.id] }));
+      assert.deepEqual(await list(ALICE), []);
+      assert.equal((await list(BOB)).length, 1);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_acknowledged_total'), 2);
+      assert.equal(await gauge(), 1);
+    });
+
+    it('records the latencies an ack frame reports in mixlab_end_to_end_latency_seconds', async () => {
+      await deliver([delivery(ALICE, 'one'), delivery(ALICE, 'two')]);
+      const client = await connect(ALICE);
+      const ids = [await client.next(), await client.next()].map((frame) =>
+        frame.type === 'message' ? frame.message.id : '',
+      );
+      await sendAndSync(client, JSON.stringify({ type: 'ack', ids, latencies: [0.5, 1.75] }));
+      assert.deepEqual(await list(ALICE), []);
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_count'), 2);
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_sum'), 2.25);
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_bucket', { le: '0.64' }), 1);
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_bucket', { le: '2.56' }), 2);
+    });
+
+    it('records a latency only for a message the ack actually removed (a repeated ack counts once)', {
+      todo: 'acknowledge() observes every reported latency whatever mailboxes.acknowledge removed: a retried or repeated ack, or one naming unknown ids, is recorded again',
+    }, async () => {
+      await deliver([delivery(ALICE, 'one')]);
+      const client = await connect(ALICE);
+      const pushed = await client.next();
+      const ids = [pushed.type === 'message' ? pushed.message.id : ''];
+      await sendAndSync(client, JSON.stringify({ type: 'ack', ids, latencies: [1] }));
+      await sendAndSync(client, JSON.stringify({ type: 'ack', ids, latencies: [1] }));
+      assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_count'), 1);
+    });
+
+    it('answers malformed client frames with an error frame and keeps the connection open', async () => {
+      await deliver([delivery(ALICE, 'kept')]);
+      const client = await connect(ALICE);
+      const kept = await client.next();
+      assert.equal(kept.type, 'message');
+      const id = kept.type === 'message' ? kept.message.id : '';
+      const cases: [string, string][] = [
+        ['not json', NOT_JSON],
+        ['', NOT_JSON],
+        ['null', ACK_HELP],
+        ['[]', ACK_HELP],
+        ['{"type":"subscribe"}', ACK_HELP],
+        [JSON.stringify({ ids: [id] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: id }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [1, 2] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [id.toUpperCase()] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [id], extra: true }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [id], latencies: [-1] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [id], latencies: [86_401] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: [id], latencies: ['1'] }), ACK_HELP],
+        [JSON.stringify({ type: 'ack', ids: Array.from({ length: MAX_ACK_IDS + 1 }, () => id) }), ACK_HELP],
+      ];
+      for (const [data, reason] of cases) {
+        client.ws.send(data);
+        assert.deepEqual(await client.next(), { type: 'error', reason }, `error frame for ${data.slice(0, 60)}`);
+      }
+      assert.equal(client.ws.readyState, client.ws.OPEN);
+      assert.equal((await list(ALICE)).length, 1, 'nothing acknowledged');
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_acknowledged_total'), 0);
+      // Still served after the errors.
+      await deliver([delivery(ALICE, 'after')]);
+      const after = await client.next();
+      assert.equal(after.type === 'message' && Buffer.from(after.message.payload, 'base64').toString(), 'after');
+    });
+
+    it('pushes a message again on reconnect while it is unacknowledged, and counts clients', async () => {
+      await deliver([delivery(ALICE, 'once')]);
+      const first = await connect(ALICE);
+      const pushed = await first.next();
+      // terminate, not close: over injectWS a closing handshake only completes after ws's 30 s timeout.
+      first.ws.terminate();
+      for (let i = 0; i < 100 && (await metricValue(registry, 'mixlab_gateway_connected_clients')) !== 0; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(await metricValue(registry, 'mixlab_gateway_connected_clients'), 0);
+      const second = await connect(ALICE);
+      assert.deepEqual(await second.next(), pushed);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_pushed_total'), 2);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_connected_clients'), 1);
+    });
+  });
+
+  describe('topology and operational routes', () => {
+    it('serves the topology cache contents', async () => {
+      const response = await app.inject({ method: 'GET', url: '/v1/topology' });
+      assert.equal(response.statusCode, 200);
+      assert.deepEqual(response.json(), TOPOLOGY);
+      assert.equal(fetches, 1);
+    });
+
+    it('answers 503 when the topology cannot be fetched', async () => {
+      directoryDown = true;
+      const response = await app.inject({ method: 'GET', url: '/v1/topology' });
+      assert.equal(response.statusCode, 503);
+      assert.deepEqual(response.json(), { error: 'the directory is unreachable; try again shortly' });
+    });
+
+    it('serves gateway info, /health and /metrics', async () => {
+      const info = await app.inject({ method: 'GET', url: '/v1/gateway' });
+      assert.deepEqual(info.json(), { deliveryUrl: 'http://client-gateway:8080', packetFormat: 'onion' });
+      const health = await app.inject({ method: 'GET', url: '/health' });
+      assert.equal(health.statusCode, 200);
+      await deliver([delivery(ALICE, 'x')]);
+      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      const lines = metrics.body.split('\n');
+      assert.ok(lines.includes('mixlab_gateway_mailbox_messages{node="gateway"} 1'));
+      assert.ok(lines.includes('mixlab_gateway_messages_delivered_total{outcome="stored",node="gateway"} 1'));
+    });
+  });
+});

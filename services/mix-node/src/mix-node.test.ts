@@ -1,0 +1,488 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
+import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/metrics';
+import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
+import { decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
+import type { Registry } from 'prom-client';
+import { MixNode, type PooledPacket } from './mix-node.ts';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/** Fisher–Yates draws taken from a script, so a batch's order is known in advance. */
+function scriptedRng(draws: number[]): Rng & { readonly used: number } {
+  let next = 0;
+  const take = () => {
+    const value = draws[next++];
+    if (value === undefined) throw new Error('scripted rng exhausted');
+    return value;
+  };
+  return {
+    int: (maxExclusive) => {
+      const value = take();
+      assert.ok(value < maxExclusive, `draw ${value} < ${maxExclusive}`);
+      return value;
+    },
+    float: take,
+    get used() {
+      return next;
+    },
+  };
+}
+
+interface Send {
+  readonly url: string;
+  readonly frames: Uint8Array[];
+}
+
+interface Fixture {
+  readonly node: MixNode;
+  readonly registry: Registry;
+  readonly clock: ManualClock;
+  readonly sends: Send[];
+  readonly warnings: { details: Record<string, unknown>; message: string }[];
+  readonly rng: Rng & { readonly used: number };
+}
+
+interface FixtureOptions {
+  readonly threshold?: number;
+  readonly maxWaitMs?: number;
+  readonly draws?: number[];
+  readonly nodes?: Record<string, string>;
+  readonly resolveNode?: (id: string) => Promise<string | undefined>;
+  readonly failSendTo?: string;
+  readonly maxPacketBytes?: number;
+}
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metrics = await registry.getMetricsAsJSON();
+  const values = metrics.flatMap((metric) =>
+    metric.values.map((value) => ({
+      ...value,
+      metricName: (value as { metricName?: string }).metricName ?? metric.name,
+    })),
+  );
+  const matching = values.filter(
+    (value) =>
+      value.metricName === name &&
+      Object.entries(labels).every(
+        ([label, wanted]) => String((value.labels as Record<string, unknown>)[label]) === wanted,
+      ),
+  );
+  assert.equal(matching.length, 1, `exactly one ${name} series for ${JSON.stringify(labels)}`);
+  return matching[0]!.value;
+}
+
+async function packetCounts(registry: Registry): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const outcome of PACKET_OUTCOMES)
+    counts[outcome] = await metricValue(registry, 'mixlab_packets_total', { outcome });
+  return counts;
+}
+
+function counts(nonZero: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(PACKET_OUTCOMES.map((outcome) => [outcome, nonZero[outcome] ?? 0]));
+}
+
+describe('MixNode', () => {
+  let self: { hop: RouteHop; keys: KeyPair };
+  let next: { hop: RouteHop; keys: KeyPair };
+  let other: { hop: RouteHop; keys: KeyPair };
+  const recipient = new Uint8Array(32).fill(7);
+
+  before(async () => {
+    await cryptoReady();
+    const make = (id: string) => {
+      const keys = generateKeyPair();
+      return { hop: { id, publicKey: keys.publicKey }, keys };
+    };
+    self = make('mix-1');
+    next = make('mix-2');
+    other = make('mix-3');
+  });
+
+  function fixture(options: FixtureOptions = {}): Fixture {
+    const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
+    const clock = new ManualClock();
+    const rng = scriptedRng(options.draws ?? Array.from({ length: 100 }, () => 0));
+    const sends: Send[] = [];
+    const warnings: Fixture['warnings'] = [];
+    const nodes = options.nodes ?? { 'mix-2': 'http://mix-2:8080', 'mix-3': 'http://mix-3:8080' };
+    const node = new MixNode({
+      keys: self.keys,
+      format: onion,
+      clock,
+      metrics: mixNodeMetrics(registry),
+      logger: { warn: (details, message) => warnings.push({ details: details as Record<string, unknown>, message }) },
+      createStrategy: ({ release }) =>
+        new ThresholdStrategy<PooledPacket>(
+          { threshold: options.threshold ?? 3, maxWaitMs: options.maxWaitMs },
+          { clock, rng, release },
+        ),
+      resolveNode: options.resolveNode ?? (async (id) => nodes[id]),
+      send: async (url, frames) => {
+        sends.push({ url, frames: [...frames] });
+        if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
+      },
+      maxPacketBytes: options.maxPacketBytes ?? 4096,
+    });
+    return { node, registry, clock, sends, warnings, rng };
+  }
+
+  /** A packet for this node that it forwards to `to`, carrying `message`. */
+  const forwardPacket = (message: string, to = next) =>
+    onion.wrap([self.hop, to.hop], { gateway: 'http://gw:8080', recipient }, utf8.encode(message));
+  /** A packet for which this node is the last hop. */
+  const lastHopPacket = (message: string, gateway = 'http://gw:8080') =>
+    onion.wrap([self.hop], { gateway, recipient }, utf8.encode(message));
+  /** What the next hop reads from a frame this node forwarded. */
+  const readAtNext = (frame: Uint8Array, keys = next.keys) => {
+    const peeled: Peeled = onion.peel(frame, keys);
+    assert.equal(peeled.kind, 'deliver');
+    return text.decode(peeled.kind === 'deliver' ? peeled.payload : new Uint8Array());
+  };
+
+  describe('pooling and release', () => {
+    it('pools 3 valid packets and releases them as one shuffled batch in one request to the next hop', async () => {
+      // Fisher–Yates over [a, b, c] with draws 0, 0: swap(2, 0) → [c, b, a], swap(1, 0) → [b, c, a].
+      const f = fixture({ draws: [0, 0] });
+      assert.equal(f.node.strategy, 'threshold');
+      assert.deepEqual(f.node.receive([forwardPacket('a')]), { accepted: 1, rejected: [] });
+      f.clock.advance(250);
+      assert.deepEqual(f.node.receive([forwardPacket('b')]), { accepted: 1, rejected: [] });
+      assert.equal(f.node.queued, 2);
+      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 2);
+      f.clock.advance(500);
+      await f.node.settled();
+      assert.equal(f.sends.length, 0, 'nothing leaves before the threshold');
+
+      assert.deepEqual(f.node.receive([forwardPacket('c')]), { accepted: 1, rejected: [] });
+      assert.equal(f.node.queued, 0);
+      await f.node.settled();
+
+      assert.equal(f.rng.used, 2);
+      assert.equal(f.sends.length, 1);
+      assert.equal(f.sends[0]!.url, 'http://mix-2:8080/v1/packets');
+      assert.deepEqual(
+        f.sends[0]!.frames.map((frame) => readAtNext(frame)),
+        ['b', 'c', 'a'],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forwarded: 3 }));
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '2' }), 0);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '3' }), 1);
+      // Arrivals at 0, 250 and 750 ms, release at 750 ms: 0.75 + 0.5 + 0 seconds.
+      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_count', { strategy: 'threshold' }), 3);
+      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.25);
+      assert.equal(
+        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.001' }),
+        1,
+      );
+      assert.equal(
+        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.512' }),
+        2,
+      );
+      assert.equal(
+        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '1.024' }),
+        3,
+      );
+      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
+      assert.deepEqual(f.warnings, []);
+    });
+
+    it('takes 3 packets of one request as one batch', async () => {
+      const f = fixture({ draws: [2, 1] }); // identity order
+      assert.deepEqual(f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c')]), {
+        accepted: 3,
+        rejected: [],
+      });
+      await f.node.settled();
+      assert.equal(f.sends.length, 1);
+      assert.deepEqual(
+        f.sends[0]!.frames.map((frame) => readAtNext(frame)),
+        ['a', 'b', 'c'],
+      );
+      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 0);
+    });
+
+    it('flushes a partial batch after maxWaitMs and observes the ManualClock time as the mixing delay', async () => {
+      const f = fixture({ maxWaitMs: 1000, draws: [1] });
+      f.node.receive([forwardPacket('a')]);
+      f.clock.advance(400);
+      f.node.receive([forwardPacket('b')]);
+      f.clock.advance(599);
+      await f.node.settled();
+      assert.equal(f.sends.length, 0);
+      f.clock.advance(1);
+      await f.node.settled();
+      assert.equal(f.sends.length, 1);
+      assert.deepEqual(f.sends[0]!.frames.map((frame) => readAtNext(frame)).sort(), ['a', 'b']);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 2);
+      // 1000 ms for the first, 600 ms for the second.
+      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.6);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, forwarded: 2 }));
+    });
+
+    it('sends one request per next hop, keeping the batch order within each', async () => {
+      const f = fixture({ threshold: 4, draws: [3, 2, 1] }); // identity order
+      f.node.receive([forwardPacket('a'), forwardPacket('b', other), forwardPacket('c'), forwardPacket('d', other)]);
+      await f.node.settled();
+      assert.deepEqual(f.sends.map((send) => send.url).sort(), [
+        'http://mix-2:8080/v1/packets',
+        'http://mix-3:8080/v1/packets',
+      ]);
+      const toNext = f.sends.find((send) => send.url.startsWith('http://mix-2'))!;
+      const toOther = f.sends.find((send) => send.url.startsWith('http://mix-3'))!;
+      assert.deepEqual(
+        toNext.frames.map((frame) => readAtNext(frame)),
+        ['a', 'c'],
+      );
+      assert.deepEqual(
+        toOther.frames.map((frame) => readAtNext(frame, other.keys)),
+        ['b', 'd'],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 4, forwarded: 4 }));
+    });
+
+    it('releases consecutive batches separately', async () => {
+      const f = fixture({ threshold: 2 });
+      f.node.receive([
+        forwardPacket('a'),
+        forwardPacket('b'),
+        forwardPacket('c'),
+        forwardPacket('d'),
+        forwardPacket('e'),
+      ]);
+      await f.node.settled();
+      assert.equal(f.sends.length, 2);
+      assert.equal(f.node.queued, 1);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 2);
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 4);
+      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 1);
+    });
+
+    it('stop drops what is pooled, returns how many, and zeroes the queue gauge', async () => {
+      const f = fixture();
+      f.node.receive([forwardPacket('a'), forwardPacket('b')]);
+      assert.equal(await f.node.stop(), 2);
+      assert.equal(f.node.queued, 0);
+      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
+      assert.deepEqual(f.sends, []);
+    });
+  });
+
+  describe('bad packets', () => {
+    it('pools the good packets of a request and rejects each bad one with its index, outcome and reason', async () => {
+      const f = fixture({ draws: [2, 1] });
+      const random = Uint8Array.from({ length: 200 }, (_, i) => (i * 37 + 11) % 256);
+      const good = forwardPacket('good');
+      const packets = [
+        forwardPacket('a'),
+        random,
+        good.subarray(0, SEAL_OVERHEAD_BYTES),
+        forwardPacket('b'),
+        onion.wrap([other.hop, next.hop], { gateway: 'http://gw:8080', recipient }, utf8.encode('not for me')),
+        new Uint8Array(0),
+        seal(Uint8Array.from([0x09, 1, 2, 3]), self.keys.publicKey),
+        good.subarray(0, good.length - 1),
+        forwardPacket('c'),
+      ];
+      let result: ReturnType<MixNode['receive']> | undefined;
+      assert.doesNotThrow(() => {
+        result = f.node.receive(packets);
+      });
+      const wrongKey = 'layer does not open with this node key (wrong node or altered)';
+      assert.deepEqual(result, {
+        accepted: 3,
+        rejected: [
+          // Random bytes longer than one layer cannot be told from a packet for another node.
+          { index: 1, outcome: 'undecryptable', reason: wrongKey },
+          {
+            index: 2,
+            outcome: 'malformed',
+            reason: `packet of ${SEAL_OVERHEAD_BYTES} bytes is shorter than one layer`,
+          },
+          { index: 4, outcome: 'undecryptable', reason: wrongKey },
+          { index: 5, outcome: 'malformed', reason: 'packet of 0 bytes is shorter than one layer' },
+          { index: 6, outcome: 'malformed', reason: 'unknown layer kind 9' },
+          { index: 7, outcome: 'undecryptable', reason: wrongKey },
+        ],
+      });
+      assert.deepEqual(
+        f.warnings.map(({ details, message }) => [message, details.index, details.outcome]),
+        [
+          ['packet dropped', 1, 'undecryptable'],
+          ['packet dropped', 2, 'malformed'],
+          ['packet dropped', 4, 'undecryptable'],
+          ['packet dropped', 5, 'malformed'],
+          ['packet dropped', 6, 'malformed'],
+          ['packet dropped', 7, 'undecryptable'],
+        ],
+      );
+      await f.node.settled();
+      assert.equal(f.sends.length, 1);
+      assert.deepEqual(
+        f.sends[0]!.frames.map((frame) => readAtNext(frame)),
+        ['a', 'b', 'c'],
+      );
+      assert.deepEqual(
+        await packetCounts(f.registry),
+        counts({ accepted: 3, forwarded: 3, malformed: 3, undecryptable: 3 }),
+      );
+      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
+    });
+
+    it('rejects a packet over maxPacketBytes as malformed without opening it', async () => {
+      const f = fixture({ maxPacketBytes: 256 });
+      const big = forwardPacket('x'.repeat(300));
+      const fits = forwardPacket('y');
+      assert.ok(big.length > 256 && fits.length <= 256);
+      assert.deepEqual(f.node.receive([big, fits]), {
+        accepted: 1,
+        rejected: [{ index: 0, outcome: 'malformed', reason: `packet of ${big.length} bytes exceeds 256` }],
+      });
+      assert.equal(f.node.queued, 1);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 1, malformed: 1 }));
+    });
+
+    it('accepts a packet of exactly maxPacketBytes', () => {
+      const packet = forwardPacket('z');
+      const f = fixture({ maxPacketBytes: packet.length });
+      assert.deepEqual(f.node.receive([packet]), { accepted: 1, rejected: [] });
+    });
+
+    it('counts a request that is not frames as one malformed packet', async () => {
+      const f = fixture();
+      f.node.countMalformedRequest('truncated frame header');
+      assert.deepEqual(await packetCounts(f.registry), counts({ malformed: 1 }));
+      assert.deepEqual(f.warnings, [
+        { details: { outcome: 'malformed', reason: 'truncated frame header' }, message: 'request dropped' },
+      ]);
+    });
+  });
+
+  describe('last hop', () => {
+    it('hands last-hop packets to <gateway>/v1/deliveries as delivery frames, one request per gateway', async () => {
+      const f = fixture({ draws: [2, 1] });
+      f.node.receive([
+        lastHopPacket('for you'),
+        forwardPacket('onward'),
+        lastHopPacket('elsewhere', 'https://gw-2.example/base'),
+      ]);
+      await f.node.settled();
+      assert.deepEqual(f.sends.map((send) => send.url).sort(), [
+        'http://gw:8080/v1/deliveries',
+        'http://mix-2:8080/v1/packets',
+        'https://gw-2.example/base/v1/deliveries',
+      ]);
+      const delivered = f.sends
+        .filter((send) => send.url.endsWith('/v1/deliveries'))
+        .map((send) => ({
+          url: send.url,
+          frames: send.frames.map((frame) => {
+            const delivery = decodeDelivery(frame);
+            return { recipient: [...delivery.recipient], payload: text.decode(delivery.payload) };
+          }),
+        }))
+        .sort((a, b) => a.url.localeCompare(b.url));
+      assert.deepEqual(delivered, [
+        { url: 'http://gw:8080/v1/deliveries', frames: [{ recipient: [...recipient], payload: 'for you' }] },
+        {
+          url: 'https://gw-2.example/base/v1/deliveries',
+          frames: [{ recipient: [...recipient], payload: 'elsewhere' }],
+        },
+      ]);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, delivered: 2, forwarded: 1 }));
+    });
+  });
+
+  describe('forward failures', () => {
+    it('counts a packet whose next hop the directory does not know as forward_failed and sends the rest', async () => {
+      const f = fixture({ draws: [2, 1], nodes: { 'mix-2': 'http://mix-2:8080' } });
+      f.node.receive([forwardPacket('a'), forwardPacket('lost', other), forwardPacket('c')]);
+      await f.node.settled();
+      assert.equal(f.sends.length, 1);
+      assert.deepEqual(
+        f.sends[0]!.frames.map((frame) => readAtNext(frame)),
+        ['a', 'c'],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forwarded: 2, forward_failed: 1 }));
+      assert.deepEqual(f.warnings, [
+        { details: { nextHop: 'mix-3' }, message: 'next hop unknown to the directory; packet dropped' },
+      ]);
+    });
+
+    it('treats a resolveNode that throws (directory unreachable) like an unknown next hop', async () => {
+      const f = fixture({
+        resolveNode: async () => {
+          throw new Error('ECONNREFUSED');
+        },
+      });
+      f.node.receive([forwardPacket('a'), forwardPacket('b'), lastHopPacket('c')]);
+      await f.node.settled();
+      assert.deepEqual(
+        f.sends.map((send) => send.url),
+        ['http://gw:8080/v1/deliveries'],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forward_failed: 2, delivered: 1 }));
+    });
+
+    it('counts every packet of a failed send as forward_failed, and other targets still succeed', async () => {
+      const f = fixture({ draws: [2, 1], failSendTo: 'http://mix-2:8080/v1/packets' });
+      f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
+      await f.node.settled();
+      assert.equal(f.sends.length, 2);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forward_failed: 2, forwarded: 1 }));
+      assert.deepEqual(f.warnings, [
+        {
+          details: {
+            url: 'http://mix-2:8080/v1/packets',
+            packets: 2,
+            reason: 'Error: http://mix-2:8080/v1/packets answered 503: busy',
+          },
+          message: 'forward failed',
+        },
+      ]);
+    });
+
+    it('counts a failed delivery to the gateway as forward_failed', async () => {
+      const f = fixture({ threshold: 1, failSendTo: 'http://gw:8080/v1/deliveries' });
+      f.node.receive([lastHopPacket('a')]);
+      await f.node.settled();
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 1, forward_failed: 1 }));
+    });
+
+    it('settled waits for a slow send', async () => {
+      const clock = new ManualClock();
+      let finish: () => void = () => {};
+      const slow = new MixNode({
+        keys: self.keys,
+        format: onion,
+        clock,
+        metrics: mixNodeMetrics(createServiceRegistry({})),
+        logger: { warn: () => {} },
+        createStrategy: ({ release }) =>
+          new ThresholdStrategy<PooledPacket>({ threshold: 1 }, { clock, rng: scriptedRng([]), release }),
+        resolveNode: async () => 'http://mix-2:8080',
+        send: () =>
+          new Promise<void>((resolve) => {
+            finish = resolve;
+          }),
+        maxPacketBytes: 4096,
+      });
+      slow.receive([forwardPacket('a')]);
+      let done = false;
+      const settled = slow.settled().then(() => {
+        done = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(done, false);
+      finish();
+      await settled;
+      assert.equal(done, true);
+    });
+  });
+});

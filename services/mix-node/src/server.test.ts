@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/metrics';
+import { ManualClock, ThresholdStrategy } from '@mixlab/mixing';
+import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
+import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-kit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { MixNode, type PooledPacket } from './mix-node.ts';
+import { buildServer } from './server.ts';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+const MAX_PACKET_BYTES = 256;
+const MAX_PACKETS = 3;
+
+async function packetCounts(registry: Registry): Promise<Record<string, number>> {
+  const metric = (await registry.getMetricsAsJSON()).find((candidate) => candidate.name === 'mixlab_packets_total');
+  assert.ok(metric);
+  return Object.fromEntries(
+    PACKET_OUTCOMES.map((outcome) => [
+      outcome,
+      metric.values.find((value) => value.labels.outcome === outcome)?.value ?? Number.NaN,
+    ]),
+  );
+}
+
+function counts(nonZero: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(PACKET_OUTCOMES.map((outcome) => [outcome, nonZero[outcome] ?? 0]));
+}
+
+describe('mix node server', () => {
+  let self: { hop: RouteHop; keys: KeyPair };
+  let next: RouteHop;
+  const recipient = new Uint8Array(32).fill(3);
+
+  before(async () => {
+    await cryptoReady();
+    const keys = generateKeyPair();
+    self = { hop: { id: 'mix-1', publicKey: keys.publicKey }, keys };
+    next = { id: 'mix-2', publicKey: generateKeyPair().publicKey };
+  });
+
+  let registry: Registry;
+  let node: MixNode;
+  let app: FastifyInstance;
+  let ready: boolean;
+  let sends: { url: string; frames: Uint8Array[] }[];
+
+  function build(send?: (url: string, frames: Uint8Array[]) => Promise<void>): void {
+    registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
+    const clock = new ManualClock();
+    sends = [];
+    ready = false;
+    node = new MixNode({
+      keys: self.keys,
+      format: onion,
+      clock,
+      metrics: mixNodeMetrics(registry),
+      logger: { warn: () => {} },
+      createStrategy: ({ release }) =>
+        new ThresholdStrategy<PooledPacket>(
+          { threshold: 3 },
+          { clock, rng: { int: (max) => max - 1, float: () => 0 }, release },
+        ),
+      resolveNode: async (id) => (id === 'mix-2' ? 'http://mix-2:8080' : undefined),
+      send:
+        send ??
+        (async (url, frames) => {
+          sends.push({ url, frames });
+        }),
+      maxPacketBytes: MAX_PACKET_BYTES,
+    });
+    app = buildServer({
+      node,
+      registry,
+      maxPacketsPerRequest: MAX_PACKETS,
+      maxPacketBytes: MAX_PACKET_BYTES,
+      isReady: () => ready,
+    });
+  }
+
+  beforeEach(() => build());
+
+  const packet = (message: string) =>
+    onion.wrap([self.hop, next], { gateway: 'http://gw:8080', recipient }, utf8.encode(message));
+  const post = (payload: Uint8Array | string, contentType = OCTET_STREAM) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/packets',
+      headers: { 'content-type': contentType },
+      payload: typeof payload === 'string' ? payload : Buffer.from(payload),
+    });
+
+  it('accepts frames with 202 and reports accepted and rejected packets', async () => {
+    const response = await post(encodeFrames([packet('a'), new Uint8Array(10), packet('b')]));
+    assert.equal(response.statusCode, 202);
+    assert.match(String(response.headers['content-type']), /^application\/json/);
+    assert.deepEqual(response.json(), {
+      accepted: 2,
+      rejected: [{ index: 1, outcome: 'malformed', reason: 'packet of 10 bytes is shorter than one layer' }],
+    });
+    assert.equal(node.queued, 2);
+    assert.deepEqual(await packetCounts(registry), counts({ accepted: 2, malformed: 1 }));
+  });
+
+  it('pools across requests and forwards once the threshold is reached', async () => {
+    assert.equal((await post(encodeFrames([packet('a'), packet('b')]))).statusCode, 202);
+    assert.equal((await post(encodeFrames([packet('c')]))).statusCode, 202);
+    await node.settled();
+    assert.equal(sends.length, 1);
+    assert.equal(sends[0]!.url, 'http://mix-2:8080/v1/packets');
+    assert.equal(sends[0]!.frames.length, 3);
+    assert.deepEqual(await packetCounts(registry), counts({ accepted: 3, forwarded: 3 }));
+  });
+
+  it('answers 202 with nothing accepted to an empty body', async () => {
+    const response = await post(new Uint8Array(0));
+    assert.equal(response.statusCode, 202);
+    assert.deepEqual(response.json(), { accepted: 0, rejected: [] });
+    assert.deepEqual(await packetCounts(registry), counts({}));
+  });
+
+  for (const [name, body, reason] of [
+    ['a truncated frame header', Uint8Array.from([0, 0]), 'truncated frame header'],
+    ['a frame shorter than its length', Uint8Array.from([0, 0, 0, 9, 1, 2]), 'frame 0 is truncated'],
+    [
+      'more frames than allowed per request',
+      encodeFrames(Array.from({ length: MAX_PACKETS + 1 }, () => new Uint8Array(1))),
+      `more than ${MAX_PACKETS} frames`,
+    ],
+  ] as const) {
+    it(`answers 400 to ${name} and counts one malformed packet`, async () => {
+      const response = await post(body);
+      assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json(), { error: `body is not a sequence of frames: ${reason}` });
+      assert.equal(node.queued, 0);
+      assert.deepEqual(await packetCounts(registry), counts({ malformed: 1 }));
+    });
+  }
+
+  it('drops the whole request when its last frame is cut, even if earlier frames were whole', async () => {
+    const whole = encodeFrames([packet('a'), packet('b')]);
+    const response = await post(whole.subarray(0, whole.length - 1));
+    assert.equal(response.statusCode, 400);
+    assert.equal(node.queued, 0);
+    assert.deepEqual(await packetCounts(registry), counts({ malformed: 1 }));
+  });
+
+  it('answers 415 to JSON and text bodies, 415 to unknown content types, and counts nothing', async () => {
+    for (const [body, contentType] of [
+      ['{"packets":[]}', 'application/json'],
+      ['hello', 'text/plain'],
+    ] as const) {
+      const response = await post(body, contentType);
+      assert.equal(response.statusCode, 415);
+      assert.deepEqual(response.json(), { error: 'send packets as application/octet-stream frames' });
+    }
+    const unknown = await post('hello', 'application/x-mixlab');
+    assert.equal(unknown.statusCode, 415);
+    assert.deepEqual(await packetCounts(registry), counts({}));
+  });
+
+  it('accepts a body of exactly the limit and answers 413 above it', async () => {
+    const limit = MAX_PACKETS * (MAX_PACKET_BYTES + 4);
+    const atLimit = encodeFrames(Array.from({ length: MAX_PACKETS }, () => new Uint8Array(MAX_PACKET_BYTES)));
+    assert.equal(atLimit.length, limit);
+    assert.equal((await post(atLimit)).statusCode, 202);
+    const response = await post(new Uint8Array(limit + 1));
+    assert.equal(response.statusCode, 413);
+  });
+
+  it('reports /health 503 until ready, then 200', async () => {
+    const starting = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(starting.statusCode, 503);
+    assert.deepEqual(starting.json(), { status: 'starting' });
+    ready = true;
+    const healthy = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(healthy.statusCode, 200);
+    assert.deepEqual(healthy.json(), { status: 'ok' });
+  });
+
+  it('serves the node metrics on /metrics', async () => {
+    await post(encodeFrames([packet('a'), new Uint8Array(1)]));
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(response.statusCode, 200);
+    const lines = response.body.split('\n');
+    assert.ok(lines.includes('mixlab_packets_total{outcome="accepted",node="mix-1",layer="1"} 1'));
+    assert.ok(lines.includes('mixlab_packets_total{outcome="malformed",node="mix-1",layer="1"} 1'));
+    assert.ok(lines.includes('mixlab_queue_depth{strategy="threshold",node="mix-1",layer="1"} 1'));
+  });
+
+  describe('delivering over HTTP to an in-process gateway', () => {
+    let gateway: FastifyInstance;
+    let gatewayUrl: string;
+    let sender: FrameSender;
+    const bodies: { url: string; contentType: string | undefined; body: Buffer }[] = [];
+
+    before(async () => {
+      gateway = Fastify();
+      acceptOctetStream(gateway, 1 << 20);
+      gateway.post<{ Body: Buffer }>('/gw/v1/deliveries', async (request, reply) => {
+        bodies.push({ url: request.url, contentType: request.headers['content-type'], body: request.body });
+        return reply.code(202).send({});
+      });
+      gatewayUrl = `${await gateway.listen({ host: '127.0.0.1', port: 0 })}/gw`;
+      sender = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 5_000 });
+    });
+
+    after(async () => {
+      await sender.close();
+      await gateway.close();
+    });
+
+    it('sends last-hop packets as delivery frames that decode to the recipient and payload', async () => {
+      build((url, frames) => sender.send(url, frames));
+      const exitPacket = (message: string) =>
+        onion.wrap([self.hop], { gateway: gatewayUrl, recipient }, utf8.encode(message));
+      const response = await post(encodeFrames([exitPacket('one'), exitPacket('two'), exitPacket('three')]));
+      assert.equal(response.statusCode, 202);
+      await node.settled();
+
+      assert.equal(bodies.length, 1);
+      assert.equal(bodies[0]!.url, '/gw/v1/deliveries');
+      assert.equal(bodies[0]!.contentType, OCTET_STREAM);
+      // The scripted rng draws max - 1 every time: the identity permutation.
+      const deliveries = decodeFrames(bodies[0]!.body, 10).map(decodeDelivery);
+      assert.deepEqual(
+        deliveries.map(({ recipient: to, payload }) => ({ to: [...to], payload: text.decode(payload) })),
+        ['one', 'two', 'three'].map((payload) => ({ to: [...recipient], payload })),
+      );
+      assert.deepEqual(await packetCounts(registry), counts({ accepted: 3, delivered: 3 }));
+    });
+  });
+});
