@@ -21,7 +21,7 @@ export class GatewayClient {
   }
 
   submit(body: SubmitRequest): Promise<SubmitResponse> {
-    return this.#json<SubmitResponse>('POST', '/v1/packets', body, [202, 502]);
+    return this.#json<SubmitResponse>('POST', '/v1/packets', body, [202, 400, 502]);
   }
 
   async mailbox(address: string): Promise<MailboxMessage[]> {

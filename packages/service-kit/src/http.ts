@@ -1,7 +1,24 @@
-import type { FastifyInstance } from 'fastify';
+import { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 
 export const OCTET_STREAM = 'application/octet-stream';
+
+/**
+ * Options every mixlab service builds its fastify app with: no per-request log lines
+ * (they would drown the per-packet reasons that matter), and JSON schemas that reject
+ * unknown fields rather than silently stripping them (fastify's default).
+ */
+export function serviceOptions(
+  logger: FastifyServerOptions['logger'],
+  options: Pick<FastifyServerOptions, 'bodyLimit'> = {},
+): FastifyServerOptions {
+  return {
+    logger: logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false } },
+    ...options,
+  };
+}
 
 /** `/metrics` for Prometheus and `/health` for Docker health checks. */
 export function registerOperationalRoutes(

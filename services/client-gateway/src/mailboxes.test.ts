@@ -57,13 +57,13 @@ describe('Mailboxes', () => {
     const a2 = stored(boxes.store(ALICE, bytes(2)));
     const a3 = stored(boxes.store(ALICE, bytes(3)));
     const b1 = stored(boxes.store(BOB, bytes(4)));
-    assert.equal(boxes.acknowledge(ALICE, [a1.id, a3.id, 'f'.repeat(32), a1.id]), 2);
+    assert.equal(boxes.acknowledge(ALICE, [a1.id, a3.id, 'f'.repeat(32), a1.id]).length, 2);
     assert.deepEqual(boxes.pending(ALICE), [a2]);
     assert.equal(boxes.size, 2);
-    assert.equal(boxes.acknowledge(ALICE, [b1.id]), 0, "one recipient cannot acknowledge another's messages");
+    assert.equal(boxes.acknowledge(ALICE, [b1.id]).length, 0, "one recipient cannot acknowledge another's messages");
     assert.deepEqual(boxes.pending(BOB), [b1]);
-    assert.equal(boxes.acknowledge(CAROL, [b1.id]), 0);
-    assert.equal(boxes.acknowledge(ALICE, []), 0);
+    assert.equal(boxes.acknowledge(CAROL, [b1.id]).length, 0);
+    assert.equal(boxes.acknowledge(ALICE, []).length, 0);
     assert.equal(boxes.size, 2);
   });
 
@@ -93,7 +93,7 @@ describe('Mailboxes', () => {
     stored(boxes.store(ALICE, bytes(4)));
     assert.equal(boxes.size, 3);
     // An emptied mailbox is removed, which frees a slot.
-    assert.equal(boxes.acknowledge(BOB, [b1.id]), 1);
+    assert.equal(boxes.acknowledge(BOB, [b1.id]).length, 1);
     stored(boxes.store(CAROL, bytes(5)));
     assert.deepEqual(boxes.store(BOB, bytes(6)), { refused: 'too_many_mailboxes' });
   });
@@ -121,9 +121,7 @@ describe('Mailboxes', () => {
     assert.notEqual(before.id, a1.id);
   });
 
-  it('a stale unsubscribe called again leaves later subscribers of the address subscribed', {
-    todo: 'unsubscribe deletes the map entry whenever its own (already emptied) set is empty, so calling it a second time after someone else subscribed removes their set',
-  }, () => {
+  it('a stale unsubscribe called again leaves later subscribers of the address subscribed', () => {
     const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
     const seen: StoredMessage[] = [];
     const unsubscribeFirst = boxes.subscribe(ALICE, () => {});

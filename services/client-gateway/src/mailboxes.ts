@@ -56,13 +56,12 @@ export class Mailboxes {
     return [...(this.#boxes.get(address)?.values() ?? [])];
   }
 
-  /** Removes acknowledged messages; returns how many were there. Unknown ids are ignored. */
-  acknowledge(address: string, ids: readonly string[]): number {
+  /** Removes acknowledged messages; returns the ids that were there. Unknown ids are ignored. */
+  acknowledge(address: string, ids: readonly string[]): string[] {
     const box = this.#boxes.get(address);
-    if (!box) return 0;
-    let removed = 0;
-    for (const id of ids) if (box.delete(id)) removed++;
-    this.#total -= removed;
+    if (!box) return [];
+    const removed = ids.filter((id) => box.delete(id));
+    this.#total -= removed.length;
     if (box.size === 0) this.#boxes.delete(address);
     return removed;
   }
@@ -73,8 +72,10 @@ export class Mailboxes {
     listeners.add(listener);
     this.#listeners.set(address, listeners);
     return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0) this.#listeners.delete(address);
+      // Only this subscription's own set, and only while it is still the registered one.
+      if (listeners.delete(listener) && listeners.size === 0 && this.#listeners.get(address) === listeners) {
+        this.#listeners.delete(address);
+      }
     };
   }
 }

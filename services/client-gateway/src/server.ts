@@ -5,8 +5,8 @@ import {
   ADDRESS_PATTERN,
   BASE64_PATTERN,
   type GatewayInfo,
-  type MailboxMessage,
   MAX_ACK_IDS,
+  type MailboxMessage,
   MESSAGE_ID_PATTERN,
   type ServerFrame,
   type SubmitRequest,
@@ -14,7 +14,7 @@ import {
 } from '@mixlab/gateway-api';
 import type { GatewayMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
-import { acceptOctetStream, registerOperationalRoutes } from '@mixlab/service-kit';
+import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -63,7 +63,9 @@ function isAckFrame(frame: unknown): frame is AckFrame {
     isList(ids) &&
     ids.every((id) => typeof id === 'string' && messageId.test(id)) &&
     (latencies === undefined ||
-      (isList(latencies) && latencies.every((l) => typeof l === 'number' && l >= 0 && l <= 86_400)))
+      (isList(latencies) &&
+        latencies.length === ids.length &&
+        latencies.every((l) => typeof l === 'number' && l >= 0 && l <= 86_400)))
   );
 }
 
@@ -74,21 +76,22 @@ function toWire(message: StoredMessage): MailboxMessage {
 export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   const { mailboxes, metrics } = deps;
   const base64Length = Math.ceil(deps.maxPacketBytes / 3) * 4;
-  const app = Fastify({
-    logger: deps.logger ?? false,
-    disableRequestLogging: true,
-    bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024,
-  });
+  const app = Fastify(
+    serviceOptions(deps.logger, { bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024 }),
+  );
   acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
   // Over HTTP and WebSocket alike: remove the messages, record opted-in latencies.
   const acknowledge = (address: string, ack: Omit<AckFrame, 'type'>): number => {
-    const acknowledged = mailboxes.acknowledge(address, ack.ids);
-    metrics.messagesAcknowledged.inc(acknowledged);
-    for (const seconds of ack.latencies ?? []) metrics.endToEndLatency.observe(seconds);
+    const removed = mailboxes.acknowledge(address, ack.ids);
+    metrics.messagesAcknowledged.inc(removed.length);
+    // A latency counts once, with the message it belongs to: repeated acks add nothing.
+    ack.latencies?.forEach((seconds, index) => {
+      if (removed.includes(ack.ids[index] as string)) metrics.endToEndLatency.observe(seconds);
+    });
     updateMailboxGauge();
-    return acknowledged;
+    return removed.length;
   };
 
   app.get('/v1/gateway', async () => deps.info);
@@ -127,6 +130,13 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
     const rejected: { index: number; reason: string }[] = [];
     const byNode = new Map<string, { url: string; frames: Uint8Array[]; indices: number[] }>();
+    let upstreamFailed = false;
+    try {
+      await deps.topology.current();
+    } catch (error) {
+      request.log.warn({ reason: String(error) }, 'directory unreachable');
+      return reply.code(503).send({ error: 'the directory is unreachable, so first hops cannot be checked; retry' });
+    }
     for (const [index, { firstHop, packet }] of request.body.packets.entries()) {
       const node = await deps.topology.find(firstHop).catch(() => undefined);
       if (node?.layer !== 1) {
@@ -134,8 +144,14 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         rejected.push({ index, reason: `first hop ${firstHop} is not a layer-1 node of the current topology` });
         continue;
       }
+      const bytes = Buffer.from(packet, 'base64');
+      if (bytes.length > deps.maxPacketBytes) {
+        metrics.packetsSubmitted.inc({ outcome: 'rejected' });
+        rejected.push({ index, reason: `packet of ${bytes.length} bytes exceeds ${deps.maxPacketBytes}` });
+        continue;
+      }
       const group = byNode.get(node.id) ?? { url: `${node.url}/v1/packets`, frames: [], indices: [] };
-      group.frames.push(Buffer.from(packet, 'base64'));
+      group.frames.push(bytes);
       group.indices.push(index);
       byNode.set(node.id, group);
     }
@@ -147,6 +163,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         } catch (error) {
           metrics.packetsSubmitted.inc({ outcome: 'forward_failed' }, frames.length);
           request.log.warn({ url, reason: String(error) }, 'forward to layer 1 failed');
+          upstreamFailed = true;
           for (const index of indices) rejected.push({ index, reason: 'layer-1 node did not accept the packet' });
         }
       }),
@@ -155,7 +172,9 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       accepted: request.body.packets.length - rejected.length,
       rejected: rejected.sort((a, b) => a.index - b.index),
     };
-    return reply.code(rejected.length === request.body.packets.length ? 502 : 202).send(response);
+    // 202 when anything went on; else 502 if layer 1 failed us, 400 if every packet was refused here.
+    const status = response.accepted > 0 ? 202 : upstreamFailed ? 502 : 400;
+    return reply.code(status).send(response);
   });
 
   // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
@@ -198,22 +217,16 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     async (request) => ({ messages: mailboxes.pending(request.params.address).map(toWire) }),
   );
 
-  app.post<{ Params: { address: string }; Body: { ids: string[] } }>(
+  app.post<{ Params: { address: string }; Body: Omit<AckFrame, 'type'> }>(
     '/v1/mailboxes/:address/acks',
-    {
-      schema: {
-        params: addressParams,
-        body: {
-          type: 'object',
-          required: ['ids'],
-          additionalProperties: false,
-          properties: {
-            ids: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: MESSAGE_ID_PATTERN } },
-          },
-        },
-      },
+    { schema: { params: addressParams, body: acknowledgementSchema } },
+    async (request, reply) => {
+      const { ids, latencies } = request.body;
+      if (latencies && latencies.length !== ids.length) {
+        return reply.code(400).send({ error: 'latencies must have one entry per id, in the same order' });
+      }
+      return { acknowledged: acknowledge(request.params.address, request.body) };
     },
-    async (request) => ({ acknowledged: acknowledge(request.params.address, request.body) }),
   );
 
   // Push: every pending message on connect, then each new one; the client acks with {type:'ack', ids}.

@@ -196,9 +196,7 @@ describe('directory server', () => {
       assert.equal(await rejectedCount(), 1);
     });
 
-    it('rejects an extra field', {
-      todo: "Fastify's default Ajv has removeAdditional: true, so additionalProperties: false strips the extra field and the registration is accepted (201)",
-    }, async () => {
+    it('rejects an extra field', async () => {
       const response = await register(descriptor({ role: 'exit' }));
       assert.equal(response.statusCode, 400);
       assert.deepEqual(response.json(), {
@@ -206,12 +204,6 @@ describe('directory server', () => {
         problems: ['body must NOT have additional properties'],
       });
       assert.equal(await rejectedCount(), 1);
-    });
-
-    it('never stores an extra field, even though it is accepted', async () => {
-      await register(descriptor({ role: 'exit' }));
-      const { layers } = await topology();
-      for (const node of layers.flat()) assert.deepEqual(Object.keys(node).sort(), ['id', 'layer', 'publicKey', 'url']);
     });
 
     it('answers 400 to a body that is not JSON', async () => {
@@ -222,7 +214,7 @@ describe('directory server', () => {
         payload: '{"id": "mix-1",',
       });
       assert.equal(response.statusCode, 400);
-      assert.equal(response.json().code, 'FST_ERR_CTP_INVALID_JSON_BODY');
+      assert.match(response.json().problems[0], /JSON/);
       assert.deepEqual(await topology(), { layers: [[], [], []] });
     });
 
@@ -239,9 +231,7 @@ describe('directory server', () => {
       assert.deepEqual(await topology(), { layers: [[], [], []] });
     });
 
-    it('counts non-JSON and oversize bodies as rejected registrations, with a problems message', {
-      todo: 'both are refused by the content-type parser before the handler runs: not counted in mixlab_directory_registrations_total{outcome="rejected"} and answered with Fastify\'s error shape, without `problems`',
-    }, async () => {
+    it('counts non-JSON and oversize bodies as rejected registrations, with a problems message', async () => {
       const notJson = await app.inject({
         method: 'POST',
         url: '/v1/nodes',

@@ -1,7 +1,7 @@
 import type { DirectoryMetrics } from '@mixlab/metrics';
-import { registerOperationalRoutes } from '@mixlab/service-kit';
+import { registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type NodeDescriptor, PUBLIC_KEY_PATTERN } from '@mixlab/topology';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NodeRegistry } from './node-registry.ts';
 
@@ -26,7 +26,7 @@ const descriptorSchema = {
 
 export function buildServer(deps: DirectoryDeps): FastifyInstance {
   const { nodes, metrics } = deps;
-  const app = Fastify({ logger: deps.logger ?? false, disableRequestLogging: true, bodyLimit: 4096 });
+  const app = Fastify(serviceOptions(deps.logger, { bodyLimit: 4096 }));
   const updateNodeGauge = () => {
     nodes.countByLayer().forEach((count, index) => {
       metrics.nodes.set({ layer: String(index + 1) }, count);
@@ -36,13 +36,16 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
 
   app.post<{ Body: NodeDescriptor }>(
     '/v1/nodes',
-    { schema: { body: descriptorSchema }, attachValidation: true },
-    async (request, reply) => {
-      if (request.validationError) {
+    {
+      schema: { body: descriptorSchema },
+      // Schema failures, bodies that are not JSON and oversize bodies alike: counted, logged, explained.
+      errorHandler: (error: FastifyError, request, reply) => {
         metrics.registrations.inc({ outcome: 'rejected' });
-        request.log.warn({ reason: request.validationError.message }, 'registration rejected');
-        return reply.code(400).send({ error: 'invalid descriptor', problems: [request.validationError.message] });
-      }
+        request.log.warn({ reason: error.message }, 'registration rejected');
+        return reply.code(error.statusCode ?? 400).send({ error: 'invalid descriptor', problems: [error.message] });
+      },
+    },
+    async (request, reply) => {
       const result = nodes.register(request.body);
       if (!result.ok) {
         metrics.registrations.inc({ outcome: 'rejected' });
