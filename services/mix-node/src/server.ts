@@ -1,5 +1,5 @@
 import { decodeFrames } from '@mixlab/packet';
-import { acceptOctetStream, registerOperationalRoutes } from '@mixlab/service-kit';
+import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { MixNode } from './mix-node.ts';
@@ -14,8 +14,7 @@ export interface MixNodeServerDeps {
 }
 
 export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
-  // Per-request logs would drown the per-packet reasons that matter.
-  const app = Fastify({ logger: deps.logger ?? false, disableRequestLogging: true });
+  const app = Fastify(serviceOptions(deps.logger));
   const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
   acceptOctetStream(app, bodyLimit);
 
