@@ -1,6 +1,6 @@
 /**
  * Packet-format throughput on one core (this thread): the Sphinx hop beside the two
- * X25519 it costs, client wrap, and the onion baseline. Figures that are compared
+ * X25519 it costs, client wrap, reply blocks (create, wrap, open), and the onion baseline. Figures that are compared
  * run interleaved in 50 ms slices, so load from other processes hits both alike.
  * `npm run bench` takes about 45 s; `-- --quick` about 15 s.
  */
@@ -123,9 +123,27 @@ const [sphinxHop, sphinxExit, onionPeel] = interleaved([
 line(`Sphinx hop (peel + forward), ${x25519.name}`, sphinxHop as number);
 line(`Sphinx exit (peel + deliver), ${x25519.name}`, sphinxExit as number);
 line('onion peel (outer of 3 layers)', onionPeel as number);
-const [sphinxWrap, onionWrap] = interleaved([
+const replies = sphinx.replies;
+const home = { gateway: 'gateway-1', recipient: destination.recipient };
+const blocks = Array.from({ length: POOL }, () => replies.createReplyBlock(route, home));
+const delivered = blocks.map(({ block }) => {
+  let current = replies.wrapReply(block, message).packet;
+  for (const n of nodes) {
+    const peeled = sphinx.peel(current, n.keys);
+    if (peeled.kind === 'deliver') return peeled.payload;
+    current = peeled.packet;
+  }
+  throw new Error('the reply was not delivered');
+});
+const [sphinxWrap, createBlock, wrapReply, openReply, onionWrap] = interleaved([
   () => sphinx.wrap(route, destination, message),
+  () => replies.createReplyBlock(route, home),
+  (i) => replies.wrapReply((blocks[i % POOL] as (typeof blocks)[0]).block, message),
+  (i) => replies.openReply((blocks[i % POOL] as (typeof blocks)[0]).secret, delivered[i % POOL] as Uint8Array),
   () => onion.wrap(route, destination, message),
 ]);
 line(`Sphinx wrap, 3 hops, 1 KiB message, ${x25519.name}`, sphinxWrap as number);
+line(`Sphinx createReplyBlock, 3 hops, ${x25519.name}`, createBlock as number);
+line('Sphinx wrapReply, 1 KiB message', wrapReply as number);
+line('Sphinx openReply, 3 hops', openReply as number);
 line('onion wrap, 3 hops, 1 KiB message', onionWrap as number);

@@ -45,6 +45,30 @@ export class PacketError extends Error {
   }
 }
 
+/** What a sender keeps to read the reply to one of its reply blocks. Plain bytes, so it can be stored. */
+export interface ReplySecret {
+  /** 16 bytes; the exit prepends it to the delivered reply (see `ReplyFormat.replyId`). */
+  readonly id: Uint8Array;
+  /** Format-specific key material (Sphinx: the replier's payload key, then every hop's). */
+  readonly keys: Uint8Array;
+}
+
+/** Single-use reply blocks: a recipient answers a sender it cannot identify. */
+export interface ReplyFormat {
+  /** Size of a serialized reply block. */
+  readonly replyBlockBytes: number;
+  /** Most message bytes a reply can carry. */
+  readonly replyCapacity: number;
+  /** The sender: a block routing a reply over `route` to `destination` (normally the sender's own address and gateway). */
+  createReplyBlock(route: readonly RouteHop[], destination: Destination): { block: Uint8Array; secret: ReplySecret };
+  /** The replier: the packet for a block and a message, and the layer-1 node to hand it to. */
+  wrapReply(block: Uint8Array, message: Uint8Array): { firstHop: string; packet: Uint8Array };
+  /** The sender: the reply id of a delivered payload, or undefined when it is not a reply. */
+  replyId(delivered: Uint8Array): Uint8Array | undefined;
+  /** The sender: the message; throws PacketError('malformed') when the reply was altered. */
+  openReply(secret: ReplySecret, delivered: Uint8Array): Uint8Array;
+}
+
 /** A way of layering a message for a route, and of removing one layer at a node. */
 export interface PacketFormat {
   readonly name: PacketFormatName;
@@ -52,4 +76,6 @@ export interface PacketFormat {
   wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array;
   /** Removes this node's layer; throws PacketError when the packet must be dropped. */
   peel(packet: Uint8Array, keys: KeyPair): Peeled;
+  /** Reply blocks, when the format has them (Sphinx does, onion does not). */
+  readonly replies?: ReplyFormat;
 }

@@ -18,6 +18,14 @@ export const PAYLOAD_TAG_BYTES = 16;
 export const MAX_GATEWAY_URL_BYTES = 255;
 /** Exit plaintext before the gateway URL: zeros (16) | recipient (32) | gateway length (1) | message length (4). */
 export const DELIVERY_HEADER_BYTES = PAYLOAD_TAG_BYTES + 32 + 1 + 4;
+/** A reply id: what the exit prepends to a reply's payload so the sender finds the secret for it. */
+export const REPLY_ID_BYTES = 16;
+/** A reply's gateway id rides in the exit's routing slot, so it is short. */
+export const MAX_REPLY_GATEWAY_BYTES = 30;
+/** Reply plaintext before the message: zeros (16) | message length (4). */
+export const REPLY_PAYLOAD_HEADER_BYTES = PAYLOAD_TAG_BYTES + 4;
+/** A reply block starts with the first hop: id length (1) | node id (64, zero padded). */
+export const FIRST_HOP_BYTES = 1 + NODE_ID_BYTES;
 /** The LIONESS left block is one BLAKE2b-256 output / ChaCha20 key wide. */
 export const LIONESS_LEFT_BYTES = 32;
 
@@ -45,6 +53,10 @@ export interface Geometry {
   readonly routingInfoOffset: number;
   readonly macOffset: number;
   readonly payloadOffset: number;
+  /** A serialized reply block: first hop (65) | header | the replier's LIONESS key (128). */
+  readonly replyBlockBytes: number;
+  /** The largest message a reply carries: payloadBytes − 20. */
+  readonly replyCapacity: number;
   /** The largest message that fits with a gateway URL of the longest allowed length. */
   readonly maxMessageBytes: number;
   /** The largest message that fits with a gateway URL of `gatewayUrlBytes` UTF-8 bytes. */
@@ -74,6 +86,8 @@ export function createGeometry(parameters: GeometryParameters = {}): Geometry {
     routingInfoOffset: GROUP_ELEMENT_BYTES,
     macOffset: GROUP_ELEMENT_BYTES + routingInfoBytes,
     payloadOffset: headerBytes,
+    replyBlockBytes: FIRST_HOP_BYTES + headerBytes + 4 * LIONESS_LEFT_BYTES,
+    replyCapacity: payloadBytes - REPLY_PAYLOAD_HEADER_BYTES,
     maxMessageBytes: messageCapacity(MAX_GATEWAY_URL_BYTES),
     messageCapacity,
   });

@@ -9,6 +9,7 @@
  * alpha | routing info; routing info decrypted with ChaCha20 and shifted by one slot;
  * alpha blinded (alpha' = x25519(b, alpha)); payload LIONESS-decrypted.
  */
+import { randomFillSync } from 'node:crypto';
 import {
   blake2b,
   chacha20Xor,
@@ -16,28 +17,41 @@ import {
   x25519 as defaultX25519,
   type KeyPair,
   kdf,
-  randomBytes,
   type X25519Backend,
   type X25519Point,
   type X25519Scalar,
   x25519Base,
 } from '@mixlab/crypto';
-import { type Destination, PacketError, type PacketFormat, type Peeled, type RouteHop } from '../packet-format.ts';
+import {
+  type Destination,
+  PacketError,
+  type PacketFormat,
+  type Peeled,
+  type ReplyFormat,
+  type ReplySecret,
+  type RouteHop,
+} from '../packet-format.ts';
 import {
   DELIVERY_HEADER_BYTES,
   defaultGeometry,
+  FIRST_HOP_BYTES,
   type Geometry,
   GROUP_ELEMENT_BYTES,
   MAC_BYTES,
   MAX_GATEWAY_URL_BYTES,
+  MAX_REPLY_GATEWAY_BYTES,
   NODE_ID_BYTES,
   PAYLOAD_TAG_BYTES,
+  REPLY_ID_BYTES,
+  REPLY_PAYLOAD_HEADER_BYTES,
 } from './geometry.ts';
 import { LIONESS_KEY_BYTES, lionessDecrypt, lionessEncrypt } from './lioness.ts';
 
 /** Routing command flags (first byte of a hop's routing slot). */
 export const FLAG_FORWARD = 0x01;
 export const FLAG_DELIVER = 0x02;
+/** Deliver a reply: the slot carries the destination and reply id, the payload is opaque to the exit. */
+export const FLAG_DELIVER_REPLY = 0x03;
 
 /** Prefix hashed with alpha | s into the per-hop key (domain separation, version). */
 const KEY_DOMAIN = new TextEncoder().encode('mixlab-sphinx-v1');
@@ -46,6 +60,10 @@ const KDF_CONTEXT = 'mlsphinx';
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_OFFSET = 2;
 const NEXT_MAC_OFFSET = ID_OFFSET + NODE_ID_BYTES;
+/** Reply slot: flag | gateway length | gateway id (30, zero padded) | recipient (32) | reply id (16) | 0^18. */
+const REPLY_GATEWAY_OFFSET = 2;
+const REPLY_RECIPIENT_OFFSET = REPLY_GATEWAY_OFFSET + MAX_REPLY_GATEWAY_BYTES;
+const REPLY_ID_OFFSET = REPLY_RECIPIENT_OFFSET + 32;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -53,8 +71,18 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** Source of random bytes; injectable so test vectors are reproducible. */
 export type Rng = (length: number) => Uint8Array;
 
+/**
+ * The default Rng: node:crypto's CSPRNG, one call per draw. (libsodium-wrappers' randombytes_buf
+ * calls crypto.getRandomValues once per 4 bytes, which cost a 3-hop wrap about a third of its time.)
+ */
+const systemRng: Rng = (length) => randomFillSync(new Uint8Array(length));
+
 export interface SphinxOptions {
-  /** Randomness for wrap: first 32 bytes (ephemeral scalar), then the routing padding. Default: libsodium. */
+  /**
+   * Randomness. wrap draws the ephemeral scalar (32 bytes), then the routing padding;
+   * createReplyBlock draws the reply id (16), the replier's payload key (128), then as wrap.
+   * Default: node:crypto randomFillSync.
+   */
   readonly rng?: Rng;
   /** X25519 implementation; default: the one @mixlab/crypto chose (`x25519`). For benchmarks and cross-checks. */
   readonly x25519?: X25519Backend;
@@ -62,6 +90,7 @@ export interface SphinxOptions {
 
 export interface SphinxFormat extends PacketFormat {
   readonly geometry: Geometry;
+  readonly replies: ReplyFormat;
 }
 
 /** The keys one hop derives from its shared secret. */
@@ -152,17 +181,57 @@ function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; pay
   };
 }
 
-function decodeNodeId(slot: Uint8Array): string {
-  const length = slot[1] as number;
-  if (length === 0 || length > NODE_ID_BYTES) throw new PacketError('malformed', 'next-hop id length out of range');
-  const id = String.fromCharCode(...slot.subarray(ID_OFFSET, ID_OFFSET + length));
-  if (!NODE_ID.test(id)) throw new PacketError('malformed', 'next-hop id has characters a node id cannot have');
+/** A node id stored as length (1 byte at `at`) | id (64 bytes, zero padded). */
+function decodeNodeId(bytes: Uint8Array, at = 1, what = 'next-hop'): string {
+  const length = bytes[at] as number;
+  if (length === 0 || length > NODE_ID_BYTES) throw new PacketError('malformed', `${what} id length out of range`);
+  const id = String.fromCharCode(...bytes.subarray(at + 1, at + 1 + length));
+  if (!NODE_ID.test(id)) throw new PacketError('malformed', `${what} id has characters a node id cannot have`);
   return id;
+}
+
+/** The exit's slot for a reply: everything it needs, since the payload is opaque to it. */
+function encodeReplySlot(P: number, destination: Destination, replyId: Uint8Array): Uint8Array {
+  const gateway = utf8.encode(destination.gateway);
+  if (gateway.length === 0 || gateway.length > MAX_REPLY_GATEWAY_BYTES) {
+    throw new RangeError(`a reply's gateway id must be 1..${MAX_REPLY_GATEWAY_BYTES} UTF-8 bytes`);
+  }
+  if (destination.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
+  const slot = new Uint8Array(P);
+  slot[0] = FLAG_DELIVER_REPLY;
+  slot[1] = gateway.length;
+  slot.set(gateway, REPLY_GATEWAY_OFFSET);
+  slot.set(destination.recipient, REPLY_RECIPIENT_OFFSET);
+  slot.set(replyId, REPLY_ID_OFFSET);
+  return slot;
+}
+
+function decodeReplySlot(slot: Uint8Array): { destination: Destination; replyId: Uint8Array } {
+  const gatewayLength = slot[1] as number;
+  if (gatewayLength === 0 || gatewayLength > MAX_REPLY_GATEWAY_BYTES) {
+    throw new PacketError('malformed', 'reply gateway id length out of range');
+  }
+  let gateway: string;
+  try {
+    gateway = fromUtf8.decode(slot.subarray(REPLY_GATEWAY_OFFSET, REPLY_GATEWAY_OFFSET + gatewayLength));
+  } catch {
+    throw new PacketError('malformed', 'reply gateway id is not valid UTF-8');
+  }
+  return {
+    destination: { gateway, recipient: slot.slice(REPLY_RECIPIENT_OFFSET, REPLY_RECIPIENT_OFFSET + 32) },
+    replyId: slot.slice(REPLY_ID_OFFSET, REPLY_ID_OFFSET + REPLY_ID_BYTES),
+  };
+}
+
+function draw(rng: Rng, length: number): Uint8Array {
+  const bytes = rng(length);
+  if (bytes.length !== length) throw new RangeError('rng returned the wrong number of bytes');
+  return bytes;
 }
 
 /** A Sphinx packet format for one geometry. */
 export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
-  const rng = options.rng ?? randomBytes;
+  const rng = options.rng ?? systemRng;
   const x25519 = options.x25519 ?? defaultX25519;
   const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
   // A node's private key is decoded once (node:crypto derives its public key on import).
@@ -178,7 +247,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     return scalar;
   }
 
-  function wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array {
+  function checkRoute(route: readonly RouteHop[]): Uint8Array[] {
     const n = route.length;
     if (n === 0) throw new RangeError('a route needs at least one hop');
     if (n > geometry.maxHops) throw new RangeError(`route of ${n} hops exceeds this geometry's ${geometry.maxHops}`);
@@ -186,8 +255,20 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     for (const hop of route) {
       if (hop.publicKey.length !== 32) throw new RangeError(`public key of ${hop.id} is not 32 bytes`);
     }
-    const block = encodeDeliveryBlock(geometry, destination, payload);
+    return ids;
+  }
 
+  /**
+   * The header the first hop of `route` receives (alpha | beta | gamma, headerBytes), with the
+   * last hop's plaintext routing slot `lastSlot` (P bytes), and every hop's keys. Draws the
+   * ephemeral scalar (32 bytes), then the routing padding (R − n·P bytes).
+   */
+  function buildHeader(
+    route: readonly RouteHop[],
+    ids: readonly Uint8Array[],
+    lastSlot: Uint8Array,
+  ): { header: Uint8Array; keys: HopKeys[] } {
+    const n = route.length;
     // Group elements and shared secrets: alpha_i = g^(x b_0 .. b_{i-1}), s_i = y_i^(x b_0 .. b_{i-1}).
     const secret = rng(32);
     if (secret.length !== 32) throw new RangeError('rng returned the wrong number of bytes');
@@ -216,11 +297,11 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       filler = next;
     }
 
-    // Last hop: deliver command, random padding (so the exit cannot count the hops), filler.
+    // Last hop: its command, random padding (so the exit cannot count the hops), filler.
     const padding = rng(R - n * P);
     if (padding.length !== R - n * P) throw new RangeError('rng returned the wrong number of bytes');
     let beta = new Uint8Array(R);
-    beta[0] = FLAG_DELIVER;
+    beta.set(lastSlot, 0);
     beta.set(padding, P);
     xorInto(beta.subarray(0, R - (n - 1) * P), streams[n - 1] as Uint8Array);
     beta.set(filler, R - (n - 1) * P);
@@ -239,12 +320,22 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       gamma = headerMac(keys[i] as HopKeys, alphas[i] as Uint8Array, beta);
     }
 
-    for (let i = n - 1; i >= 0; i--) lionessEncrypt((keys[i] as HopKeys).payload, block, block);
+    const header = new Uint8Array(geometry.headerBytes);
+    header.set(alphas[0] as Uint8Array, 0);
+    header.set(beta, GROUP_ELEMENT_BYTES);
+    header.set(gamma, macOffset);
+    return { header, keys };
+  }
 
+  function wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array {
+    const ids = checkRoute(route);
+    const block = encodeDeliveryBlock(geometry, destination, payload);
+    const lastSlot = new Uint8Array(P);
+    lastSlot[0] = FLAG_DELIVER;
+    const { header, keys } = buildHeader(route, ids, lastSlot);
+    for (let i = keys.length - 1; i >= 0; i--) lionessEncrypt((keys[i] as HopKeys).payload, block, block);
     const packet = new Uint8Array(packetBytes);
-    packet.set(alphas[0] as Uint8Array, 0);
-    packet.set(beta, GROUP_ELEMENT_BYTES);
-    packet.set(gamma, macOffset);
+    packet.set(header, 0);
     packet.set(block, payloadOffset);
     return packet;
   }
@@ -303,10 +394,108 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       const block = lionessDecrypt(keys.payload, packet.subarray(payloadOffset));
       return { kind: 'deliver', ...decodeDeliveryBlock(block), replayTag: keys.replayTag };
     }
+    if (flag === FLAG_DELIVER_REPLY) {
+      // The payload is the replier's, encrypted to a key only the sender knows: the exit
+      // removes its layer and hands it over unchecked, behind the reply id.
+      const { destination, replyId } = decodeReplySlot(opened);
+      const payload = new Uint8Array(REPLY_ID_BYTES + geometry.payloadBytes);
+      payload.set(replyId, 0);
+      lionessDecrypt(keys.payload, packet.subarray(payloadOffset), payload.subarray(REPLY_ID_BYTES));
+      return { kind: 'deliver', destination, payload, replayTag: keys.replayTag };
+    }
     throw new PacketError('malformed', `unknown routing command ${flag}`);
   }
 
-  return { name: 'sphinx', geometry, wrap, peel };
+  const { replyBlockBytes, replyCapacity } = geometry;
+  const deliveredReplyBytes = REPLY_ID_BYTES + geometry.payloadBytes;
+  const headerOffset = FIRST_HOP_BYTES;
+  const replierKeyOffset = FIRST_HOP_BYTES + geometry.headerBytes;
+
+  function createReplyBlock(
+    route: readonly RouteHop[],
+    destination: Destination,
+  ): { block: Uint8Array; secret: ReplySecret } {
+    const ids = checkRoute(route);
+    const replyId = draw(rng, REPLY_ID_BYTES);
+    const slot = encodeReplySlot(P, destination, replyId);
+    const replierKey = draw(rng, LIONESS_KEY_BYTES);
+    const { header, keys } = buildHeader(route, ids, slot);
+    const firstId = ids[0] as Uint8Array;
+    const block = new Uint8Array(replyBlockBytes);
+    block[0] = firstId.length;
+    block.set(firstId, 1);
+    block.set(header, headerOffset);
+    block.set(replierKey, replierKeyOffset);
+    // The secret: the replier's key, then each hop's payload key in route order.
+    const secretKeys = new Uint8Array((keys.length + 1) * LIONESS_KEY_BYTES);
+    secretKeys.set(replierKey, 0);
+    keys.forEach((k, i) => {
+      secretKeys.set(k.payload, (i + 1) * LIONESS_KEY_BYTES);
+    });
+    return { block, secret: { id: replyId.slice(), keys: secretKeys } };
+  }
+
+  function wrapReply(block: Uint8Array, message: Uint8Array): { firstHop: string; packet: Uint8Array } {
+    if (block.length !== replyBlockBytes) {
+      throw new PacketError(
+        'malformed',
+        `reply block of ${block.length} bytes; a Sphinx reply block is ${replyBlockBytes} bytes in this geometry`,
+      );
+    }
+    const firstHop = decodeNodeId(block, 0, 'reply block first-hop');
+    if (message.length > replyCapacity) {
+      throw new RangeError(`reply of ${message.length} bytes exceeds the ${replyCapacity} bytes a reply carries`);
+    }
+    const packet = new Uint8Array(packetBytes);
+    packet.set(block.subarray(headerOffset, replierKeyOffset), 0);
+    const payload = packet.subarray(payloadOffset);
+    new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setUint32(PAYLOAD_TAG_BYTES, message.length);
+    payload.set(message, REPLY_PAYLOAD_HEADER_BYTES);
+    lionessEncrypt(block.subarray(replierKeyOffset), payload, payload);
+    return { firstHop, packet };
+  }
+
+  function replyId(delivered: Uint8Array): Uint8Array | undefined {
+    return delivered.length === deliveredReplyBytes ? delivered.slice(0, REPLY_ID_BYTES) : undefined;
+  }
+
+  function openReply(secret: ReplySecret, delivered: Uint8Array): Uint8Array {
+    const hops = secret.keys.length / LIONESS_KEY_BYTES - 1;
+    if (secret.id.length !== REPLY_ID_BYTES || !Number.isInteger(hops) || hops < 1 || hops > geometry.maxHops) {
+      throw new RangeError('not a Sphinx reply secret of this geometry');
+    }
+    if (delivered.length !== deliveredReplyBytes) {
+      throw new PacketError(
+        'malformed',
+        `delivered payload of ${delivered.length} bytes; a reply is ${deliveredReplyBytes} bytes`,
+      );
+    }
+    if (!constantTimeEqual(secret.id, delivered.subarray(0, REPLY_ID_BYTES))) {
+      throw new PacketError('malformed', 'reply id does not match the secret: the reply is for another reply block');
+    }
+    // Undo the hops' decryptions, last hop first, then the replier's encryption.
+    const payload = delivered.slice(REPLY_ID_BYTES);
+    for (let i = hops; i >= 1; i--) {
+      lionessEncrypt(secret.keys.subarray(i * LIONESS_KEY_BYTES, (i + 1) * LIONESS_KEY_BYTES), payload, payload);
+    }
+    lionessDecrypt(secret.keys.subarray(0, LIONESS_KEY_BYTES), payload, payload);
+    for (let i = 0; i < PAYLOAD_TAG_BYTES; i++) {
+      if (payload[i] !== 0) {
+        throw new PacketError(
+          'malformed',
+          'reply authenticator mismatch: the reply was altered (tagged) in transit, or the secret is not for its block',
+        );
+      }
+    }
+    const length = new DataView(payload.buffer).getUint32(PAYLOAD_TAG_BYTES);
+    if (REPLY_PAYLOAD_HEADER_BYTES + length > payload.length) {
+      throw new PacketError('malformed', 'reply message length does not fit the payload');
+    }
+    return payload.slice(REPLY_PAYLOAD_HEADER_BYTES, REPLY_PAYLOAD_HEADER_BYTES + length);
+  }
+
+  const replies: ReplyFormat = { replyBlockBytes, replyCapacity, createReplyBlock, wrapReply, replyId, openReply };
+  return { name: 'sphinx', geometry, wrap, peel, replies };
 }
 
 /** Sphinx with the default geometry (5 hops, 2048-byte payload) and system randomness. */

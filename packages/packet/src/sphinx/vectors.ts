@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { blake2b, chacha20Xor, cryptoReady, fromHex, toHex, x25519, x25519Base } from '@mixlab/crypto';
+import type { PacketFormat } from '../packet-format.ts';
 import { createGeometry, type GeometryParameters } from './geometry.ts';
 import { createSphinx, deriveHopKeys } from './sphinx.ts';
 
@@ -44,58 +45,43 @@ export interface VectorFile {
 
 const utf8 = new TextEncoder();
 
-function hex(text: string): Uint8Array {
+export function hex(text: string): Uint8Array {
   const bytes = fromHex(text);
   if (!bytes) throw new Error(`not hex: ${text.slice(0, 16)}`);
   return bytes;
 }
 
 /** Deterministic bytes for the inputs: ChaCha20 key stream under BLAKE2b-256(label). */
-function seeded(label: string, length: number): Uint8Array {
+export function seeded(label: string, length: number): Uint8Array {
   return chacha20Xor(new Uint8Array(length), blake2b(32, utf8.encode(label)));
 }
 
-/** The inputs of one case, derived from its name. */
-function inputs(name: string, hops: number, geometry: Required<GeometryParameters>, message: string) {
-  const g = createGeometry(geometry);
-  const route = Array.from({ length: hops }, (_, i) => {
+/** The route of a case: node i is `mix-<i+1>` with a key seeded from i. */
+export function vectorRoute(hops: number): VectorCase['route'] {
+  return Array.from({ length: hops }, (_, i) => {
     const privateKey = seeded(`mixlab sphinx vector node ${i}`, 32);
     return { id: `mix-${i + 1}`, privateKey: toHex(privateKey), publicKey: toHex(x25519Base(privateKey)) };
   });
-  const recipient = x25519Base(seeded(`mixlab sphinx vector recipient ${name}`, 32));
+}
+
+/** A fixed-randomness rng over `randomness`; `used()` says how many bytes were drawn. */
+export function fixedRng(randomness: Uint8Array): { rng: (length: number) => Uint8Array; used: () => number } {
+  let used = 0;
   return {
-    name,
-    geometry,
-    route,
-    destination: { gateway: 'http://gateway-1:8080', recipient: toHex(recipient) },
-    message: toHex(utf8.encode(message)),
-    randomness: toHex(
-      seeded(`mixlab sphinx vector rng ${name}`, 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes),
-    ),
+    rng: (length) => {
+      if (used + length > randomness.length) throw new Error('vector randomness exhausted');
+      used += length;
+      return randomness.slice(used - length, used);
+    },
+    used: () => used,
   };
 }
 
-type VectorInputs = Omit<VectorCase, 'packet' | 'hops'>;
-
-/** Wraps with the case's randomness and peels along its route, recording every step. */
-export function computeCase(input: VectorInputs): VectorCase {
-  const geometry = createGeometry(input.geometry);
-  const randomness = hex(input.randomness);
-  let used = 0;
-  const rng = (length: number): Uint8Array => {
-    if (used + length > randomness.length) throw new Error('vector randomness exhausted');
-    used += length;
-    return randomness.slice(used - length, used);
-  };
-  const format = createSphinx(geometry, { rng });
-  const route = input.route.map((hop) => ({ id: hop.id, publicKey: hex(hop.publicKey) }));
-  const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
-  const packet = format.wrap(route, destination, hex(input.message));
-  if (used !== randomness.length) throw new Error(`wrap used ${used} of ${randomness.length} random bytes`);
-
+/** Peels `packet` along `route` with the hops' private keys, recording every step. */
+export function peelAlong(format: PacketFormat, route: VectorCase['route'], packet: Uint8Array): VectorHop[] {
   const hops: VectorHop[] = [];
   let current = packet;
-  for (const hop of input.route) {
+  for (const hop of route) {
     const privateKey = hex(hop.privateKey);
     const alpha = current.subarray(0, 32);
     const sharedSecret = x25519.multiply(x25519.scalar(privateKey), x25519.point(alpha));
@@ -121,6 +107,39 @@ export function computeCase(input: VectorInputs): VectorCase {
       });
     }
   }
+  return hops;
+}
+
+/** The inputs of one case, derived from its name. */
+function inputs(name: string, hops: number, geometry: Required<GeometryParameters>, message: string) {
+  const g = createGeometry(geometry);
+  const route = vectorRoute(hops);
+  const recipient = x25519Base(seeded(`mixlab sphinx vector recipient ${name}`, 32));
+  return {
+    name,
+    geometry,
+    route,
+    destination: { gateway: 'http://gateway-1:8080', recipient: toHex(recipient) },
+    message: toHex(utf8.encode(message)),
+    randomness: toHex(
+      seeded(`mixlab sphinx vector rng ${name}`, 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes),
+    ),
+  };
+}
+
+type VectorInputs = Omit<VectorCase, 'packet' | 'hops'>;
+
+/** Wraps with the case's randomness and peels along its route, recording every step. */
+export function computeCase(input: VectorInputs): VectorCase {
+  const geometry = createGeometry(input.geometry);
+  const randomness = hex(input.randomness);
+  const { rng, used } = fixedRng(randomness);
+  const format = createSphinx(geometry, { rng });
+  const route = input.route.map((hop) => ({ id: hop.id, publicKey: hex(hop.publicKey) }));
+  const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
+  const packet = format.wrap(route, destination, hex(input.message));
+  if (used() !== randomness.length) throw new Error(`wrap used ${used()} of ${randomness.length} random bytes`);
+  const hops = peelAlong(format, input.route, packet);
   return { ...input, packet: toHex(packet), hops };
 }
 
