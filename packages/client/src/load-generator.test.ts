@@ -138,7 +138,7 @@ describe('LoadTally', () => {
     tally.recordReceived('b', 1_000_200, 1_001_200); // 1000 ms
     tally.recordReceived('a', 1_000_100, 1_001_300); // duplicate: not a second latency
     tally.recordReceived('x', 1_000_000, 1_002_000); // not ours: 2000 ms, unexpected
-    tally.recordReceived('c', 1_005_000, 1_012_500); // 7500 ms, the last delivery, 12.5 s in
+    tally.recordReceived('c', 1_005_000, 1_012_500); // 7500 ms, the last delivery, 11.9 s after the first
     tally.recordUnreadable();
     assert.equal(tally.inFlight, 2);
     const summary = tally.summary(settings, 1_015_000);
@@ -158,7 +158,7 @@ describe('LoadTally', () => {
         duplicates: 1,
         unexpected: 2,
         latencyMs: undefined,
-        throughput: 3 / 12.5,
+        throughput: 3 / 11.9,
         elapsedSeconds: 15,
         startedAt: new Date(1_000_000).toISOString(),
       },
@@ -184,6 +184,13 @@ describe('LoadTally', () => {
   });
 
   it('divides by the load duration at least, and reports null latency when nothing arrived', () => {
+    // 2 delivered over 25 s of deliveries, more than the 10 s of load: a network falling behind.
+    const slow = new LoadTally(0);
+    slow.recordSent('p');
+    slow.recordSent('q');
+    slow.recordReceived('p', 0, 5_000);
+    slow.recordReceived('q', 0, 30_000);
+    assert.equal(slow.summary(settings, 30_000).throughput, 2 / 25);
     const tally = new LoadTally(0);
     tally.recordSent('a');
     const summary = tally.summary(settings, 20_000);

@@ -153,7 +153,11 @@ export interface LoadSummary {
   readonly unexpected: number;
   /** End to end, send to receipt, of every first receipt; null when nothing arrived. */
   readonly latencyMs: LatencyStats | null;
-  /** Delivered messages per second, from the start to the last delivery. */
+  /**
+   * Delivered messages per second: delivered / max(duration, first to last delivery), so
+   * a network that keeps up scores the rate it was offered (minus losses), and one that
+   * falls behind scores the rate at which messages actually came out.
+   */
   readonly throughput: number;
   readonly elapsedSeconds: number;
   readonly startedAt: string;
@@ -172,6 +176,7 @@ export class LoadTally {
   #sendErrors = 0;
   #duplicates = 0;
   #unreadable = 0;
+  #firstDeliveryAt: number | undefined;
   #lastDeliveryAt: number | undefined;
 
   constructor(startedAt: number) {
@@ -210,6 +215,7 @@ export class LoadTally {
     }
     this.#received.add(messageId);
     this.latenciesMs.push(Math.max(0, receivedAt - sentAt));
+    this.#firstDeliveryAt = Math.min(this.#firstDeliveryAt ?? receivedAt, receivedAt);
     this.#lastDeliveryAt = Math.max(this.#lastDeliveryAt ?? receivedAt, receivedAt);
     if (this.#sent.has(messageId)) this.#delivered++;
   }
@@ -229,7 +235,8 @@ export class LoadTally {
   summary(settings: LoadSettings, endedAt: number): LoadSummary {
     const stats = latencyStats(this.latenciesMs);
     const unexpected = this.#received.size - this.#delivered + this.#unreadable;
-    const spanMs = Math.max(settings.durationMs, (this.#lastDeliveryAt ?? endedAt) - this.startedAt);
+    const deliverySpanMs = (this.#lastDeliveryAt ?? 0) - (this.#firstDeliveryAt ?? 0);
+    const spanMs = Math.max(settings.durationMs, deliverySpanMs);
     return {
       strategy: settings.strategy ?? null,
       clients: settings.clients,
