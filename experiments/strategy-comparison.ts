@@ -1,0 +1,167 @@
+/**
+ * `npm run experiment`: every mixing strategy under one offered load. For each strategy,
+ * start a fresh cascade (testcontainers compose, free ports) with MIXLAB_STRATEGY, run the
+ * load generator in this process, read batch sizes and mixing delays from Prometheus, stop
+ * the cascade; then write results/<timestamp>/results.md, strategies.svg and results.json.
+ *
+ *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --only timed,pool]
+ *   node experiments/strategy-comparison.ts --render results/<timestamp>/results.json
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MixnetClient, parseDuration, runLoad, seededRandom } from '@mixlab/client';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { formatProgress, formatSummary } from '../packages/cli/src/load-command.ts';
+import { type Cascade, eventually, REPO_ROOT, startCascade } from '../tests/helpers/cascade.ts';
+import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
+import { renderSvg } from './plot.ts';
+import { type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
+
+/** One per strategy, each with parameters that deliver within the drain at 8 msg/s. */
+export const STRATEGIES = [
+  'threshold:n=5',
+  'threshold:n=10,maxWait=1s',
+  'timed:t=1s',
+  'threshold-or-timed:n=10,t=1s',
+  'pool:t=1s,min=5,fraction=0.6',
+  'binomial:t=1s,p=0.5',
+  'exponential:mean=200ms',
+];
+
+/** The same send schedule for every strategy. */
+const SEED = 20261125;
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '45s' },
+    drain: { type: 'string', default: '10s' },
+    clients: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    render: { type: 'string' },
+  },
+});
+
+async function writeReport(directory: string, run: ExperimentRun): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, 'results.json'), `${JSON.stringify(run, null, 1)}\n`);
+  await writeFile(join(directory, 'results.md'), renderMarkdown(run));
+  await writeFile(join(directory, 'strategies.svg'), renderSvg(run));
+  console.log(`wrote ${join(directory, 'results.md')} and strategies.svg`);
+}
+
+if (values.render) {
+  const run = JSON.parse(await readFile(values.render, 'utf8')) as ExperimentRun;
+  await writeReport(dirname(values.render), run);
+  process.exit(0);
+}
+
+function machine(): Machine {
+  let docker = 'unknown';
+  try {
+    docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
+  } catch {}
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: totalmem() / 2 ** 30,
+    node: process.version,
+    docker,
+    platform: `${platform()} ${release()}`,
+  };
+}
+
+const load = {
+  clients: Number(values.clients),
+  ratePerClient: Number(values.rate),
+  durationMs: parseDuration(values.duration, '--duration'),
+  drainMs: parseDuration(values.drain, '--drain', { allowZero: true }),
+};
+const strategies = values.only
+  ? STRATEGIES.filter((s) => values.only?.split(',').some((only) => s === only || s.startsWith(`${only}:`)))
+  : STRATEGIES;
+if (strategies.length === 0) throw new Error(`--only ${values.only} matches none of ${STRATEGIES.join(' ')}`);
+
+const stop = new AbortController();
+process.on('SIGINT', () => {
+  if (stop.signal.aborted) process.exit(130);
+  console.log('\nstopping after this strategy (Ctrl-C again to leave containers behind)');
+  stop.abort();
+});
+
+await cryptoReady();
+const startedAt = new Date();
+const results: StrategyResult[] = [];
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+for (const [index, strategy] of strategies.entries()) {
+  if (stop.signal.aborted) break;
+  log(`(${index + 1}/${strategies.length}) ${strategy}: starting the cascade`);
+  const began = Date.now();
+  let cascade: Cascade | undefined;
+  let result: StrategyResult = { strategy, summary: null, latenciesMs: [], layers: [], gateway: null, startSeconds: 0 };
+  let packetFormat = '';
+  try {
+    cascade = await startCascade({ MIXLAB_STRATEGY: strategy });
+    const { gatewayUrl, prometheusUrl } = cascade;
+    await eventually('every layer in the topology', async () => {
+      const topology = await new MixnetClient(gatewayUrl).topology();
+      return topology.layers.length === 3 && topology.layers.every((nodes) => nodes.length > 0) ? true : undefined;
+    });
+    packetFormat = (await new MixnetClient(gatewayUrl).gateway.info()).packetFormat;
+    const startSeconds = (Date.now() - began) / 1000;
+    log(`${strategy}: cascade up in ${startSeconds.toFixed(1)} s, sending`);
+    const { summary, latenciesMs } = await runLoad({
+      ...load,
+      strategy,
+      connect: () => new MixnetClient(gatewayUrl),
+      generateKeys: generateKeyPair,
+      random: seededRandom(SEED),
+      signal: stop.signal,
+      progressIntervalMs: 10_000,
+      onProgress: (progress) => log(`${strategy}: ${formatProgress(progress, load)}`),
+      onError: (error) => log(`${strategy}: ${error.message}`),
+    });
+    // Wait until Prometheus has scraped every reported latency, then one more scrape for the mix nodes.
+    await eventually(
+      'Prometheus to scrape every latency report',
+      async () => ((await totalLatencyReports(prometheusUrl)) >= summary.delivered ? true : undefined),
+      20_000,
+    ).catch((error: Error) => log(`${strategy}: ${error.message}`));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const [layers, gateway] = await Promise.all([measureLayers(prometheusUrl), measureGateway(prometheusUrl)]);
+    result = { strategy, packetFormat, summary, latenciesMs, layers, gateway, startSeconds };
+    console.log(formatSummary(summary).replace(/^/gm, '    '));
+    console.log(`    mean batch size per layer: ${layers.map((l) => l.meanBatchSize.toFixed(2)).join(' / ')}`);
+  } catch (error) {
+    log(`${strategy}: failed: ${(error as Error).message}`);
+    result = { ...result, error: (error as Error).message.split('\n')[0] ?? 'unknown' };
+  } finally {
+    await cascade?.stop().catch((error: Error) => log(`${strategy}: stopping the cascade failed: ${error.message}`));
+  }
+  results.push(result);
+  log(`${strategy}: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+}
+
+const run: ExperimentRun = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  machine: machine(),
+  load: {
+    clients: load.clients,
+    ratePerClient: load.ratePerClient,
+    durationSeconds: load.durationMs / 1000,
+    drainSeconds: load.drainMs / 1000,
+    seed: SEED,
+  },
+  packetFormat: [...new Set(results.map((r) => r.packetFormat).filter((f) => f))].join(', ') || 'unknown',
+  results,
+};
+// ISO 8601 without colons, which some file systems and tools dislike.
+const stamp = run.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+await writeReport(join(REPO_ROOT, 'results', stamp), run);
+log(`finished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
+process.exit(0);
