@@ -69,7 +69,7 @@ export class MixnetClient {
     const message = newMessage(body, now);
     const packet = format.wrap(
       route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey) })),
-      { gateway: info.deliveryUrl, recipient },
+      { gateway: info.gatewayId, recipient },
       sealMessage(message, recipient),
     );
     const firstHop = (route[0] as { id: string }).id;

@@ -17,8 +17,8 @@ export interface SubmitResponse {
 }
 
 export interface GatewayInfo {
-  /** The URL exit nodes deliver to; clients put it in their packets. */
-  readonly deliveryUrl: string;
+  /** The id this gateway registered in the directory; clients name it in their packets. */
+  readonly gatewayId: string;
   readonly packetFormat: string;
 }
 

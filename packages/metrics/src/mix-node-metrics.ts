@@ -1,16 +1,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** How a packet's stay at a mix node ended (bounded label set). */
-export type PacketOutcome = 'accepted' | 'malformed' | 'undecryptable' | 'forwarded' | 'delivered' | 'forward_failed';
-
-export const PACKET_OUTCOMES: readonly PacketOutcome[] = [
+export const PACKET_OUTCOMES = [
   'accepted',
   'malformed',
   'undecryptable',
+  'replay',
+  'replay_cache_full',
   'forwarded',
   'delivered',
   'forward_failed',
-];
+] as const;
+export type PacketOutcome = (typeof PACKET_OUTCOMES)[number];
 
 /** Batch sizes: every size up to 10 exactly (so "all batches were 10" is checkable), then coarser. */
 export const BATCH_SIZE_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 50, 100, 200, 500, 1000];
@@ -22,6 +23,8 @@ export interface MixNodeMetrics {
   readonly mixingDelay: Histogram<'strategy'>;
   readonly queueDepth: Gauge<'strategy'>;
   readonly packets: Counter<'outcome'>;
+  readonly replayCacheEntries: Gauge;
+  readonly replayCacheBytes: Gauge;
 }
 
 export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
@@ -56,5 +59,15 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
       registers,
     }),
     packets,
+    replayCacheEntries: new Gauge({
+      name: 'mixlab_replay_cache_entries',
+      help: 'Replay tags remembered, over the epochs still held.',
+      registers,
+    }),
+    replayCacheBytes: new Gauge({
+      name: 'mixlab_replay_cache_bytes',
+      help: 'Memory held by the replay cache (exact: preallocated tables).',
+      registers,
+    }),
   };
 }

@@ -63,3 +63,10 @@ export function envChoice<T extends string>(env: Env, name: string, choices: rea
   }
   return value as T;
 }
+
+/** A string that must match `pattern` (for ids that end up in packets and URLs). */
+export function envPattern(env: Env, name: string, pattern: string, fallback?: string): string {
+  const value = envString(env, name, fallback);
+  if (!new RegExp(pattern).test(value)) throw new ConfigError(`${name} must match ${pattern}, got "${value}"`);
+  return value;
+}

@@ -2,3 +2,4 @@ export * from './env.ts';
 export * from './frame-sender.ts';
 export * from './http.ts';
 export * from './retry.ts';
+export * from './registration.ts';

@@ -1,5 +1,5 @@
 import { type Dispatcher, request } from 'undici';
-import { descriptorProblems, type Topology } from './topology.ts';
+import { descriptorProblems, gatewayProblems, type Topology } from './topology.ts';
 
 /**
  * GETs `${baseUrl}/v1/topology` and checks every descriptor in it; throws with the
@@ -13,12 +13,15 @@ export async function fetchTopology(baseUrl: string, dispatcher?: Dispatcher): P
     throw new Error(`topology request to ${baseUrl} answered ${response.statusCode}`);
   }
   const topology = (await response.body.json()) as Topology;
-  if (!Array.isArray(topology?.layers) || !topology.layers.every(Array.isArray)) {
-    throw new Error(`topology from ${baseUrl} has no layers`);
+  if (!Array.isArray(topology?.layers) || !topology.layers.every(Array.isArray) || !Array.isArray(topology.gateways)) {
+    throw new Error(`topology from ${baseUrl} has no layers or no gateways`);
   }
-  const problems = topology.layers.flatMap((nodes) =>
-    nodes.flatMap((node) => descriptorProblems(node, topology.layers.length).map((p) => `node ${node.id}: ${p}`)),
-  );
+  const problems = [
+    ...topology.layers.flatMap((nodes) =>
+      nodes.flatMap((node) => descriptorProblems(node, topology.layers.length).map((p) => `node ${node.id}: ${p}`)),
+    ),
+    ...topology.gateways.flatMap((gateway) => gatewayProblems(gateway).map((p) => `gateway ${gateway.id}: ${p}`)),
+  ];
   if (problems.length > 0) throw new Error(`topology from ${baseUrl} is unusable: ${problems.join('; ')}`);
   return topology;
 }

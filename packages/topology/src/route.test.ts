@@ -8,6 +8,7 @@ function nodeIn(layer: number, id: string): NodeDescriptor {
 }
 
 const topology: Topology = {
+  gateways: [],
   layers: [
     [nodeIn(1, 'a0'), nodeIn(1, 'a1'), nodeIn(1, 'a2')],
     [nodeIn(2, 'b0')],
@@ -60,13 +61,13 @@ describe('pickRoute', () => {
 
   it('returns an empty route for a topology without layers', () => {
     assert.deepEqual(
-      pickRoute({ layers: [] }, () => 0),
+      pickRoute({ gateways: [], layers: [] }, () => 0),
       [],
     );
   });
 
   it('throws a clear error naming the first empty layer', () => {
-    const broken: Topology = { layers: [[nodeIn(1, 'a0')], [], []] };
+    const broken: Topology = { gateways: [], layers: [[nodeIn(1, 'a0')], [], []] };
     let calls = 0;
     assert.throws(
       () =>

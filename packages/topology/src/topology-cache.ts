@@ -1,5 +1,4 @@
-import type { NodeDescriptor, Topology } from './topology.ts';
-import { findNode } from './topology.ts';
+import { findGateway, findNode, type GatewayDescriptor, type NodeDescriptor, type Topology } from './topology.ts';
 
 /**
  * The latest topology, fetched on demand and kept for `maxAgeMs`. A lookup of an
@@ -30,10 +29,18 @@ export class TopologyCache {
     return this.#refresh();
   }
 
-  async find(id: string): Promise<NodeDescriptor | undefined> {
-    const known = findNode(await this.current(), id);
+  find(id: string): Promise<NodeDescriptor | undefined> {
+    return this.#lookUp((topology) => findNode(topology, id));
+  }
+
+  findGateway(id: string): Promise<GatewayDescriptor | undefined> {
+    return this.#lookUp((topology) => findGateway(topology, id));
+  }
+
+  async #lookUp<T>(look: (topology: Topology) => T | undefined): Promise<T | undefined> {
+    const known = look(await this.current());
     if (known || this.#now() - this.#fetchedAt < this.#refetchAfterMs) return known;
-    return findNode(await this.#refresh(), id);
+    return look(await this.#refresh());
   }
 
   #refresh(): Promise<Topology> {

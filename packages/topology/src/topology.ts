@@ -14,14 +14,26 @@ export interface NodeDescriptor {
   readonly publicKey: string;
 }
 
+/** A client gateway: where exit nodes deliver messages for the recipients it serves. */
+export interface GatewayDescriptor {
+  /** Short, stable name; packets name their gateway by it. */
+  readonly id: string;
+  /** Base URL at which the gateway accepts deliveries. */
+  readonly url: string;
+}
+
 export interface Topology {
   /** `layers[i]` holds the nodes of layer i + 1. */
   readonly layers: readonly (readonly NodeDescriptor[])[];
+  readonly gateways: readonly GatewayDescriptor[];
 }
 
 export const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 export const PUBLIC_KEY_PATTERN = '^[0-9a-f]{64}$';
+/** Gateway ids are node ids of at most 30 bytes, so that a reply block's last routing slot can carry one. */
+export const GATEWAY_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,29}$';
 const nodeId = new RegExp(NODE_ID_PATTERN);
+const gatewayId = new RegExp(GATEWAY_ID_PATTERN);
 const publicKey = new RegExp(PUBLIC_KEY_PATTERN);
 
 /** Reasons a descriptor is refused; empty when it is valid for a network of `layerCount` layers. */
@@ -34,16 +46,25 @@ export function descriptorProblems(descriptor: NodeDescriptor, layerCount: numbe
   if (!publicKey.test(descriptor.publicKey)) {
     problems.push('publicKey must be 32 bytes as 64 lowercase hex characters');
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(descriptor.url);
-  } catch {
-    problems.push(`url is not a URL: ${descriptor.url}`);
-  }
-  if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
-    problems.push(`url must be http or https, got ${url.protocol}`);
-  }
+  problems.push(...urlProblems(descriptor.url));
   return problems;
+}
+
+/** Reasons a gateway descriptor is refused; empty when it is valid. */
+export function gatewayProblems(descriptor: GatewayDescriptor): string[] {
+  const problems = gatewayId.test(descriptor.id) ? [] : [`id must match ${GATEWAY_ID_PATTERN}`];
+  problems.push(...urlProblems(descriptor.url));
+  return problems;
+}
+
+function urlProblems(text: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return [`url is not a URL: ${text}`];
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? [] : [`url must be http or https, got ${url.protocol}`];
 }
 
 /** Reasons a topology cannot carry traffic; empty when every layer has a node. */
@@ -60,7 +81,15 @@ export function topologyProblems(topology: Topology, layerCount: number): string
         problems.push(`node ${node.id} is listed in layer ${index + 1} but says ${node.layer}`);
     }
   });
+  for (const gateway of topology.gateways ?? []) {
+    for (const problem of gatewayProblems(gateway)) problems.push(`gateway ${gateway.id}: ${problem}`);
+  }
   return problems;
+}
+
+/** Finds a gateway by id. */
+export function findGateway(topology: Topology, id: string): GatewayDescriptor | undefined {
+  return topology.gateways.find((gateway) => gateway.id === id);
 }
 
 /** Finds a node by id in any layer. */

@@ -1,11 +1,14 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envString, envUrl } from '@mixlab/service-kit';
+import { type Env, envChoice, envInt, envPattern, envString, envUrl } from '@mixlab/service-kit';
+import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
 
 export interface GatewayConfig {
   readonly port: number;
   readonly directoryUrl: string;
-  /** URL at which exit nodes reach this gateway; clients put it in their packets. */
-  readonly deliveryUrl: string;
+  /** Registered in the directory; clients name it in their packets, exit nodes look it up. */
+  readonly gatewayId: string;
+  /** URL at which exit nodes reach this gateway. */
+  readonly advertisedUrl: string;
   readonly packetFormat: PacketFormatName;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
@@ -18,8 +21,9 @@ export function readConfig(env: Env): GatewayConfig {
   return {
     port: envInt(env, 'PORT', 8080, 1, 65535),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
-    deliveryUrl: envUrl(env, 'DELIVERY_URL', 'http://client-gateway:8080'),
-    packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'onion'),
+    gatewayId: envPattern(env, 'GATEWAY_ID', GATEWAY_ID_PATTERN, 'gateway-1'),
+    advertisedUrl: envUrl(env, 'ADVERTISED_URL', 'http://client-gateway:8080'),
+    packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),

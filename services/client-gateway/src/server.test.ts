@@ -18,6 +18,7 @@ const BOB = 'b2'.repeat(32);
 const key = (byte: string) => byte.repeat(64);
 
 const TOPOLOGY: Topology = {
+  gateways: [],
   layers: [
     [
       { id: 'mix-1a', layer: 1, url: 'http://mix-1a:8080', publicKey: key('1') },
@@ -89,7 +90,7 @@ describe('client gateway server', () => {
         sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
-      info: { deliveryUrl: 'http://client-gateway:8080', packetFormat: 'onion' },
+      info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
       registry,
       metrics: gatewayMetrics(registry),
       maxPacketBytes: 64,
@@ -553,7 +554,7 @@ describe('client gateway server', () => {
 
     it('serves gateway info, /health and /metrics', async () => {
       const info = await app.inject({ method: 'GET', url: '/v1/gateway' });
-      assert.deepEqual(info.json(), { deliveryUrl: 'http://client-gateway:8080', packetFormat: 'onion' });
+      assert.deepEqual(info.json(), { gatewayId: 'gateway-1', packetFormat: 'onion' });
       const health = await app.inject({ method: 'GET', url: '/health' });
       assert.equal(health.statusCode, 200);
       await deliver([delivery(ALICE, 'x')]);

@@ -29,6 +29,8 @@ export interface GatewayDeps {
   readonly metrics: GatewayMetrics;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
+  /** Healthy once registered in the directory, so exit nodes can find it. */
+  readonly isReady?: () => boolean;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -268,6 +270,6 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   );
 
-  registerOperationalRoutes(app, deps.registry);
+  registerOperationalRoutes(app, deps.registry, deps.isReady);
   return app;
 }

@@ -1,11 +1,18 @@
-import { descriptorProblems, type NodeDescriptor, type Topology } from '@mixlab/topology';
+import {
+  descriptorProblems,
+  type GatewayDescriptor,
+  gatewayProblems,
+  type NodeDescriptor,
+  type Topology,
+} from '@mixlab/topology';
 
 export type RegistrationResult = { ok: true; replaced: boolean } | { ok: false; problems: string[] };
 
-/** The directory's state: the latest descriptor of every node, by id. */
+/** The directory's state: the latest descriptor of every node and gateway, by id. */
 export class NodeRegistry {
   readonly layerCount: number;
   readonly #nodes = new Map<string, NodeDescriptor>();
+  readonly #gateways = new Map<string, GatewayDescriptor>();
 
   constructor(layerCount: number) {
     this.layerCount = layerCount;
@@ -21,11 +28,21 @@ export class NodeRegistry {
     return { ok: true, replaced };
   }
 
+  /** Validates and stores a gateway; registering again replaces it. */
+  registerGateway(descriptor: GatewayDescriptor): RegistrationResult {
+    const problems = gatewayProblems(descriptor);
+    if (problems.length > 0) return { ok: false, problems };
+    const replaced = this.#gateways.has(descriptor.id);
+    this.#gateways.set(descriptor.id, { id: descriptor.id, url: descriptor.url });
+    return { ok: true, replaced };
+  }
+
   topology(): Topology {
     const layers: NodeDescriptor[][] = Array.from({ length: this.layerCount }, () => []);
     for (const node of this.#nodes.values()) layers[node.layer - 1]?.push(node);
     for (const nodes of layers) nodes.sort((a, b) => a.id.localeCompare(b.id));
-    return { layers };
+    const gateways = [...this.#gateways.values()].sort((a, b) => a.id.localeCompare(b.id));
+    return { layers, gateways };
   }
 
   countByLayer(): number[] {

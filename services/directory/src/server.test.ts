@@ -45,6 +45,7 @@ describe('directory server', () => {
       assert.equal(response.statusCode, 201);
       assert.deepEqual(response.json(), { id: 'mix-1', replaced: false });
       assert.deepEqual(await topology(), {
+        gateways: [],
         layers: [[{ id: 'mix-1', layer: 1, url: 'http://mix-1:8080', publicKey: KEY_A }], [], []],
       });
       assert.equal(await acceptedCount(), 1);
@@ -57,6 +58,7 @@ describe('directory server', () => {
       assert.equal(response.statusCode, 200);
       assert.deepEqual(response.json(), { id: 'mix-1', replaced: true });
       assert.deepEqual(await topology(), {
+        gateways: [],
         layers: [[{ id: 'mix-1', layer: 1, url: 'http://10.0.0.7:9000', publicKey: KEY_B }], [], []],
       });
       assert.equal(await acceptedCount(), 2);
@@ -165,7 +167,7 @@ describe('directory server', () => {
         assert.deepEqual(answer.problems, [problem]);
         assert.equal(await rejectedCount(), 1);
         assert.equal(await acceptedCount(), 0);
-        assert.deepEqual(await topology(), { layers: [[], [], []] });
+        assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
       });
     }
 
@@ -215,7 +217,7 @@ describe('directory server', () => {
       });
       assert.equal(response.statusCode, 400);
       assert.match(response.json().problems[0], /JSON/);
-      assert.deepEqual(await topology(), { layers: [[], [], []] });
+      assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
     });
 
     it('answers 413 to a body over 4096 bytes', async () => {
@@ -228,7 +230,7 @@ describe('directory server', () => {
         payload,
       });
       assert.equal(response.statusCode, 413);
-      assert.deepEqual(await topology(), { layers: [[], [], []] });
+      assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
     });
 
     it('counts non-JSON and oversize bodies as rejected registrations, with a problems message', async () => {

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
 import { ConfigError, type Env, envChoice, envInt, envString, envUrl } from '@mixlab/service-kit';
@@ -15,6 +15,10 @@ export interface MixNodeConfig {
   readonly strategy: StrategyConfig;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
+  /** Worker threads that peel packets; 0 peels on the event loop thread. */
+  readonly workers: number;
+  /** Replay tags remembered per epoch; memory is about 23 bytes each (preallocated). */
+  readonly replayCacheEntries: number;
   readonly logLevel: string;
 }
 
@@ -27,10 +31,12 @@ export function readConfig(env: Env): MixNodeConfig {
     layer: envInt(env, 'LAYER', undefined, 1, 16),
     advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${nodeId}:${port}`),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
-    packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'onion'),
+    packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'),
     strategy: readStrategy(env),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
+    workers: env.WORKERS?.trim() === 'auto' ? availableParallelism() : envInt(env, 'WORKERS', 0, 0, 256),
+    replayCacheEntries: envInt(env, 'REPLAY_CACHE_ENTRIES', 250_000, 1, 100_000_000),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
   };
 }

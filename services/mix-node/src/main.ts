@@ -1,12 +1,12 @@
 import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
-import { packetFormat } from '@mixlab/packet';
-import { FrameSender, listenUntilSignalled } from '@mixlab/service-kit';
+import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
 import { fetchTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { keepRegistered } from './registration.ts';
+import { createPeeler } from './peeler.ts';
+import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfig(process.env);
@@ -19,16 +19,22 @@ const topology = new TopologyCache(() => fetchTopology(config.directoryUrl), {
   maxAgeMs: 30_000,
   refetchAfterMs: 1_000,
 });
+const peeler = createPeeler(
+  { format: config.packetFormat, keys, maxPacketBytes: config.maxPacketBytes },
+  config.workers,
+);
 const node = new MixNode({
-  keys,
-  format: packetFormat(config.packetFormat),
+  peeler,
+  replayCache: new ReplayCache({ maxEntriesPerEpoch: config.replayCacheEntries }),
+  // One key for the node's lifetime until keys rotate per epoch (directory epochs).
+  epoch: () => 0,
   clock: systemClock,
   metrics: mixNodeMetrics(registry),
   createStrategy: ({ release }) =>
     createStrategy<PooledPacket>(config.strategy, { clock: systemClock, rng: secureRng, release }),
   resolveNode: async (id) => (await topology.find(id))?.url,
+  resolveGateway: async (id) => (await topology.findGateway(id))?.url,
   send: (url, frames) => sender.send(url, frames),
-  maxPacketBytes: config.maxPacketBytes,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 
@@ -47,12 +53,15 @@ await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
-  await sender.close();
+  await Promise.all([sender.close(), peeler.close()]);
 });
-app.log.info({ strategy: formatStrategyConfig(config.strategy), format: config.packetFormat }, 'mix node listening');
+app.log.info(
+  { strategy: formatStrategyConfig(config.strategy), format: config.packetFormat, workers: config.workers },
+  'mix node listening',
+);
 
 await keepRegistered(
-  config.directoryUrl,
+  `${config.directoryUrl}/v1/nodes`,
   { id: config.nodeId, layer: config.layer, url: config.advertisedUrl, publicKey: toHex(keys.publicKey) },
   { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
 );

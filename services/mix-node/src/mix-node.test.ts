@@ -6,6 +6,8 @@ import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
 import { decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { InlinePeeler } from './peeler.ts';
+import { ReplayCache } from './replay-cache.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -109,9 +111,11 @@ describe('MixNode', () => {
     const sends: Send[] = [];
     const warnings: Fixture['warnings'] = [];
     const nodes = options.nodes ?? { 'mix-2': 'http://mix-2:8080', 'mix-3': 'http://mix-3:8080' };
+    const gateways: Record<string, string> = { gw: 'http://gw:8080', 'gw-2': 'https://gw-2.example/base' };
     const node = new MixNode({
-      keys: self.keys,
-      format: onion,
+      peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: options.maxPacketBytes ?? 4096 }),
+      replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+      epoch: () => 0,
       clock,
       metrics: mixNodeMetrics(registry),
       logger: { warn: (details, message) => warnings.push({ details: details as Record<string, unknown>, message }) },
@@ -121,20 +125,20 @@ describe('MixNode', () => {
           { clock, rng, release },
         ),
       resolveNode: options.resolveNode ?? (async (id) => nodes[id]),
+      resolveGateway: async (id) => gateways[id],
       send: async (url, frames) => {
         sends.push({ url, frames: [...frames] });
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
       },
-      maxPacketBytes: options.maxPacketBytes ?? 4096,
     });
     return { node, registry, clock, sends, warnings, rng };
   }
 
   /** A packet for this node that it forwards to `to`, carrying `message`. */
   const forwardPacket = (message: string, to = next) =>
-    onion.wrap([self.hop, to.hop], { gateway: 'http://gw:8080', recipient }, utf8.encode(message));
+    onion.wrap([self.hop, to.hop], { gateway: 'gw', recipient }, utf8.encode(message));
   /** A packet for which this node is the last hop. */
-  const lastHopPacket = (message: string, gateway = 'http://gw:8080') =>
+  const lastHopPacket = (message: string, gateway = 'gw') =>
     onion.wrap([self.hop], { gateway, recipient }, utf8.encode(message));
   /** What the next hop reads from a frame this node forwarded. */
   const readAtNext = (frame: Uint8Array, keys = next.keys) => {
@@ -148,16 +152,16 @@ describe('MixNode', () => {
       // Fisher–Yates over [a, b, c] with draws 0, 0: swap(2, 0) → [c, b, a], swap(1, 0) → [b, c, a].
       const f = fixture({ draws: [0, 0] });
       assert.equal(f.node.strategy, 'threshold');
-      assert.deepEqual(f.node.receive([forwardPacket('a')]), { accepted: 1, rejected: [] });
+      assert.deepEqual(await f.node.receive([forwardPacket('a')]), { accepted: 1, rejected: [] });
       f.clock.advance(250);
-      assert.deepEqual(f.node.receive([forwardPacket('b')]), { accepted: 1, rejected: [] });
+      assert.deepEqual(await f.node.receive([forwardPacket('b')]), { accepted: 1, rejected: [] });
       assert.equal(f.node.queued, 2);
       assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 2);
       f.clock.advance(500);
       await f.node.settled();
       assert.equal(f.sends.length, 0, 'nothing leaves before the threshold');
 
-      assert.deepEqual(f.node.receive([forwardPacket('c')]), { accepted: 1, rejected: [] });
+      assert.deepEqual(await f.node.receive([forwardPacket('c')]), { accepted: 1, rejected: [] });
       assert.equal(f.node.queued, 0);
       await f.node.settled();
 
@@ -194,7 +198,7 @@ describe('MixNode', () => {
 
     it('takes 3 packets of one request as one batch', async () => {
       const f = fixture({ draws: [2, 1] }); // identity order
-      assert.deepEqual(f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c')]), {
+      assert.deepEqual(await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c')]), {
         accepted: 3,
         rejected: [],
       });
@@ -209,9 +213,9 @@ describe('MixNode', () => {
 
     it('flushes a partial batch after maxWaitMs and observes the ManualClock time as the mixing delay', async () => {
       const f = fixture({ maxWaitMs: 1000, draws: [1] });
-      f.node.receive([forwardPacket('a')]);
+      await f.node.receive([forwardPacket('a')]);
       f.clock.advance(400);
-      f.node.receive([forwardPacket('b')]);
+      await f.node.receive([forwardPacket('b')]);
       f.clock.advance(599);
       await f.node.settled();
       assert.equal(f.sends.length, 0);
@@ -228,7 +232,12 @@ describe('MixNode', () => {
 
     it('sends one request per next hop, keeping the batch order within each', async () => {
       const f = fixture({ threshold: 4, draws: [3, 2, 1] }); // identity order
-      f.node.receive([forwardPacket('a'), forwardPacket('b', other), forwardPacket('c'), forwardPacket('d', other)]);
+      await f.node.receive([
+        forwardPacket('a'),
+        forwardPacket('b', other),
+        forwardPacket('c'),
+        forwardPacket('d', other),
+      ]);
       await f.node.settled();
       assert.deepEqual(f.sends.map((send) => send.url).sort(), [
         'http://mix-2:8080/v1/packets',
@@ -249,7 +258,7 @@ describe('MixNode', () => {
 
     it('releases consecutive batches separately', async () => {
       const f = fixture({ threshold: 2 });
-      f.node.receive([
+      await f.node.receive([
         forwardPacket('a'),
         forwardPacket('b'),
         forwardPacket('c'),
@@ -266,7 +275,7 @@ describe('MixNode', () => {
 
     it('stop drops what is pooled, returns how many, and zeroes the queue gauge', async () => {
       const f = fixture();
-      f.node.receive([forwardPacket('a'), forwardPacket('b')]);
+      await f.node.receive([forwardPacket('a'), forwardPacket('b')]);
       assert.equal(await f.node.stop(), 2);
       assert.equal(f.node.queued, 0);
       assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
@@ -284,16 +293,13 @@ describe('MixNode', () => {
         random,
         good.subarray(0, SEAL_OVERHEAD_BYTES),
         forwardPacket('b'),
-        onion.wrap([other.hop, next.hop], { gateway: 'http://gw:8080', recipient }, utf8.encode('not for me')),
+        onion.wrap([other.hop, next.hop], { gateway: 'gw', recipient }, utf8.encode('not for me')),
         new Uint8Array(0),
         seal(Uint8Array.from([0x09, 1, 2, 3]), self.keys.publicKey),
         good.subarray(0, good.length - 1),
         forwardPacket('c'),
       ];
-      let result: ReturnType<MixNode['receive']> | undefined;
-      assert.doesNotThrow(() => {
-        result = f.node.receive(packets);
-      });
+      const result = await f.node.receive(packets);
       const wrongKey = 'layer does not open with this node key (wrong node or altered)';
       assert.deepEqual(result, {
         accepted: 3,
@@ -340,7 +346,7 @@ describe('MixNode', () => {
       const big = forwardPacket('x'.repeat(300));
       const fits = forwardPacket('y');
       assert.ok(big.length > 256 && fits.length <= 256);
-      assert.deepEqual(f.node.receive([big, fits]), {
+      assert.deepEqual(await f.node.receive([big, fits]), {
         accepted: 1,
         rejected: [{ index: 0, outcome: 'malformed', reason: `packet of ${big.length} bytes exceeds 256` }],
       });
@@ -348,10 +354,10 @@ describe('MixNode', () => {
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 1, malformed: 1 }));
     });
 
-    it('accepts a packet of exactly maxPacketBytes', () => {
+    it('accepts a packet of exactly maxPacketBytes', async () => {
       const packet = forwardPacket('z');
       const f = fixture({ maxPacketBytes: packet.length });
-      assert.deepEqual(f.node.receive([packet]), { accepted: 1, rejected: [] });
+      assert.deepEqual(await f.node.receive([packet]), { accepted: 1, rejected: [] });
     });
 
     it('counts a request that is not frames as one malformed packet', async () => {
@@ -364,14 +370,32 @@ describe('MixNode', () => {
     });
   });
 
+  describe('replays', () => {
+    it('drops a second copy of a packet as a replay, in the same request or a later one', async () => {
+      const f = fixture({ threshold: 10 });
+      const packet = forwardPacket('once');
+      const first = await f.node.receive([packet, packet]);
+      assert.deepEqual(first, {
+        accepted: 1,
+        rejected: [{ index: 1, outcome: 'replay', reason: 'this packet was seen before in this epoch' }],
+      });
+      const later = await f.node.receive([Uint8Array.from(packet), forwardPacket('fresh')]);
+      assert.deepEqual(
+        later.rejected.map((r) => r.outcome),
+        ['replay'],
+      );
+      assert.equal(later.accepted, 1);
+      assert.equal(f.node.queued, 2);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, replay: 2 }));
+      const entries = await f.registry.getSingleMetric('mixlab_replay_cache_entries')?.get();
+      assert.equal(entries?.values[0]?.value, 2);
+    });
+  });
+
   describe('last hop', () => {
     it('hands last-hop packets to <gateway>/v1/deliveries as delivery frames, one request per gateway', async () => {
       const f = fixture({ draws: [2, 1] });
-      f.node.receive([
-        lastHopPacket('for you'),
-        forwardPacket('onward'),
-        lastHopPacket('elsewhere', 'https://gw-2.example/base'),
-      ]);
+      await f.node.receive([lastHopPacket('for you'), forwardPacket('onward'), lastHopPacket('elsewhere', 'gw-2')]);
       await f.node.settled();
       assert.deepEqual(f.sends.map((send) => send.url).sort(), [
         'http://gw:8080/v1/deliveries',
@@ -402,7 +426,7 @@ describe('MixNode', () => {
   describe('forward failures', () => {
     it('counts a packet whose next hop the directory does not know as forward_failed and sends the rest', async () => {
       const f = fixture({ draws: [2, 1], nodes: { 'mix-2': 'http://mix-2:8080' } });
-      f.node.receive([forwardPacket('a'), forwardPacket('lost', other), forwardPacket('c')]);
+      await f.node.receive([forwardPacket('a'), forwardPacket('lost', other), forwardPacket('c')]);
       await f.node.settled();
       assert.equal(f.sends.length, 1);
       assert.deepEqual(
@@ -421,7 +445,7 @@ describe('MixNode', () => {
           throw new Error('ECONNREFUSED');
         },
       });
-      f.node.receive([forwardPacket('a'), forwardPacket('b'), lastHopPacket('c')]);
+      await f.node.receive([forwardPacket('a'), forwardPacket('b'), lastHopPacket('c')]);
       await f.node.settled();
       assert.deepEqual(
         f.sends.map((send) => send.url),
@@ -432,7 +456,7 @@ describe('MixNode', () => {
 
     it('counts every packet of a failed send as forward_failed, and other targets still succeed', async () => {
       const f = fixture({ draws: [2, 1], failSendTo: 'http://mix-2:8080/v1/packets' });
-      f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
+      await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
       await f.node.settled();
       assert.equal(f.sends.length, 2);
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forward_failed: 2, forwarded: 1 }));
@@ -450,7 +474,7 @@ describe('MixNode', () => {
 
     it('counts a failed delivery to the gateway as forward_failed', async () => {
       const f = fixture({ threshold: 1, failSendTo: 'http://gw:8080/v1/deliveries' });
-      f.node.receive([lastHopPacket('a')]);
+      await f.node.receive([lastHopPacket('a')]);
       await f.node.settled();
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 1, forward_failed: 1 }));
     });
@@ -459,21 +483,22 @@ describe('MixNode', () => {
       const clock = new ManualClock();
       let finish: () => void = () => {};
       const slow = new MixNode({
-        keys: self.keys,
-        format: onion,
+        peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: 4096 }),
+        replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+        epoch: () => 0,
         clock,
         metrics: mixNodeMetrics(createServiceRegistry({})),
         logger: { warn: () => {} },
         createStrategy: ({ release }) =>
           new ThresholdStrategy<PooledPacket>({ threshold: 1 }, { clock, rng: scriptedRng([]), release }),
         resolveNode: async () => 'http://mix-2:8080',
+        resolveGateway: async () => undefined,
         send: () =>
           new Promise<void>((resolve) => {
             finish = resolve;
           }),
-        maxPacketBytes: 4096,
       });
-      slow.receive([forwardPacket('a')]);
+      await slow.receive([forwardPacket('a')]);
       let done = false;
       const settled = slow.settled().then(() => {
         done = true;

@@ -1,11 +1,12 @@
 /**
  * The path of a packet through one mix node, top to bottom:
- * receive → peel → pool → release → forward.
+ * receive → peel → check replay → pool → release → forward.
  */
-import type { KeyPair } from '@mixlab/crypto';
-import type { MixNodeMetrics } from '@mixlab/metrics';
+import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { Clock, MixStrategy, StrategyContext } from '@mixlab/mixing';
-import { encodeDelivery, PacketError, type PacketFormat, type Peeled } from '@mixlab/packet';
+import { encodeDelivery, type Peeled } from '@mixlab/packet';
+import type { Peeler } from './peeler.ts';
+import type { ReplayCache } from './replay-cache.ts';
 
 /** A peeled packet waiting in the pool. */
 export interface PooledPacket {
@@ -16,7 +17,7 @@ export interface PooledPacket {
 
 export interface Rejection {
   readonly index: number;
-  readonly outcome: PacketError['reason'];
+  readonly outcome: Extract<PacketOutcome, 'malformed' | 'undecryptable' | 'replay' | 'replay_cache_full'>;
   readonly reason: string;
 }
 
@@ -25,8 +26,11 @@ export interface MixNodeLogger {
 }
 
 export interface MixNodeDeps {
-  readonly keys: KeyPair;
-  readonly format: PacketFormat;
+  /** Removes this node's layer (on worker threads, or inline). */
+  readonly peeler: Peeler;
+  readonly replayCache: ReplayCache;
+  /** The key epoch packets are peeled under; replay tags are remembered per epoch. */
+  readonly epoch: () => number;
   readonly clock: Clock;
   readonly metrics: MixNodeMetrics;
   readonly logger: MixNodeLogger;
@@ -34,10 +38,10 @@ export interface MixNodeDeps {
   readonly createStrategy: (context: Pick<StrategyContext<PooledPacket>, 'release'>) => MixStrategy<PooledPacket>;
   /** Base URL of a next-hop node, or undefined when the directory does not know it. */
   readonly resolveNode: (id: string) => Promise<string | undefined>;
+  /** Base URL of a gateway, or undefined when the directory does not know it. */
+  readonly resolveGateway: (id: string) => Promise<string | undefined>;
   /** POSTs frames to a URL; rejects when they were not accepted. */
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
-  /** Maximum accepted packet size in bytes. */
-  readonly maxPacketBytes: number;
 }
 
 export class MixNode {
@@ -59,23 +63,27 @@ export class MixNode {
   }
 
   /** Takes the packets of one request; a bad packet is dropped alone, never its neighbours. */
-  receive(packets: readonly Uint8Array[]): { accepted: number; rejected: Rejection[] } {
+  async receive(packets: readonly Uint8Array[]): Promise<{ accepted: number; rejected: Rejection[] }> {
+    const results = await this.#deps.peeler.peel(packets);
+    const epoch = this.#deps.epoch();
     const rejected: Rejection[] = [];
+    const reject = (index: number, outcome: Rejection['outcome'], reason: string) => {
+      this.#deps.metrics.packets.inc({ outcome });
+      this.#deps.logger.warn({ index, outcome, reason }, 'packet dropped');
+      rejected.push({ index, outcome, reason });
+    };
     let accepted = 0;
-    packets.forEach((packet, index) => {
-      try {
-        const peeled = this.#peel(packet);
-        this.#deps.metrics.packets.inc({ outcome: 'accepted' });
-        this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
-        accepted++;
-      } catch (error) {
-        if (!(error instanceof PacketError)) throw error;
-        this.#deps.metrics.packets.inc({ outcome: error.reason });
-        this.#deps.logger.warn({ index, outcome: error.reason, reason: error.message }, 'packet dropped');
-        rejected.push({ index, outcome: error.reason, reason: error.message });
-      }
+    results.forEach((result, index) => {
+      if (!result.ok) return reject(index, result.reason, result.message);
+      const { peeled } = result;
+      const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
+      if (verdict === 'replay') return reject(index, 'replay', 'this packet was seen before in this epoch');
+      if (verdict === 'full') return reject(index, 'replay_cache_full', 'the replay cache for this epoch is full');
+      this.#deps.metrics.packets.inc({ outcome: 'accepted' });
+      this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+      accepted++;
     });
-    this.#updateQueueDepth();
+    this.#updateGauges();
     return { accepted, rejected };
   }
 
@@ -85,20 +93,13 @@ export class MixNode {
     this.#deps.logger.warn({ outcome: 'malformed', reason }, 'request dropped');
   }
 
-  #peel(packet: Uint8Array): Peeled {
-    if (packet.length > this.#deps.maxPacketBytes) {
-      throw new PacketError('malformed', `packet of ${packet.length} bytes exceeds ${this.#deps.maxPacketBytes}`);
-    }
-    return this.#deps.format.peel(packet, this.#deps.keys);
-  }
-
   /** Called by the strategy with a shuffled batch. */
   #release(batch: PooledPacket[]): void {
     const strategy = this.#pool.name;
     this.#deps.metrics.batchSize.observe({ strategy }, batch.length);
     const now = this.#deps.clock.now();
     for (const packet of batch) this.#deps.metrics.mixingDelay.observe({ strategy }, (now - packet.arrivedAt) / 1000);
-    this.#updateQueueDepth();
+    this.#updateGauges();
     const sending = this.#forward(batch).finally(() => this.#inflight.delete(sending));
     this.#inflight.add(sending);
   }
@@ -112,18 +113,23 @@ export class MixNode {
       byTarget.set(url, group);
     };
     for (const { peeled } of batch) {
-      if (peeled.kind === 'deliver') {
-        const { gateway, recipient } = peeled.destination;
-        addTo(`${gateway}/v1/deliveries`, encodeDelivery({ recipient, payload: peeled.payload }), 'delivered');
-        continue;
-      }
-      const base = await this.#deps.resolveNode(peeled.nextHop).catch(() => undefined);
+      const [field, what, id] =
+        peeled.kind === 'deliver'
+          ? ['gateway', 'gateway', peeled.destination.gateway]
+          : ['nextHop', 'next hop', peeled.nextHop];
+      const resolve = peeled.kind === 'deliver' ? this.#deps.resolveGateway : this.#deps.resolveNode;
+      const base = await resolve(id).catch(() => undefined);
       if (base === undefined) {
         this.#deps.metrics.packets.inc({ outcome: 'forward_failed' });
-        this.#deps.logger.warn({ nextHop: peeled.nextHop }, 'next hop unknown to the directory; packet dropped');
+        this.#deps.logger.warn({ [field]: id }, `${what} unknown to the directory; packet dropped`);
         continue;
       }
-      addTo(`${base}/v1/packets`, peeled.packet, 'forwarded');
+      if (peeled.kind === 'deliver') {
+        const delivery = encodeDelivery({ recipient: peeled.destination.recipient, payload: peeled.payload });
+        addTo(`${base}/v1/deliveries`, delivery, 'delivered');
+      } else {
+        addTo(`${base}/v1/packets`, peeled.packet, 'forwarded');
+      }
     }
     await Promise.all(
       [...byTarget].map(async ([url, { frames, outcome }]) => {
@@ -138,14 +144,16 @@ export class MixNode {
     );
   }
 
-  #updateQueueDepth(): void {
+  #updateGauges(): void {
     this.#deps.metrics.queueDepth.set({ strategy: this.#pool.name }, this.#pool.queued);
+    this.#deps.metrics.replayCacheEntries.set(this.#deps.replayCache.entries);
+    this.#deps.metrics.replayCacheBytes.set(this.#deps.replayCache.bytes);
   }
 
   /** Stops the pool and waits for batches already on their way. */
   async stop(): Promise<number> {
     const dropped = this.#pool.stop().length;
-    this.#updateQueueDepth();
+    this.#updateGauges();
     await Promise.allSettled(this.#inflight);
     return dropped;
   }

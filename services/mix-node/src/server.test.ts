@@ -8,6 +8,8 @@ import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-ki
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { InlinePeeler } from './peeler.ts';
+import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
 
 const utf8 = new TextEncoder();
@@ -43,6 +45,8 @@ describe('mix node server', () => {
   });
 
   let registry: Registry;
+  /** Where the in-process gateway listens, once started. */
+  let gatewayUrl = 'http://unused.invalid';
   let node: MixNode;
   let app: FastifyInstance;
   let ready: boolean;
@@ -54,8 +58,9 @@ describe('mix node server', () => {
     sends = [];
     ready = false;
     node = new MixNode({
-      keys: self.keys,
-      format: onion,
+      peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: MAX_PACKET_BYTES }),
+      replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+      epoch: () => 0,
       clock,
       metrics: mixNodeMetrics(registry),
       logger: { warn: () => {} },
@@ -65,12 +70,12 @@ describe('mix node server', () => {
           { clock, rng: { int: (max) => max - 1, float: () => 0 }, release },
         ),
       resolveNode: async (id) => (id === 'mix-2' ? 'http://mix-2:8080' : undefined),
+      resolveGateway: async (id) => (id === 'gateway-1' ? gatewayUrl : undefined),
       send:
         send ??
         (async (url, frames) => {
           sends.push({ url, frames });
         }),
-      maxPacketBytes: MAX_PACKET_BYTES,
     });
     app = buildServer({
       node,
@@ -193,7 +198,6 @@ describe('mix node server', () => {
 
   describe('delivering over HTTP to an in-process gateway', () => {
     let gateway: FastifyInstance;
-    let gatewayUrl: string;
     let sender: FrameSender;
     const bodies: { url: string; contentType: string | undefined; body: Buffer }[] = [];
 
@@ -216,7 +220,7 @@ describe('mix node server', () => {
     it('sends last-hop packets as delivery frames that decode to the recipient and payload', async () => {
       build((url, frames) => sender.send(url, frames));
       const exitPacket = (message: string) =>
-        onion.wrap([self.hop], { gateway: gatewayUrl, recipient }, utf8.encode(message));
+        onion.wrap([self.hop], { gateway: 'gateway-1', recipient }, utf8.encode(message));
       const response = await post(encodeFrames([exitPacket('one'), exitPacket('two'), exitPacket('three')]));
       assert.equal(response.statusCode, 202);
       await node.settled();

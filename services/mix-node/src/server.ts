@@ -31,7 +31,7 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       deps.node.countMalformedRequest(reason);
       return reply.code(400).send({ error: reason });
     }
-    const result = deps.node.receive(packets);
+    const result = await deps.node.receive(packets);
     return reply.code(202).send(result);
   });
 

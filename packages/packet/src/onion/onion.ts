@@ -110,6 +110,7 @@ export const onion: PacketFormat = {
     if (!layer) {
       throw new PacketError('undecryptable', 'layer does not open with this node key (wrong node or altered)');
     }
-    return parseLayer(layer);
+    // The sealed box's ephemeral public key: fresh for every layer, the same in every copy of one.
+    return { ...parseLayer(layer), replayTag: packet.subarray(0, X25519_KEY_BYTES) };
   },
 };

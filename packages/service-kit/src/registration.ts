@@ -1,14 +1,13 @@
-import { retryUntilSuccess } from '@mixlab/service-kit';
-import type { NodeDescriptor } from '@mixlab/topology';
 import { request } from 'undici';
+import { retryUntilSuccess } from './retry.ts';
 
 export interface RegistrationLogger {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
 }
 
-async function register(directoryUrl: string, descriptor: NodeDescriptor): Promise<void> {
-  const response = await request(`${directoryUrl}/v1/nodes`, {
+async function register(registrationUrl: string, descriptor: object): Promise<void> {
+  const response = await request(registrationUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(descriptor),
@@ -18,23 +17,23 @@ async function register(directoryUrl: string, descriptor: NodeDescriptor): Promi
 }
 
 /**
- * Registers until the directory accepts, then again every `refreshMs`, so that a
- * restarted directory learns the node back.
+ * POSTs `descriptor` to the directory's `registrationUrl` until it accepts, then again
+ * every `refreshMs`, so that a restarted directory learns the service back.
  */
 export async function keepRegistered(
-  directoryUrl: string,
-  descriptor: NodeDescriptor,
+  registrationUrl: string,
+  descriptor: object,
   options: { retryMs: number; refreshMs: number; signal: AbortSignal; logger: RegistrationLogger },
 ): Promise<void> {
   const { logger, signal } = options;
   const attempt = () =>
-    retryUntilSuccess(() => register(directoryUrl, descriptor), {
+    retryUntilSuccess(() => register(registrationUrl, descriptor), {
       delayMs: options.retryMs,
       signal,
       onFailure: (error, tries) => logger.warn({ tries, reason: String(error) }, 'registration failed; retrying'),
     });
   await attempt();
-  logger.info({ directoryUrl, descriptor }, 'registered with the directory');
+  logger.info({ registrationUrl, descriptor }, 'registered with the directory');
   const timer = setInterval(() => {
     attempt().catch(() => {});
   }, options.refreshMs);
