@@ -14,6 +14,10 @@ export interface Cascade {
   readonly gatewayUrl: string;
   readonly prometheusUrl: string;
   readonly directoryUrl: string;
+  /** The compose project name (random per start); its containers carry it as a label. */
+  readonly projectName: string;
+  /** The running compose environment, for tests that look at its containers (addresses, networks). */
+  readonly environment: StartedDockerComposeEnvironment;
   stop(): Promise<void>;
 }
 
@@ -57,6 +61,8 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
     directoryUrl: `http://127.0.0.1:${ports.directory}`,
+    projectName: started.getContainer('directory-1').getLabels()['com.docker.compose.project'] ?? '',
+    environment: started,
     stop: async () => {
       await started.down({ removeVolumes: true, timeout: 10_000 });
     },

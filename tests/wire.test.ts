@@ -1,0 +1,262 @@
+/**
+ * The wire, as a passive adversary on the compose network sees it: tcpdump on the
+ * cascade's bridge while a client sends messages of varied lengths, then every HTTP
+ * request read back from the capture and the packet sizes grouped by link.
+ *
+ * Under Sphinx every packet on every link is the same size; under the onion baseline a
+ * packet's size says which layer it is on (and, hop to hop, which packet it is).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { MixnetClient, type Subscription } from '@mixlab/client';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { decodeFrames, defaultGeometry, type PacketFormatName } from '@mixlab/packet';
+import { bridgeInterface, buildCaptureImage, type Capture, startCapture } from './capture/capture.ts';
+import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
+import { httpRequestsFromPcap, type WireRequest } from './helpers/pcap.ts';
+
+const THRESHOLD = 4;
+/**
+ * The same lengths for both formats: 1 to 1450 bytes (a Sphinx payload holds them all).
+ * No two differ by exactly one or two onion layers (55 or 110 bytes with these node
+ * ids), so under onion the size sets of different links cannot overlap by accident.
+ */
+const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 1450];
+const SPHINX_PACKET_BYTES = 2602;
+const PORT = 8080;
+
+/** The links that carry packets, in path order; `client` is the host, behind the published port. */
+const PACKET_LINKS = ['client→client-gateway', 'client-gateway→mix-1', 'mix-1→mix-2', 'mix-2→mix-3'] as const;
+const DELIVERY_LINK = 'mix-3→client-gateway';
+const SERVICES = ['client-gateway', 'mix-1', 'mix-2', 'mix-3', 'directory', 'prometheus'];
+
+interface Observation {
+  /** Packet sizes per link, in capture order. */
+  readonly packets: Map<string, number[]>;
+  /** Message sizes (recipient | sealed message) mix-3 hands to the gateway. */
+  readonly deliveries: number[];
+  readonly requestsPerLink: Map<string, number>;
+  readonly captureSummary: string;
+  readonly seconds: number;
+}
+
+const observations = new Map<PacketFormatName, Observation>();
+/** Clean-ups of what `observe` started, for `after` to run should a test time out mid-way. */
+const pending = new Set<() => Promise<void>>();
+
+function sorted(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+/** Packet sizes in one captured request: JSON with base64 packets from the client, frames between nodes. */
+function packetSizes(request: WireRequest, link: string): number[] {
+  const contentType = request.headers['content-type'] ?? '';
+  if (link === 'client→client-gateway') {
+    assert.match(contentType, /^application\/json/, `${link} carries JSON`);
+    const { packets } = JSON.parse(Buffer.from(request.body).toString('utf8')) as { packets: { packet: string }[] };
+    return packets.map(({ packet }) => Buffer.from(packet, 'base64').length);
+  }
+  assert.equal(contentType, 'application/octet-stream', `${link} carries frames`);
+  return decodeFrames(request.body, Number.MAX_SAFE_INTEGER).map((frame) => frame.length);
+}
+
+/** Starts a cascade in `format`, captures its bridge while the messages go through, and stops both. */
+async function observe(format: PacketFormatName): Promise<Observation> {
+  const started = Date.now();
+  let cascade: Cascade | undefined;
+  let capture: Capture | undefined;
+  let subscription: Subscription | undefined;
+  let cleanedUp = false;
+  const cleanUp = async () => {
+    if (cleanedUp) return;
+    cleanedUp = true;
+    pending.delete(cleanUp);
+    subscription?.close();
+    await capture?.dispose().catch((error) => console.error(`removing the capture container: ${error}`));
+    await cascade?.stop();
+  };
+  pending.add(cleanUp);
+  try {
+    cascade = await startCascade({ MIXLAB_PACKET_FORMAT: format, MIXLAB_STRATEGY: `threshold:n=${THRESHOLD}` });
+    if (cleanedUp) {
+      await cascade.stop(); // the test timed out meanwhile and `after` has run
+      throw new Error('cancelled');
+    }
+    const gatewayContainer = cascade.environment.getContainer('client-gateway-1');
+    const networkName = gatewayContainer.getNetworkNames().find((name) => name.startsWith(cascade?.projectName ?? ''));
+    assert.ok(networkName, `the gateway is on no network of project ${cascade.projectName}`);
+    const names = new Map<string, string>();
+    for (const service of SERVICES) {
+      names.set(cascade.environment.getContainer(`${service}-1`).getIpAddress(networkName), service);
+    }
+    const iface = await bridgeInterface(gatewayContainer.getNetworkId(networkName));
+    capture = await startCapture(iface, `tcp port ${PORT}`);
+    if (cleanedUp) {
+      await capture.dispose();
+      throw new Error('cancelled');
+    }
+
+    const recipient = generateKeyPair();
+    const expected = new Map<string, Uint8Array>();
+    const arrived = new Map<string, Uint8Array>();
+    const errors: Error[] = [];
+    const receiver = new MixnetClient(cascade.gatewayUrl);
+    subscription = receiver.receive(
+      recipient,
+      (message) => {
+        arrived.set(message.id, message.body);
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    await subscription.opened;
+    const sender = new MixnetClient(cascade.gatewayUrl);
+    for (const length of MESSAGE_LENGTHS) {
+      const body = new Uint8Array(randomBytes(length));
+      const receipt = await sender.send(recipient.publicKey, body);
+      expected.set(receipt.messageId, body);
+    }
+    await eventually(
+      `all ${MESSAGE_LENGTHS.length} ${format} messages to arrive`,
+      async () => (arrived.size === expected.size ? true : undefined),
+      30_000,
+      200,
+    );
+    assert.deepEqual(errors, []);
+    for (const [id, body] of expected) assert.deepEqual(new Uint8Array(arrived.get(id) ?? []), body, `message ${id}`);
+
+    const { pcap, summary } = await capture.stop();
+    capture = undefined;
+    assert.doesNotMatch(summary, /[1-9]\d* packets dropped by kernel/, `tcpdump dropped packets: ${summary}`);
+
+    const { requests, unreadable } = httpRequestsFromPcap(pcap, PORT);
+    // The host reaches the published port through the bridge's gateway address.
+    const nameOf = (ip: string) => names.get(ip) ?? 'client';
+    const packetLinks = new Set<string>(PACKET_LINKS);
+    // Streams the capture joined late are older keep-alive connections (scrapes, topology
+    // look-ups); none may be a link that carries packets or messages.
+    const missed = unreadable.filter((stream) => {
+      const link = `${nameOf(stream.srcIp)}→${nameOf(stream.dstIp)}`;
+      return packetLinks.has(link) || link === DELIVERY_LINK;
+    });
+    assert.deepEqual(missed, [], 'streams of packet links the capture could not read');
+
+    const packets = new Map<string, number[]>(PACKET_LINKS.map((link) => [link, []]));
+    const deliveries: number[] = [];
+    const requestsPerLink = new Map<string, number>();
+    for (const request of requests) {
+      if (request.method !== 'POST') continue;
+      const link = `${nameOf(request.srcIp)}→${nameOf(request.dstIp)}`;
+      if (request.path === '/v1/packets') {
+        assert.ok(packetLinks.has(link), `packets on an unexpected link ${link}`);
+        packets.get(link)?.push(...packetSizes(request, link));
+      } else if (request.path === '/v1/deliveries') {
+        assert.equal(link, DELIVERY_LINK);
+        deliveries.push(...decodeFrames(request.body, Number.MAX_SAFE_INTEGER).map((frame) => frame.length));
+      } else continue;
+      requestsPerLink.set(link, (requestsPerLink.get(link) ?? 0) + 1);
+    }
+    return { packets, deliveries, requestsPerLink, captureSummary: summary, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await cleanUp();
+  }
+}
+
+function range(values: readonly number[]): string {
+  if (values.length === 0) return '-';
+  const s = sorted(values);
+  const distinct = new Set(s).size;
+  return distinct === 1 ? `all ${s[0]}` : `${s[0]}..${s.at(-1)} (${distinct} distinct)`;
+}
+
+function printTable(): void {
+  const rows: string[][] = [['format', 'link', 'requests', 'packets', 'sizes (bytes)']];
+  for (const [format, observation] of observations) {
+    for (const [link, sizes] of observation.packets) {
+      rows.push([format, link, String(observation.requestsPerLink.get(link) ?? 0), String(sizes.length), range(sizes)]);
+    }
+    rows.push([
+      format,
+      `${DELIVERY_LINK} (messages)`,
+      String(observation.requestsPerLink.get(DELIVERY_LINK) ?? 0),
+      String(observation.deliveries.length),
+      range(observation.deliveries),
+    ]);
+  }
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
+  const details = [...observations].flatMap(([format, observation]) => [
+    `${format}: ${observation.seconds.toFixed(1)} s, tcpdump: ${observation.captureSummary}`,
+    ...(format === 'onion'
+      ? [...observation.packets].map(([link, sizes]) => `  ${link}: ${sorted(sizes).join(' ')}`)
+      : []),
+  ]);
+  console.log(
+    [
+      `wire sizes per link, ${MESSAGE_LENGTHS.length} messages of ${MESSAGE_LENGTHS[0]}..${MESSAGE_LENGTHS.at(-1)} bytes, threshold ${THRESHOLD}`,
+      ...lines,
+      ...details,
+    ].join('\n'),
+  );
+}
+
+describe('the wire, as a passive adversary on the compose network sees it', { timeout: 300_000 }, () => {
+  before(async () => {
+    await cryptoReady();
+    await buildCaptureImage();
+  });
+
+  after(async () => {
+    if (observations.size > 0) printTable();
+    for (const cleanUp of pending) await cleanUp();
+  });
+
+  it('onion: packet sizes differ per layer, and each layer strips a constant', async () => {
+    const observation = await observe('onion');
+    observations.set('onion', observation);
+    const [client, first, second, third] = PACKET_LINKS.map((link) => observation.packets.get(link) ?? []);
+    for (const [link, sizes] of observation.packets) {
+      assert.equal(sizes.length, MESSAGE_LENGTHS.length, `packets on ${link}`);
+    }
+    assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
+    // The gateway forwards what the client hands it, byte for byte.
+    assert.deepEqual(sorted(first ?? []), sorted(client ?? []));
+    // No size is seen on two layers...
+    const layers = [
+      ['client-gateway→mix-1', first],
+      ['mix-1→mix-2', second],
+      ['mix-2→mix-3', third],
+    ] as const;
+    for (const [i, [linkA, sizesA]] of layers.entries()) {
+      for (const [linkB, sizesB] of layers.slice(i + 1)) {
+        const shared = [...new Set(sizesA)].filter((size) => sizesB?.includes(size));
+        assert.deepEqual(shared, [], `sizes seen on both ${linkA} and ${linkB}`);
+      }
+    }
+    // ...and the leak is sharper than that: sizes are the message lengths plus a constant on
+    // the first link, and each hop takes a constant off, so sizes link packets across a mix.
+    const offset = (sizes: readonly number[], from: readonly number[]) => {
+      const differences = sorted(sizes).map((size, i) => size - (sorted(from)[i] ?? 0));
+      assert.equal(new Set(differences).size, 1, `not a constant shift: ${differences.join(' ')}`);
+      return differences[0] ?? 0;
+    };
+    assert.ok(offset(first ?? [], MESSAGE_LENGTHS) > 0);
+    const shrink1 = offset(first ?? [], second ?? []);
+    const shrink2 = offset(second ?? [], third ?? []);
+    assert.ok(shrink1 > 0 && shrink2 > 0, `layers shrink by ${shrink1} and ${shrink2} bytes`);
+  });
+
+  it('sphinx: every packet on every link is the same size', async () => {
+    const observation = await observe('sphinx');
+    observations.set('sphinx', observation);
+    assert.equal(defaultGeometry.packetBytes, SPHINX_PACKET_BYTES);
+    for (const [link, sizes] of observation.packets) {
+      assert.equal(sizes.length, MESSAGE_LENGTHS.length, `packets on ${link}`);
+      assert.deepEqual(new Set(sizes), new Set([SPHINX_PACKET_BYTES]), `packet sizes on ${link}`);
+    }
+    assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
+    // Batching: one request per packet into mix-1, one per batch after it.
+    assert.equal(observation.requestsPerLink.get('mix-1→mix-2'), MESSAGE_LENGTHS.length / THRESHOLD);
+    assert.equal(observation.requestsPerLink.get('mix-2→mix-3'), MESSAGE_LENGTHS.length / THRESHOLD);
+  });
+});
