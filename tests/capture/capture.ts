@@ -78,9 +78,11 @@ export async function startCapture(iface: string, filter: string): Promise<Captu
   await buildCaptureImage();
   const script = [
     'mkdir -p /capture',
-    // -s 0: whole frames; -U and --immediate-mode: hand over and write each packet as it comes
-    // (without, packets waiting in the kernel ring when SIGINT arrives are lost); -n: no name look-ups.
-    `tcpdump -Z root -n -s 0 -U --immediate-mode -i ${iface} -w ${PCAP} "$FILTER" & echo $! > ${PID_FILE}`,
+    // -s: whole frames (up to a 64 KiB offloaded segment); -B: a 32 MiB kernel buffer, since in
+    // immediate mode the ring holds buffer/snaplen frames and the default 2 MiB drops bursts;
+    // -U and --immediate-mode: hand over and write each packet as it comes (without, packets
+    // still in the kernel ring when SIGINT arrives are lost); -n: no name look-ups.
+    `tcpdump -Z root -n -s 65600 -B 32768 -U --immediate-mode -i ${iface} -w ${PCAP} "$FILTER" & echo $! > ${PID_FILE}`,
     'wait',
     'echo "tcpdump exited"',
     // Stay up so the file can be copied out; `stop()` removes the container.
