@@ -2,23 +2,26 @@
 /**
  * mixlab: talk to a mixlab network through its client gateway.
  *   mixlab topology
- *   mixlab send --to ADDRESS TEXT
+ *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
  *   mixlab listen [--key FILE]
  *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE]
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MixnetClient, parseAddress } from '@mixlab/client';
+import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
 import { loadOrCreateKey } from './key-file.ts';
 import { LOAD_USAGE, loadCommand, parseLoadArgs } from './load-command.ts';
+import { sendCommand } from './send-command.ts';
 
 const USAGE = `usage: mixlab [--gateway URL] <command>
 
 commands:
   topology                 print the mix nodes of every layer
-  send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS
+  send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS, wait for its
+                           acknowledgement and retransmit when none comes
+                           (--no-ack, --ack-timeout SECONDS (20), --attempts N (3))
   listen [--key FILE]      print this client's address, then every message it receives
   ${LOAD_USAGE}
 
@@ -31,6 +34,9 @@ const { values, positionals } = parseArgs({
   options: {
     gateway: { type: 'string', default: process.env.MIXLAB_GATEWAY ?? 'http://127.0.0.1:8080' },
     to: { type: 'string' },
+    'no-ack': { type: 'boolean', default: false },
+    'ack-timeout': { type: 'string', default: '20' },
+    attempts: { type: 'string', default: '3' },
     key: { type: 'string', default: process.env.MIXLAB_KEY ?? join(homedir(), '.mixlab', 'key.json') },
     help: { type: 'boolean', short: 'h' },
     clients: { type: 'string' },
@@ -65,8 +71,18 @@ try {
     case 'send': {
       if (!values.to) fail('send needs --to ADDRESS (the address `mixlab listen` prints)');
       if (rest.length === 0) fail('send needs the TEXT to send');
-      const receipt = await client.send(parseAddress(values.to), new TextEncoder().encode(rest.join(' ')));
-      console.log(`sent message ${receipt.messageId} via ${receipt.route.join(' → ')}`);
+      const ackTimeout = Number(values['ack-timeout']);
+      const attempts = Number(values.attempts);
+      if (!(ackTimeout > 0)) fail(`--ack-timeout must be a positive number of seconds, got "${values['ack-timeout']}"`);
+      if (!Number.isInteger(attempts) || attempts < 1)
+        fail(`--attempts must be a positive integer, got "${values.attempts}"`);
+      process.exitCode = await sendCommand(client, {
+        to: values.to,
+        text: rest.join(' '),
+        acknowledge: !values['no-ack'],
+        ackTimeoutMs: ackTimeout * 1000,
+        attempts,
+      });
       break;
     }
     case 'listen': {

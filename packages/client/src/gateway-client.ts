@@ -1,4 +1,4 @@
-import type { GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
+import type { DeliveryReport, GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
 import { fetchTopology, type Topology } from '@mixlab/topology';
 import { type Dispatcher, request } from 'undici';
 
@@ -32,6 +32,11 @@ export class GatewayClient {
     return (await this.#json<{ acknowledged: number }>('POST', `/v1/mailboxes/${address}/acks`, { ids })).acknowledged;
   }
 
+  /** Measurement only: tells the gateway what acknowledged sending came to. */
+  async reportDeliveries(report: DeliveryReport): Promise<void> {
+    await this.#json<unknown>('POST', '/v1/reports', report, [204]);
+  }
+
   /** The WebSocket URL that pushes `address`'s messages. */
   mailboxSocketUrl(address: string): string {
     return `${this.baseUrl.replace(/^http/, 'ws')}/v1/mailboxes/${address}/ws`;
@@ -47,6 +52,6 @@ export class GatewayClient {
     if (!okStatuses.includes(response.statusCode)) {
       throw new Error(`${method} ${path} answered ${response.statusCode}: ${text.slice(0, 300)}`);
     }
-    return JSON.parse(text) as T;
+    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 }

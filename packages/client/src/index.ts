@@ -1,3 +1,4 @@
+export * from './acknowledged-sender.ts';
 export * from './gateway-client.ts';
 export * from './load-generator.ts';
 export * from './message.ts';

@@ -1,30 +1,43 @@
 /**
  * What a recipient reads, sealed end to end to its address so that neither the
  * exit node nor the gateway can read it:
- *   version (1) = 1 | message id (16) | sent at, ms since the epoch (f64 BE) | body
+ *   version (1) = 2 | message id (16) | sent at, ms since the epoch (f64 BE)
+ *   | reply block length (u16 BE) | reply block | body
+ * A reply block, when present, lets the recipient acknowledge the message without
+ * learning who sent it.
  */
-import { type KeyPair, openSealed, randomBytes, seal, toHex } from '@mixlab/crypto';
+import { type KeyPair, openSealed, randomBytes, SEAL_OVERHEAD_BYTES, seal, toHex } from '@mixlab/crypto';
 
-const VERSION = 1;
-const HEADER_BYTES = 1 + 16 + 8;
+const VERSION = 2;
+const HEADER_BYTES = 1 + 16 + 8 + 2;
 
 export interface Message {
-  /** 32 hex characters, chosen by the sender; lets a recipient spot duplicates. */
+  /** 32 hex characters, chosen by the sender; a retransmission keeps it, so recipients spot duplicates. */
   readonly id: string;
   readonly sentAt: number;
   readonly body: Uint8Array;
+  /** A single-use reply block for the acknowledgement, when the sender asked for one. */
+  readonly replyBlock?: Uint8Array | undefined;
 }
 
-export function newMessage(body: Uint8Array, sentAt: number): Message {
-  return { id: toHex(randomBytes(16)), sentAt, body };
+export function newMessageId(): string {
+  return toHex(randomBytes(16));
 }
+
+/** Bytes a message adds around its body and reply block once sealed. */
+export const MESSAGE_OVERHEAD_BYTES = HEADER_BYTES + SEAL_OVERHEAD_BYTES;
 
 export function sealMessage(message: Message, recipient: Uint8Array): Uint8Array {
-  const plain = new Uint8Array(HEADER_BYTES + message.body.length);
+  const block = message.replyBlock ?? new Uint8Array(0);
+  if (block.length > 0xffff) throw new RangeError('a reply block cannot exceed 65535 bytes');
+  const plain = new Uint8Array(HEADER_BYTES + block.length + message.body.length);
+  const view = new DataView(plain.buffer);
   plain[0] = VERSION;
   plain.set(Buffer.from(message.id, 'hex'), 1);
-  new DataView(plain.buffer).setFloat64(17, message.sentAt);
-  plain.set(message.body, HEADER_BYTES);
+  view.setFloat64(17, message.sentAt);
+  view.setUint16(25, block.length);
+  plain.set(block, HEADER_BYTES);
+  plain.set(message.body, HEADER_BYTES + block.length);
   return seal(plain, recipient);
 }
 
@@ -33,9 +46,28 @@ export function openMessage(sealed: Uint8Array, keys: KeyPair): Message {
   const plain = openSealed(sealed, keys);
   if (!plain) throw new Error('message does not open with this key (not for us, or altered)');
   if (plain.length < HEADER_BYTES || plain[0] !== VERSION) throw new Error('message has an unknown layout');
+  const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+  const blockLength = view.getUint16(25);
+  if (plain.length < HEADER_BYTES + blockLength) throw new Error('message is shorter than its reply block');
   return {
     id: toHex(plain.subarray(1, 17)),
-    sentAt: new DataView(plain.buffer, plain.byteOffset).getFloat64(17),
-    body: plain.subarray(HEADER_BYTES),
+    sentAt: view.getFloat64(17),
+    replyBlock: blockLength > 0 ? plain.subarray(HEADER_BYTES, HEADER_BYTES + blockLength) : undefined,
+    body: plain.subarray(HEADER_BYTES + blockLength),
   };
+}
+
+/** The reply a recipient sends through a reply block: 0x01 | the acknowledged message's id (16). */
+const ACK = 0x01;
+
+export function encodeAcknowledgement(messageId: string): Uint8Array {
+  const out = new Uint8Array(17);
+  out[0] = ACK;
+  out.set(Buffer.from(messageId, 'hex'), 1);
+  return out;
+}
+
+/** The acknowledged message id, or undefined when the reply is not an acknowledgement. */
+export function decodeAcknowledgement(reply: Uint8Array): string | undefined {
+  return reply.length === 17 && reply[0] === ACK ? toHex(reply.subarray(1)) : undefined;
 }

@@ -1,15 +1,35 @@
 import { randomInt } from 'node:crypto';
 import { fromHex, type KeyPair, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
-import { PACKET_FORMAT_NAMES, type PacketFormat, type PacketFormatName, packetFormat } from '@mixlab/packet';
-import { pickRoute, type Topology, TopologyCache } from '@mixlab/topology';
+import {
+  PACKET_FORMAT_NAMES,
+  type PacketFormat,
+  type PacketFormatName,
+  packetFormat,
+  type ReplyFormat,
+  type ReplySecret,
+  type RouteHop,
+} from '@mixlab/packet';
+import { type NodeDescriptor, pickRoute, type Topology, TopologyCache } from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
-import { type Message, newMessage, openMessage, sealMessage } from './message.ts';
+import { encodeAcknowledgement, type Message, newMessageId, openMessage, sealMessage } from './message.ts';
+
+export interface SendOptions {
+  /** Keep the id of an earlier attempt (retransmission), so the recipient can drop duplicates. */
+  readonly messageId?: string;
+  /**
+   * Ask for an acknowledgement: carry a single-use reply block routed back to these
+   * keys' address at this gateway. Only formats with replies (Sphinx) can.
+   */
+  readonly replyTo?: KeyPair;
+}
 
 export interface SendReceipt {
   readonly messageId: string;
   /** Node ids of the route, layer 1 first (known only to the sender). */
   readonly route: readonly string[];
+  /** What reads the acknowledgement, when one was asked for. */
+  readonly replySecret?: ReplySecret;
 }
 
 export interface ReceivedMessage extends Message {
@@ -27,7 +47,12 @@ export interface ReceiveOptions {
   readonly reportLatency?: boolean;
   /** Clock for latencies, ms since the epoch. */
   readonly now?: () => number;
+  /** Deliveries that are replies (acknowledgements) go here instead of `onMessage`. */
+  readonly onReply?: (delivered: Uint8Array) => void;
 }
+
+/** Message ids a receiver remembers to drop retransmitted duplicates. */
+const REMEMBERED_MESSAGE_IDS = 10_000;
 
 export interface Subscription {
   /** Resolves once the socket is open and the gateway pushes. */
@@ -62,36 +87,68 @@ export class MixnetClient {
     return this.#topology.current();
   }
 
+  /** The gateway's packet format's replies, or undefined when it has none (onion). */
+  async replyFormat(): Promise<ReplyFormat | undefined> {
+    return (await this.#gatewayContext()).format.replies;
+  }
+
   /** Seals `body` to `recipient`, wraps it for a fresh random route, and submits it. */
-  async send(recipient: Uint8Array, body: Uint8Array, now = Date.now()): Promise<SendReceipt> {
+  async send(
+    recipient: Uint8Array,
+    body: Uint8Array,
+    now = Date.now(),
+    options: SendOptions = {},
+  ): Promise<SendReceipt> {
     const { info, format } = await this.#gatewayContext();
-    const route = pickRoute(await this.#topology.current(), this.#pickIndex);
-    const message = newMessage(body, now);
-    const packet = format.wrap(
-      route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey) })),
-      { gateway: info.gatewayId, recipient },
-      sealMessage(message, recipient),
-    );
-    const firstHop = (route[0] as { id: string }).id;
+    const topology = await this.#topology.current();
+    const route = pickRoute(topology, this.#pickIndex);
+    let reply: { block: Uint8Array; secret: ReplySecret } | undefined;
+    if (options.replyTo) {
+      if (!format.replies) throw new Error(`the ${format.name} format has no reply blocks, so no acknowledgements`);
+      const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
+      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#pickIndex)), back);
+    }
+    const message: Message = { id: options.messageId ?? newMessageId(), sentAt: now, body, replyBlock: reply?.block };
+    let packet: Uint8Array;
+    try {
+      packet = format.wrap(routeHops(route), { gateway: info.gatewayId, recipient }, sealMessage(message, recipient));
+    } catch (error) {
+      throw new Error(`cannot wrap the message: ${(error as Error).message}`, { cause: error });
+    }
+    await this.#submit((route[0] as NodeDescriptor).id, packet);
+    return { messageId: message.id, route: route.map((node) => node.id), replySecret: reply?.secret };
+  }
+
+  async #submit(firstHop: string, packet: Uint8Array): Promise<void> {
     const result = await this.gateway.submit({
       packets: [{ firstHop, packet: Buffer.from(packet).toString('base64') }],
     });
     if (result.accepted !== 1) {
       throw new Error(`gateway refused the packet: ${result.rejected.map((r) => r.reason).join('; ')}`);
     }
-    return { messageId: message.id, route: route.map((node) => node.id) };
+  }
+
+  /** Answers a message's reply block with an acknowledgement of it. */
+  async #acknowledge(message: Message): Promise<void> {
+    const { format } = await this.#gatewayContext();
+    if (!message.replyBlock || !format.replies) return;
+    const { firstHop, packet } = format.replies.wrapReply(message.replyBlock, encodeAcknowledgement(message.id));
+    await this.#submit(firstHop, packet);
   }
 
   /**
    * Pushes every message for `keys` to `onMessage` as it arrives (and those already
-   * waiting), acknowledging each after `onMessage` returns.
+   * waiting), then removes it from the mailbox. A message that carries a reply block is
+   * acknowledged through it, every time it arrives (the sender may not have heard the
+   * last acknowledgement); a retransmitted copy reaches `onMessage` only once.
    */
   receive(
     keys: KeyPair,
     onMessage: (message: ReceivedMessage) => void | Promise<void>,
     options: ReceiveOptions = {},
   ): Subscription {
-    const { onError = () => {}, reportLatency = false, now = Date.now } = options;
+    const { onError = () => {}, reportLatency = false, now = Date.now, onReply } = options;
+    const seen = new Set<string>();
     const address = toHex(keys.publicKey);
     const socket = new WebSocket(this.gateway.mailboxSocketUrl(address));
     const ack = (id: string, sentAt: number | undefined) => {
@@ -118,11 +175,22 @@ export class MixnetClient {
         return;
       }
       const { id: deliveryId, payload } = frame.message;
+      const delivered = Buffer.from(payload, 'base64');
       let sentAt: number | undefined;
       try {
-        const message = openMessage(Buffer.from(payload, 'base64'), keys);
-        sentAt = message.sentAt;
-        await onMessage({ ...message, deliveryId });
+        const { format } = await this.#gatewayContext();
+        if (format.replies?.replyId(delivered)) {
+          if (!onReply) throw new Error('a reply arrived, but this receiver sent no reply blocks');
+          onReply(delivered);
+        } else {
+          const message = openMessage(delivered, keys);
+          this.#acknowledge(message).catch((error) => onError(new Error(`acknowledgement not sent: ${error}`)));
+          if (!seen.has(message.id)) {
+            sentAt = message.sentAt;
+            rememberBounded(seen, message.id, REMEMBERED_MESSAGE_IDS);
+            await onMessage({ ...message, deliveryId });
+          }
+        }
       } catch (error) {
         onError(error as Error);
       }
@@ -143,5 +211,18 @@ export class MixnetClient {
       this.#context = undefined;
     });
     return this.#context;
+  }
+}
+
+function routeHops(route: readonly NodeDescriptor[]): RouteHop[] {
+  return route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey) }));
+}
+
+/** Adds `value`, forgetting the oldest entries beyond `limit` (a Set iterates in insertion order). */
+function rememberBounded(set: Set<string>, value: string, limit: number): void {
+  set.add(value);
+  for (const oldest of set) {
+    if (set.size <= limit) break;
+    set.delete(oldest);
   }
 }

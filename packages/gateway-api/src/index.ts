@@ -46,6 +46,18 @@ export interface AckFrame {
   readonly latencies?: readonly number[];
 }
 
+/**
+ * Optional, for measurement only: what a sender's acknowledged deliveries came to,
+ * counted by clients that opt in (mixlab_client_deliveries_total{event}).
+ */
+export interface DeliveryReport {
+  readonly acknowledged?: number;
+  readonly retransmitted?: number;
+  readonly expired?: number;
+}
+
+export const DELIVERY_REPORT_EVENTS = ['acknowledged', 'retransmitted', 'expired'] as const;
+
 /** Most ids one acknowledgement may carry. */
 export const MAX_ACK_IDS = 1000;
 

@@ -11,6 +11,7 @@ export interface GatewayMetrics {
   readonly mailboxMessages: Gauge;
   readonly connectedClients: Gauge;
   readonly endToEndLatency: Histogram;
+  readonly clientDeliveries: Counter<'event'>;
 }
 
 export function gatewayMetrics(registry: Registry): GatewayMetrics {
@@ -29,6 +30,13 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
   });
   for (const outcome of ['forwarded', 'rejected', 'forward_failed']) packetsSubmitted.inc({ outcome }, 0);
   for (const outcome of ['stored', 'rejected', 'mailbox_full']) messagesDelivered.inc({ outcome }, 0);
+  const clientDeliveries = new Counter({
+    name: 'mixlab_client_deliveries_total',
+    help: 'Acknowledged sending as clients that opt in report it: acknowledged, retransmitted, expired.',
+    labelNames: ['event'],
+    registers,
+  });
+  for (const event of ['acknowledged', 'retransmitted', 'expired']) clientDeliveries.inc({ event }, 0);
   return {
     packetsSubmitted,
     messagesDelivered,
@@ -52,6 +60,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       help: 'Open WebSocket connections.',
       registers,
     }),
+    clientDeliveries,
     endToEndLatency: new Histogram({
       name: 'mixlab_end_to_end_latency_seconds',
       help: 'Send to receipt, as recipients that opt in report it with their acknowledgements.',

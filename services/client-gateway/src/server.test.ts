@@ -564,4 +564,33 @@ describe('client gateway server', () => {
       assert.ok(lines.includes('mixlab_gateway_messages_delivered_total{outcome="stored",node="gateway"} 1'));
     });
   });
+
+  describe('delivery reports', () => {
+    const report = (payload: object) => app.inject({ method: 'POST', url: '/v1/reports', payload });
+    const reported = async () => {
+      const text = await registry.getSingleMetricAsString('mixlab_client_deliveries_total');
+      return Object.fromEntries(
+        [...text.matchAll(/event="(\w+)",node="gateway"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]),
+      );
+    };
+
+    it('adds what clients report to mixlab_client_deliveries_total by event', async () => {
+      assert.deepEqual(await reported(), { acknowledged: 0, retransmitted: 0, expired: 0 });
+      assert.equal((await report({ acknowledged: 3, retransmitted: 1 })).statusCode, 204);
+      assert.equal((await report({ expired: 2, acknowledged: 1 })).statusCode, 204);
+      assert.deepEqual(await reported(), { acknowledged: 4, retransmitted: 1, expired: 2 });
+    });
+
+    for (const [name, body] of [
+      ['an unknown event', { lost: 1 }],
+      ['a negative count', { acknowledged: -1 }],
+      ['a fractional count', { expired: 0.5 }],
+      ['a huge count', { retransmitted: 1e9 }],
+    ] as const) {
+      it(`refuses ${name} with 400 and counts nothing`, async () => {
+        assert.equal((await report(body)).statusCode, 400);
+        assert.deepEqual(await reported(), { acknowledged: 0, retransmitted: 0, expired: 0 });
+      });
+    }
+  });
 });

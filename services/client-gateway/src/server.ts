@@ -4,6 +4,8 @@ import {
   type AckFrame,
   ADDRESS_PATTERN,
   BASE64_PATTERN,
+  DELIVERY_REPORT_EVENTS,
+  type DeliveryReport,
   type GatewayInfo,
   MAX_ACK_IDS,
   type MailboxMessage,
@@ -267,6 +269,24 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         metrics.connectedClients.dec();
       });
       for (const message of mailboxes.pending(address)) push(message);
+    },
+  );
+
+  const count = { type: 'integer', minimum: 0, maximum: 100_000 };
+  app.post<{ Body: DeliveryReport }>(
+    '/v1/reports',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(DELIVERY_REPORT_EVENTS.map((event) => [event, count])),
+        },
+      },
+    },
+    async (request, reply) => {
+      for (const event of DELIVERY_REPORT_EVENTS) metrics.clientDeliveries.inc({ event }, request.body[event] ?? 0);
+      return reply.code(204).send();
     },
   );
 

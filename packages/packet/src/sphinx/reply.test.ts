@@ -98,6 +98,18 @@ describe('sphinx reply blocks', () => {
     });
   }
 
+  it('reads a reply handed over in a Node Buffer at an offset into a shared pool', () => {
+    const message = utf8.encode('ack');
+    const { secret, delivered } = deliverReply(3, message);
+    // What base64 decoding and HTTP bodies give: a Buffer whose slice() is a view, not a copy.
+    const pooled = Buffer.alloc(delivered.length + 7);
+    pooled.set(delivered, 7);
+    const view = pooled.subarray(7);
+    assert.deepEqual(replies.replyId(view), secret.id);
+    assert.deepEqual(replies.openReply(secret, view), message);
+    assert.deepEqual(view, Buffer.from(delivered), 'openReply leaves the delivered bytes as they were');
+  });
+
   it('carries an empty reply and one of exactly replyCapacity bytes', () => {
     const empty = deliverReply(2, new Uint8Array(0));
     assert.deepEqual(replies.openReply(empty.secret, empty.delivered), new Uint8Array(0));

@@ -456,7 +456,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   }
 
   function replyId(delivered: Uint8Array): Uint8Array | undefined {
-    return delivered.length === deliveredReplyBytes ? delivered.slice(0, REPLY_ID_BYTES) : undefined;
+    return delivered.length === deliveredReplyBytes ? copyOf(delivered.subarray(0, REPLY_ID_BYTES)) : undefined;
   }
 
   function openReply(secret: ReplySecret, delivered: Uint8Array): Uint8Array {
@@ -474,7 +474,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       throw new PacketError('malformed', 'reply id does not match the secret: the reply is for another reply block');
     }
     // Undo the hops' decryptions, last hop first, then the replier's encryption.
-    const payload = delivered.slice(REPLY_ID_BYTES);
+    const payload = copyOf(delivered.subarray(REPLY_ID_BYTES));
     for (let i = hops; i >= 1; i--) {
       lionessEncrypt(secret.keys.subarray(i * LIONESS_KEY_BYTES, (i + 1) * LIONESS_KEY_BYTES), payload, payload);
     }
@@ -487,7 +487,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
         );
       }
     }
-    const length = new DataView(payload.buffer).getUint32(PAYLOAD_TAG_BYTES);
+    const length = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(PAYLOAD_TAG_BYTES);
     if (REPLY_PAYLOAD_HEADER_BYTES + length > payload.length) {
       throw new PacketError('malformed', 'reply message length does not fit the payload');
     }
@@ -500,3 +500,11 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
 
 /** Sphinx with the default geometry (5 hops, 2048-byte payload) and system randomness. */
 export const sphinx: SphinxFormat = createSphinx();
+
+/**
+ * A fresh Uint8Array with the same bytes. Not `bytes.slice()`: on a Node Buffer (what
+ * HTTP bodies and base64 decoding give) slice returns a view into a shared pool.
+ */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}

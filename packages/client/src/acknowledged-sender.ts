@@ -1,0 +1,170 @@
+/**
+ * Sending with delivery acknowledgements: each message carries a single-use reply
+ * block; the recipient answers through it; a message whose acknowledgement has not
+ * come back after `ackTimeoutMs` is sent again (same id, fresh routes and reply block),
+ * up to `maxAttempts` sends. Timers run on an injected Clock.
+ */
+import { type KeyPair, toHex } from '@mixlab/crypto';
+import { type Clock, systemClock } from '@mixlab/mixing';
+import type { ReplySecret } from '@mixlab/packet';
+import { decodeAcknowledgement } from './message.ts';
+import type { MixnetClient } from './mixnet-client.ts';
+
+export type DeliveryOutcome = 'acknowledged' | 'expired' | 'cancelled';
+
+export type DeliveryEvent =
+  | { readonly type: 'sent'; readonly messageId: string; readonly attempt: number; readonly route: readonly string[] }
+  | { readonly type: 'send_failed'; readonly messageId: string; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number }
+  | { readonly type: 'acknowledged'; readonly messageId: string; readonly attempts: number; readonly afterMs: number }
+  | { readonly type: 'expired'; readonly messageId: string; readonly attempts: number };
+
+export interface AcknowledgedSenderOptions {
+  /** How long to wait for an acknowledgement before sending again. */
+  readonly ackTimeoutMs: number;
+  /** Sends in all, the first included. */
+  readonly maxAttempts: number;
+  readonly clock?: Clock;
+  /** Wall clock for the send time sealed in the message. */
+  readonly now?: () => number;
+  readonly onEvent?: (event: DeliveryEvent) => void;
+  /** Replies that cannot be read (altered, or not acknowledgements). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** The part of MixnetClient this needs. */
+export type AcknowledgingClient = Pick<MixnetClient, 'send' | 'replyFormat'>;
+
+interface Outstanding {
+  readonly recipient: Uint8Array;
+  readonly body: Uint8Array;
+  readonly startedAt: number;
+  readonly replyIds: string[];
+  attempts: number;
+  cancelTimer: () => void;
+  settle: (outcome: DeliveryOutcome) => void;
+}
+
+export class AcknowledgedSender {
+  readonly #client: AcknowledgingClient;
+  readonly #keys: KeyPair;
+  readonly #options: AcknowledgedSenderOptions;
+  readonly #clock: Clock;
+  readonly #outstanding = new Map<string, Outstanding>();
+  readonly #secrets = new Map<string, { messageId: string; secret: ReplySecret }>();
+
+  constructor(client: AcknowledgingClient, keys: KeyPair, options: AcknowledgedSenderOptions) {
+    if (!(options.ackTimeoutMs > 0)) throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+      throw new RangeError(`maxAttempts must be a positive integer, got ${options.maxAttempts}`);
+    }
+    this.#client = client;
+    this.#keys = keys;
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Messages sent and not yet acknowledged or given up. */
+  get outstanding(): number {
+    return this.#outstanding.size;
+  }
+
+  /** Sends `body`; `outcome` settles when it is acknowledged, or after the last attempt times out. */
+  async send(
+    recipient: Uint8Array,
+    body: Uint8Array,
+  ): Promise<{ messageId: string; route: readonly string[]; outcome: Promise<DeliveryOutcome> }> {
+    let settle: (outcome: DeliveryOutcome) => void = () => {};
+    const outcome = new Promise<DeliveryOutcome>((resolve) => {
+      settle = resolve;
+    });
+    // The first attempt's failure is the caller's to see; later ones are retried.
+    const receipt = await this.#client.send(recipient, body, this.#now(), { replyTo: this.#keys });
+    const entry: Outstanding = {
+      recipient,
+      body,
+      startedAt: this.#clock.now(),
+      replyIds: [],
+      attempts: 1,
+      cancelTimer: () => {},
+      settle,
+    };
+    this.#outstanding.set(receipt.messageId, entry);
+    this.#remember(receipt.messageId, receipt.replySecret);
+    this.#emit({ type: 'sent', messageId: receipt.messageId, attempt: 1, route: receipt.route });
+    this.#armTimer(receipt.messageId, entry);
+    return { messageId: receipt.messageId, route: receipt.route, outcome };
+  }
+
+  /** Give to `MixnetClient.receive(keys, ..., { onReply })` for this sender's keys. */
+  readonly handleReply = (delivered: Uint8Array): void => {
+    this.#client
+      .replyFormat()
+      .then((replies) => {
+        const replyId = replies?.replyId(delivered);
+        const known = replyId && this.#secrets.get(toHex(replyId));
+        if (!replies || !known) return; // an acknowledgement for a message already settled
+        const messageId = decodeAcknowledgement(replies.openReply(known.secret, delivered));
+        if (messageId !== known.messageId) throw new Error('a reply came back that does not acknowledge its message');
+        this.#settle(messageId, 'acknowledged');
+      })
+      .catch((error: Error) => this.#options.onError?.(error));
+  };
+
+  /** Stops every timer; outstanding messages settle as 'cancelled'. */
+  close(): void {
+    for (const messageId of [...this.#outstanding.keys()]) this.#settle(messageId, 'cancelled');
+  }
+
+  #armTimer(messageId: string, entry: Outstanding): void {
+    entry.cancelTimer = this.#clock.schedule(this.#options.ackTimeoutMs, () => {
+      if (entry.attempts >= this.#options.maxAttempts) {
+        this.#settle(messageId, 'expired');
+        return;
+      }
+      entry.attempts++;
+      this.#emit({ type: 'retransmitting', messageId, attempt: entry.attempts });
+      this.#armTimer(messageId, entry);
+      this.#client
+        .send(entry.recipient, entry.body, this.#now(), { messageId, replyTo: this.#keys })
+        .then((receipt) => {
+          this.#remember(messageId, receipt.replySecret);
+          this.#emit({ type: 'sent', messageId, attempt: entry.attempts, route: receipt.route });
+        })
+        .catch((error) => {
+          this.#emit({ type: 'send_failed', messageId, attempt: entry.attempts, reason: String(error) });
+        });
+    });
+  }
+
+  #remember(messageId: string, secret: ReplySecret | undefined): void {
+    const entry = this.#outstanding.get(messageId);
+    if (!secret || !entry) return;
+    const replyId = toHex(secret.id);
+    entry.replyIds.push(replyId);
+    this.#secrets.set(replyId, { messageId, secret });
+  }
+
+  #settle(messageId: string, outcome: DeliveryOutcome): void {
+    const entry = this.#outstanding.get(messageId);
+    if (!entry) return;
+    entry.cancelTimer();
+    this.#outstanding.delete(messageId);
+    for (const replyId of entry.replyIds) this.#secrets.delete(replyId);
+    if (outcome === 'acknowledged') {
+      const afterMs = this.#clock.now() - entry.startedAt;
+      this.#emit({ type: 'acknowledged', messageId, attempts: entry.attempts, afterMs });
+    } else if (outcome === 'expired') {
+      this.#emit({ type: 'expired', messageId, attempts: entry.attempts });
+    }
+    entry.settle(outcome);
+  }
+
+  #emit(event: DeliveryEvent): void {
+    this.#options.onEvent?.(event);
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+}
