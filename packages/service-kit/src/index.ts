@@ -1,5 +1,5 @@
 export * from './env.ts';
 export * from './frame-sender.ts';
 export * from './http.ts';
-export * from './retry.ts';
 export * from './registration.ts';
+export * from './retry.ts';

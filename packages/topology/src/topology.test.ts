@@ -98,7 +98,9 @@ describe('topologyProblems', () => {
   });
 
   it('reports the wrong number of layers', () => {
-    assert.deepEqual(topologyProblems({ gateways: [], layers: valid.layers.slice(0, 2) }, 3), ['expected 3 layers, got 2']);
+    assert.deepEqual(topologyProblems({ gateways: [], layers: valid.layers.slice(0, 2) }, 3), [
+      'expected 3 layers, got 2',
+    ]);
     assert.deepEqual(topologyProblems({ gateways: [], layers: [] }, 3), ['expected 3 layers, got 0']);
   });
 
@@ -110,7 +112,10 @@ describe('topologyProblems', () => {
   });
 
   it('reports a node listed in a layer other than the one it declares', () => {
-    const topology: Topology = { gateways: [], layers: [[nodeIn(1, 'a'), nodeIn(2, 'stray')], [nodeIn(2, 'b')], [nodeIn(3, 'c')]] };
+    const topology: Topology = {
+      gateways: [],
+      layers: [[nodeIn(1, 'a'), nodeIn(2, 'stray')], [nodeIn(2, 'b')], [nodeIn(3, 'c')]],
+    };
     assert.deepEqual(topologyProblems(topology, 3), ['node stray is listed in layer 1 but says 2']);
   });
 

@@ -64,7 +64,9 @@ function urlProblems(text: string): string[] {
   } catch {
     return [`url is not a URL: ${text}`];
   }
-  return url.protocol === 'http:' || url.protocol === 'https:' ? [] : [`url must be http or https, got ${url.protocol}`];
+  return url.protocol === 'http:' || url.protocol === 'https:'
+    ? []
+    : [`url must be http or https, got ${url.protocol}`];
 }
 
 /** Reasons a topology cannot carry traffic; empty when every layer has a node. */
