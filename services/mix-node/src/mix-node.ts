@@ -73,16 +73,23 @@ export class MixNode {
       rejected.push({ index, outcome, reason });
     };
     let accepted = 0;
-    results.forEach((result, index) => {
-      if (!result.ok) return reject(index, result.reason, result.message);
+    for (const [index, result] of results.entries()) {
+      if (!result.ok) {
+        reject(index, result.reason, result.message);
+        continue;
+      }
       const { peeled } = result;
       const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
-      if (verdict === 'replay') return reject(index, 'replay', 'this packet was seen before in this epoch');
-      if (verdict === 'full') return reject(index, 'replay_cache_full', 'the replay cache for this epoch is full');
-      this.#deps.metrics.packets.inc({ outcome: 'accepted' });
-      this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
-      accepted++;
-    });
+      if (verdict === 'replay') {
+        reject(index, 'replay', 'this packet was seen before in this epoch');
+      } else if (verdict === 'full') {
+        reject(index, 'replay_cache_full', 'the replay cache for this epoch is full');
+      } else {
+        this.#deps.metrics.packets.inc({ outcome: 'accepted' });
+        this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+        accepted++;
+      }
+    }
     this.#updateGauges();
     return { accepted, rejected };
   }
