@@ -24,7 +24,11 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
   before(async () => {
     await cryptoReady();
     // Small batches with a short flush keep round trips around a second.
-    cascade = await startCascade({ MIXLAB_PACKET_FORMAT: 'sphinx', MIXLAB_STRATEGY: 'threshold:n=2,maxWait=150ms' });
+    cascade = await startCascade({
+      MIXLAB_PACKET_FORMAT: 'sphinx',
+      MIXLAB_STRATEGY: 'threshold:n=2,maxWait=150ms',
+      MIXLAB_LOOP_RATE: '0',
+    });
   });
 
   after(async () => {

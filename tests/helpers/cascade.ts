@@ -40,6 +40,8 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
     environment = await new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml')
       .withBuild()
       .withEnvironment({
+        // Tests count packets exactly: no loop cover unless a test asks for it.
+        MIXLAB_LOOP_RATE: '0',
         ...settings,
         MIXLAB_GATEWAY_PORT: String(ports.gateway),
         MIXLAB_PROMETHEUS_PORT: String(ports.prometheus),

@@ -1,3 +1,4 @@
+export * from './cover-metrics.ts';
 export * from './directory-metrics.ts';
 export * from './gateway-metrics.ts';
 export * from './mix-node-metrics.ts';

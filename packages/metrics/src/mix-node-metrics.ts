@@ -9,6 +9,7 @@ export const PACKET_OUTCOMES = [
   'replay_cache_full',
   'forwarded',
   'delivered',
+  'sunk',
   'forward_failed',
 ] as const;
 export type PacketOutcome = (typeof PACKET_OUTCOMES)[number];

@@ -10,10 +10,23 @@ export interface RouteHop {
 
 /** Where the exit node hands the payload over: a gateway's mailbox for a recipient. */
 export interface Destination {
-  /** Base URL of the client gateway that holds the recipient's mailbox. */
+  /**
+   * Id of the gateway that holds the recipient's mailbox, as registered in the directory
+   * (a mix node's own id for its loop cover). Exit nodes look its URL up.
+   */
   readonly gateway: string;
-  /** The recipient's address: its X25519 public key. */
+  /** The recipient's address: its X25519 public key, or DROP_RECIPIENT. */
   readonly recipient: Uint8Array;
+}
+
+/**
+ * The sink: a packet addressed to it is drop cover (Loopix), discarded by the exit node,
+ * which alone learns that it was cover. Every link before looks the same as for a message.
+ */
+export const DROP_RECIPIENT: Uint8Array = new Uint8Array(32);
+
+export function isDropRecipient(recipient: Uint8Array): boolean {
+  return recipient.length === 32 && recipient.every((byte) => byte === 0);
 }
 
 /** What a node learns by removing its layer. */

@@ -70,3 +70,14 @@ export function envPattern(env: Env, name: string, pattern: string, fallback?: s
   if (!new RegExp(pattern).test(value)) throw new ConfigError(`${name} must match ${pattern}, got "${value}"`);
   return value;
 }
+
+/** A decimal number from `min` to `max` (rates, fractions). */
+export function envNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}

@@ -1,7 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { ConfigError, type Env, envChoice, envInt, envString, envUrl } from '@mixlab/service-kit';
+import { ConfigError, type Env, envChoice, envInt, envNumber, envString, envUrl } from '@mixlab/service-kit';
 
 export interface MixNodeConfig {
   readonly port: number;
@@ -19,6 +19,10 @@ export interface MixNodeConfig {
   readonly workers: number;
   /** Replay tags remembered per epoch; memory is about 23 bytes each (preallocated). */
   readonly replayCacheEntries: number;
+  /** Loop cover sent per second on average (Poisson); 0 sends none. */
+  readonly loopRate: number;
+  /** A loop not back after this long counts as lost. */
+  readonly loopTimeoutMs: number;
   readonly logLevel: string;
 }
 
@@ -37,6 +41,8 @@ export function readConfig(env: Env): MixNodeConfig {
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
     workers: env.WORKERS?.trim() === 'auto' ? availableParallelism() : envInt(env, 'WORKERS', 0, 0, 256),
     replayCacheEntries: envInt(env, 'REPLAY_CACHE_ENTRIES', 250_000, 1, 100_000_000),
+    loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
+    loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
   };
 }

@@ -1,9 +1,11 @@
 import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
+import { packetFormat } from '@mixlab/packet';
 import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
 import { fetchTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
+import { LoopCover } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { createPeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
@@ -33,8 +35,26 @@ const node = new MixNode({
   createStrategy: ({ release }) =>
     createStrategy<PooledPacket>(config.strategy, { clock: systemClock, rng: secureRng, release }),
   resolveNode: async (id) => (await topology.find(id))?.url,
-  resolveGateway: async (id) => (await topology.findGateway(id))?.url,
+  // A mix node's id names it as the destination of its own loops.
+  resolveGateway: async (id) => (await topology.findGateway(id))?.url ?? (await topology.find(id))?.url,
   send: (url, frames) => sender.send(url, frames),
+  logger: { warn: (details, message) => app.log.warn(details, message) },
+});
+
+const loops = loopMetrics(registry);
+for (const event of ['sent', 'returned', 'lost']) loops.loops.inc({ origin: 'node', event }, 0);
+const loopCover = new LoopCover({
+  nodeId: config.nodeId,
+  layer: config.layer,
+  keys,
+  format: packetFormat(config.packetFormat),
+  rate: config.loopRate,
+  timeoutMs: config.loopTimeoutMs,
+  clock: systemClock,
+  rng: secureRng,
+  topology: () => topology.current(),
+  send: (url, frames) => sender.send(url, frames),
+  metrics: loops,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 
@@ -45,18 +65,26 @@ const app = buildServer({
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   maxPacketBytes: config.maxPacketBytes,
   isReady: () => registered,
+  acceptDelivery: (delivery) =>
+    Buffer.from(delivery.recipient).equals(keys.publicKey) && loopCover.returned(delivery.payload),
   logger: { level: config.logLevel, base: { node: config.nodeId, layer: config.layer } },
 });
 
 const stopping = new AbortController();
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
+  loopCover.stop();
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
 });
 app.log.info(
-  { strategy: formatStrategyConfig(config.strategy), format: config.packetFormat, workers: config.workers },
+  {
+    strategy: formatStrategyConfig(config.strategy),
+    format: config.packetFormat,
+    workers: config.workers,
+    loopRate: config.loopRate,
+  },
   'mix node listening',
 );
 
@@ -66,3 +94,4 @@ await keepRegistered(
   { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
 );
 registered = true;
+loopCover.start();

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/metrics';
 import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
-import { decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
+import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { InlinePeeler } from './peeler.ts';
@@ -393,6 +393,18 @@ describe('MixNode', () => {
   });
 
   describe('last hop', () => {
+    it('sinks drop cover (addressed to DROP_RECIPIENT) after mixing it, sending nothing for it', async () => {
+      const f = fixture({ threshold: 2 });
+      const drop = onion.wrap([self.hop], { gateway: 'gw', recipient: DROP_RECIPIENT }, utf8.encode('cover'));
+      await f.node.receive([drop, lastHopPacket('real')]);
+      await f.node.settled();
+      assert.deepEqual(
+        f.sends.map((send) => [send.url, send.frames.length]),
+        [['http://gw:8080/v1/deliveries', 1]],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, delivered: 1, sunk: 1 }));
+    });
+
     it('hands last-hop packets to <gateway>/v1/deliveries as delivery frames, one request per gateway', async () => {
       const f = fixture({ draws: [2, 1] });
       await f.node.receive([lastHopPacket('for you'), forwardPacket('onward'), lastHopPacket('elsewhere', 'gw-2')]);

@@ -4,7 +4,7 @@
  */
 import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { Clock, MixStrategy, StrategyContext } from '@mixlab/mixing';
-import { encodeDelivery, type Peeled } from '@mixlab/packet';
+import { encodeDelivery, isDropRecipient, type Peeled } from '@mixlab/packet';
 import type { Peeler } from './peeler.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -120,6 +120,10 @@ export class MixNode {
       byTarget.set(url, group);
     };
     for (const { peeled } of batch) {
+      if (peeled.kind === 'deliver' && isDropRecipient(peeled.destination.recipient)) {
+        this.#deps.metrics.packets.inc({ outcome: 'sunk' }); // drop cover ends here, mixed like the rest
+        continue;
+      }
       const [field, what, id] =
         peeled.kind === 'deliver'
           ? ['gateway', 'gateway', peeled.destination.gateway]

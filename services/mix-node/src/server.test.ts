@@ -83,6 +83,7 @@ describe('mix node server', () => {
       maxPacketsPerRequest: MAX_PACKETS,
       maxPacketBytes: MAX_PACKET_BYTES,
       isReady: () => ready,
+      acceptDelivery: () => false,
     });
   }
 

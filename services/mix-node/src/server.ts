@@ -1,4 +1,4 @@
-import { decodeFrames } from '@mixlab/packet';
+import { type Delivery, decodeDelivery, decodeFrames } from '@mixlab/packet';
 import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -10,6 +10,8 @@ export interface MixNodeServerDeps {
   readonly maxPacketsPerRequest: number;
   readonly maxPacketBytes: number;
   readonly isReady: () => boolean;
+  /** A delivery from an exit node to this node (its loop cover coming home); false when it is not one. */
+  readonly acceptDelivery: (delivery: Delivery) => boolean;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -33,6 +35,21 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
     }
     const result = await deps.node.receive(packets);
     return reply.code(202).send(result);
+  });
+
+  // Exit nodes deliver this node's loop cover here, as they deliver messages to a gateway.
+  app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
+    if (!Buffer.isBuffer(request.body)) return reply.code(415).send({ error: 'send application/octet-stream frames' });
+    let refused = 0;
+    try {
+      for (const frame of decodeFrames(request.body, deps.maxPacketsPerRequest)) {
+        if (!deps.acceptDelivery(decodeDelivery(frame))) refused++;
+      }
+    } catch (error) {
+      return reply.code(400).send({ error: `body is not a sequence of deliveries: ${(error as Error).message}` });
+    }
+    if (refused > 0) request.log.warn({ refused }, "deliveries that are not this node's loops were dropped");
+    return reply.code(202).send({ refused });
   });
 
   registerOperationalRoutes(app, deps.registry, deps.isReady);

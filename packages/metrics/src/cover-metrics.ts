@@ -1,0 +1,40 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { END_TO_END_LATENCY_BUCKETS } from './gateway-metrics.ts';
+
+/**
+ * Cover traffic is counted where it is known to be cover: by whoever sent it. A mix
+ * node counts its own loops; clients' real messages and cover reach these metrics
+ * through the gateway, from clients that opt in to report them.
+ */
+export interface LoopMetrics {
+  /** Packets put into the network, by kind (real | cover) and type (message | drop | loop). */
+  readonly originated: Counter<'kind' | 'type'>;
+  /** Loops by origin (node | client) and event (sent | returned | lost). */
+  readonly loops: Counter<'origin' | 'event'>;
+  readonly roundTrip: Histogram<'origin'>;
+}
+
+export function loopMetrics(registry: Registry): LoopMetrics {
+  const registers = [registry];
+  return {
+    originated: new Counter({
+      name: 'mixlab_originated_packets_total',
+      help: 'Packets put into the network by whoever sent them, real messages or cover (drop, loop).',
+      labelNames: ['kind', 'type'],
+      registers,
+    }),
+    loops: new Counter({
+      name: 'mixlab_loops_total',
+      help: 'Loop cover by origin: sent, returned, and lost (not back in time: something drops packets).',
+      labelNames: ['origin', 'event'],
+      registers,
+    }),
+    roundTrip: new Histogram({
+      name: 'mixlab_loop_round_trip_seconds',
+      help: 'Time for a loop to come back to its origin.',
+      labelNames: ['origin'],
+      buckets: END_TO_END_LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
+import { createServiceRegistry, loopMetrics } from '@mixlab/metrics';
+import { ManualClock } from '@mixlab/mixing';
+import { type Peeled, sphinx } from '@mixlab/packet';
+import type { Topology } from '@mixlab/topology';
+import { LoopCover, loopLayers } from './loop-cover.ts';
+
+describe('loopLayers', () => {
+  it('visits every other layer once, in cyclic order after the own one', () => {
+    assert.deepEqual(loopLayers(1, 3), [2, 3]);
+    assert.deepEqual(loopLayers(2, 3), [3, 1]);
+    assert.deepEqual(loopLayers(3, 3), [1, 2]);
+    assert.deepEqual(loopLayers(1, 1), []);
+  });
+});
+
+describe('LoopCover', () => {
+  const keys: Record<string, KeyPair> = {};
+  let topology: Topology;
+
+  before(async () => {
+    await cryptoReady();
+    for (const id of ['mix-1', 'mix-2', 'mix-3']) keys[id] = generateKeyPair();
+    const node = (id: string, layer: number) => ({
+      id,
+      layer,
+      url: `http://${id}:8080`,
+      publicKey: toHex((keys[id] as KeyPair).publicKey),
+    });
+    topology = { layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]], gateways: [] };
+  });
+
+  function setUp() {
+    const clock = new ManualClock();
+    const registry = createServiceRegistry({ node: 'mix-2', layer: '2' });
+    const sends: { url: string; packet: Uint8Array }[] = [];
+    const cover = new LoopCover({
+      nodeId: 'mix-2',
+      layer: 2,
+      keys: keys['mix-2'] as KeyPair,
+      format: sphinx,
+      rate: 2,
+      timeoutMs: 5_000,
+      clock,
+      rng: { int: () => 0, float: () => 0.5 },
+      topology: async () => topology,
+      send: async (url, frames) => {
+        sends.push({ url, packet: frames[0] as Uint8Array });
+      },
+      metrics: loopMetrics(registry),
+      logger: { warn: () => {} },
+    });
+    const count = async (event: string) => {
+      const metric = await registry.getSingleMetric('mixlab_loops_total')?.get();
+      return metric?.values.find((v) => v.labels.event === event)?.value ?? 0;
+    };
+    return { clock, cover, sends, count, registry };
+  }
+
+  /** Carries a loop packet through mix-3 and mix-1 and returns what mix-1 delivers. */
+  function travel(packet: Uint8Array): Extract<Peeled, { kind: 'deliver' }> {
+    const atThree = sphinx.peel(packet, keys['mix-3'] as KeyPair);
+    assert.ok(atThree.kind === 'forward' && atThree.nextHop === 'mix-1');
+    const atOne = sphinx.peel(atThree.packet, keys['mix-1'] as KeyPair);
+    assert.ok(atOne.kind === 'deliver');
+    return atOne;
+  }
+
+  it('sends a loop through the other layers back to itself, and counts it returned', async () => {
+    const { clock, cover, sends, count, registry } = setUp();
+    await cover.sendLoop();
+    assert.equal(sends[0]?.url, 'http://mix-3:8080/v1/packets');
+    assert.equal(sends[0]?.packet.length, sphinx.geometry.packetBytes, 'the same size as any packet');
+    const delivered = travel(sends[0]?.packet as Uint8Array);
+    assert.equal(delivered.destination.gateway, 'mix-2');
+    assert.deepEqual(delivered.destination.recipient, keys['mix-2']?.publicKey);
+    clock.advance(1_200);
+    assert.equal(cover.returned(delivered.payload), true);
+    assert.equal(cover.returned(delivered.payload), false, 'a copy does not count twice');
+    assert.equal(await count('sent'), 1);
+    assert.equal(await count('returned'), 1);
+    assert.equal(await count('lost'), 0);
+    const roundTrip = await registry.getSingleMetric('mixlab_loop_round_trip_seconds')?.get();
+    const sum = roundTrip?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
+    assert.equal(sum?.value, 1.2);
+    clock.advance(10_000);
+    assert.equal(await count('lost'), 0, 'a returned loop is never lost');
+  });
+
+  it('counts a loop lost when it is not back in time, and ignores it if it comes later', async () => {
+    const { clock, cover, sends, count } = setUp();
+    await cover.sendLoop();
+    clock.advance(5_000);
+    assert.equal(await count('lost'), 1);
+    assert.equal(cover.outstanding, 0);
+    assert.equal(cover.returned(travel(sends[0]?.packet as Uint8Array).payload), false);
+    assert.equal(await count('returned'), 0);
+  });
+
+  it('sends at Poisson times while started, and stops', async () => {
+    const { clock, cover, sends } = setUp();
+    cover.start();
+    // rng.float() = 0.5: every gap is -500 ms × ln(0.5) ≈ 346.6 ms at 2 loops per second.
+    clock.advance(346);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sends.length, 0);
+    clock.advance(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sends.length, 1);
+    clock.advance(347 * 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sends.length, 4);
+    cover.stop();
+    clock.advance(10_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sends.length, 4);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('does not mistake a sealed payload for another key for a loop', async () => {
+    const { cover } = setUp();
+    assert.equal(cover.returned(new Uint8Array(64)), false);
+  });
+});

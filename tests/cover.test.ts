@@ -1,0 +1,79 @@
+/**
+ * Cover traffic alone keeps the mixes mixing: with loop cover on and no real message
+ * sent, pure threshold batching (no flush) still releases batches on every layer, and
+ * every node's loops come back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
+import { instantQuery } from './helpers/dashboard.ts';
+
+const THRESHOLD = 3;
+
+async function byLabel(prometheusUrl: string, expr: string, label: string): Promise<Record<string, number>> {
+  const rows = (await instantQuery(prometheusUrl, expr)).result as {
+    metric: Record<string, string>;
+    value: [number, string];
+  }[];
+  return Object.fromEntries(rows.map((row) => [row.metric[label] ?? '', Number(row.value[1])]));
+}
+
+describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
+  let cascade: Cascade | undefined;
+
+  before(async () => {
+    cascade = await startCascade({ MIXLAB_STRATEGY: `threshold:n=${THRESHOLD}`, MIXLAB_LOOP_RATE: '4' });
+  });
+
+  after(async () => {
+    await cascade?.stop();
+  });
+
+  it('releases full batches on every layer, and loops come back to every node', async () => {
+    const { prometheusUrl } = cascade as Cascade;
+    const batches = await eventually(
+      'batches on every layer',
+      async () => {
+        const counts = await byLabel(prometheusUrl, 'sum by (layer) (mixlab_batch_size_count)', 'layer');
+        return ['1', '2', '3'].every((layer) => (counts[layer] ?? 0) >= 3) ? counts : undefined;
+      },
+      60_000,
+      1_000,
+    );
+    assert.ok(batches);
+    const mean = await byLabel(
+      prometheusUrl,
+      'sum by (layer) (mixlab_batch_size_sum) / sum by (layer) (mixlab_batch_size_count)',
+      'layer',
+    );
+    assert.deepEqual(mean, { 1: THRESHOLD, 2: THRESHOLD, 3: THRESHOLD }, 'pure threshold batches, no flush');
+
+    const returned = await eventually(
+      'loops back at every node',
+      async () => {
+        const counts = await byLabel(
+          prometheusUrl,
+          'sum by (node) (mixlab_loops_total{origin="node",event="returned"})',
+          'node',
+        );
+        return ['mix-1', 'mix-2', 'mix-3'].every((node) => (counts[node] ?? 0) >= 2) ? counts : undefined;
+      },
+      60_000,
+      1_000,
+    );
+    assert.ok(returned);
+    const lost = await byLabel(prometheusUrl, 'sum by (node) (mixlab_loops_total{event="lost"})', 'node');
+    assert.deepEqual(lost, { 'mix-1': 0, 'mix-2': 0, 'mix-3': 0 });
+    const cover = await byLabel(prometheusUrl, 'sum by (kind) (mixlab_originated_packets_total)', 'kind');
+    assert.ok((cover.cover ?? 0) > 0 && cover.real === undefined, `only cover was sent: ${JSON.stringify(cover)}`);
+    const drops = await byLabel(
+      prometheusUrl,
+      'sum by (outcome) (mixlab_packets_total{outcome=~"malformed|undecryptable|replay|forward_failed"})',
+      'outcome',
+    );
+    assert.ok(
+      Object.values(drops).every((n) => n === 0),
+      `no packet dropped: ${JSON.stringify(drops)}`,
+    );
+  });
+});
