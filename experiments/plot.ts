@@ -28,11 +28,11 @@ function formatMs(value: number): string {
   return `${Math.round(value)} ms`;
 }
 
-/** 1-2-5 ticks (ms) covering [low, high]. */
-export function logTicks(low: number, high: number): number[] {
+/** Ticks (ms) covering [low, high] at `steps` × 10^k: 1-2-5, or 1-3 when decades are narrow. */
+export function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
   const ticks: number[] = [];
   for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high * 10; decade *= 10) {
-    for (const step of [1, 2, 5]) {
+    for (const step of steps) {
       const tick = decade * step;
       if (tick >= low && tick <= high) ticks.push(tick);
     }
@@ -88,7 +88,9 @@ export function renderSvg(run: ExperimentRun): string {
   const x = (ms: number) =>
     LATENCY_LEFT + ((Math.log(ms) - Math.log(low)) / (Math.log(high) - Math.log(low))) * (LATENCY_RIGHT - LATENCY_LEFT);
   const plotBottom = TOP + rows.length * ROW;
-  for (const tick of logTicks(low, high)) {
+  // Labels like "200 ms" need about 50 px: 1-2-5 ticks only where a decade is wide enough.
+  const pixelsPerDecade = (LATENCY_RIGHT - LATENCY_LEFT) / Math.log10(high / low);
+  for (const tick of logTicks(low, high, pixelsPerDecade >= 200 ? [1, 2, 5] : [1, 3])) {
     out.push(
       `<line x1="${num(x(tick))}" y1="${TOP - 8}" x2="${num(x(tick))}" y2="${plotBottom}" stroke="#e3e3e3"/>`,
       text(x(tick), plotBottom + 16, formatMs(tick), 'text-anchor="middle" fill="#444"'),

@@ -94,15 +94,21 @@ export function renderMarkdown(run: ExperimentRun): string {
     'Latency is end to end (send to receipt), measured by the load generator, which both sends and ' +
       'receives on one clock; its percentiles are exact (nearest rank). Throughput is delivered messages ' +
       'per second over the load duration, or over the first to the last delivery if that took longer. Lost ' +
-      'means not received by the end of the drain, which includes packets a strategy still holds (see ' +
-      '"pooled at end" below). Batch sizes and mixing delays come from Prometheus; mixing delay quantiles ' +
-      'are interpolated within histogram buckets (powers of two from 1 ms), so they are estimates.',
+      "means not received by the end of the drain: packets a strategy holds for good (a pool's `min`, a " +
+      "threshold's partial batch) and stragglers still pooled when the drain ended. Batch sizes and mixing " +
+      'delays come from Prometheus; mixing delay quantiles are interpolated within histogram buckets ' +
+      '(powers of two from 1 ms), so they are estimates.',
     '',
   );
 
   lines.push('## Per layer', '');
   lines.push(
-    '| strategy | layer | batches | mean batch size | batch sizes (size: batches) | mixing delay p50 (ms) | p95 (ms) | pooled at end | dropped |',
+    '"Pooled when read" is the queue depth a few seconds after the drain, when Prometheus was read; "dropped" counts ' +
+      'malformed, undecryptable and unforwarded packets.',
+    '',
+  );
+  lines.push(
+    '| strategy | layer | batches | mean batch size | batch sizes (size: batches) | mixing delay p50 (ms) | p95 (ms) | pooled when read | dropped |',
     '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
   );
   for (const result of run.results) {

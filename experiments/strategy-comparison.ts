@@ -31,8 +31,11 @@ export const STRATEGIES = [
   'exponential:mean=200ms',
 ];
 
-/** The same send schedule for every strategy. */
-const SEED = 20261125;
+/**
+ * The same send schedule for every strategy. With seed 1 the 4 × 2 msg/s schedule sends
+ * exactly the nominal 360 messages in 45 s (another seed sent 313, 13% under).
+ */
+const SEED = 1;
 
 const { values } = parseArgs({
   options: {
@@ -104,6 +107,7 @@ for (const [index, strategy] of strategies.entries()) {
   let cascade: Cascade | undefined;
   let result: StrategyResult = { strategy, summary: null, latenciesMs: [], layers: [], gateway: null, startSeconds: 0 };
   let packetFormat = '';
+  const errors = new Set<string>();
   try {
     cascade = await startCascade({ MIXLAB_STRATEGY: strategy });
     const { gatewayUrl, prometheusUrl } = cascade;
@@ -123,8 +127,16 @@ for (const [index, strategy] of strategies.entries()) {
       signal: stop.signal,
       progressIntervalMs: 10_000,
       onProgress: (progress) => log(`${strategy}: ${formatProgress(progress, load)}`),
-      onError: (error) => log(`${strategy}: ${error.message}`),
+      onError: (error) => {
+        // Once per reason: a broken cascade fails every send the same way.
+        if (errors.has(error.message)) return;
+        errors.add(error.message);
+        log(`${strategy}: ${error.message}`);
+      },
     });
+    if (summary.sent === 0) {
+      throw new Error(`no message was sent (${summary.sendErrors} sends failed: ${[...errors].join('; ')})`);
+    }
     // Wait until Prometheus has scraped every reported latency, then one more scrape for the mix nodes.
     await eventually(
       'Prometheus to scrape every latency report',
