@@ -33,6 +33,8 @@ export interface ExperimentRun {
     readonly durationSeconds: number;
     readonly drainSeconds: number;
     readonly seed: number;
+    /** Loop cover per mix node, msg/s (absent in runs before cover existed: none). */
+    readonly loopRate?: number;
   };
   readonly packetFormat: string;
   readonly results: readonly StrategyResult[];
@@ -72,7 +74,10 @@ export function renderMarkdown(run: ExperimentRun): string {
     `Every strategy ran on a fresh three-layer cascade (one mix node per layer, \`${run.packetFormat}\` packets) ` +
       `under the same offered load: ${load.clients} simulated clients × ${load.ratePerClient} msg/s each ` +
       `(${offered} msg/s in total, Poisson, the same seeded schedule for every strategy), each sending to a random ` +
-      `other client for ${load.durationSeconds} s, then up to ${load.drainSeconds} s for stragglers.`,
+      `other client for ${load.durationSeconds} s, then up to ${load.drainSeconds} s for stragglers. ` +
+      (load.loopRate
+        ? `Every mix node also sent ${load.loopRate} loop cover packets per second, which count in its batches.`
+        : "No cover traffic: batches hold only the clients' messages."),
     '',
   );
   lines.push(

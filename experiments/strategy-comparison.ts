@@ -4,7 +4,7 @@
  * load generator in this process, read batch sizes and mixing delays from Prometheus, stop
  * the cascade; then write results/<timestamp>/results.md, strategies.svg and results.json.
  *
- *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --only timed,pool]
+ *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --loop-rate 0 --only timed,pool]
  *   node experiments/strategy-comparison.ts --render results/<timestamp>/results.json
  */
 import { execFileSync } from 'node:child_process';
@@ -43,6 +43,8 @@ const { values } = parseArgs({
     drain: { type: 'string', default: '10s' },
     clients: { type: 'string', default: '4' },
     rate: { type: 'string', default: '2' },
+    // Loop cover per mix node (msg/s); off by default so batches hold only the clients' messages.
+    'loop-rate': { type: 'string', default: '0' },
     only: { type: 'string' },
     render: { type: 'string' },
   },
@@ -109,7 +111,7 @@ for (const [index, strategy] of strategies.entries()) {
   let packetFormat = '';
   const errors = new Set<string>();
   try {
-    cascade = await startCascade({ MIXLAB_STRATEGY: strategy });
+    cascade = await startCascade({ MIXLAB_STRATEGY: strategy, MIXLAB_LOOP_RATE: values['loop-rate'] });
     const { gatewayUrl, prometheusUrl } = cascade;
     await eventually('every layer in the topology', async () => {
       const topology = await new MixnetClient(gatewayUrl).topology();
@@ -168,6 +170,7 @@ const run: ExperimentRun = {
     durationSeconds: load.durationMs / 1000,
     drainSeconds: load.drainMs / 1000,
     seed: SEED,
+    loopRate: Number(values['loop-rate']),
   },
   packetFormat: [...new Set(results.map((r) => r.packetFormat).filter((f) => f))].join(', ') || 'unknown',
   results,
