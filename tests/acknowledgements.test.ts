@@ -94,7 +94,7 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
       assert.deepEqual(texts(late), ['worth the wait']);
       assert.deepEqual(inbox.get(toHex(late.publicKey))?.[0]?.id, delayed.messageId);
 
-      await client.gateway.reportDeliveries({ acknowledged: 5, retransmitted: retransmitted.length });
+      await client.gateway.report({ deliveries: { acknowledged: 5, retransmitted: retransmitted.length } });
       await eventually('Prometheus to see the reported deliveries', async () =>
         (await scalar(prometheusUrl, 'sum(mixlab_client_deliveries_total{event="acknowledged"})')) === 5
           ? true

@@ -63,7 +63,10 @@ export async function sendCommand(client: MixnetClient, settings: SendSettings):
     const result = await outcome;
     // Measurement only: counts, no ids, so the dashboards can show acknowledged sending.
     await client.gateway
-      .reportDeliveries({ [result === 'acknowledged' ? 'acknowledged' : 'expired']: 1, retransmitted: attempts - 1 })
+      .report({
+        deliveries: { [result === 'acknowledged' ? 'acknowledged' : 'expired']: 1, retransmitted: attempts - 1 },
+        originated: { message: attempts },
+      })
       .catch(() => {});
     return result === 'acknowledged' ? 0 : 1;
   } finally {

@@ -1,4 +1,4 @@
-import type { DeliveryReport, GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
+import type { ClientReport, GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
 import { fetchTopology, type Topology } from '@mixlab/topology';
 import { type Dispatcher, request } from 'undici';
 
@@ -32,8 +32,8 @@ export class GatewayClient {
     return (await this.#json<{ acknowledged: number }>('POST', `/v1/mailboxes/${address}/acks`, { ids })).acknowledged;
   }
 
-  /** Measurement only: tells the gateway what acknowledged sending came to. */
-  async reportDeliveries(report: DeliveryReport): Promise<void> {
+  /** Measurement only: counts of this client's own traffic (see ClientReport). */
+  async report(report: ClientReport): Promise<void> {
     await this.#json<unknown>('POST', '/v1/reports', report, [204]);
   }
 

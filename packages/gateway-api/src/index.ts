@@ -47,16 +47,21 @@ export interface AckFrame {
 }
 
 /**
- * Optional, for measurement only: what a sender's acknowledged deliveries came to,
- * counted by clients that opt in (mixlab_client_deliveries_total{event}).
+ * Optional, for measurement only: counts a client reports about its own traffic, which
+ * only it knows (which of its packets were cover, what came of its acknowledgements and
+ * loops). No ids, no addresses. The gateway adds them to mixlab_client_deliveries_total,
+ * mixlab_originated_packets_total and mixlab_loops_total{origin="client"}.
  */
-export interface DeliveryReport {
-  readonly acknowledged?: number;
-  readonly retransmitted?: number;
-  readonly expired?: number;
+export interface ClientReport {
+  readonly deliveries?: { readonly [event in (typeof REPORTED_DELIVERY_EVENTS)[number]]?: number };
+  readonly originated?: { readonly [type in (typeof REPORTED_ORIGINATED_TYPES)[number]]?: number };
+  readonly loops?: { readonly [event in (typeof REPORTED_LOOP_EVENTS)[number]]?: number };
 }
 
-export const DELIVERY_REPORT_EVENTS = ['acknowledged', 'retransmitted', 'expired'] as const;
+export const REPORTED_DELIVERY_EVENTS = ['acknowledged', 'retransmitted', 'expired'] as const;
+/** `message` is real traffic; `drop` and `loop` are cover. */
+export const REPORTED_ORIGINATED_TYPES = ['message', 'drop', 'loop'] as const;
+export const REPORTED_LOOP_EVENTS = ['sent', 'returned', 'lost'] as const;
 
 /** Most ids one acknowledgement may carry. */
 export const MAX_ACK_IDS = 1000;

@@ -14,9 +14,10 @@ export interface LoopMetrics {
   readonly roundTrip: Histogram<'origin'>;
 }
 
-export function loopMetrics(registry: Registry): LoopMetrics {
+/** `origin`: whose loops and originated packets these metrics count, started at zero. */
+export function loopMetrics(registry: Registry, origin: 'node' | 'client'): LoopMetrics {
   const registers = [registry];
-  return {
+  const metrics: LoopMetrics = {
     originated: new Counter({
       name: 'mixlab_originated_packets_total',
       help: 'Packets put into the network by whoever sent them, real messages or cover (drop, loop).',
@@ -37,4 +38,15 @@ export function loopMetrics(registry: Registry): LoopMetrics {
       registers,
     }),
   };
+  for (const event of ['sent', 'returned', 'lost']) metrics.loops.inc({ origin, event }, 0);
+  const types =
+    origin === 'node'
+      ? [['cover', 'loop']]
+      : [
+          ['real', 'message'],
+          ['cover', 'drop'],
+          ['cover', 'loop'],
+        ];
+  for (const [kind, type] of types) metrics.originated.inc({ kind, type }, 0);
+  return metrics;
 }

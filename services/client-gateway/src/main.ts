@@ -1,4 +1,4 @@
-import { createServiceRegistry, gatewayMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
 import { fetchTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -17,6 +17,7 @@ const app = await buildServer({
   isReady: () => registered,
   registry,
   metrics: gatewayMetrics(registry),
+  loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   logger: { level: config.logLevel, base: { node: 'gateway' } },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
-import { createServiceRegistry, gatewayMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { encodeDelivery, encodeFrames } from '@mixlab/packet';
 import { OCTET_STREAM } from '@mixlab/service-kit';
 import { type Topology, TopologyCache } from '@mixlab/topology';
@@ -93,6 +93,7 @@ describe('client gateway server', () => {
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
       registry,
       metrics: gatewayMetrics(registry),
+      loops: loopMetrics(registry, 'client'),
       maxPacketBytes: 64,
       maxPacketsPerRequest: 4,
     });
@@ -565,31 +566,56 @@ describe('client gateway server', () => {
     });
   });
 
-  describe('delivery reports', () => {
+  describe('client reports', () => {
     const report = (payload: object) => app.inject({ method: 'POST', url: '/v1/reports', payload });
-    const reported = async () => {
-      const text = await registry.getSingleMetricAsString('mixlab_client_deliveries_total');
+    const series = async (name: string, label: string) => {
+      const text = await registry.getSingleMetricAsString(name);
       return Object.fromEntries(
-        [...text.matchAll(/event="(\w+)",node="gateway"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]),
+        [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\d+)$`, 'gm'))]
+          .map((m) => [new RegExp(`${label}="([^"]+)"`).exec(m[1] as string)?.[1], Number(m[2])])
+          .filter(([key]) => key !== undefined),
       );
     };
+    const nothing = {
+      deliveries: { acknowledged: 0, retransmitted: 0, expired: 0 },
+      originated: { message: 0, drop: 0, loop: 0 },
+      loops: { sent: 0, returned: 0, lost: 0 },
+    };
+    const reported = async () => ({
+      deliveries: await series('mixlab_client_deliveries_total', 'event'),
+      originated: await series('mixlab_originated_packets_total', 'type'),
+      loops: await series('mixlab_loops_total', 'event'),
+    });
 
-    it('adds what clients report to mixlab_client_deliveries_total by event', async () => {
-      assert.deepEqual(await reported(), { acknowledged: 0, retransmitted: 0, expired: 0 });
-      assert.equal((await report({ acknowledged: 3, retransmitted: 1 })).statusCode, 204);
-      assert.equal((await report({ expired: 2, acknowledged: 1 })).statusCode, 204);
-      assert.deepEqual(await reported(), { acknowledged: 4, retransmitted: 1, expired: 2 });
+    it('adds what clients report to the delivery, originated (by kind) and client loop counters', async () => {
+      assert.deepEqual(await reported(), nothing);
+      const first = { deliveries: { acknowledged: 3, retransmitted: 1 }, originated: { message: 4, drop: 2 } };
+      assert.equal((await report(first)).statusCode, 204);
+      assert.equal(
+        (await report({ deliveries: { expired: 2 }, loops: { sent: 5, returned: 4, lost: 1 } })).statusCode,
+        204,
+      );
+      assert.deepEqual(await reported(), {
+        deliveries: { acknowledged: 3, retransmitted: 1, expired: 2 },
+        originated: { message: 4, drop: 2, loop: 0 },
+        loops: { sent: 5, returned: 4, lost: 1 },
+      });
+      const kinds = await registry.getSingleMetricAsString('mixlab_originated_packets_total');
+      assert.match(kinds, /kind="real",type="message",node="gateway"\} 4/);
+      assert.match(kinds, /kind="cover",type="drop",node="gateway"\} 2/);
+      assert.match(await registry.getSingleMetricAsString('mixlab_loops_total'), /origin="client",event="lost"/);
     });
 
     for (const [name, body] of [
-      ['an unknown event', { lost: 1 }],
-      ['a negative count', { acknowledged: -1 }],
-      ['a fractional count', { expired: 0.5 }],
-      ['a huge count', { retransmitted: 1e9 }],
+      ['an unknown section', { bytes: { sent: 1 } }],
+      ['an unknown event', { deliveries: { lost: 1 } }],
+      ['a negative count', { originated: { drop: -1 } }],
+      ['a fractional count', { loops: { sent: 0.5 } }],
+      ['a huge count', { deliveries: { retransmitted: 1e9 } }],
     ] as const) {
       it(`refuses ${name} with 400 and counts nothing`, async () => {
         assert.equal((await report(body)).statusCode, 400);
-        assert.deepEqual(await reported(), { acknowledged: 0, retransmitted: 0, expired: 0 });
+        assert.deepEqual(await reported(), nothing);
       });
     }
   });

@@ -4,17 +4,19 @@ import {
   type AckFrame,
   ADDRESS_PATTERN,
   BASE64_PATTERN,
-  DELIVERY_REPORT_EVENTS,
-  type DeliveryReport,
+  type ClientReport,
   type GatewayInfo,
   MAX_ACK_IDS,
   type MailboxMessage,
   MESSAGE_ID_PATTERN,
+  REPORTED_DELIVERY_EVENTS,
+  REPORTED_LOOP_EVENTS,
+  REPORTED_ORIGINATED_TYPES,
   type ServerFrame,
   type SubmitRequest,
   type SubmitResponse,
 } from '@mixlab/gateway-api';
-import type { GatewayMetrics } from '@mixlab/metrics';
+import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
 import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
@@ -29,6 +31,8 @@ export interface GatewayDeps {
   readonly info: GatewayInfo;
   readonly registry: Registry;
   readonly metrics: GatewayMetrics;
+  /** Where clients' reports of their own cover traffic and loops go. */
+  readonly loops: LoopMetrics;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
   /** Healthy once registered in the directory, so exit nodes can find it. */
@@ -272,20 +276,34 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   );
 
-  const count = { type: 'integer', minimum: 0, maximum: 100_000 };
-  app.post<{ Body: DeliveryReport }>(
+  const counts = (names: readonly string[]) => ({
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(names.map((name) => [name, { type: 'integer', minimum: 0, maximum: 100_000 }])),
+  });
+  app.post<{ Body: ClientReport }>(
     '/v1/reports',
     {
       schema: {
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: Object.fromEntries(DELIVERY_REPORT_EVENTS.map((event) => [event, count])),
+          properties: {
+            deliveries: counts(REPORTED_DELIVERY_EVENTS),
+            originated: counts(REPORTED_ORIGINATED_TYPES),
+            loops: counts(REPORTED_LOOP_EVENTS),
+          },
         },
       },
     },
     async (request, reply) => {
-      for (const event of DELIVERY_REPORT_EVENTS) metrics.clientDeliveries.inc({ event }, request.body[event] ?? 0);
+      const { deliveries = {}, originated = {}, loops = {} } = request.body;
+      for (const event of REPORTED_DELIVERY_EVENTS) metrics.clientDeliveries.inc({ event }, deliveries[event] ?? 0);
+      for (const type of REPORTED_ORIGINATED_TYPES) {
+        const kind = type === 'message' ? 'real' : 'cover';
+        deps.loops.originated.inc({ kind, type }, originated[type] ?? 0);
+      }
+      for (const event of REPORTED_LOOP_EVENTS) deps.loops.loops.inc({ origin: 'client', event }, loops[event] ?? 0);
       return reply.code(204).send();
     },
   );

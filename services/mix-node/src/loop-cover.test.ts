@@ -49,7 +49,7 @@ describe('LoopCover', () => {
       send: async (url, frames) => {
         sends.push({ url, packet: frames[0] as Uint8Array });
       },
-      metrics: loopMetrics(registry),
+      metrics: loopMetrics(registry, 'node'),
       logger: { warn: () => {} },
     });
     const count = async (event: string) => {

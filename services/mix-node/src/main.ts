@@ -41,8 +41,7 @@ const node = new MixNode({
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 
-const loops = loopMetrics(registry);
-for (const event of ['sent', 'returned', 'lost']) loops.loops.inc({ origin: 'node', event }, 0);
+const loops = loopMetrics(registry, 'node');
 const loopCover = new LoopCover({
   nodeId: config.nodeId,
   layer: config.layer,
