@@ -26,6 +26,14 @@ describe('message', () => {
     assert.equal(opened.sentAt, message.sentAt);
     assert.deepEqual(opened.body, message.body);
     assert.equal(opened.replyBlock, undefined);
+    assert.equal(opened.kind, 'message');
+  });
+
+  it('marks loop cover, which only the recipient (the sender itself) can see', () => {
+    const loop = { id: newMessageId(), sentAt: 5, body: new Uint8Array(8), kind: 'loop' as const };
+    const sealed = sealMessage(loop, keys.publicKey);
+    assert.equal(sealed.length, MESSAGE_OVERHEAD_BYTES + 8, 'the same size as a message of that body');
+    assert.equal(openMessage(sealed, keys).kind, 'loop');
   });
 
   it('carries a reply block beside the body', () => {

@@ -1,15 +1,18 @@
 /**
  * What a recipient reads, sealed end to end to its address so that neither the
  * exit node nor the gateway can read it:
- *   version (1) = 2 | message id (16) | sent at, ms since the epoch (f64 BE)
+ *   version (1) = 2 | kind (1) | message id (16) | sent at, ms since the epoch (f64 BE)
  *   | reply block length (u16 BE) | reply block | body
  * A reply block, when present, lets the recipient acknowledge the message without
- * learning who sent it.
+ * learning who sent it. Kind 1 marks loop cover: a client's packet to itself, which only
+ * it can read, so on the wire and at the gateway it is any other message.
  */
 import { type KeyPair, openSealed, randomBytes, SEAL_OVERHEAD_BYTES, seal, toHex } from '@mixlab/crypto';
 
 const VERSION = 2;
-const HEADER_BYTES = 1 + 16 + 8 + 2;
+const HEADER_BYTES = 1 + 1 + 16 + 8 + 2;
+const KINDS = ['message', 'loop'] as const;
+export type MessageKind = (typeof KINDS)[number];
 
 export interface Message {
   /** 32 hex characters, chosen by the sender; a retransmission keeps it, so recipients spot duplicates. */
@@ -18,6 +21,8 @@ export interface Message {
   readonly body: Uint8Array;
   /** A single-use reply block for the acknowledgement, when the sender asked for one. */
   readonly replyBlock?: Uint8Array | undefined;
+  /** `loop` for loop cover; a message otherwise. */
+  readonly kind?: MessageKind;
 }
 
 export function newMessageId(): string {
@@ -33,9 +38,10 @@ export function sealMessage(message: Message, recipient: Uint8Array): Uint8Array
   const plain = new Uint8Array(HEADER_BYTES + block.length + message.body.length);
   const view = new DataView(plain.buffer);
   plain[0] = VERSION;
-  plain.set(Buffer.from(message.id, 'hex'), 1);
-  view.setFloat64(17, message.sentAt);
-  view.setUint16(25, block.length);
+  plain[1] = KINDS.indexOf(message.kind ?? 'message');
+  plain.set(Buffer.from(message.id, 'hex'), 2);
+  view.setFloat64(18, message.sentAt);
+  view.setUint16(26, block.length);
   plain.set(block, HEADER_BYTES);
   plain.set(message.body, HEADER_BYTES + block.length);
   return seal(plain, recipient);
@@ -46,12 +52,15 @@ export function openMessage(sealed: Uint8Array, keys: KeyPair): Message {
   const plain = openSealed(sealed, keys);
   if (!plain) throw new Error('message does not open with this key (not for us, or altered)');
   if (plain.length < HEADER_BYTES || plain[0] !== VERSION) throw new Error('message has an unknown layout');
+  const kind = KINDS[plain[1] as number];
+  if (!kind) throw new Error(`message has an unknown kind ${plain[1]}`);
   const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
-  const blockLength = view.getUint16(25);
+  const blockLength = view.getUint16(26);
   if (plain.length < HEADER_BYTES + blockLength) throw new Error('message is shorter than its reply block');
   return {
-    id: toHex(plain.subarray(1, 17)),
-    sentAt: view.getFloat64(17),
+    kind,
+    id: toHex(plain.subarray(2, 18)),
+    sentAt: view.getFloat64(18),
     replyBlock: blockLength > 0 ? plain.subarray(HEADER_BYTES, HEADER_BYTES + blockLength) : undefined,
     body: plain.subarray(HEADER_BYTES + blockLength),
   };

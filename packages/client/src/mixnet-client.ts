@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
-import { fromHex, type KeyPair, toHex } from '@mixlab/crypto';
+import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
 import {
+  DROP_RECIPIENT,
   PACKET_FORMAT_NAMES,
   type PacketFormat,
   type PacketFormatName,
@@ -12,7 +13,15 @@ import {
 } from '@mixlab/packet';
 import { type NodeDescriptor, pickRoute, type Topology, TopologyCache } from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
-import { encodeAcknowledgement, type Message, newMessageId, openMessage, sealMessage } from './message.ts';
+import {
+  encodeAcknowledgement,
+  MESSAGE_OVERHEAD_BYTES,
+  type Message,
+  type MessageKind,
+  newMessageId,
+  openMessage,
+  sealMessage,
+} from './message.ts';
 
 export interface SendOptions {
   /** Keep the id of an earlier attempt (retransmission), so the recipient can drop duplicates. */
@@ -22,6 +31,8 @@ export interface SendOptions {
    * keys' address at this gateway. Only formats with replies (Sphinx) can.
    */
   readonly replyTo?: KeyPair;
+  /** `loop` for loop cover (sent to oneself). */
+  readonly kind?: MessageKind;
 }
 
 export interface SendReceipt {
@@ -49,6 +60,8 @@ export interface ReceiveOptions {
   readonly now?: () => number;
   /** Deliveries that are replies (acknowledgements) go here instead of `onMessage`. */
   readonly onReply?: (delivered: Uint8Array) => void;
+  /** This client's own loop cover coming back goes here instead of `onMessage`. */
+  readonly onLoop?: (message: Message) => void;
 }
 
 /** Message ids a receiver remembers to drop retransmitted duplicates. */
@@ -108,7 +121,13 @@ export class MixnetClient {
       const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
       reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#pickIndex)), back);
     }
-    const message: Message = { id: options.messageId ?? newMessageId(), sentAt: now, body, replyBlock: reply?.block };
+    const message: Message = {
+      id: options.messageId ?? newMessageId(),
+      sentAt: now,
+      body,
+      replyBlock: reply?.block,
+      kind: options.kind,
+    };
     let packet: Uint8Array;
     try {
       packet = format.wrap(routeHops(route), { gateway: info.gatewayId, recipient }, sealMessage(message, recipient));
@@ -117,6 +136,18 @@ export class MixnetClient {
     }
     await this.#submit((route[0] as NodeDescriptor).id, packet);
     return { messageId: message.id, route: route.map((node) => node.id), replySecret: reply?.secret };
+  }
+
+  /**
+   * Drop cover (Loopix): a packet to the sink, as large as a message of `bodyBytes`,
+   * over a fresh route. Only the exit node learns it was cover, and discards it.
+   */
+  async sendDrop(bodyBytes: number): Promise<void> {
+    const { info, format } = await this.#gatewayContext();
+    const route = pickRoute(await this.#topology.current(), this.#pickIndex);
+    const payload = randomBytes(MESSAGE_OVERHEAD_BYTES + bodyBytes);
+    const packet = format.wrap(routeHops(route), { gateway: info.gatewayId, recipient: DROP_RECIPIENT }, payload);
+    await this.#submit((route[0] as NodeDescriptor).id, packet);
   }
 
   async #submit(firstHop: string, packet: Uint8Array): Promise<void> {
@@ -147,7 +178,7 @@ export class MixnetClient {
     onMessage: (message: ReceivedMessage) => void | Promise<void>,
     options: ReceiveOptions = {},
   ): Subscription {
-    const { onError = () => {}, reportLatency = false, now = Date.now, onReply } = options;
+    const { onError = () => {}, reportLatency = false, now = Date.now, onReply, onLoop } = options;
     const seen = new Set<string>();
     const address = toHex(keys.publicKey);
     const socket = new WebSocket(this.gateway.mailboxSocketUrl(address));
@@ -184,6 +215,11 @@ export class MixnetClient {
           onReply(delivered);
         } else {
           const message = openMessage(delivered, keys);
+          if (message.kind === 'loop') {
+            onLoop?.(message);
+            ack(deliveryId, undefined);
+            return;
+          }
           this.#acknowledge(message).catch((error) => onError(new Error(`acknowledgement not sent: ${error}`)));
           if (!seen.has(message.id)) {
             sentAt = message.sentAt;
