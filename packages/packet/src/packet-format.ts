@@ -6,6 +6,13 @@ export type PacketFormatName = 'onion' | 'sphinx';
 export interface RouteHop {
   readonly id: string;
   readonly publicKey: Uint8Array;
+  /**
+   * How long this hop should hold the packet before sending it on (continuous-time mixing,
+   * Loopix/Nym: the sender draws every hop's delay). Integer milliseconds 0..2^32-1; absent
+   * means 0, "the node decides". Sphinx carries it in the hop's routing slot (wrap and
+   * createReplyBlock throw RangeError for anything else); onion ignores it.
+   */
+  readonly delayMs?: number;
 }
 
 /** Where the exit node hands the payload over: a gateway's mailbox for a recipient. */
@@ -37,6 +44,11 @@ export type Peeled =
       readonly packet: Uint8Array;
       /** Same for every copy of one packet at one node (Sphinx: derived from the shared secret); for replay detection. */
       readonly replayTag?: Uint8Array;
+      /**
+       * The delay the sender asked this node to hold the packet for, in milliseconds (RouteHop.delayMs).
+       * Sphinx always sets it (0 when the sender chose none: the node decides); onion never does.
+       */
+      readonly delayMs?: number;
     }
   | {
       readonly kind: 'deliver';
@@ -44,6 +56,8 @@ export type Peeled =
       readonly payload: Uint8Array;
       /** As for forward. */
       readonly replayTag?: Uint8Array;
+      /** As for forward: how long the exit should hold the delivery. */
+      readonly delayMs?: number;
     };
 
 export type PacketErrorReason = 'malformed' | 'undecryptable';

@@ -119,6 +119,19 @@ describe('onion packet format', () => {
       assert.deepEqual(peeled.payload, payload);
     });
 
+    it('ignores per-hop delays: it does not carry them, and peel reports none', () => {
+      const delayed = route.map((hop, i) => ({ ...hop, delayMs: 100 * (i + 1) }));
+      const plainSize = onion.wrap(route, destination, payload).length;
+      const packet = onion.wrap(delayed, destination, payload);
+      assert.equal(packet.length, plainSize);
+      const first = expectForward(onion.peel(packet, node(0).keys));
+      assert.equal(first.delayMs, undefined);
+      const second = expectForward(onion.peel(first.packet, node(1).keys));
+      const exit = expectDeliver(onion.peel(second.packet, node(2).keys));
+      assert.equal(exit.delayMs, undefined);
+      assert.deepEqual(exit.payload, payload);
+    });
+
     it('carries an empty payload and binary payload bytes unchanged', () => {
       for (const body of [new Uint8Array(0), Uint8Array.from({ length: 2048 }, (_, i) => (i * 7) % 256)]) {
         const packet = onion.wrap(route, destination, body);

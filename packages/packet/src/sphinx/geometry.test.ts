@@ -3,22 +3,24 @@ import { describe, it } from 'node:test';
 import { createGeometry, defaultGeometry, MAX_GATEWAY_URL_BYTES } from './geometry.ts';
 
 describe('sphinx geometry', () => {
-  it('computes the default sizes: 5 hops, 98-byte slots, 554-byte header, 2602-byte packet', () => {
+  it('computes the default sizes: 5 hops, 102-byte slots, 574-byte header, 2622-byte packet', () => {
     assert.equal(defaultGeometry.maxHops, 5);
-    assert.equal(defaultGeometry.perHopRoutingInfoBytes, 98);
-    assert.equal(defaultGeometry.routingInfoBytes, 490);
-    assert.equal(defaultGeometry.headerBytes, 554);
+    assert.equal(defaultGeometry.perHopRoutingInfoBytes, 102);
+    assert.equal(defaultGeometry.routingInfoBytes, 510);
+    assert.equal(defaultGeometry.headerBytes, 574);
     assert.equal(defaultGeometry.payloadBytes, 2048);
-    assert.equal(defaultGeometry.packetBytes, 2602);
-    assert.equal(defaultGeometry.macOffset, 522);
-    assert.equal(defaultGeometry.payloadOffset, 554);
+    assert.equal(defaultGeometry.packetBytes, 2622);
+    assert.equal(defaultGeometry.macOffset, 542);
+    assert.equal(defaultGeometry.payloadOffset, 574);
+    assert.equal(defaultGeometry.replyBlockBytes, 767);
+    assert.equal(defaultGeometry.replyCapacity, 2028);
     assert.equal(defaultGeometry.maxMessageBytes, 2048 - 53 - MAX_GATEWAY_URL_BYTES);
     assert.equal(defaultGeometry.messageCapacity(20), 2048 - 53 - 20);
   });
 
   it('scales the header with maxHops', () => {
     const g = createGeometry({ maxHops: 8, payloadBytes: 4096 });
-    assert.equal(g.headerBytes, 32 + 8 * 98 + 32);
+    assert.equal(g.headerBytes, 32 + 8 * 102 + 32);
     assert.equal(g.packetBytes, g.headerBytes + 4096);
   });
 

@@ -10,8 +10,15 @@ export const GROUP_ELEMENT_BYTES = 32;
 export const MAC_BYTES = 32;
 /** A node id is at most this many bytes (ASCII, ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$). */
 export const NODE_ID_BYTES = 64;
-/** Per-hop routing command: flag (1) | id length (1) | next node id (64, zero padded) | next MAC (32). */
-export const PER_HOP_ROUTING_INFO_BYTES = 1 + 1 + NODE_ID_BYTES + MAC_BYTES;
+/** The delay a hop is asked to hold the packet for: u32 big-endian milliseconds, right after the flag in every slot. */
+export const DELAY_BYTES = 4;
+/** Largest delay a routing slot carries (ms). */
+export const MAX_DELAY_MS = 2 ** 32 - 1;
+/**
+ * Per-hop routing slot: flag (1) | delay (4) | command body. Forward body: id length (1) |
+ * next node id (64, zero padded) | next MAC (32); the deliver and reply bodies fit the same 97 bytes.
+ */
+export const PER_HOP_ROUTING_INFO_BYTES = 1 + DELAY_BYTES + 1 + NODE_ID_BYTES + MAC_BYTES;
 /** Zero bytes at the start of the exit plaintext; a tagged payload fails this check with probability 1 - 2^-128. */
 export const PAYLOAD_TAG_BYTES = 16;
 /** The gateway URL is carried with a one-byte length. */
@@ -93,5 +100,5 @@ export function createGeometry(parameters: GeometryParameters = {}): Geometry {
   });
 }
 
-/** 5 hops, 2048-byte payload: header 554 bytes, packet 2602 bytes. */
+/** 5 hops, 2048-byte payload: 102-byte slots, header 574 bytes, packet 2622 bytes, reply block 767 bytes. */
 export const defaultGeometry: Geometry = createGeometry();

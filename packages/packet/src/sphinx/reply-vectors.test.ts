@@ -18,11 +18,13 @@ before(cryptoReady);
 const file = JSON.parse(readFileSync(REPLY_VECTORS_PATH, 'utf8')) as ReplyVectorFile;
 
 describe('sphinx reply test vectors (test-vectors/sphinx-reply.json)', () => {
-  it('has the cases it promises', () => {
+  it('has the cases it promises: 1, 3 and 5 hops, delays on some', () => {
     assert.deepEqual(
       file.cases.map((c) => c.route.length),
       [1, 3, 5],
     );
+    assert.ok(file.cases.some((c) => c.route.some((hop) => (hop.delayMs ?? 0) > 0)));
+    assert.ok(file.cases.some((c) => c.route.every((hop) => hop.delayMs === undefined)));
   });
 
   for (const vector of file.cases) {
@@ -45,7 +47,7 @@ describe('sphinx reply test vectors (test-vectors/sphinx-reply.json)', () => {
   }
 
   for (const vector of file.cases) {
-    it(`follows the documented layouts in "${vector.name}" (block, slot 0x03, reply payload)`, () => {
+    it(`follows the documented layouts in "${vector.name}" (block, slots with delays, slot 0x03, reply payload)`, () => {
       checkLayouts(vector);
     });
   }
@@ -75,19 +77,37 @@ function checkLayouts(vector: ReplyVectorCase): void {
   vector.hops.forEach((hop, i) => {
     assert.equal(toHex(keys.subarray((i + 1) * 128, (i + 2) * 128)), hop.payloadKey);
   });
-  // the exit's slot: flag 3 | gateway length | gateway (30) | recipient (32) | reply id (16) | 0^18
-  const exitPacket = n === 1 ? packet : hex(vector.hops[n - 2]?.packet ?? '');
+  // every hop's slot (P = 102): flag (1) | delay (u32 BE ms, 4) | body (97); a forward body is
+  // id length (1) | next id (64, zero padded) | next MAC (32) = the next link's gamma
+  assert.equal(g.perHopRoutingInfoBytes, 102);
+  const links = [packet, ...vector.hops.slice(0, n - 1).map((hop) => hex(hop.packet ?? ''))];
+  const slots = vector.hops.map((hop, i) =>
+    chacha20Xor((links[i] as Uint8Array).subarray(32, 32 + 102), hex(hop.routingKey)),
+  );
+  slots.forEach((slot, i) => {
+    const delay = new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getUint32(1);
+    assert.equal(delay, vector.route[i]?.delayMs ?? 0, `hop ${i} delay`);
+    assert.equal(vector.hops[i]?.delayMs, delay, `hop ${i} peeled delay`);
+    if (i === n - 1) return;
+    const next = new TextEncoder().encode(vector.route[i + 1]?.id);
+    assert.equal(slot[0], 0x01);
+    assert.equal(slot[5], next.length);
+    assert.deepEqual(slot.subarray(6, 6 + next.length), next);
+    assert.ok(slot.subarray(6 + next.length, 70).every((b) => b === 0));
+    assert.deepEqual(slot.subarray(70), (links[i + 1] as Uint8Array).subarray(g.macOffset, g.payloadOffset));
+  });
+  // the exit's slot: flag 3 | delay | gateway length | gateway (30) | recipient (32) | reply id (16) | 0^18
   const exit = vector.hops[n - 1];
   assert.ok(exit);
-  const slot = chacha20Xor(exitPacket.subarray(32, 32 + 98), hex(exit.routingKey));
+  const slot = slots[n - 1] as Uint8Array;
   const gateway = new TextEncoder().encode(vector.destination.gateway);
   assert.equal(slot[0], 0x03);
-  assert.equal(slot[1], gateway.length);
-  assert.deepEqual(slot.subarray(2, 2 + gateway.length), gateway);
-  assert.ok(slot.subarray(2 + gateway.length, 32).every((b) => b === 0));
-  assert.equal(toHex(slot.subarray(32, 64)), vector.destination.recipient);
-  assert.equal(toHex(slot.subarray(64, 80)), vector.secret.id);
-  assert.ok(slot.subarray(80).every((b) => b === 0));
+  assert.equal(slot[5], gateway.length);
+  assert.deepEqual(slot.subarray(6, 6 + gateway.length), gateway);
+  assert.ok(slot.subarray(6 + gateway.length, 36).every((b) => b === 0));
+  assert.equal(toHex(slot.subarray(36, 68)), vector.destination.recipient);
+  assert.equal(toHex(slot.subarray(68, 84)), vector.secret.id);
+  assert.ok(slot.subarray(84).every((b) => b === 0));
   assert.equal(exit.gateway, vector.destination.gateway);
   // delivered = reply id | payload; undo the hops' decryptions, then the replier's encryption
   const delivered = hex(exit.payload ?? '');

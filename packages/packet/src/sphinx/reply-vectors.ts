@@ -8,14 +8,26 @@ import { writeFileSync } from 'node:fs';
 import { cryptoReady, toHex, x25519Base } from '@mixlab/crypto';
 import { createGeometry, type GeometryParameters } from './geometry.ts';
 import { createSphinx } from './sphinx.ts';
-import { fixedRng, hex, peelAlong, seeded, type VectorCase, type VectorHop, vectorRoute } from './vectors.ts';
+import {
+  fixedRng,
+  hex,
+  peelAlong,
+  routeHops,
+  seeded,
+  type VectorCase,
+  type VectorHop,
+  vectorRoute,
+} from './vectors.ts';
 
 export const REPLY_VECTORS_PATH = new URL('../../test-vectors/sphinx-reply.json', import.meta.url);
 
 export interface ReplyVectorCase {
   readonly name: string;
   readonly geometry: Required<GeometryParameters>;
-  /** The reply route: the replier hands the packet to route[0]; route[n-1] delivers it. */
+  /**
+   * The reply route: the replier hands the packet to route[0]; route[n-1] delivers it.
+   * route[i].delayMs (absent = 0), chosen by the block's creator, is in hop i's routing slot.
+   */
   readonly route: VectorCase['route'];
   /** The sender's own gateway id and address: where the reply is delivered. */
   readonly destination: { readonly gateway: string; readonly recipient: string };
@@ -52,13 +64,14 @@ function inputs(
   hops: number,
   geometry: Required<GeometryParameters>,
   message: string,
+  delays: readonly number[] = [],
 ): ReplyVectorInputs {
   const g = createGeometry(geometry);
   const recipient = x25519Base(seeded(`mixlab sphinx reply vector sender ${name}`, 32));
   return {
     name,
     geometry,
-    route: vectorRoute(hops),
+    route: vectorRoute(hops, delays),
     destination: { gateway: 'gateway-1', recipient: toHex(recipient) },
     message: toHex(utf8.encode(message)),
     randomness: toHex(
@@ -76,7 +89,7 @@ export function computeReplyCase(input: ReplyVectorInputs): ReplyVectorCase {
   const randomness = hex(input.randomness);
   const { rng, used } = fixedRng(randomness);
   const format = createSphinx(geometry, { rng });
-  const route = input.route.map((hop) => ({ id: hop.id, publicKey: hex(hop.publicKey) }));
+  const route = routeHops(input.route);
   const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
   const { block, secret } = format.replies.createReplyBlock(route, destination);
   if (used() !== randomness.length) {
@@ -103,11 +116,13 @@ export function generateReplyVectors(): ReplyVectorFile {
   const geometry = { maxHops: 5, payloadBytes: 2048 };
   return {
     description:
-      'mixlab Sphinx v1 reply (SURB) test vectors (docs/sphinx.md, "Replies"). Hex strings. ' +
-      'randomness = what createReplyBlock draws, in order. Regenerate: node packages/packet/src/sphinx/reply-vectors.ts',
+      'mixlab Sphinx v2 reply (SURB) test vectors (docs/sphinx.md, "Replies"). Hex strings. ' +
+      'randomness = what createReplyBlock draws, in order. route[i].delayMs (absent = 0) is the delay in ' +
+      "hop i's routing slot; hops[i].delayMs is what hop i peeled. " +
+      'Regenerate: node packages/packet/src/sphinx/reply-vectors.ts',
     cases: [
-      computeReplyCase(inputs('reply, one hop', 1, geometry, 'ack')),
-      computeReplyCase(inputs('reply, three hops', 3, geometry, 'a reply over three hops')),
+      computeReplyCase(inputs('reply, one hop', 1, geometry, 'ack', [500])),
+      computeReplyCase(inputs('reply, three hops', 3, geometry, 'a reply over three hops', [100, 2000, 30])),
       computeReplyCase(inputs('reply, five hops', 5, geometry, 'a reply over the longest route')),
     ],
   };

@@ -73,7 +73,7 @@ function deliverReply(hops: number, message: Uint8Array, format: SphinxFormat = 
 
 describe('sphinx reply blocks', () => {
   it('has the documented sizes for the default geometry', () => {
-    assert.equal(replies.replyBlockBytes, 65 + 554 + 128);
+    assert.equal(replies.replyBlockBytes, 65 + 574 + 128);
     assert.equal(replies.replyBlockBytes, g.replyBlockBytes);
     assert.equal(replies.replyCapacity, 2048 - 20);
     assert.equal(onion.replies, undefined);
@@ -120,7 +120,7 @@ describe('sphinx reply blocks', () => {
 
   it('works in other geometries (8 hops, 4 KiB payload)', () => {
     const format = createSphinx(createGeometry({ maxHops: 8, payloadBytes: 4096 }));
-    assert.equal(format.replies.replyBlockBytes, 65 + (32 + 8 * 98 + 32) + 128);
+    assert.equal(format.replies.replyBlockBytes, 65 + (32 + 8 * 102 + 32) + 128);
     const message = new Uint8Array(format.replies.replyCapacity).fill(9);
     const { secret, links, delivered } = deliverReply(8, message, format);
     for (const link of links) assert.equal(link.length, format.geometry.packetBytes);
@@ -221,11 +221,11 @@ describe('sphinx reply blocks', () => {
   it('rejects a block of the wrong size or with a bad first hop in wrapReply', () => {
     const { block } = replies.createReplyBlock(route(nodes(2)), home());
     const x = utf8.encode('x');
-    rejects(() => replies.wrapReply(block.subarray(0, block.length - 1), x), 'malformed', /746 bytes.*747 bytes/);
+    rejects(() => replies.wrapReply(block.subarray(0, block.length - 1), x), 'malformed', /766 bytes.*767 bytes/);
     rejects(() => replies.wrapReply(new Uint8Array(0), x), 'malformed', /reply block/);
     const longer = new Uint8Array(block.length + 1);
     longer.set(block);
-    rejects(() => replies.wrapReply(longer, x), 'malformed', /748 bytes/);
+    rejects(() => replies.wrapReply(longer, x), 'malformed', /768 bytes/);
     const noHop = block.slice();
     noHop[0] = 0;
     rejects(() => replies.wrapReply(noHop, x), 'malformed', /first-hop/);
@@ -260,6 +260,42 @@ describe('sphinx reply blocks', () => {
     const exit = sphinx.peel(replies.wrapReply(block, utf8.encode('ok')).packet, node.keys);
     assert.ok(exit.kind === 'deliver');
     assert.equal(exit.destination.gateway, 'g'.repeat(30));
+  });
+
+  it("gives every hop of a reply exactly the delay the block's creator chose, the exit included", () => {
+    const path = nodes(3);
+    const delays = [300, 0, 2 ** 32 - 1];
+    const hops = route(path).map((hop, i) => ({ ...hop, delayMs: delays[i] }));
+    const { block, secret } = replies.createReplyBlock(hops, home());
+    // every use of the block carries the same delays (they are in its header)
+    for (const message of ['one', 'two']) {
+      const { packet } = replies.wrapReply(block, utf8.encode(message));
+      const seen: (number | undefined)[] = [];
+      let current = packet;
+      for (const node of path) {
+        const peeled = sphinx.peel(current, node.keys);
+        seen.push(peeled.delayMs);
+        if (peeled.kind === 'forward') current = peeled.packet;
+        else assert.deepEqual(replies.openReply(secret, peeled.payload), utf8.encode(message));
+      }
+      assert.deepEqual(seen, delays);
+    }
+  });
+
+  it('peels a reply with absent delays as 0 at every hop', () => {
+    const { path, links, last } = deliverReply(3, utf8.encode('x'));
+    const forwards = links.slice(0, 2).map((link, i) => sphinx.peel(link, (path[i] as Node).keys).delayMs);
+    assert.deepEqual([...forwards, last.delayMs], [0, 0, 0]);
+  });
+
+  it('refuses at createReplyBlock a delay that is negative, over 2^32 - 1 or not an integer', () => {
+    const path = route(nodes(2));
+    for (const bad of [-1, 2 ** 32, 0.5, Number.NaN]) {
+      for (const at of [0, 1]) {
+        const hops = path.map((hop, i) => (i === at ? { ...hop, delayMs: bad } : hop));
+        assert.throws(() => replies.createReplyBlock(hops, home()), { name: 'RangeError', message: /delay of/ });
+      }
+    }
   });
 
   it('accepts a 64-character first-hop id', () => {

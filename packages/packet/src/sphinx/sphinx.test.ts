@@ -194,12 +194,12 @@ describe('sphinx', () => {
     const path = nodes(1);
     const packet = sphinx.wrap(route(path), destination(), utf8.encode('x'));
     const keys = (path[0] as Node).keys;
-    rejects(() => sphinx.peel(packet.subarray(0, packet.length - 1), keys), 'malformed', /2601 bytes/);
+    rejects(() => sphinx.peel(packet.subarray(0, packet.length - 1), keys), 'malformed', /2621 bytes/);
     rejects(() => sphinx.peel(packet.subarray(0, 100), keys), 'malformed');
     rejects(() => sphinx.peel(new Uint8Array(0), keys), 'malformed');
     const longer = new Uint8Array(packet.length + 1);
     longer.set(packet);
-    rejects(() => sphinx.peel(longer, keys), 'malformed', /2603 bytes/);
+    rejects(() => sphinx.peel(longer, keys), 'malformed', /2623 bytes/);
   });
 
   it('refuses at wrap: routes longer than maxHops, empty routes, bad ids, keys, destinations and messages', () => {
@@ -218,6 +218,83 @@ describe('sphinx', () => {
     assert.throws(() => sphinx.wrap(route([node]), to, new Uint8Array(capacity + 1)), /exceeds/);
     const full = sphinx.peel(sphinx.wrap(route([node]), to, new Uint8Array(capacity).fill(1)), node.keys);
     assert.ok(full.kind === 'deliver' && full.payload.length === capacity);
+  });
+
+  describe('per-hop delays (the sender chooses how long each hop holds the packet)', () => {
+    /** Peels along the path, returning every hop's result. */
+    function peelAll(format: SphinxFormat, path: readonly Node[], packet: Uint8Array): Peeled[] {
+      const results: Peeled[] = [];
+      let current = packet;
+      for (const node of path) {
+        const peeled = format.peel(current, node.keys);
+        results.push(peeled);
+        if (peeled.kind === 'forward') current = peeled.packet;
+      }
+      return results;
+    }
+
+    it('gives every hop of a 3-hop route exactly its delay, the exit included', () => {
+      const path = nodes(3);
+      const delays = [150, 2 ** 32 - 1, 42];
+      const hops = route(path).map((hop, i) => ({ ...hop, delayMs: delays[i] }));
+      const to = destination();
+      const results = peelAll(sphinx, path, sphinx.wrap(hops, to, utf8.encode('delayed')));
+      assert.deepEqual(
+        results.map((r) => r.kind),
+        ['forward', 'forward', 'deliver'],
+      );
+      assert.deepEqual(
+        results.map((r) => r.delayMs),
+        delays,
+      );
+      const exit = results[2];
+      assert.ok(exit?.kind === 'deliver');
+      assert.deepEqual(exit.payload, utf8.encode('delayed'));
+    });
+
+    it('peels absent delays as 0, and mixes set and absent ones', () => {
+      const path = nodes(3);
+      const plain = peelAll(sphinx, path, sphinx.wrap(route(path), destination(), utf8.encode('x')));
+      assert.deepEqual(
+        plain.map((r) => r.delayMs),
+        [0, 0, 0],
+      );
+      const mixed = route(path).map((hop, i) => (i === 1 ? { ...hop, delayMs: 1000 } : hop));
+      assert.deepEqual(
+        peelAll(sphinx, path, sphinx.wrap(mixed, destination(), utf8.encode('x'))).map((r) => r.delayMs),
+        [0, 1000, 0],
+      );
+    });
+
+    it('carries delays on a one-hop route and in other geometries', () => {
+      const [node] = nodes(1) as [Node];
+      const exit = sphinx.peel(
+        sphinx.wrap([{ id: node.id, publicKey: node.keys.publicKey, delayMs: 7 }], destination(), utf8.encode('x')),
+        node.keys,
+      );
+      assert.equal(exit.delayMs, 7);
+      const format = createSphinx(createGeometry({ maxHops: 8, payloadBytes: 1024 }));
+      const path = nodes(8);
+      const delays = [1, 2, 3, 4, 5, 6, 7, 65536];
+      const hops = route(path).map((hop, i) => ({ ...hop, delayMs: delays[i] }));
+      assert.deepEqual(
+        peelAll(format, path, format.wrap(hops, destination(), utf8.encode('x'))).map((r) => r.delayMs),
+        delays,
+      );
+    });
+
+    it('refuses at wrap a delay that is negative, over 2^32 - 1 or not an integer', () => {
+      const path = nodes(3);
+      for (const bad of [-1, 2 ** 32, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) {
+        for (const at of [0, 2]) {
+          const hops = route(path).map((hop, i) => (i === at ? { ...hop, delayMs: bad } : hop));
+          assert.throws(() => sphinx.wrap(hops, destination(), utf8.encode('x')), {
+            name: 'RangeError',
+            message: /delay of mix-\d\.test must be an integer 0\.\.4294967295 ms/,
+          });
+        }
+      }
+    });
   });
 
   it('accepts a 64-character node id and an empty message', () => {

@@ -8,6 +8,8 @@
  * Per hop: s = x25519(nodeKey, alpha); keys from BLAKE2b(alpha | s); MAC checked over
  * alpha | routing info; routing info decrypted with ChaCha20 and shifted by one slot;
  * alpha blinded (alpha' = x25519(b, alpha)); payload LIONESS-decrypted.
+ * Every routing slot is flag (1) | delay (u32 BE ms, 4) | command body: the sender chooses how
+ * long each hop holds the packet (continuous-time mixing), and peel returns it as `delayMs`.
  */
 import { randomFillSync } from 'node:crypto';
 import {
@@ -32,12 +34,14 @@ import {
   type RouteHop,
 } from '../packet-format.ts';
 import {
+  DELAY_BYTES,
   DELIVERY_HEADER_BYTES,
   defaultGeometry,
   FIRST_HOP_BYTES,
   type Geometry,
   GROUP_ELEMENT_BYTES,
   MAC_BYTES,
+  MAX_DELAY_MS,
   MAX_GATEWAY_URL_BYTES,
   MAX_REPLY_GATEWAY_BYTES,
   NODE_ID_BYTES,
@@ -53,15 +57,24 @@ export const FLAG_DELIVER = 0x02;
 /** Deliver a reply: the slot carries the destination and reply id, the payload is opaque to the exit. */
 export const FLAG_DELIVER_REPLY = 0x03;
 
-/** Prefix hashed with alpha | s into the per-hop key (domain separation, version). */
-const KEY_DOMAIN = new TextEncoder().encode('mixlab-sphinx-v1');
+/**
+ * Prefix hashed with alpha | s into the per-hop key (domain separation, version). v2 added the
+ * delay field to the routing slots; a v1 packet fails a v2 node's header MAC, and vice versa.
+ */
+const KEY_DOMAIN = new TextEncoder().encode('mixlab-sphinx-v2');
 /** libsodium crypto_kdf context (exactly 8 bytes). */
 const KDF_CONTEXT = 'mlsphinx';
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const ID_OFFSET = 2;
+/** Every slot: flag (1) | delay (u32 BE ms) | command body. */
+const DELAY_OFFSET = 1;
+const BODY_OFFSET = DELAY_OFFSET + DELAY_BYTES;
+/** Forward slot body: id length | next node id (64, zero padded) | next MAC (32). */
+const ID_LENGTH_OFFSET = BODY_OFFSET;
+const ID_OFFSET = ID_LENGTH_OFFSET + 1;
 const NEXT_MAC_OFFSET = ID_OFFSET + NODE_ID_BYTES;
-/** Reply slot: flag | gateway length | gateway id (30, zero padded) | recipient (32) | reply id (16) | 0^18. */
-const REPLY_GATEWAY_OFFSET = 2;
+/** Reply slot body: gateway length | gateway id (30, zero padded) | recipient (32) | reply id (16) | 0^18. */
+const REPLY_GATEWAY_LENGTH_OFFSET = BODY_OFFSET;
+const REPLY_GATEWAY_OFFSET = REPLY_GATEWAY_LENGTH_OFFSET + 1;
 const REPLY_RECIPIENT_OFFSET = REPLY_GATEWAY_OFFSET + MAX_REPLY_GATEWAY_BYTES;
 const REPLY_ID_OFFSET = REPLY_RECIPIENT_OFFSET + 32;
 
@@ -93,6 +106,12 @@ export interface SphinxFormat extends PacketFormat {
   readonly replies: ReplyFormat;
 }
 
+/** A route checked for wrap: its node ids (ASCII) and delays (ms), in route order. */
+interface CheckedRoute {
+  readonly ids: readonly Uint8Array[];
+  readonly delays: readonly number[];
+}
+
 /** The keys one hop derives from its shared secret. */
 export interface HopKeys {
   readonly headerMac: Uint8Array;
@@ -104,7 +123,7 @@ export interface HopKeys {
 }
 
 /**
- * k = BLAKE2b-256("mixlab-sphinx-v1" | alpha | s); then crypto_kdf(64, id, "mlsphinx", k) for
+ * k = BLAKE2b-256("mixlab-sphinx-v2" | alpha | s); then crypto_kdf(64, id, "mlsphinx", k) for
  * id 1 (header MAC key | routing key), 2 (blinding factor | replay tag), 3 and 4 (LIONESS key).
  */
 export function deriveHopKeys(alpha: Uint8Array, sharedSecret: Uint8Array): HopKeys {
@@ -182,7 +201,7 @@ function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; pay
 }
 
 /** A node id stored as length (1 byte at `at`) | id (64 bytes, zero padded). */
-function decodeNodeId(bytes: Uint8Array, at = 1, what = 'next-hop'): string {
+function decodeNodeId(bytes: Uint8Array, at: number, what = 'next-hop'): string {
   const length = bytes[at] as number;
   if (length === 0 || length > NODE_ID_BYTES) throw new PacketError('malformed', `${what} id length out of range`);
   const id = String.fromCharCode(...bytes.subarray(at + 1, at + 1 + length));
@@ -199,7 +218,7 @@ function encodeReplySlot(P: number, destination: Destination, replyId: Uint8Arra
   if (destination.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
   const slot = new Uint8Array(P);
   slot[0] = FLAG_DELIVER_REPLY;
-  slot[1] = gateway.length;
+  slot[REPLY_GATEWAY_LENGTH_OFFSET] = gateway.length;
   slot.set(gateway, REPLY_GATEWAY_OFFSET);
   slot.set(destination.recipient, REPLY_RECIPIENT_OFFSET);
   slot.set(replyId, REPLY_ID_OFFSET);
@@ -207,7 +226,7 @@ function encodeReplySlot(P: number, destination: Destination, replyId: Uint8Arra
 }
 
 function decodeReplySlot(slot: Uint8Array): { destination: Destination; replyId: Uint8Array } {
-  const gatewayLength = slot[1] as number;
+  const gatewayLength = slot[REPLY_GATEWAY_LENGTH_OFFSET] as number;
   if (gatewayLength === 0 || gatewayLength > MAX_REPLY_GATEWAY_BYTES) {
     throw new PacketError('malformed', 'reply gateway id length out of range');
   }
@@ -221,6 +240,19 @@ function decodeReplySlot(slot: Uint8Array): { destination: Destination; replyId:
     destination: { gateway, recipient: slot.slice(REPLY_RECIPIENT_OFFSET, REPLY_RECIPIENT_OFFSET + 32) },
     replyId: slot.slice(REPLY_ID_OFFSET, REPLY_ID_OFFSET + REPLY_ID_BYTES),
   };
+}
+
+/** A hop's delay as a slot carries it; absent is 0 (the node decides). */
+function checkDelay(hop: RouteHop): number {
+  const delayMs = hop.delayMs ?? 0;
+  if (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > MAX_DELAY_MS) {
+    throw new RangeError(`delay of ${hop.id} must be an integer 0..${MAX_DELAY_MS} ms, got ${delayMs}`);
+  }
+  return delayMs;
+}
+
+function slotView(slot: Uint8Array): DataView {
+  return new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
 }
 
 function draw(rng: Rng, length: number): Uint8Array {
@@ -247,7 +279,8 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     return scalar;
   }
 
-  function checkRoute(route: readonly RouteHop[]): Uint8Array[] {
+  /** The route's encoded node ids and delays; RangeError for anything a slot cannot carry. */
+  function checkRoute(route: readonly RouteHop[]): CheckedRoute {
     const n = route.length;
     if (n === 0) throw new RangeError('a route needs at least one hop');
     if (n > geometry.maxHops) throw new RangeError(`route of ${n} hops exceeds this geometry's ${geometry.maxHops}`);
@@ -255,17 +288,18 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     for (const hop of route) {
       if (hop.publicKey.length !== 32) throw new RangeError(`public key of ${hop.id} is not 32 bytes`);
     }
-    return ids;
+    return { ids, delays: route.map(checkDelay) };
   }
 
   /**
    * The header the first hop of `route` receives (alpha | beta | gamma, headerBytes), with the
-   * last hop's plaintext routing slot `lastSlot` (P bytes), and every hop's keys. Draws the
-   * ephemeral scalar (32 bytes), then the routing padding (R − n·P bytes).
+   * last hop's plaintext routing slot `lastSlot` (P bytes; its delay field is filled in here),
+   * and every hop's keys. Draws the ephemeral scalar (32 bytes), then the routing padding
+   * (R − n·P bytes).
    */
   function buildHeader(
     route: readonly RouteHop[],
-    ids: readonly Uint8Array[],
+    { ids, delays }: CheckedRoute,
     lastSlot: Uint8Array,
   ): { header: Uint8Array; keys: HopKeys[] } {
     const n = route.length;
@@ -302,6 +336,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     if (padding.length !== R - n * P) throw new RangeError('rng returned the wrong number of bytes');
     let beta = new Uint8Array(R);
     beta.set(lastSlot, 0);
+    slotView(beta).setUint32(DELAY_OFFSET, delays[n - 1] as number);
     beta.set(padding, P);
     xorInto(beta.subarray(0, R - (n - 1) * P), streams[n - 1] as Uint8Array);
     beta.set(filler, R - (n - 1) * P);
@@ -311,7 +346,8 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       const id = ids[i + 1] as Uint8Array;
       const next = new Uint8Array(R);
       next[0] = FLAG_FORWARD;
-      next[1] = id.length;
+      slotView(next).setUint32(DELAY_OFFSET, delays[i] as number);
+      next[ID_LENGTH_OFFSET] = id.length;
       next.set(id, ID_OFFSET);
       next.set(gamma, NEXT_MAC_OFFSET);
       next.set(beta.subarray(0, R - P), P);
@@ -328,11 +364,11 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   }
 
   function wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array {
-    const ids = checkRoute(route);
+    const checked = checkRoute(route);
     const block = encodeDeliveryBlock(geometry, destination, payload);
     const lastSlot = new Uint8Array(P);
     lastSlot[0] = FLAG_DELIVER;
-    const { header, keys } = buildHeader(route, ids, lastSlot);
+    const { header, keys } = buildHeader(route, checked, lastSlot);
     for (let i = keys.length - 1; i >= 0; i--) lionessEncrypt((keys[i] as HopKeys).payload, block, block);
     const packet = new Uint8Array(packetBytes);
     packet.set(header, 0);
@@ -374,9 +410,10 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     routing.set(packet.subarray(GROUP_ELEMENT_BYTES, macOffset));
     const opened = chacha20Xor(routing, keys.routing);
     const flag = opened[0];
+    const delayMs = slotView(opened).getUint32(DELAY_OFFSET);
 
     if (flag === FLAG_FORWARD) {
-      const nextHop = decodeNodeId(opened);
+      const nextHop = decodeNodeId(opened, ID_LENGTH_OFFSET);
       let nextAlpha: Uint8Array;
       try {
         nextAlpha = x25519.multiply(x25519.scalar(keys.blinding), alphaPoint);
@@ -388,11 +425,11 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       out.set(opened.subarray(P), GROUP_ELEMENT_BYTES);
       out.set(opened.subarray(NEXT_MAC_OFFSET, NEXT_MAC_OFFSET + MAC_BYTES), macOffset);
       lionessDecrypt(keys.payload, packet.subarray(payloadOffset), out.subarray(payloadOffset));
-      return { kind: 'forward', nextHop, packet: out, replayTag: keys.replayTag };
+      return { kind: 'forward', nextHop, packet: out, replayTag: keys.replayTag, delayMs };
     }
     if (flag === FLAG_DELIVER) {
       const block = lionessDecrypt(keys.payload, packet.subarray(payloadOffset));
-      return { kind: 'deliver', ...decodeDeliveryBlock(block), replayTag: keys.replayTag };
+      return { kind: 'deliver', ...decodeDeliveryBlock(block), replayTag: keys.replayTag, delayMs };
     }
     if (flag === FLAG_DELIVER_REPLY) {
       // The payload is the replier's, encrypted to a key only the sender knows: the exit
@@ -401,7 +438,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       const payload = new Uint8Array(REPLY_ID_BYTES + geometry.payloadBytes);
       payload.set(replyId, 0);
       lionessDecrypt(keys.payload, packet.subarray(payloadOffset), payload.subarray(REPLY_ID_BYTES));
-      return { kind: 'deliver', destination, payload, replayTag: keys.replayTag };
+      return { kind: 'deliver', destination, payload, replayTag: keys.replayTag, delayMs };
     }
     throw new PacketError('malformed', `unknown routing command ${flag}`);
   }
@@ -415,12 +452,12 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     route: readonly RouteHop[],
     destination: Destination,
   ): { block: Uint8Array; secret: ReplySecret } {
-    const ids = checkRoute(route);
+    const checked = checkRoute(route);
     const replyId = draw(rng, REPLY_ID_BYTES);
     const slot = encodeReplySlot(P, destination, replyId);
     const replierKey = draw(rng, LIONESS_KEY_BYTES);
-    const { header, keys } = buildHeader(route, ids, slot);
-    const firstId = ids[0] as Uint8Array;
+    const { header, keys } = buildHeader(route, checked, slot);
+    const firstId = checked.ids[0] as Uint8Array;
     const block = new Uint8Array(replyBlockBytes);
     block[0] = firstId.length;
     block.set(firstId, 1);

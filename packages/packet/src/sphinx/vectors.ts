@@ -5,16 +5,24 @@
  */
 import { writeFileSync } from 'node:fs';
 import { blake2b, chacha20Xor, cryptoReady, fromHex, toHex, x25519, x25519Base } from '@mixlab/crypto';
-import type { PacketFormat } from '../packet-format.ts';
-import { createGeometry, type GeometryParameters } from './geometry.ts';
+import type { PacketFormat, RouteHop } from '../packet-format.ts';
+import { createGeometry, type GeometryParameters, MAX_DELAY_MS } from './geometry.ts';
 import { createSphinx, deriveHopKeys } from './sphinx.ts';
 
 export const VECTORS_PATH = new URL('../../test-vectors/sphinx.json', import.meta.url);
 
+/** One hop of a case's route; `delayMs` (absent = 0) goes in its routing slot. */
+export interface VectorRouteHop {
+  readonly id: string;
+  readonly privateKey: string;
+  readonly publicKey: string;
+  readonly delayMs?: number;
+}
+
 export interface VectorCase {
   readonly name: string;
   readonly geometry: Required<GeometryParameters>;
-  readonly route: readonly { readonly id: string; readonly privateKey: string; readonly publicKey: string }[];
+  readonly route: readonly VectorRouteHop[];
   readonly destination: { readonly gateway: string; readonly recipient: string };
   readonly message: string;
   /** The bytes wrap draws from its rng, in order: ephemeral scalar (32), then routing padding. */
@@ -30,6 +38,8 @@ export interface VectorHop {
   readonly blindingFactor: string;
   readonly payloadKey: string;
   readonly replayTag: string;
+  /** The delay this hop read from its routing slot (peel's `delayMs`). */
+  readonly delayMs: number;
   /** forward: the packet sent to the next hop; deliver: what the exit hands over. */
   readonly nextHop?: string;
   readonly packet?: string;
@@ -56,12 +66,27 @@ export function seeded(label: string, length: number): Uint8Array {
   return chacha20Xor(new Uint8Array(length), blake2b(32, utf8.encode(label)));
 }
 
-/** The route of a case: node i is `mix-<i+1>` with a key seeded from i. */
-export function vectorRoute(hops: number): VectorCase['route'] {
+/** The route of a case: node i is `mix-<i+1>` with a key seeded from i, and delay `delays[i]` when given. */
+export function vectorRoute(hops: number, delays: readonly number[] = []): VectorCase['route'] {
   return Array.from({ length: hops }, (_, i) => {
     const privateKey = seeded(`mixlab sphinx vector node ${i}`, 32);
-    return { id: `mix-${i + 1}`, privateKey: toHex(privateKey), publicKey: toHex(x25519Base(privateKey)) };
+    const delayMs = delays[i];
+    return {
+      id: `mix-${i + 1}`,
+      privateKey: toHex(privateKey),
+      publicKey: toHex(x25519Base(privateKey)),
+      ...(delayMs === undefined ? {} : { delayMs }),
+    };
   });
+}
+
+/** A vector route as wrap takes it. */
+export function routeHops(route: VectorCase['route']): RouteHop[] {
+  return route.map((hop) => ({
+    id: hop.id,
+    publicKey: hex(hop.publicKey),
+    ...(hop.delayMs === undefined ? {} : { delayMs: hop.delayMs }),
+  }));
 }
 
 /** A fixed-randomness rng over `randomness`; `used()` says how many bytes were drawn. */
@@ -86,6 +111,8 @@ export function peelAlong(format: PacketFormat, route: VectorCase['route'], pack
     const alpha = current.subarray(0, 32);
     const sharedSecret = x25519.multiply(x25519.scalar(privateKey), x25519.point(alpha));
     const keys = deriveHopKeys(alpha, sharedSecret);
+    const peeled = format.peel(current, { privateKey, publicKey: hex(hop.publicKey) });
+    if (peeled.delayMs === undefined) throw new Error('a Sphinx peel always returns delayMs');
     const common = {
       sharedSecret: toHex(sharedSecret),
       headerMacKey: toHex(keys.headerMac),
@@ -93,8 +120,8 @@ export function peelAlong(format: PacketFormat, route: VectorCase['route'], pack
       blindingFactor: toHex(keys.blinding),
       payloadKey: toHex(keys.payload),
       replayTag: toHex(keys.replayTag),
+      delayMs: peeled.delayMs,
     };
-    const peeled = format.peel(current, { privateKey, publicKey: hex(hop.publicKey) });
     if (peeled.kind === 'forward') {
       hops.push({ ...common, nextHop: peeled.nextHop, packet: toHex(peeled.packet) });
       current = peeled.packet;
@@ -111,9 +138,15 @@ export function peelAlong(format: PacketFormat, route: VectorCase['route'], pack
 }
 
 /** The inputs of one case, derived from its name. */
-function inputs(name: string, hops: number, geometry: Required<GeometryParameters>, message: string) {
+function inputs(
+  name: string,
+  hops: number,
+  geometry: Required<GeometryParameters>,
+  message: string,
+  delays: readonly number[] = [],
+) {
   const g = createGeometry(geometry);
-  const route = vectorRoute(hops);
+  const route = vectorRoute(hops, delays);
   const recipient = x25519Base(seeded(`mixlab sphinx vector recipient ${name}`, 32));
   return {
     name,
@@ -135,7 +168,7 @@ export function computeCase(input: VectorInputs): VectorCase {
   const randomness = hex(input.randomness);
   const { rng, used } = fixedRng(randomness);
   const format = createSphinx(geometry, { rng });
-  const route = input.route.map((hop) => ({ id: hop.id, publicKey: hex(hop.publicKey) }));
+  const route = routeHops(input.route);
   const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
   const packet = format.wrap(route, destination, hex(input.message));
   if (used() !== randomness.length) throw new Error(`wrap used ${used()} of ${randomness.length} random bytes`);
@@ -147,12 +180,13 @@ export function generateVectors(): VectorFile {
   const geometry = { maxHops: 5, payloadBytes: 2048 };
   return {
     description:
-      'mixlab Sphinx v1 test vectors (docs/sphinx.md). Hex strings. randomness = what wrap draws, in order. ' +
+      'mixlab Sphinx v2 test vectors (docs/sphinx.md). Hex strings. randomness = what wrap draws, in order. ' +
+      "route[i].delayMs (absent = 0) is the delay in hop i's routing slot; hops[i].delayMs is what hop i peeled. " +
       'Regenerate: node packages/packet/src/sphinx/vectors.ts',
     cases: [
       computeCase(inputs('one hop', 1, geometry, 'one hop')),
-      computeCase(inputs('three hops', 3, geometry, 'hello over three hops')),
-      computeCase(inputs('five hops', 5, geometry, 'hello over the longest route')),
+      computeCase(inputs('three hops', 3, geometry, 'hello over three hops', [250, 0, 1000])),
+      computeCase(inputs('five hops', 5, geometry, 'hello over the longest route', [1, MAX_DELAY_MS, 0, 65536, 300])),
       computeCase(inputs('three hops, 7-hop geometry, 1 KiB payload', 3, { maxHops: 7, payloadBytes: 1024 }, 'small')),
     ],
   };
