@@ -23,7 +23,7 @@ const THRESHOLD = 4;
  * ids), so under onion the size sets of different links cannot overlap by accident.
  */
 const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 1450];
-const SPHINX_PACKET_BYTES = 2602;
+const SPHINX_PACKET_BYTES = 2622;
 const PORT = 8080;
 
 /** The links that carry packets, in path order; `client` is the host, behind the published port. */

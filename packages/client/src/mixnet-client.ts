@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
+import { exponentialDelay, secureRng } from '@mixlab/mixing';
 import {
   DROP_RECIPIENT,
   PACKET_FORMAT_NAMES,
@@ -73,6 +74,16 @@ export interface Subscription {
   close(): void;
 }
 
+export interface MixnetClientOptions {
+  /** Picks a uniform index in [0, maxExclusive); a CSPRNG by default. */
+  readonly pickIndex?: (maxExclusive: number) => number;
+  /**
+   * Ask every hop to hold the packet for an exponentially distributed delay with this mean
+   * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
+   */
+  readonly meanHopDelayMs?: number;
+}
+
 /** Parses a recipient address (64 hex characters) into its public key. */
 export function parseAddress(address: string): Uint8Array {
   const key = fromHex(address.trim().toLowerCase());
@@ -90,9 +101,16 @@ export class MixnetClient {
   readonly #topology: TopologyCache;
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
 
-  constructor(gatewayUrl: string, options: { pickIndex?: (maxExclusive: number) => number } = {}) {
+  readonly #hopDelay: () => number | undefined;
+
+  constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
     this.gateway = new GatewayClient(gatewayUrl);
     this.#pickIndex = options.pickIndex ?? randomInt;
+    const mean = options.meanHopDelayMs;
+    if (mean !== undefined && !(mean > 0)) throw new RangeError(`meanHopDelayMs must be positive, got ${mean}`);
+    // Loopix: the sender draws every hop's delay, so it knows its message's latency distribution.
+    this.#hopDelay = () =>
+      mean === undefined ? undefined : Math.max(1, Math.round(exponentialDelay(mean, secureRng)));
     this.#topology = new TopologyCache(() => this.gateway.topology(), { maxAgeMs: 5_000, refetchAfterMs: 1_000 });
   }
 
@@ -119,7 +137,7 @@ export class MixnetClient {
     if (options.replyTo) {
       if (!format.replies) throw new Error(`the ${format.name} format has no reply blocks, so no acknowledgements`);
       const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
-      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#pickIndex)), back);
+      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#pickIndex), this.#hopDelay), back);
     }
     const message: Message = {
       id: options.messageId ?? newMessageId(),
@@ -130,7 +148,11 @@ export class MixnetClient {
     };
     let packet: Uint8Array;
     try {
-      packet = format.wrap(routeHops(route), { gateway: info.gatewayId, recipient }, sealMessage(message, recipient));
+      packet = format.wrap(
+        routeHops(route, this.#hopDelay),
+        { gateway: info.gatewayId, recipient },
+        sealMessage(message, recipient),
+      );
     } catch (error) {
       throw new Error(`cannot wrap the message: ${(error as Error).message}`, { cause: error });
     }
@@ -146,7 +168,11 @@ export class MixnetClient {
     const { info, format } = await this.#gatewayContext();
     const route = pickRoute(await this.#topology.current(), this.#pickIndex);
     const payload = randomBytes(MESSAGE_OVERHEAD_BYTES + bodyBytes);
-    const packet = format.wrap(routeHops(route), { gateway: info.gatewayId, recipient: DROP_RECIPIENT }, payload);
+    const packet = format.wrap(
+      routeHops(route, this.#hopDelay),
+      { gateway: info.gatewayId, recipient: DROP_RECIPIENT },
+      payload,
+    );
     await this.#submit((route[0] as NodeDescriptor).id, packet);
   }
 
@@ -250,8 +276,8 @@ export class MixnetClient {
   }
 }
 
-function routeHops(route: readonly NodeDescriptor[]): RouteHop[] {
-  return route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey) }));
+function routeHops(route: readonly NodeDescriptor[], delayMs: () => number | undefined): RouteHop[] {
+  return route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey), delayMs: delayMs() }));
 }
 
 /** Adds `value`, forgetting the oldest entries beyond `limit` (a Set iterates in insertion order). */

@@ -32,8 +32,14 @@ const node = new MixNode({
   epoch: () => 0,
   clock: systemClock,
   metrics: mixNodeMetrics(registry),
+  // exponential:delay=sender holds each packet for the delay its sender put in it; 0 (or
+  // none, as in onion) leaves the choice to the node, i.e. a drawn delay when `mean` is set.
   createStrategy: ({ release }) =>
-    createStrategy<PooledPacket>(config.strategy, { clock: systemClock, rng: secureRng, release }),
+    createStrategy<PooledPacket>(
+      config.strategy,
+      { clock: systemClock, rng: secureRng, release },
+      { delayOf: (packet) => packet.peeled.delayMs || undefined },
+    ),
   resolveNode: async (id) => (await topology.find(id))?.url,
   // A mix node's id names it as the destination of its own loops.
   resolveGateway: async (id) => (await topology.findGateway(id))?.url ?? (await topology.find(id))?.url,

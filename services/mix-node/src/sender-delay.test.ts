@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
+import { createStrategy, ManualClock, parseStrategyConfig } from '@mixlab/mixing';
+import { sphinx } from '@mixlab/packet';
+import { MixNode, type PooledPacket } from './mix-node.ts';
+import { InlinePeeler } from './peeler.ts';
+import { ReplayCache } from './replay-cache.ts';
+
+describe('exponential:delay=sender in the mix node', () => {
+  let self: KeyPair;
+  let next: KeyPair;
+  before(async () => {
+    await cryptoReady();
+    self = generateKeyPair();
+    next = generateKeyPair();
+  });
+
+  function node(strategy: string) {
+    const clock = new ManualClock();
+    const sent: string[] = [];
+    const mixNode = new MixNode({
+      peeler: new InlinePeeler({ format: 'sphinx', keys: self, maxPacketBytes: 4096 }),
+      replayCache: new ReplayCache({ maxEntriesPerEpoch: 100 }),
+      epoch: () => 0,
+      clock,
+      metrics: mixNodeMetrics(createServiceRegistry({})),
+      logger: { warn: () => {} },
+      createStrategy: ({ release }) =>
+        createStrategy<PooledPacket>(
+          parseStrategyConfig(strategy),
+          { clock, rng: { int: () => 0, float: () => 1 - Math.exp(-1) }, release },
+          { delayOf: (packet) => packet.peeled.delayMs || undefined },
+        ),
+      resolveNode: async () => 'http://mix-2:8080',
+      resolveGateway: async () => undefined,
+      send: async (_url, frames) => {
+        sent.push(...frames.map(() => 'packet'));
+      },
+    });
+    return { clock, sent, mixNode };
+  }
+
+  const packet = (delayMs?: number) =>
+    sphinx.wrap(
+      [
+        { id: 'mix-1', publicKey: self.publicKey, delayMs },
+        { id: 'mix-2', publicKey: next.publicKey },
+      ],
+      { gateway: 'gateway-1', recipient: next.publicKey },
+      new Uint8Array(10),
+    );
+
+  it('holds each packet for exactly the delay its sender chose for this hop', async () => {
+    const { clock, sent, mixNode } = node('exponential:delay=sender,mean=5s');
+    await mixNode.receive([packet(700), packet(250)]);
+    clock.advance(249);
+    await mixNode.settled();
+    assert.equal(sent.length, 0);
+    clock.advance(1);
+    await mixNode.settled();
+    assert.equal(sent.length, 1);
+    clock.advance(450);
+    await mixNode.settled();
+    assert.equal(sent.length, 2);
+  });
+
+  it('draws a delay with the configured mean when the sender chose none', async () => {
+    const { clock, sent, mixNode } = node('exponential:delay=sender,mean=400ms');
+    await mixNode.receive([packet()]);
+    // The rng's u = 1 - 1/e makes the drawn delay exactly the mean.
+    clock.advance(399);
+    await mixNode.settled();
+    assert.equal(sent.length, 0);
+    clock.advance(1);
+    await mixNode.settled();
+    assert.equal(sent.length, 1);
+  });
+});
