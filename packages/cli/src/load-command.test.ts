@@ -11,8 +11,20 @@ describe('parseLoadArgs', () => {
       durationMs: 120_000,
       drainMs: 10_000,
       strategy: 'timed:t=1s',
+      dropRatePerClient: 0,
+      loopRatePerClient: 0,
     });
     assert.equal(parseLoadArgs({ clients: '1', rate: '0.5', duration: '30s' }).drainMs, 30_000);
+    const withCover = parseLoadArgs({ clients: '1', rate: '1', duration: '5', 'drop-rate': '2', 'loop-rate': '0.5' });
+    assert.deepEqual([withCover.dropRatePerClient, withCover.loopRatePerClient], [2, 0.5]);
+    assert.throws(
+      () => parseLoadArgs({ clients: '1', rate: '1', duration: '5', 'loop-rate': '-1' }),
+      /--loop-rate must be a number of packets per second >= 0/,
+    );
+    assert.throws(
+      () => parseLoadArgs({ clients: '1', rate: '1', duration: '5', 'drop-rate': 'lots' }),
+      /--drop-rate must be/,
+    );
     assert.equal(parseLoadArgs({ clients: '1', rate: '0.5', duration: '30s', drain: '0' }).drainMs, 0);
   });
 

@@ -15,11 +15,13 @@ import {
 import { generateKeyPair } from '@mixlab/crypto';
 
 export const LOAD_USAGE = `load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE]
+       [--drop-rate R] [--loop-rate R]
       N simulated clients, each with its own key pair and mailbox, each sending R messages
       per second (Poisson; R is per client, so N x R in total) to a random other simulated
       client for D (30s, 2m, or bare seconds), then waiting up to --drain (default 30s) for
-      stragglers. --strategy labels the summary with what the mix nodes run; --json writes
-      the summary to FILE.`;
+      stragglers. --drop-rate and --loop-rate add Loopix cover per client per second (drop
+      to the sink, loops to itself). --strategy labels the summary with what the mix nodes
+      run; --json writes the summary to FILE.`;
 
 export interface LoadArgs {
   readonly clients?: string | undefined;
@@ -27,6 +29,8 @@ export interface LoadArgs {
   readonly duration?: string | undefined;
   readonly drain?: string | undefined;
   readonly strategy?: string | undefined;
+  readonly 'drop-rate'?: string | undefined;
+  readonly 'loop-rate'?: string | undefined;
 }
 
 /** Validates the command line of `mixlab load`; throws an Error naming the bad option. */
@@ -42,9 +46,18 @@ export function parseLoadArgs(args: LoadArgs): LoadSettings {
   if (args.rate.trim() === '' || !Number.isFinite(rate) || rate <= 0) {
     throw new Error(`--rate must be a number of messages per second > 0 (per client), got "${args.rate}"`);
   }
+  const coverRate = (flag: '--drop-rate' | '--loop-rate', text: string | undefined) => {
+    const value = Number(text ?? '0');
+    if (text?.trim() === '' || !Number.isFinite(value) || value < 0) {
+      throw new Error(`${flag} must be a number of packets per second >= 0 (per client), got "${text}"`);
+    }
+    return value;
+  };
   return {
     clients,
     ratePerClient: rate,
+    dropRatePerClient: coverRate('--drop-rate', args['drop-rate']),
+    loopRatePerClient: coverRate('--loop-rate', args['loop-rate']),
     durationMs: parseDuration(args.duration, '--duration'),
     drainMs: parseDuration(args.drain ?? '30s', '--drain', { allowZero: true }),
     strategy: args.strategy,
@@ -87,6 +100,14 @@ export function formatSummary(summary: LoadSummary): string {
         : '- (nothing delivered)',
     ],
     ['throughput', `${summary.throughput.toFixed(2)} msg/s delivered`],
+    ...(summary.cover
+      ? [
+          [
+            'cover',
+            `${summary.cover.drops} drops, ${summary.cover.loopsSent} loops: ${summary.cover.loopsReturned} back, ${summary.cover.loopsLost} lost, ${summary.cover.loopsOutstanding} still out; loop round trip p50 ${ms(summary.cover.loopRoundTripMs?.p50Ms)}`,
+          ] as [string, string],
+        ]
+      : []),
     ['elapsed', `${summary.elapsedSeconds.toFixed(1)} s`],
   ];
   return rows.map(([name, value]) => `${name.padEnd(13)}${value}`).join('\n');
@@ -134,6 +155,15 @@ export async function loadCommand({ gateway, settings, jsonFile, out = process.s
     });
     if (tty && progressShown) out.write('\n');
     out.write(`${formatSummary(summary)}\n`);
+    // Measurement only: counts of what only these clients know (which packets were cover).
+    await new MixnetClient(gateway).gateway
+      .report({
+        originated: { message: summary.sent, drop: summary.cover?.drops ?? 0, loop: summary.cover?.loopsSent ?? 0 },
+        loops: summary.cover
+          ? { sent: summary.cover.loopsSent, returned: summary.cover.loopsReturned, lost: summary.cover.loopsLost }
+          : {},
+      })
+      .catch((error: Error) => out.write(`mixlab: counts not reported to the gateway: ${error.message}\n`));
     if (jsonFile) {
       await mkdir(dirname(jsonFile), { recursive: true });
       await writeFile(jsonFile, `${JSON.stringify(summary, null, 2)}\n`);

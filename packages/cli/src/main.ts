@@ -43,6 +43,8 @@ const { values, positionals } = parseArgs({
     rate: { type: 'string' },
     duration: { type: 'string' },
     drain: { type: 'string' },
+    'drop-rate': { type: 'string' },
+    'loop-rate': { type: 'string' },
     strategy: { type: 'string' },
     json: { type: 'string' },
   },

@@ -65,9 +65,14 @@ export class CoverTraffic {
     this.#every(this.#options.loopRate, () => this.#sendLoop());
   }
 
-  /** Stops sending; loops still out are neither returned nor lost. */
-  stop(): void {
+  /** Stops sending new cover; loops still out can still return or be counted lost. */
+  stopSending(): void {
     for (const cancel of this.#cancels.splice(0)) cancel();
+  }
+
+  /** Stops everything; loops still out are neither returned nor lost. */
+  stop(): void {
+    this.stopSending();
     for (const { cancel } of this.#loops.values()) cancel();
     this.#loops.clear();
   }

@@ -207,6 +207,8 @@ describe('LoadTally', () => {
 /** An in-memory network: every message arrives `delayMs` later, `duplicate` ones twice. */
 function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
   const mailboxes = new Map<string, (message: { id: string; sentAt: number }) => void>();
+  const loopHandlers = new Map<string, ReceiveOptions['onLoop']>();
+  let drops = 0;
   let count = 0;
   let clientCount = 0;
   /** [sending client, recipient key], both numbered from 1 in creation order. */
@@ -214,18 +216,26 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
   const connect = (): LoadClient => {
     const self = ++clientCount;
     return {
-      async send(recipient, _body, now = Date.now()) {
-        const id = `m${++count}`;
+      async send(recipient, body, now = Date.now(), options = {}) {
+        const id = options.messageId ?? `m${++count}`;
         const address = Buffer.from(recipient).toString('hex');
+        if (options.kind === 'loop') {
+          setTimeout(() => loopHandlers.get(address)?.({ id, sentAt: now, body, kind: 'loop' }), delayMs).unref();
+          return { messageId: id, route: [] };
+        }
         sends.push([self, recipient[0] as number]);
         const deliver = () => mailboxes.get(address)?.({ id, sentAt: now });
         setTimeout(deliver, delayMs).unref();
         if (duplicate(count)) setTimeout(deliver, delayMs + 5).unref();
-        return { messageId: id };
+        return { messageId: id, route: [] };
+      },
+      async sendDrop() {
+        drops++;
       },
       receive(keys, onMessage, options?: ReceiveOptions): Subscription {
         assert.equal(options?.reportLatency, true);
         mailboxes.set(Buffer.from(keys.publicKey).toString('hex'), (message) => void onMessage(message));
+        loopHandlers.set(Buffer.from(keys.publicKey).toString('hex'), options?.onLoop);
         return { opened: Promise.resolve(), close: () => {} };
       },
     };
@@ -235,7 +245,7 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
     keyCount++;
     return { publicKey: new Uint8Array(32).fill(keyCount), privateKey: new Uint8Array(32) };
   };
-  return { connect, generateKeys, sends };
+  return { connect, generateKeys, sends, drops: () => drops };
 }
 
 describe('runLoad', () => {
@@ -266,6 +276,30 @@ describe('runLoad', () => {
     assert.equal(network.sends.length, summary.sent);
     assert.ok(network.sends.every(([from, to]) => from !== to));
     assert.deepEqual(new Set(network.sends.map(([, to]) => to)), new Set([1, 2, 3]));
+  });
+
+  it('sends cover beside the load when asked, and its loops come back to their senders', async () => {
+    const network = fakeNetwork(20, () => false);
+    const { summary } = await runLoad({
+      clients: 2,
+      ratePerClient: 5,
+      dropRatePerClient: 20,
+      loopRatePerClient: 20,
+      durationMs: 500,
+      drainMs: 300,
+      random: seededRandom(7),
+      connect: network.connect,
+      generateKeys: network.generateKeys,
+    });
+    const cover = summary.cover;
+    assert.ok(cover, 'a cover summary');
+    assert.ok(cover.drops > 5 && cover.loopsSent > 5, JSON.stringify(cover));
+    assert.equal(cover.drops, network.drops());
+    assert.equal(cover.loopsReturned, cover.loopsSent);
+    assert.equal(cover.loopsLost, 0);
+    assert.equal(cover.loopsOutstanding, 0);
+    assert.ok((cover.loopRoundTripMs?.p50Ms ?? 0) >= 15);
+    assert.equal(summary.lost, 0, 'cover never counts as (lost) load');
   });
 
   it('gives up on lost messages after the drain', async () => {

@@ -9,6 +9,8 @@
  * seeded random source; `runLoad` wires it to real clients, clocks and timers.
  */
 import type { KeyPair } from '@mixlab/crypto';
+import type { Clock } from '@mixlab/mixing';
+import { type CoverClient, type CoverCounts, CoverTraffic } from './cover-traffic.ts';
 import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
 
 /** A uniform float in [0, 1), injected so that tests and experiments can fix it. */
@@ -120,6 +122,21 @@ export interface LoadSettings {
   readonly drainMs: number;
   /** What the network runs (the mixing strategy), for the summary only. */
   readonly strategy?: string | undefined;
+  /** Loopix cover per simulated client, per second: drops to the sink and loops to itself. */
+  readonly dropRatePerClient?: number;
+  readonly loopRatePerClient?: number;
+}
+
+/** Cover the simulated clients sent, and what came of their loops. */
+export interface CoverSummary {
+  readonly drops: number;
+  readonly loopsSent: number;
+  readonly loopsReturned: number;
+  /** Not back within the loop time-out. */
+  readonly loopsLost: number;
+  /** Still out when the run ended (neither back nor timed out). */
+  readonly loopsOutstanding: number;
+  readonly loopRoundTripMs: LatencyStats | null;
 }
 
 export interface LoadProgress {
@@ -161,6 +178,8 @@ export interface LoadSummary {
   readonly throughput: number;
   readonly elapsedSeconds: number;
   readonly startedAt: string;
+  /** Present when the run sent cover. */
+  readonly cover?: CoverSummary;
 }
 
 /**
@@ -259,8 +278,7 @@ export class LoadTally {
 }
 
 /** The part of MixnetClient a simulated client uses. */
-export interface LoadClient {
-  send(recipient: Uint8Array, body: Uint8Array, now?: number): Promise<{ readonly messageId: string }>;
+export interface LoadClient extends CoverClient {
   receive(
     keys: KeyPair,
     onMessage: (message: { readonly id: string; readonly sentAt: number }) => void | Promise<void>,
@@ -283,6 +301,8 @@ export interface LoadOptions extends LoadSettings {
   readonly signal?: AbortSignal;
   /** Message body size in bytes. */
   readonly bodyBytes?: number;
+  /** Timers of the cover processes (real time by default). */
+  readonly coverClock?: Clock;
 }
 
 export interface LoadResult {
@@ -324,7 +344,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   );
 
   let tally = new LoadTally(clock.now());
-  const subscriptions = members.map(({ client, keys }) =>
+  const covers = members.map(({ client, keys }) =>
+    (options.dropRatePerClient ?? 0) > 0 || (options.loopRatePerClient ?? 0) > 0
+      ? new CoverTraffic(client, keys, {
+          dropRate: options.dropRatePerClient ?? 0,
+          loopRate: options.loopRatePerClient ?? 0,
+          loopTimeoutMs: Math.max(drainMs, 10_000),
+          bodyBytes: body.length,
+          clock: options.coverClock,
+          onError,
+        })
+      : undefined,
+  );
+  const subscriptions = members.map(({ client, keys }, index) =>
     client.receive(
       keys,
       (message) => {
@@ -333,6 +365,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       {
         reportLatency: true,
         now: () => clock.now(),
+        onLoop: covers[index]?.handleLoop,
         onError: (error) => {
           tally.recordUnreadable();
           onError(error);
@@ -343,6 +376,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   try {
     await Promise.all(subscriptions.map((subscription) => subscription.opened));
     tally = new LoadTally(clock.now());
+    for (const cover of covers) cover?.start();
     const startedAt = tally.startedAt;
     let phase: LoadProgress['phase'] = 'sending';
     const finished = new AbortController();
@@ -383,6 +417,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await Promise.all(members.map((_, index) => sender(index)));
     await sleepUnlessAborted(clock, startedAt + durationMs - clock.now(), signal);
     phase = 'draining';
+    for (const cover of covers) cover?.stopSending();
     while (pending.size > 0) await Promise.all(pending);
     const drainUntil = clock.now() + drainMs;
     while (tally.inFlight > 0 && clock.now() < drainUntil && !signal?.aborted) {
@@ -390,8 +425,27 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     finished.abort();
     await reporting;
-    return { summary: tally.summary(options, clock.now()), latenciesMs: [...tally.latenciesMs] };
+    const summary = tally.summary(options, clock.now());
+    const cover = covers.some(Boolean) ? coverSummary(covers) : undefined;
+    return { summary: cover ? { ...summary, cover } : summary, latenciesMs: [...tally.latenciesMs] };
   } finally {
+    for (const cover of covers) cover?.stop();
     for (const subscription of subscriptions) subscription.close();
   }
+}
+
+function coverSummary(covers: readonly (CoverTraffic | undefined)[]): CoverSummary {
+  const all = covers.flatMap((cover) => (cover ? [cover.counts] : []));
+  const sum = (pick: (counts: CoverCounts) => number) => all.reduce((total, counts) => total + pick(counts), 0);
+  const loopsSent = sum((c) => c.loopsSent);
+  const loopsReturned = sum((c) => c.loopsReturned);
+  const loopsLost = sum((c) => c.loopsLost);
+  return {
+    drops: sum((c) => c.drops),
+    loopsSent,
+    loopsReturned,
+    loopsLost,
+    loopsOutstanding: loopsSent - loopsReturned - loopsLost,
+    loopRoundTripMs: latencyStats(all.flatMap((c) => c.loopRoundTripsMs)) ?? null,
+  };
 }
