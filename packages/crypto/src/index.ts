@@ -166,3 +166,57 @@ export function kdf(outputBytes: number, subkeyId: number, context: string, mast
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && sodium.memcmp(a, b);
 }
+
+// ---------------------------------------------------------------------------
+// Ed25519 signatures (RFC 8032, pure Ed25519) for node identities and the directory.
+
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+/** libsodium's secret key: the 32-byte seed followed by the 32-byte public key. */
+export const ED25519_SECRET_KEY_BYTES = 64;
+export const ED25519_SEED_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+
+export interface SigningKeyPair {
+  readonly publicKey: Uint8Array;
+  /** 64 bytes (seed | public key), as libsodium's crypto_sign_* take it. */
+  readonly secretKey: Uint8Array;
+}
+
+/** A fresh Ed25519 key pair. */
+export function generateSigningKeyPair(): SigningKeyPair {
+  const { publicKey, privateKey } = sodium.crypto_sign_keypair();
+  return { publicKey, secretKey: privateKey };
+}
+
+/** The Ed25519 key pair of a 32-byte seed: keep only the seed on disk, or pin test vectors. */
+export function signingKeyPairFromSeed(seed: Uint8Array): SigningKeyPair {
+  if (seed.length !== ED25519_SEED_BYTES) throw new RangeError(`an Ed25519 seed is ${ED25519_SEED_BYTES} bytes`);
+  const { publicKey, privateKey } = sodium.crypto_sign_seed_keypair(seed);
+  return { publicKey, secretKey: privateKey };
+}
+
+/** The public key inside a 64-byte Ed25519 secret key. */
+export function signingPublicKeyOf(secretKey: Uint8Array): Uint8Array {
+  if (secretKey.length !== ED25519_SECRET_KEY_BYTES) {
+    throw new RangeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes`);
+  }
+  return sodium.crypto_sign_ed25519_sk_to_pk(secretKey);
+}
+
+/** A 64-byte Ed25519 signature of `message`; deterministic for one key and message. */
+export function signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  if (secretKey.length !== ED25519_SECRET_KEY_BYTES) {
+    throw new RangeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes`);
+  }
+  return sodium.crypto_sign_detached(message, secretKey);
+}
+
+/** True when `signature` is `publicKey`'s signature of `message`; false (never throws) otherwise. */
+export function verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== ED25519_SIGNATURE_BYTES || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
+  try {
+    return sodium.crypto_sign_verify_detached(signature, message, publicKey);
+  } catch {
+    return false;
+  }
+}
