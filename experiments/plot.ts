@@ -55,6 +55,7 @@ export function renderSvg(run: ExperimentRun): string {
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    '<title>End-to-end latency and mean batch size per mixing strategy</title>',
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
   );
   const { load } = run;
