@@ -9,17 +9,14 @@ import { MixnetClient, type ReceivedMessage } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
 import { instantQuery, runDashboardQueries } from './helpers/dashboard.ts';
+import { queryEvery } from './helpers/prometheus.ts';
 
 const THRESHOLD = 10;
 const MESSAGES = 30;
 const LAYERS = ['1', '2', '3'];
 
-/** Instant query → { layer: value } for a query summed by layer. */
-async function byLayer(prometheusUrl: string, expr: string): Promise<Record<string, number>> {
-  const data = await instantQuery(prometheusUrl, expr);
-  const rows = data.result as { metric: { layer?: string }; value: [number, string] }[];
-  return Object.fromEntries(rows.map((row) => [row.metric.layer ?? '', Number(row.value[1])]));
-}
+/** A query summed by layer, once every layer's series is there: { layer: value }. */
+const byLayer = (prometheusUrl: string, expr: string) => queryEvery(prometheusUrl, expr, 'layer', LAYERS);
 
 describe('three-layer cascade', { timeout: 600_000 }, () => {
   let cascade: Cascade | undefined;

@@ -6,17 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
-import { instantQuery } from './helpers/dashboard.ts';
+import { queryByLabel, queryEvery } from './helpers/prometheus.ts';
 
 const THRESHOLD = 3;
 
-async function byLabel(prometheusUrl: string, expr: string, label: string): Promise<Record<string, number>> {
-  const rows = (await instantQuery(prometheusUrl, expr)).result as {
-    metric: Record<string, string>;
-    value: [number, string];
-  }[];
-  return Object.fromEntries(rows.map((row) => [row.metric[label] ?? '', Number(row.value[1])]));
-}
+const NODES = ['mix-1', 'mix-2', 'mix-3'];
+const LAYERS = ['1', '2', '3'];
 
 describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
   let cascade: Cascade | undefined;
@@ -34,39 +29,46 @@ describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
     const batches = await eventually(
       'batches on every layer',
       async () => {
-        const counts = await byLabel(prometheusUrl, 'sum by (layer) (mixlab_batch_size_count)', 'layer');
+        const counts = await queryByLabel(prometheusUrl, 'sum by (layer) (mixlab_batch_size_count)', 'layer');
         return ['1', '2', '3'].every((layer) => (counts[layer] ?? 0) >= 3) ? counts : undefined;
       },
       60_000,
       1_000,
     );
     assert.ok(batches);
-    const mean = await byLabel(
+    const mean = await queryEvery(
       prometheusUrl,
       'sum by (layer) (mixlab_batch_size_sum) / sum by (layer) (mixlab_batch_size_count)',
       'layer',
+      LAYERS,
     );
     assert.deepEqual(mean, { 1: THRESHOLD, 2: THRESHOLD, 3: THRESHOLD }, 'pure threshold batches, no flush');
 
     const returned = await eventually(
       'loops back at every node',
       async () => {
-        const counts = await byLabel(
+        const counts = await queryByLabel(
           prometheusUrl,
           'sum by (node) (mixlab_loops_total{origin="node",event="returned"})',
           'node',
         );
-        return ['mix-1', 'mix-2', 'mix-3'].every((node) => (counts[node] ?? 0) >= 2) ? counts : undefined;
+        return NODES.every((node) => (counts[node] ?? 0) >= 2) ? counts : undefined;
       },
       60_000,
       1_000,
     );
     assert.ok(returned);
-    const lost = await byLabel(prometheusUrl, 'sum by (node) (mixlab_loops_total{event="lost"})', 'node');
+    const lost = await queryEvery(
+      prometheusUrl,
+      'sum by (node) (mixlab_loops_total{origin="node",event="lost"})',
+      'node',
+      NODES,
+    );
     assert.deepEqual(lost, { 'mix-1': 0, 'mix-2': 0, 'mix-3': 0 });
-    const cover = await byLabel(prometheusUrl, 'sum by (kind) (mixlab_originated_packets_total)', 'kind');
-    assert.ok((cover.cover ?? 0) > 0 && cover.real === undefined, `only cover was sent: ${JSON.stringify(cover)}`);
-    const drops = await byLabel(
+    const kinds = ['cover', 'real'];
+    const cover = await queryEvery(prometheusUrl, 'sum by (kind) (mixlab_originated_packets_total)', 'kind', kinds);
+    assert.ok((cover.cover ?? 0) > 0 && cover.real === 0, `only cover was sent: ${JSON.stringify(cover)}`);
+    const drops = await queryByLabel(
       prometheusUrl,
       'sum by (outcome) (mixlab_packets_total{outcome=~"malformed|undecryptable|replay|forward_failed"})',
       'outcome',
