@@ -2,8 +2,9 @@ import { findGateway, findNode, type GatewayDescriptor, type NodeDescriptor, typ
 
 /**
  * The latest topology, fetched on demand and kept for `maxAgeMs`. A lookup of an
- * unknown node refetches at most once per `refetchAfterMs`, so a node that has
- * just registered is found without letting garbage ids hammer the directory.
+ * unknown node refetches, but no sooner than `refetchAfterMs` after the last fetch
+ * (waiting for it if need be): a node that has just registered is found, and garbage
+ * ids cannot hammer the directory.
  */
 export class TopologyCache {
   readonly #fetch: () => Promise<Topology>;
@@ -39,7 +40,9 @@ export class TopologyCache {
 
   async #lookUp<T>(look: (topology: Topology) => T | undefined): Promise<T | undefined> {
     const known = look(await this.current());
-    if (known || this.#now() - this.#fetchedAt < this.#refetchAfterMs) return known;
+    if (known) return known;
+    const wait = this.#fetchedAt + this.#refetchAfterMs - this.#now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     return look(await this.#refresh());
   }
 
