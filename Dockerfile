@@ -19,6 +19,9 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app ./
 COPY . .
+# Keys that must survive a restart (identities, the directory key) live on a volume here;
+# a new named volume takes this directory's owner.
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=30 \

@@ -112,18 +112,18 @@ for (const [index, strategy] of strategies.entries()) {
   const errors = new Set<string>();
   try {
     cascade = await startCascade({ MIXLAB_STRATEGY: strategy, MIXLAB_LOOP_RATE: values['loop-rate'] });
-    const { gatewayUrl, prometheusUrl } = cascade;
+    const { gatewayUrl, prometheusUrl, directoryKey } = cascade;
     await eventually('every layer in the topology', async () => {
-      const topology = await new MixnetClient(gatewayUrl).topology();
+      const topology = await new MixnetClient(gatewayUrl, { directoryKey }).topology();
       return topology.layers.length === 3 && topology.layers.every((nodes) => nodes.length > 0) ? true : undefined;
     });
-    packetFormat = (await new MixnetClient(gatewayUrl).gateway.info()).packetFormat;
+    packetFormat = (await new MixnetClient(gatewayUrl, { directoryKey }).gateway.info()).packetFormat;
     const startSeconds = (Date.now() - began) / 1000;
     log(`${strategy}: cascade up in ${startSeconds.toFixed(1)} s, sending`);
     const { summary, latenciesMs } = await runLoad({
       ...load,
       strategy,
-      connect: () => new MixnetClient(gatewayUrl),
+      connect: () => new MixnetClient(gatewayUrl, { directoryKey }),
       generateKeys: generateKeyPair,
       random: seededRandom(SEED),
       signal: stop.signal,

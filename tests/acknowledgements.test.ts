@@ -35,8 +35,8 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
   });
 
   it('acknowledges every message, retransmits a late one, and delivers each exactly once', async () => {
-    const { gatewayUrl, prometheusUrl } = cascade as Cascade;
-    const client = new MixnetClient(gatewayUrl);
+    const { gatewayUrl, prometheusUrl, directoryKey } = cascade as Cascade;
+    const client = new MixnetClient(gatewayUrl, { directoryKey });
     const senderKeys = generateKeyPair();
     const events: DeliveryEvent[] = [];
     const errors: Error[] = [];
@@ -106,8 +106,8 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
   });
 
   it('drops a replayed packet at the first mix and counts it as a replay', async () => {
-    const { gatewayUrl, prometheusUrl } = cascade as Cascade;
-    const client = new MixnetClient(gatewayUrl);
+    const { gatewayUrl, prometheusUrl, directoryKey } = cascade as Cascade;
+    const client = new MixnetClient(gatewayUrl, { directoryKey });
     const topology = await client.topology();
     const route = topology.layers.map((nodes) => {
       const node = nodes[0] as (typeof nodes)[number];

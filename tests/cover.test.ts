@@ -5,18 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { MixnetClient } from '@mixlab/client';
+import { cryptoReady } from '@mixlab/crypto';
 import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
 import { queryByLabel, queryEvery } from './helpers/prometheus.ts';
 
 const THRESHOLD = 3;
 
-const NODES = ['mix-1', 'mix-2', 'mix-3'];
 const LAYERS = ['1', '2', '3'];
 
 describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
   let cascade: Cascade | undefined;
 
   before(async () => {
+    await cryptoReady();
     cascade = await startCascade({ MIXLAB_STRATEGY: `threshold:n=${THRESHOLD}`, MIXLAB_LOOP_RATE: '4' });
   });
 
@@ -25,7 +27,10 @@ describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
   });
 
   it('releases full batches on every layer, and loops come back to every node', async () => {
-    const { prometheusUrl } = cascade as Cascade;
+    const { prometheusUrl, gatewayUrl, directoryKey } = cascade as Cascade;
+    const topology = await new MixnetClient(gatewayUrl, { directoryKey }).topology();
+    const NODES = topology.layers.flat().map((node) => node.id);
+    assert.equal(NODES.length, 3);
     const batches = await eventually(
       'batches on every layer',
       async () => {
@@ -64,7 +69,7 @@ describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
       'node',
       NODES,
     );
-    assert.deepEqual(lost, { 'mix-1': 0, 'mix-2': 0, 'mix-3': 0 });
+    assert.deepEqual(lost, Object.fromEntries(NODES.map((node) => [node, 0])));
     const kinds = ['cover', 'real'];
     const cover = await queryEvery(prometheusUrl, 'sum by (kind) (mixlab_originated_packets_total)', 'kind', kinds);
     assert.ok((cover.cover ?? 0) > 0 && cover.real === 0, `only cover was sent: ${JSON.stringify(cover)}`);

@@ -29,7 +29,15 @@ const PORT = 8080;
 /** The links that carry packets, in path order; `client` is the host, behind the published port. */
 const PACKET_LINKS = ['client→client-gateway', 'client-gateway→mix-1', 'mix-1→mix-2', 'mix-2→mix-3'] as const;
 const DELIVERY_LINK = 'mix-3→client-gateway';
-const SERVICES = ['client-gateway', 'mix-1', 'mix-2', 'mix-3', 'directory', 'prometheus'];
+/** Compose service → the name it has in the link labels (one node per layer here). */
+const SERVICES: Record<string, string> = {
+  'client-gateway': 'client-gateway',
+  'mix-layer-1': 'mix-1',
+  'mix-layer-2': 'mix-2',
+  'mix-layer-3': 'mix-3',
+  directory: 'directory',
+  prometheus: 'prometheus',
+};
 
 interface Observation {
   /** Packet sizes per link, in capture order. */
@@ -87,8 +95,8 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     const networkName = gatewayContainer.getNetworkNames().find((name) => name.startsWith(cascade?.projectName ?? ''));
     assert.ok(networkName, `the gateway is on no network of project ${cascade.projectName}`);
     const names = new Map<string, string>();
-    for (const service of SERVICES) {
-      names.set(cascade.environment.getContainer(`${service}-1`).getIpAddress(networkName), service);
+    for (const [service, name] of Object.entries(SERVICES)) {
+      names.set(cascade.environment.getContainer(`${service}-1`).getIpAddress(networkName), name);
     }
     const iface = await bridgeInterface(gatewayContainer.getNetworkId(networkName));
     capture = await startCapture(iface, `tcp port ${PORT}`);
@@ -101,7 +109,7 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     const expected = new Map<string, Uint8Array>();
     const arrived = new Map<string, Uint8Array>();
     const errors: Error[] = [];
-    const receiver = new MixnetClient(cascade.gatewayUrl);
+    const receiver = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey });
     subscription = receiver.receive(
       recipient,
       (message) => {
@@ -110,7 +118,7 @@ async function observe(format: PacketFormatName): Promise<Observation> {
       { onError: (error) => errors.push(error) },
     );
     await subscription.opened;
-    const sender = new MixnetClient(cascade.gatewayUrl);
+    const sender = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey });
     for (const length of MESSAGE_LENGTHS) {
       const body = new Uint8Array(randomBytes(length));
       const receipt = await sender.send(recipient.publicKey, body);

@@ -8,12 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from 'testcontainers';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const CASCADE_SERVICES = ['directory', 'mix-1', 'mix-2', 'mix-3', 'client-gateway', 'prometheus'];
+export const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
+export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'prometheus'];
 
 export interface Cascade {
   readonly gatewayUrl: string;
   readonly prometheusUrl: string;
   readonly directoryUrl: string;
+  /** The directory's public key (hex), read from its volume: what clients pin. */
+  readonly directoryKey: string;
   /** The compose project name (random per start); its containers carry it as a label. */
   readonly projectName: string;
   /** The running compose environment, for tests that look at its containers (addresses, networks). */
@@ -32,12 +35,21 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** `settings` are compose variables (MIXLAB_THRESHOLD, MIXLAB_MAX_WAIT_MS, ...). */
+/** Mix node containers: `replicas[i]` nodes in layer i + 1 (compose names them <service>-<n>). */
+export function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[] {
+  return MIX_LAYERS.flatMap((service, i) => Array.from({ length: replicas[i] ?? 1 }, (_, n) => `${service}-${n + 1}`));
+}
+
+/** `settings` are compose variables (MIXLAB_STRATEGY, MIXLAB_LAYER_2_REPLICAS, ...). */
 export async function startCascade(settings: Record<string, string>): Promise<Cascade> {
   const ports = { gateway: await freePort(), prometheus: await freePort(), directory: await freePort() };
+  const replicas = [1, 2, 3].map((layer) => Number(settings[`MIXLAB_LAYER_${layer}_REPLICAS`] ?? 1));
   let environment: StartedDockerComposeEnvironment | undefined;
   try {
-    environment = await new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml')
+    let compose = new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml');
+    for (const container of mixContainers(replicas))
+      compose = compose.withWaitStrategy(container, Wait.forHealthCheck());
+    environment = await compose
       .withBuild()
       .withEnvironment({
         // Tests count packets exactly: no loop cover unless a test asks for it.
@@ -48,9 +60,6 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
         MIXLAB_DIRECTORY_PORT: String(ports.directory),
       })
       .withWaitStrategy('directory-1', Wait.forHealthCheck())
-      .withWaitStrategy('mix-1-1', Wait.forHealthCheck())
-      .withWaitStrategy('mix-2-1', Wait.forHealthCheck())
-      .withWaitStrategy('mix-3-1', Wait.forHealthCheck())
       .withWaitStrategy('client-gateway-1', Wait.forHealthCheck())
       .withWaitStrategy('prometheus-1', Wait.forHttp('/-/ready', 9090))
       .withStartupTimeout(180_000)
@@ -59,7 +68,13 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
     throw new Error(`the cascade did not start: ${(error as Error).message}`, { cause: error });
   }
   const started = environment;
+  const pub = await started.getContainer('directory-1').exec(['cat', '/data/directory.pub']);
+  if (pub.exitCode !== 0) {
+    await started.down({ removeVolumes: true, timeout: 10_000 });
+    throw new Error(`the directory wrote no /data/directory.pub: ${pub.output}`);
+  }
   return {
+    directoryKey: pub.output.trim(),
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
     directoryUrl: `http://127.0.0.1:${ports.directory}`,

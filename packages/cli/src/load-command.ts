@@ -115,13 +115,21 @@ export function formatSummary(summary: LoadSummary): string {
 
 export interface LoadCommandOptions {
   readonly gateway: string;
+  /** The pinned directory key every simulated client verifies the topology with. */
+  readonly directoryKey?: string | undefined;
   readonly settings: LoadSettings;
   readonly jsonFile?: string | undefined;
   readonly out?: NodeJS.WriteStream;
 }
 
 /** Runs the load against `gateway`; Ctrl-C stops sending early and still prints the summary. */
-export async function loadCommand({ gateway, settings, jsonFile, out = process.stdout }: LoadCommandOptions) {
+export async function loadCommand({
+  gateway,
+  directoryKey,
+  settings,
+  jsonFile,
+  out = process.stdout,
+}: LoadCommandOptions) {
   const tty = out.isTTY === true;
   const stop = new AbortController();
   const onSigint = () => {
@@ -137,7 +145,7 @@ export async function loadCommand({ gateway, settings, jsonFile, out = process.s
   try {
     const { summary } = await runLoad({
       ...settings,
-      connect: () => new MixnetClient(gateway),
+      connect: () => new MixnetClient(gateway, { directoryKey }),
       generateKeys: generateKeyPair,
       signal: stop.signal,
       progressIntervalMs: tty ? 1000 : 5000,

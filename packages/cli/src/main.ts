@@ -27,12 +27,17 @@ commands:
 
 options:
   --gateway URL   client gateway (default $MIXLAB_GATEWAY or http://127.0.0.1:8080)
+  --directory-key HEX
+                  the directory's public key, pinned: only a topology it signed is used
+                  (default $MIXLAB_DIRECTORY_KEY; with compose:
+                  export MIXLAB_DIRECTORY_KEY=$(docker compose exec directory cat /data/directory.pub))
   --key FILE      key file for listen (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     gateway: { type: 'string', default: process.env.MIXLAB_GATEWAY ?? 'http://127.0.0.1:8080' },
+    'directory-key': { type: 'string', default: process.env.MIXLAB_DIRECTORY_KEY },
     to: { type: 'string' },
     'no-ack': { type: 'boolean', default: false },
     'ack-timeout': { type: 'string', default: '20' },
@@ -56,7 +61,8 @@ function fail(message: string): never {
 }
 
 await cryptoReady();
-const client = new MixnetClient(values.gateway);
+const directoryKey = values['directory-key'];
+const client = new MixnetClient(values.gateway, { directoryKey });
 const [command, ...rest] = positionals;
 
 try {
@@ -115,7 +121,7 @@ try {
       } catch (error) {
         fail(`${(error as Error).message}\nusage: mixlab [--gateway URL] ${LOAD_USAGE}`);
       }
-      await loadCommand({ gateway: values.gateway, settings, jsonFile: values.json });
+      await loadCommand({ gateway: values.gateway, directoryKey, settings, jsonFile: values.json });
       break;
     }
     case 'help':

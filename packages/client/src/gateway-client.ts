@@ -1,5 +1,5 @@
 import type { ClientReport, GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
-import { fetchTopology, type Topology } from '@mixlab/topology';
+import { fetchSignedTopology, type SignedTopology } from '@mixlab/topology';
 import { type Dispatcher, request } from 'undici';
 
 /** The gateway's HTTP API, one method per route. */
@@ -12,8 +12,9 @@ export class GatewayClient {
     this.#dispatcher = dispatcher;
   }
 
-  topology(): Promise<Topology> {
-    return fetchTopology(this.baseUrl, this.#dispatcher);
+  /** The directory's signed topology, as the gateway passes it on; verify it before use. */
+  signedTopology(): Promise<SignedTopology> {
+    return fetchSignedTopology(this.baseUrl, this.#dispatcher);
   }
 
   info(): Promise<GatewayInfo> {

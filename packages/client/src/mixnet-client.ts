@@ -12,7 +12,14 @@ import {
   type ReplySecret,
   type RouteHop,
 } from '@mixlab/packet';
-import { type NodeDescriptor, pickRoute, type Topology, TopologyCache } from '@mixlab/topology';
+import {
+  type NodeDescriptor,
+  pickRoute,
+  type Topology,
+  TopologyCache,
+  toTopology,
+  verifyTopology,
+} from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
 import {
   encodeAcknowledgement,
@@ -75,6 +82,11 @@ export interface Subscription {
 }
 
 export interface MixnetClientOptions {
+  /**
+   * The directory's public key (hex), pinned: the client routes only through a topology
+   * this key signed, for the current time. The directory prints it at start-up.
+   */
+  readonly directoryKey?: string;
   /** Picks a uniform index in [0, maxExclusive); a CSPRNG by default. */
   readonly pickIndex?: (maxExclusive: number) => number;
   /**
@@ -99,6 +111,7 @@ export class MixnetClient {
   readonly gateway: GatewayClient;
   readonly #pickIndex: (maxExclusive: number) => number;
   readonly #topology: TopologyCache;
+  #validUntil = Number.POSITIVE_INFINITY;
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
 
   readonly #hopDelay: () => number | undefined;
@@ -111,11 +124,28 @@ export class MixnetClient {
     // Loopix: the sender draws every hop's delay, so it knows its message's latency distribution.
     this.#hopDelay = () =>
       mean === undefined ? undefined : Math.max(1, Math.round(exponentialDelay(mean, secureRng)));
-    this.#topology = new TopologyCache(() => this.gateway.topology(), { maxAgeMs: 5_000, refetchAfterMs: 1_000 });
+    const { directoryKey } = options;
+    this.#topology = new TopologyCache(
+      async () => {
+        if (!directoryKey) {
+          throw new Error(
+            'no pinned directory key: pass the key the directory prints at start-up (--directory-key or ' +
+              'MIXLAB_DIRECTORY_KEY; with compose: docker compose exec directory cat /data/directory.pub)',
+          );
+        }
+        const signed = await this.gateway.signedTopology();
+        return toTopology(
+          verifyTopology(signed, { pinnedDirectoryKey: directoryKey, nowMs: Date.now(), maxSkewMs: 5_000 }),
+        );
+      },
+      { maxAgeMs: 5_000, refetchAfterMs: 1_000 },
+    );
   }
 
+  /** The verified topology's route view: cached for a few seconds, and never past its epoch. */
   topology(): Promise<Topology> {
-    return this.#topology.current();
+    // At an epoch boundary the nodes rotate their keys: fetch the new epoch's at once.
+    return Date.now() >= this.#validUntil ? this.#topology.refresh() : this.#topology.current();
   }
 
   /** The gateway's packet format's replies, or undefined when it has none (onion). */
@@ -131,7 +161,7 @@ export class MixnetClient {
     options: SendOptions = {},
   ): Promise<SendReceipt> {
     const { info, format } = await this.#gatewayContext();
-    const topology = await this.#topology.current();
+    const topology = await this.topology();
     const route = pickRoute(topology, this.#pickIndex);
     let reply: { block: Uint8Array; secret: ReplySecret } | undefined;
     if (options.replyTo) {
@@ -166,7 +196,7 @@ export class MixnetClient {
    */
   async sendDrop(bodyBytes: number): Promise<void> {
     const { info, format } = await this.#gatewayContext();
-    const route = pickRoute(await this.#topology.current(), this.#pickIndex);
+    const route = pickRoute(await this.topology(), this.#pickIndex);
     const payload = randomBytes(MESSAGE_OVERHEAD_BYTES + bodyBytes);
     const packet = format.wrap(
       routeHops(route, this.#hopDelay),

@@ -46,6 +46,11 @@ export class TopologyCache {
     return look(await this.#refresh());
   }
 
+  /** Fetches now (sharing a fetch already under way), whatever the cached topology's age. */
+  refresh(): Promise<Topology> {
+    return this.#refresh();
+  }
+
   #refresh(): Promise<Topology> {
     // Concurrent callers share one request.
     this.#inflight ??= this.#fetch()

@@ -1,6 +1,6 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
-import { fetchTopology, TopologyCache } from '@mixlab/topology';
+import { fetchSignedTopology, type SignedTopology, TopologyCache, toTopology } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { buildServer } from './server.ts';
@@ -8,10 +8,24 @@ import { buildServer } from './server.ts';
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+// One fetch feeds both views: the signed document clients get, and the routes it describes.
+let latestSigned: SignedTopology | undefined;
+const topology = new TopologyCache(
+  async () => {
+    latestSigned = await fetchSignedTopology(config.directoryUrl);
+    return toTopology(latestSigned.document);
+  },
+  { maxAgeMs: 2_000, refetchAfterMs: 1_000 },
+);
+
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),
-  topology: new TopologyCache(() => fetchTopology(config.directoryUrl), { maxAgeMs: 2_000, refetchAfterMs: 1_000 }),
+  topology,
+  signedTopology: async () => {
+    await topology.current();
+    return latestSigned as SignedTopology;
+  },
   send: (url, frames) => sender.send(url, frames),
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,

@@ -5,7 +5,7 @@ import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gate
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { encodeDelivery, encodeFrames } from '@mixlab/packet';
 import { OCTET_STREAM } from '@mixlab/service-kit';
-import { type Topology, TopologyCache } from '@mixlab/topology';
+import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { Mailboxes } from './mailboxes.ts';
@@ -16,6 +16,13 @@ const NOT_JSON = 'frames must be JSON: {"type":"ack","ids":[...]}';
 const ACK_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message ids],"latencies"?:[seconds]}`;
 const BOB = 'b2'.repeat(32);
 const key = (byte: string) => byte.repeat(64);
+
+/** Opaque to the gateway: it only passes the document on. */
+const SIGNED = {
+  document: { epoch: 7 },
+  signature: 'ab'.repeat(64),
+  directoryKey: 'cd'.repeat(32),
+} as unknown as SignedTopology;
 
 const TOPOLOGY: Topology = {
   gateways: [],
@@ -91,6 +98,10 @@ describe('client gateway server', () => {
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
+      signedTopology: async () => {
+        await topology.current();
+        return SIGNED;
+      },
       registry,
       metrics: gatewayMetrics(registry),
       loops: loopMetrics(registry, 'client'),
@@ -539,10 +550,10 @@ describe('client gateway server', () => {
   });
 
   describe('topology and operational routes', () => {
-    it('serves the topology cache contents', async () => {
+    it("passes the directory's signed topology on unchanged", async () => {
       const response = await app.inject({ method: 'GET', url: '/v1/topology' });
       assert.equal(response.statusCode, 200);
-      assert.deepEqual(response.json(), TOPOLOGY);
+      assert.deepEqual(response.json(), SIGNED);
       assert.equal(fetches, 1);
     });
 

@@ -19,14 +19,17 @@ import {
 import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
 import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
-import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
+import { NODE_ID_PATTERN, type SignedTopology, type TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage } from './mailboxes.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
+  /** The route view, for checking first hops. */
   readonly topology: TopologyCache;
+  /** The directory's signed document, passed to clients unchanged (they verify it). */
+  readonly signedTopology: () => Promise<SignedTopology>;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
   readonly info: GatewayInfo;
   readonly registry: Registry;
@@ -106,7 +109,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
 
   app.get('/v1/topology', async (request, reply) => {
     try {
-      return await deps.topology.current();
+      return await deps.signedTopology();
     } catch (error) {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
       return reply.code(503).send({ error: 'the directory is unreachable; try again shortly' });

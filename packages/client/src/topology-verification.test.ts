@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { type SignedTopology, signTopology, type TopologyDocument } from '@mixlab/topology';
+import { MixnetClient } from './mixnet-client.ts';
+
+/** A stand-in gateway that serves whatever topology the test puts up. */
+describe('MixnetClient refuses a topology it cannot trust', () => {
+  let server: Server;
+  let url: string;
+  let directory: SigningKeyPair;
+  let served: unknown;
+
+  const document = (overrides: Partial<TopologyDocument> = {}): TopologyDocument => {
+    const now = Date.now();
+    const node = (id: string, layer: number) => ({
+      id,
+      layer,
+      url: `http://${id}:8080`,
+      identityKey: 'aa'.repeat(32),
+      publicKey: 'bb'.repeat(32),
+    });
+    return {
+      version: 1,
+      epoch: 5,
+      validFrom: now - 60_000,
+      validUntil: now + 60_000,
+      layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]],
+      gateways: [{ id: 'gateway-1', url: 'http://gateway:8080' }],
+      ...overrides,
+    };
+  };
+  const topologyOf = (signed: unknown) => {
+    served = signed;
+    return new MixnetClient(url, { directoryKey: toHex(directory.publicKey) }).topology();
+  };
+
+  before(async () => {
+    await cryptoReady();
+    directory = generateSigningKeyPair();
+    server = createServer((_request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify(served));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(() => {
+    server.close();
+  });
+
+  it('routes through a topology the pinned key signed for now', async () => {
+    const topology = await topologyOf(signTopology(document(), directory.secretKey));
+    assert.deepEqual(
+      topology.layers.map((nodes) => nodes.map((n) => n.id)),
+      [['mix-1'], ['mix-2'], ['mix-3']],
+    );
+  });
+
+  it('refuses a tampered topology', async () => {
+    const signed = signTopology(document(), directory.secretKey);
+    const forged: SignedTopology = {
+      ...signed,
+      document: {
+        ...signed.document,
+        layers: [[{ ...signed.document.layers[0]![0]!, url: 'http://evil:8080' }], ...signed.document.layers.slice(1)],
+      },
+    };
+    await assert.rejects(topologyOf(forged), { name: 'TopologyVerificationError', reason: 'tampered' });
+  });
+
+  it('refuses an expired topology and one not valid yet', async () => {
+    const now = Date.now();
+    const expired = signTopology(document({ validFrom: now - 120_000, validUntil: now - 60_000 }), directory.secretKey);
+    await assert.rejects(topologyOf(expired), { reason: 'expired', message: /expired at/ });
+    const early = signTopology(document({ validFrom: now + 60_000, validUntil: now + 120_000 }), directory.secretKey);
+    await assert.rejects(topologyOf(early), { reason: 'not-yet-valid' });
+  });
+
+  it('refuses an unsigned topology and one signed by another directory', async () => {
+    const signed = signTopology(document(), directory.secretKey);
+    await assert.rejects(topologyOf({ document: signed.document }), { reason: 'unsigned' });
+    const other = signTopology(document(), generateSigningKeyPair().secretKey);
+    await assert.rejects(topologyOf(other), { reason: 'wrong-key', message: /not the pinned/ });
+  });
+
+  it('says how to pin the key when none was given', async () => {
+    served = signTopology(document(), directory.secretKey);
+    await assert.rejects(new MixnetClient(url).topology(), /no pinned directory key.*directory\.pub/);
+  });
+});
