@@ -14,6 +14,10 @@ export const PACKET_OUTCOMES = [
 ] as const;
 export type PacketOutcome = (typeof PACKET_OUTCOMES)[number];
 
+/** Which of a mix node's mixing keys opened a packet, relative to its current epoch (bounded label set). */
+export const PEEL_KEYS = ['current', 'previous', 'next'] as const;
+export type PeelKey = (typeof PEEL_KEYS)[number];
+
 /** Batch sizes: every size up to 10 exactly (so "all batches were 10" is checkable), then coarser. */
 export const BATCH_SIZE_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 50, 100, 200, 500, 1000];
 /** Mixing delays from 1 ms to about 65 s. */
@@ -26,6 +30,10 @@ export interface MixNodeMetrics {
   readonly packets: Counter<'outcome'>;
   readonly replayCacheEntries: Gauge;
   readonly replayCacheBytes: Gauge;
+  /** Packets opened, by the key that opened them: previous (in flight across a rotation) or next (clock ahead). */
+  readonly peeled: Counter<'key'>;
+  /** The epoch of the node's current mixing key. */
+  readonly mixingKeyEpoch: Gauge;
 }
 
 export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
@@ -38,6 +46,13 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
   });
   // Start every outcome at zero so rate() and absent-series checks behave.
   for (const outcome of PACKET_OUTCOMES) packets.inc({ outcome }, 0);
+  const peeled = new Counter({
+    name: 'mixlab_packets_peeled_total',
+    help: "Packets this mix node opened, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
+    labelNames: ['key'],
+    registers,
+  });
+  for (const key of PEEL_KEYS) peeled.inc({ key }, 0);
   return {
     batchSize: new Histogram({
       name: 'mixlab_batch_size',
@@ -68,6 +83,12 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
     replayCacheBytes: new Gauge({
       name: 'mixlab_replay_cache_bytes',
       help: 'Memory held by the replay cache (exact: preallocated tables).',
+      registers,
+    }),
+    peeled,
+    mixingKeyEpoch: new Gauge({
+      name: 'mixlab_mixing_key_epoch',
+      help: "The epoch of this mix node's current mixing key.",
       registers,
     }),
   };

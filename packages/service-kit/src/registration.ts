@@ -6,36 +6,120 @@ export interface RegistrationLogger {
   warn(details: object, message: string): void;
 }
 
-async function register(registrationUrl: string, descriptor: object): Promise<void> {
+/** The directory answered, but not with a success: `reason` and `problem` are what it said, when it said them. */
+export class RegistrationRefused extends Error {
+  readonly statusCode: number;
+  readonly reason: string | undefined;
+  readonly problem: string;
+
+  constructor(statusCode: number, body: string) {
+    const { reason, problem } = refusalOf(body);
+    super(`directory refused the registration (HTTP ${statusCode}${reason ? `, ${reason}` : ''}): ${problem}`);
+    this.name = 'RegistrationRefused';
+    this.statusCode = statusCode;
+    this.reason = reason;
+    this.problem = problem;
+  }
+}
+
+/** Reads `{ reason, problem }`, `{ error, problems }` or `{ error, message }` answers; any other body is the problem. */
+function refusalOf(body: string): { reason: string | undefined; problem: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { reason: undefined, problem: body.slice(0, 1000) || '(empty body)' };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { reason: undefined, problem: body.slice(0, 1000) };
+  const fields = parsed as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const problems = Array.isArray(fields.problems) ? fields.problems.map(String).join('; ') : undefined;
+  const reason = text(fields.reason) ?? text(fields.error);
+  const problem = text(fields.problem) ?? problems ?? text(fields.message) ?? body.slice(0, 1000);
+  return { reason, problem };
+}
+
+async function register(registrationUrl: string, descriptor: object, timeoutMs: number): Promise<void> {
   const response = await request(registrationUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(descriptor),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.body.text();
-  if (response.statusCode >= 300) throw new Error(`directory answered ${response.statusCode}: ${text}`);
+  if (response.statusCode >= 300) throw new RegistrationRefused(response.statusCode, text);
+}
+
+function failureDetails(error: unknown): object {
+  return error instanceof RegistrationRefused
+    ? { status: error.statusCode, reason: error.reason, problem: error.problem }
+    : { reason: String(error) };
+}
+
+export interface RegistrationOptions {
+  /** Wait between tries until the first registration succeeds. */
+  readonly retryMs: number;
+  /** Heartbeat: registers again this often, so that the directory keeps (or learns back) the service. */
+  readonly refreshMs: number;
+  /** Gives up on one POST after this long (default 5 s). */
+  readonly timeoutMs?: number;
+  readonly signal: AbortSignal;
+  readonly logger: RegistrationLogger;
+}
+
+/** A running registration: `refresh` registers again now (after a key rotation, say). */
+export interface Registration {
+  refresh(): void;
 }
 
 /**
- * POSTs `descriptor` to the directory's `registrationUrl` until it accepts, then again
- * every `refreshMs`, so that a restarted directory learns the service back.
+ * POSTs `describe()` to the directory's `registrationUrl` until it accepts, then again
+ * every `refreshMs` (a heartbeat) and whenever `refresh` is called. `describe` runs for
+ * every POST, so a signed descriptor is freshly signed each time. One POST at a time:
+ * a refresh asked for while one is on its way follows it. A failed heartbeat is logged
+ * with the directory's reason and tried again at the next one.
  */
 export async function keepRegistered(
   registrationUrl: string,
-  descriptor: object,
-  options: { retryMs: number; refreshMs: number; signal: AbortSignal; logger: RegistrationLogger },
-): Promise<void> {
+  describe: () => object,
+  options: RegistrationOptions,
+): Promise<Registration> {
   const { logger, signal } = options;
-  const attempt = () =>
-    retryUntilSuccess(() => register(registrationUrl, descriptor), {
-      delayMs: options.retryMs,
-      signal,
-      onFailure: (error, tries) => logger.warn({ tries, reason: String(error) }, 'registration failed; retrying'),
-    });
-  await attempt();
-  logger.info({ registrationUrl, descriptor }, 'registered with the directory');
-  const timer = setInterval(() => {
-    attempt().catch(() => {});
-  }, options.refreshMs);
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const post = () => register(registrationUrl, describe(), timeoutMs);
+  await retryUntilSuccess(post, {
+    delayMs: options.retryMs,
+    signal,
+    onFailure: (error, tries) => logger.warn({ tries, ...failureDetails(error) }, 'registration failed; retrying'),
+  });
+  logger.info({ registrationUrl }, 'registered with the directory');
+
+  let inflight = false;
+  let again = false;
+  let failing = false;
+  const beat = async (): Promise<void> => {
+    if (signal.aborted) return;
+    if (inflight) {
+      again = true;
+      return;
+    }
+    inflight = true;
+    try {
+      await post();
+      if (failing) logger.info({ registrationUrl }, 'registered with the directory again');
+      failing = false;
+    } catch (error) {
+      failing = true;
+      logger.warn(failureDetails(error), 'registration heartbeat failed; trying again at the next one');
+    } finally {
+      inflight = false;
+    }
+    if (again) {
+      again = false;
+      await beat();
+    }
+  };
+  const timer = setInterval(() => void beat(), options.refreshMs);
   signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  return { refresh: () => void beat() };
 }

@@ -44,7 +44,7 @@ await listenUntilSignalled(app, config.port, async () => {
 app.log.info({ directory: config.directoryUrl, gatewayId: config.gatewayId }, 'client gateway listening');
 await keepRegistered(
   `${config.directoryUrl}/v1/gateways`,
-  { id: config.gatewayId, url: config.advertisedUrl },
+  () => ({ id: config.gatewayId, url: config.advertisedUrl }),
   { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
 );
 registered = true;

@@ -6,6 +6,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
+import { singleKeySet } from '../src/mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelerOptions, WorkerPeeler } from '../src/peeler.ts';
 
 const PACKETS_PER_REQUEST = 50;
@@ -24,7 +25,7 @@ const requests = Array.from({ length: 40 }, () =>
     sphinx.wrap(route, { gateway: 'gateway-1', recipient: next.publicKey }, new Uint8Array(1024)),
   ),
 );
-const options: PeelerOptions = { format: 'sphinx', keys: self, maxPacketBytes: 4096 };
+const options: PeelerOptions = { format: 'sphinx', keys: singleKeySet(self), maxPacketBytes: 4096 };
 
 /** Keeps `inFlight` requests going for SECONDS; returns packets peeled per second. */
 async function rate(peeler: Peeler, inFlight: number): Promise<number> {

@@ -2,6 +2,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
 import { ConfigError, type Env, envChoice, envInt, envNumber, envString, envUrl } from '@mixlab/service-kit';
+import { defaultGraceMs } from './key-schedule.ts';
 
 export interface MixNodeConfig {
   readonly port: number;
@@ -10,6 +11,14 @@ export interface MixNodeConfig {
   /** URL other nodes and the gateway use to reach this node. */
   readonly advertisedUrl: string;
   readonly directoryUrl: string;
+  /** Where the identity key is kept: `${dataDir}/${nodeId}/identity.json` (a volume, so a restart keeps it). */
+  readonly dataDir: string;
+  /** Epoch length (genesis 0, as the directory's): mixing keys rotate at every boundary. */
+  readonly epochLengthMs: number;
+  /** How long after a boundary the previous epoch's key still peels packets in flight. */
+  readonly keyGraceMs: number;
+  /** How often the node re-registers (a freshly signed descriptor) with the directory. */
+  readonly heartbeatMs: number;
   readonly packetFormat: PacketFormatName;
   /** The mixing strategy, from one string such as `threshold:n=10,maxWait=1s` (docs/strategies.md). */
   readonly strategy: StrategyConfig;
@@ -29,12 +38,17 @@ export interface MixNodeConfig {
 export function readConfig(env: Env): MixNodeConfig {
   const port = envInt(env, 'PORT', 8080, 1, 65535);
   const nodeId = envString(env, 'NODE_ID', hostname());
+  const epochLengthMs = envInt(env, 'EPOCH_LENGTH_MS', 600_000, 1_000, 7 * 24 * 3_600_000);
   return {
     port,
     nodeId,
     layer: envInt(env, 'LAYER', undefined, 1, 16),
     advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${nodeId}:${port}`),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
+    dataDir: envString(env, 'DATA_DIR', '/data'),
+    epochLengthMs,
+    keyGraceMs: envInt(env, 'KEY_GRACE_MS', defaultGraceMs(epochLengthMs), 0, epochLengthMs - 1),
+    heartbeatMs: envInt(env, 'HEARTBEAT_MS', 5_000, 100, 3_600_000),
     packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'),
     strategy: readStrategy(env),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),

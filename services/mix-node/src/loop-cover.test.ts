@@ -4,8 +4,8 @@ import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypt
 import { createServiceRegistry, loopMetrics } from '@mixlab/metrics';
 import { ManualClock } from '@mixlab/mixing';
 import { type Peeled, sphinx } from '@mixlab/packet';
-import type { Topology } from '@mixlab/topology';
-import { LoopCover, loopLayers } from './loop-cover.ts';
+import type { Topology, TopologyDocument } from '@mixlab/topology';
+import { LoopCover, loopLayers, topologyForEpoch } from './loop-cover.ts';
 
 describe('loopLayers', () => {
   it('visits every other layer once, in cyclic order after the own one', () => {
@@ -13,6 +13,24 @@ describe('loopLayers', () => {
     assert.deepEqual(loopLayers(2, 3), [3, 1]);
     assert.deepEqual(loopLayers(3, 3), [1, 2]);
     assert.deepEqual(loopLayers(1, 1), []);
+  });
+});
+
+describe('topologyForEpoch', () => {
+  const node = { id: 'mix-1', layer: 1, url: 'http://mix-1:8080', identityKey: 'aa'.repeat(32) };
+  const document: TopologyDocument = {
+    version: 1,
+    epoch: 7,
+    validFrom: 70_000,
+    validUntil: 80_000,
+    layers: [[{ ...node, publicKey: '07'.repeat(32), nextPublicKey: '08'.repeat(32) }]],
+    gateways: [],
+  };
+  const keyOf = (topology: Topology) => topology.layers[0]?.[0]?.publicKey;
+
+  it("wraps loops with the document's keys in its own epoch, and with its next keys one epoch later", () => {
+    assert.equal(keyOf(topologyForEpoch(document, 7)), '07'.repeat(32));
+    assert.equal(keyOf(topologyForEpoch(document, 8)), '08'.repeat(32), 'fetched just before the boundary');
   });
 });
 

@@ -8,13 +8,17 @@ import { type KeyPair, openSealed, randomBytes, seal, toHex } from '@mixlab/cryp
 import type { LoopMetrics } from '@mixlab/metrics';
 import { type Clock, exponentialDelay, type Rng } from '@mixlab/mixing';
 import type { PacketFormat, RouteHop } from '@mixlab/packet';
-import type { Topology } from '@mixlab/topology';
+import { type Topology, type TopologyDocument, toTopology } from '@mixlab/topology';
 
 const LOOP_ID_BYTES = 16;
 
 export interface LoopCoverDeps {
   readonly nodeId: string;
   readonly layer: number;
+  /**
+   * The key loops are addressed and their ids sealed to. Kept for the cover's lifetime,
+   * apart from the per-epoch mixing keys, so that a loop still opens after a rotation.
+   */
   readonly keys: KeyPair;
   readonly format: PacketFormat;
   /** Loops per second, on average; 0 sends none. */
@@ -22,6 +26,7 @@ export interface LoopCoverDeps {
   readonly timeoutMs: number;
   readonly clock: Clock;
   readonly rng: Rng;
+  /** The network with the other nodes' mixing keys of the current epoch. */
   readonly topology: () => Promise<Topology>;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
   readonly metrics: LoopMetrics;
@@ -109,4 +114,13 @@ export class LoopCover {
     this.#deps.metrics.originated.inc({ kind: 'cover', type: 'loop' });
     await this.#deps.send(`${firstUrl}/v1/packets`, [packet]);
   }
+}
+
+/**
+ * The route view of a topology document for `epoch`: its current keys, or its next
+ * keys when the document is one epoch behind (fetched before a boundary), so that
+ * loops are wrapped to the keys the other nodes peel with now.
+ */
+export function topologyForEpoch(document: TopologyDocument, epoch: number): Topology {
+  return toTopology(document, document.epoch === epoch - 1 ? 'next' : 'current');
 }

@@ -1,35 +1,59 @@
-import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
-import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
-import { fetchTopology, TopologyCache } from '@mixlab/topology';
+import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
+import { fetchSignedTopology, TopologyCache, type TopologyDocument, toTopology } from '@mixlab/topology';
 import { readConfig } from './config.ts';
-import { LoopCover } from './loop-cover.ts';
+import { DescriptorSigner } from './descriptor.ts';
+import { identityPath, loadOrCreateIdentity } from './identity.ts';
+import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { MixingKeys } from './mixing-keys.ts';
 import { createPeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfig(process.env);
 await cryptoReady();
-const keys = generateKeyPair();
+
+// Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
+const identityFile = identityPath(config.dataDir, config.nodeId);
+const identity = await loadOrCreateIdentity(identityFile);
+const wallClock = { now: Date.now, schedule: systemClock.schedule };
+const mixingKeys = new MixingKeys(
+  { epochs: { genesisMs: 0, lengthMs: config.epochLengthMs }, graceMs: config.keyGraceMs },
+  wallClock,
+);
+const descriptors = new DescriptorSigner({
+  id: config.nodeId,
+  layer: config.layer,
+  url: config.advertisedUrl,
+  identity: identity.keys,
+  mixingKeys: () => mixingKeys.published(),
+  now: Date.now,
+});
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
-const topology = new TopologyCache(() => fetchTopology(config.directoryUrl), {
-  maxAgeMs: 30_000,
-  refetchAfterMs: 1_000,
-});
+// The signed document, unverified: next hops and gateways are looked up in it (a forged one
+// could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
+let latestTopology: TopologyDocument | undefined;
+const topology = new TopologyCache(
+  async () => {
+    latestTopology = (await fetchSignedTopology(config.directoryUrl)).document;
+    return toTopology(latestTopology);
+  },
+  { maxAgeMs: Math.min(30_000, Math.floor(config.epochLengthMs / 4)), refetchAfterMs: 1_000 },
+);
 const peeler = createPeeler(
-  { format: config.packetFormat, keys, maxPacketBytes: config.maxPacketBytes },
+  { format: config.packetFormat, keys: mixingKeys.keySet(), maxPacketBytes: config.maxPacketBytes },
   config.workers,
 );
 const node = new MixNode({
   peeler,
   replayCache: new ReplayCache({ maxEntriesPerEpoch: config.replayCacheEntries }),
-  // One key for the node's lifetime until keys rotate per epoch (directory epochs).
-  epoch: () => 0,
+  keys: mixingKeys.keySet(),
   clock: systemClock,
   metrics: mixNodeMetrics(registry),
   // exponential:delay=sender holds each packet for the delay its sender put in it; 0 (or
@@ -47,37 +71,43 @@ const node = new MixNode({
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 
+// Loop ids are sealed to a key of the cover's own, so a loop opens whatever rotated meanwhile.
+const loopKeys = generateKeyPair();
 const loops = loopMetrics(registry, 'node');
 const loopCover = new LoopCover({
   nodeId: config.nodeId,
   layer: config.layer,
-  keys,
+  keys: loopKeys,
   format: packetFormat(config.packetFormat),
   rate: config.loopRate,
   timeoutMs: config.loopTimeoutMs,
   clock: systemClock,
   rng: secureRng,
-  topology: () => topology.current(),
+  topology: async () => {
+    await topology.current();
+    return topologyForEpoch(latestTopology as TopologyDocument, mixingKeys.current);
+  },
   send: (url, frames) => sender.send(url, frames),
   metrics: loops,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 
-let registered = false;
+let registration: Registration | undefined;
 const app = buildServer({
   node,
   registry,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   maxPacketBytes: config.maxPacketBytes,
-  isReady: () => registered,
+  isReady: () => registration !== undefined,
   acceptDelivery: (delivery) =>
-    Buffer.from(delivery.recipient).equals(keys.publicKey) && loopCover.returned(delivery.payload),
+    Buffer.from(delivery.recipient).equals(loopKeys.publicKey) && loopCover.returned(delivery.payload),
   logger: { level: config.logLevel, base: { node: config.nodeId, layer: config.layer } },
 });
 
 const stopping = new AbortController();
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
+  mixingKeys.stop();
   loopCover.stop();
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
@@ -89,14 +119,27 @@ app.log.info(
     format: config.packetFormat,
     workers: config.workers,
     loopRate: config.loopRate,
+    identityKey: descriptors.identityKey,
+    identityFile,
+    identityCreated: identity.created,
+    epochLengthMs: config.epochLengthMs,
+    keyGraceMs: config.keyGraceMs,
+    epoch: mixingKeys.current,
   },
   'mix node listening',
 );
 
-await keepRegistered(
-  `${config.directoryUrl}/v1/nodes`,
-  { id: config.nodeId, layer: config.layer, url: config.advertisedUrl, publicKey: toHex(keys.publicKey) },
-  { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
-);
-registered = true;
+// Rotate at every boundary and grace expiry; publish the new keys right away.
+mixingKeys.start((change) => {
+  node.setKeys(mixingKeys.keySet());
+  app.log.info({ epoch: mixingKeys.current, ...change }, 'mixing keys changed');
+  if (change.rotated) registration?.refresh();
+});
+
+registration = await keepRegistered(`${config.directoryUrl}/v1/nodes`, () => descriptors.sign(), {
+  retryMs: 1_000,
+  refreshMs: config.heartbeatMs,
+  signal: stopping.signal,
+  logger: app.log,
+});
 loopCover.start();

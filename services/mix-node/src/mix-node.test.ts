@@ -5,9 +5,12 @@ import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/
 import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
+import type { KeySchedule } from './key-schedule.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { InlinePeeler } from './peeler.ts';
+import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
+import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
+import { manualWallClock } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -113,9 +116,13 @@ describe('MixNode', () => {
     const nodes = options.nodes ?? { 'mix-2': 'http://mix-2:8080', 'mix-3': 'http://mix-3:8080' };
     const gateways: Record<string, string> = { gw: 'http://gw:8080', 'gw-2': 'https://gw-2.example/base' };
     const node = new MixNode({
-      peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: options.maxPacketBytes ?? 4096 }),
+      peeler: new InlinePeeler({
+        format: 'onion',
+        keys: singleKeySet(self.keys),
+        maxPacketBytes: options.maxPacketBytes ?? 4096,
+      }),
       replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
-      epoch: () => 0,
+      keys: singleKeySet(self.keys),
       clock,
       metrics: mixNodeMetrics(registry),
       logger: { warn: (details, message) => warnings.push({ details: details as Record<string, unknown>, message }) },
@@ -495,9 +502,9 @@ describe('MixNode', () => {
       const clock = new ManualClock();
       let finish: () => void = () => {};
       const slow = new MixNode({
-        peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: 4096 }),
+        peeler: new InlinePeeler({ format: 'onion', keys: singleKeySet(self.keys), maxPacketBytes: 4096 }),
         replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
-        epoch: () => 0,
+        keys: singleKeySet(self.keys),
         clock,
         metrics: mixNodeMetrics(createServiceRegistry({})),
         logger: { warn: () => {} },
@@ -521,5 +528,142 @@ describe('MixNode', () => {
       await settled;
       assert.equal(done, true);
     });
+  });
+});
+
+describe('MixNode under key rotation', () => {
+  // Epochs of 10 s; the previous key peels for 2 s after a boundary. Start 1 s before epoch 6.
+  const schedule: KeySchedule = { epochs: { genesisMs: 0, lengthMs: 10_000 }, graceMs: 2_000 };
+  const recipient = new Uint8Array(32).fill(9);
+  let next: RouteHop;
+
+  before(async () => {
+    await cryptoReady();
+    next = { id: 'mix-2', publicKey: generateKeyPair().publicKey };
+  });
+
+  /** A peeler whose answers wait for `open()`, to rotate keys while a request is being peeled. */
+  class GatedPeeler implements Peeler {
+    readonly #inner: Peeler;
+    #gate = Promise.withResolvers<void>();
+    constructor(inner: Peeler) {
+      this.#inner = inner;
+    }
+    async peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
+      const results = await this.#inner.peel(packets);
+      await this.#gate.promise;
+      return results;
+    }
+    setKeys(keys: MixingKeySet): void {
+      this.#inner.setKeys(keys);
+    }
+    open(): void {
+      this.#gate.resolve();
+    }
+    async close(): Promise<void> {}
+  }
+
+  function rotating(options: { gated?: boolean } = {}) {
+    const { clock: wallClock, wall } = manualWallClock(59_000);
+    const keys = new MixingKeys(schedule, wall);
+    const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
+    const replayCache = new ReplayCache({ maxEntriesPerEpoch: 100 });
+    const inline = new InlinePeeler({ format: 'onion', keys: keys.keySet(), maxPacketBytes: 4096 });
+    const peeler = options.gated ? new GatedPeeler(inline) : inline;
+    const clock = new ManualClock();
+    const node = new MixNode({
+      peeler,
+      replayCache,
+      keys: keys.keySet(),
+      clock,
+      metrics: mixNodeMetrics(registry),
+      logger: { warn: () => {} },
+      createStrategy: ({ release }) =>
+        new ThresholdStrategy<PooledPacket>({ threshold: 100 }, { clock, rng: scriptedRng([]), release }),
+      resolveNode: async () => 'http://mix-2:8080',
+      resolveGateway: async () => undefined,
+      send: async () => {},
+    });
+    keys.start(() => node.setKeys(keys.keySet()));
+    /** A packet built for this node's key of `epoch`, as a client holding it would build it. */
+    const packetFor = (epoch: number, message = 'hello') => {
+      const pair = keys.keySet().byEpoch.get(epoch);
+      assert.ok(pair, `a key for epoch ${epoch} is held`);
+      return onion.wrap(
+        [{ id: 'mix-1', publicKey: pair.publicKey }, next],
+        { gateway: 'gw', recipient },
+        utf8.encode(message),
+      );
+    };
+    const outcomes = async (packets: Uint8Array[]) =>
+      (await node.receive(packets)).rejected.map((rejection) => rejection.outcome);
+    const peeledWith = async (key: string) => metricValue(registry, 'mixlab_packets_peeled_total', { key });
+    return { wallClock, keys, registry, replayCache, node, peeler, packetFor, outcomes, peeledWith };
+  }
+
+  it('peels a packet built for the previous key during the grace period, and finds it undecryptable after', async () => {
+    const f = rotating();
+    assert.equal(await metricValue(f.registry, 'mixlab_mixing_key_epoch'), 5);
+    const early = f.packetFor(5, 'early');
+    const late = f.packetFor(5, 'late');
+    f.wallClock.advance(1_000); // epoch 6 begins
+    assert.equal(f.keys.current, 6);
+    assert.equal(await metricValue(f.registry, 'mixlab_mixing_key_epoch'), 6);
+    f.wallClock.advance(1_999);
+    assert.deepEqual(await f.outcomes([early]), [], 'in flight across the boundary: accepted');
+    assert.equal(await f.peeledWith('previous'), 1);
+    f.wallClock.advance(1); // grace over: the key of epoch 5 is gone
+    assert.deepEqual(await f.outcomes([late]), ['undecryptable']);
+    assert.deepEqual(await f.outcomes([early]), ['undecryptable'], 'nor can the first one be replayed');
+    assert.deepEqual(
+      [await f.peeledWith('current'), await f.peeledWith('previous'), await f.peeledWith('next')],
+      [0, 1, 0],
+    );
+    f.keys.stop();
+  });
+
+  it('peels a packet built for the next key (a client whose clock is ahead)', async () => {
+    const f = rotating();
+    const ahead = f.packetFor(6);
+    assert.deepEqual(await f.outcomes([ahead, f.packetFor(5)]), []);
+    assert.equal(await f.peeledWith('next'), 1);
+    assert.equal(await f.peeledWith('current'), 1);
+    f.wallClock.advance(1_000);
+    // Its tag was remembered under epoch 6, the epoch of the key that opened it.
+    assert.deepEqual(await f.outcomes([ahead]), ['replay']);
+    assert.equal(await f.peeledWith('current'), 2);
+    f.keys.stop();
+  });
+
+  it("remembers replay tags per key epoch and frees an epoch's table when its key is dropped", async () => {
+    const f = rotating();
+    const oldPacket = f.packetFor(5);
+    assert.deepEqual(await f.outcomes([oldPacket, oldPacket]), ['replay']);
+    const oneTable = f.replayCache.bytes;
+    assert.ok(oneTable > 0);
+    f.wallClock.advance(1_000);
+    assert.deepEqual(await f.outcomes([f.packetFor(6)]), []);
+    assert.equal(f.replayCache.bytes, 2 * oneTable, 'one table per epoch');
+    assert.equal(f.replayCache.entries, 2);
+    assert.deepEqual(await f.outcomes([oldPacket]), ['replay'], 'still caught during the grace period');
+    f.wallClock.advance(2_000);
+    assert.equal(f.replayCache.bytes, oneTable, "epoch 5's table is freed with its key");
+    assert.equal(f.replayCache.entries, 1);
+    assert.equal(await metricValue(f.registry, 'mixlab_replay_cache_bytes'), oneTable);
+    assert.equal(await metricValue(f.registry, 'mixlab_replay_cache_entries'), 1);
+    f.keys.stop();
+  });
+
+  it('drops a packet whose key expired while it was being peeled, without bringing its replay table back', async () => {
+    const f = rotating({ gated: true });
+    f.wallClock.advance(1_000);
+    const packet = f.packetFor(5);
+    const receiving = f.outcomes([packet]);
+    await new Promise((resolve) => setImmediate(resolve));
+    f.wallClock.advance(2_000); // the grace period ends while the packet is in the peeler
+    (f.peeler as GatedPeeler).open();
+    assert.deepEqual(await receiving, ['undecryptable']);
+    assert.equal(f.replayCache.bytes, 0, 'no table was made for the retired epoch');
+    f.keys.stop();
   });
 });

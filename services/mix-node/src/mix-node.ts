@@ -1,10 +1,12 @@
 /**
  * The path of a packet through one mix node, top to bottom:
- * receive → peel → check replay → pool → release → forward.
+ * receive → peel (with the key of its epoch) → check replay (in that epoch) → pool → release → forward.
+ * Keys rotate per epoch through `setKeys`.
  */
 import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { Clock, MixStrategy, StrategyContext } from '@mixlab/mixing';
 import { encodeDelivery, isDropRecipient, type Peeled } from '@mixlab/packet';
+import type { MixingKeySet } from './mixing-keys.ts';
 import type { Peeler } from './peeler.ts';
 import type { ReplayCache } from './replay-cache.ts';
 
@@ -26,11 +28,12 @@ export interface MixNodeLogger {
 }
 
 export interface MixNodeDeps {
-  /** Removes this node's layer (on worker threads, or inline). */
+  /** Removes this node's layer (on worker threads, or inline) with the keys given to `setKeys`. */
   readonly peeler: Peeler;
+  /** Replay tags, per key epoch; an epoch's table is freed when its key is dropped. */
   readonly replayCache: ReplayCache;
-  /** The key epoch packets are peeled under; replay tags are remembered per epoch. */
-  readonly epoch: () => number;
+  /** The mixing keys to start with (handed to the peeler); later ones come through `setKeys`. */
+  readonly keys: MixingKeySet;
   readonly clock: Clock;
   readonly metrics: MixNodeMetrics;
   readonly logger: MixNodeLogger;
@@ -48,10 +51,25 @@ export class MixNode {
   readonly #deps: MixNodeDeps;
   readonly #pool: MixStrategy<PooledPacket>;
   readonly #inflight = new Set<Promise<void>>();
+  #keys: MixingKeySet;
 
   constructor(deps: MixNodeDeps) {
     this.#deps = deps;
     this.#pool = deps.createStrategy({ release: (batch) => this.#release(batch) });
+    this.#keys = deps.keys;
+    this.setKeys(deps.keys);
+  }
+
+  /**
+   * Rotates to a new key set (from MixingKeys): the peeler gets it, and the replay
+   * tables of epochs whose key is gone are freed, since no packet can open with it again.
+   */
+  setKeys(keys: MixingKeySet): void {
+    this.#keys = keys;
+    this.#deps.peeler.setKeys(keys);
+    this.#deps.replayCache.retireBefore(Math.min(...keys.byEpoch.keys()));
+    this.#deps.metrics.mixingKeyEpoch.set(keys.current);
+    this.#updateGauges();
   }
 
   get strategy(): string {
@@ -65,7 +83,6 @@ export class MixNode {
   /** Takes the packets of one request; a bad packet is dropped alone, never its neighbours. */
   async receive(packets: readonly Uint8Array[]): Promise<{ accepted: number; rejected: Rejection[] }> {
     const results = await this.#deps.peeler.peel(packets);
-    const epoch = this.#deps.epoch();
     const rejected: Rejection[] = [];
     const reject = (index: number, outcome: Rejection['outcome'], reason: string) => {
       this.#deps.metrics.packets.inc({ outcome });
@@ -78,7 +95,13 @@ export class MixNode {
         reject(index, result.reason, result.message);
         continue;
       }
-      const { peeled } = result;
+      const { peeled, epoch, key } = result;
+      if (!this.#keys.byEpoch.has(epoch)) {
+        // Its key was dropped while it was being peeled, and with it the epoch's replay table.
+        reject(index, 'undecryptable', `the key of epoch ${epoch} expired while the packet was being peeled`);
+        continue;
+      }
+      this.#deps.metrics.peeled.inc({ key });
       const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
       if (verdict === 'replay') {
         reject(index, 'replay', 'this packet was seen before in this epoch');

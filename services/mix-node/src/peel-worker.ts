@@ -1,10 +1,14 @@
-/** A worker thread of WorkerPeeler: peels the packets of one request at a time. */
+/** A worker thread of WorkerPeeler: peels the packets of one request at a time, with the latest keys it was sent. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { cryptoReady } from '@mixlab/crypto';
-import { type PeelerOptions, peelOne } from './peeler.ts';
+import { type PeelerOptions, type PeelWorkerRequest, peelOne } from './peeler.ts';
 
 await cryptoReady();
-const options = workerData as PeelerOptions;
-parentPort?.on('message', ({ id, packets }: { id: number; packets: Uint8Array[] }) => {
-  parentPort?.postMessage({ id, results: packets.map((packet) => peelOne(packet, options)) });
+let options = workerData as PeelerOptions;
+parentPort?.on('message', (request: PeelWorkerRequest) => {
+  if (request.type === 'keys') {
+    options = { ...options, keys: request.keys };
+    return;
+  }
+  parentPort?.postMessage({ id: request.id, results: request.packets.map((packet) => peelOne(packet, options)) });
 });

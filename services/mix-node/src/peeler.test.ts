@@ -2,7 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
-import { InlinePeeler, type PeelerOptions, WorkerPeeler } from './peeler.ts';
+import { type MixingKeySet, singleKeySet } from './mixing-keys.ts';
+import { InlinePeeler, type Peeler, type PeelerOptions, type PeelResult, WorkerPeeler } from './peeler.ts';
+
+const next = () => generateKeyPair();
+/** A Sphinx packet whose first hop is the holder of `key`. */
+function packetFor(key: KeyPair, message = 0): Uint8Array {
+  const onward = generateKeyPair();
+  return sphinx.wrap(
+    [
+      { id: 'mix-1', publicKey: key.publicKey },
+      { id: 'mix-2', publicKey: onward.publicKey },
+    ],
+    { gateway: 'gateway-1', recipient: onward.publicKey },
+    new Uint8Array([message]),
+  );
+}
+const summary = (results: PeelResult[]) =>
+  results.map((result) => (result.ok ? `${result.key}:${result.epoch}` : result.reason));
 
 describe('peelers', () => {
   let options: PeelerOptions;
@@ -12,15 +29,8 @@ describe('peelers', () => {
   before(async () => {
     await cryptoReady();
     const self: KeyPair = generateKeyPair();
-    const next = generateKeyPair();
-    options = { format: 'sphinx', keys: self, maxPacketBytes: 4096 };
-    const route = [
-      { id: 'mix-1', publicKey: self.publicKey },
-      { id: 'mix-2', publicKey: next.publicKey },
-    ];
-    const good = Array.from({ length: 8 }, (_, i) =>
-      sphinx.wrap(route, { gateway: 'gateway-1', recipient: next.publicKey }, new Uint8Array([i])),
-    );
+    options = { format: 'sphinx', keys: singleKeySet(self, 3), maxPacketBytes: 4096 };
+    const good = Array.from({ length: 8 }, (_, i) => packetFor(self, i));
     const tampered = Uint8Array.from(good[0] as Uint8Array);
     tampered[40] = (tampered[40] as number) ^ 1;
     packets = [...good, tampered, new Uint8Array(5000), new Uint8Array(10)];
@@ -39,6 +49,7 @@ describe('peelers', () => {
       inline.map((result) => (result.ok ? result.peeled.kind : result.reason)),
       [...Array(8).fill('forward'), 'undecryptable', 'malformed', 'malformed'],
     );
+    assert.deepEqual(summary(inline).slice(0, 2), ['current:3', 'current:3'], 'tells the epoch of the key');
     assert.match((inline[9] as { message: string }).message, /exceeds 4096/);
   });
 
@@ -52,7 +63,95 @@ describe('peelers', () => {
     assert.equal(workers.size, 2);
   });
 
-  it('refuses a pool of no workers', () => {
+  it('refuses a pool of no workers, and a key set without its current key', () => {
     assert.throws(() => new WorkerPeeler(options, 0), /at least 1/);
+    const noCurrent: MixingKeySet = { current: 4, byEpoch: new Map([[3, next()]]) };
+    assert.throws(() => new InlinePeeler({ ...options, keys: noCurrent }), /no key for its current epoch 4/);
+  });
+});
+
+describe('peeling under key rotation', () => {
+  let previous: KeyPair;
+  let current: KeyPair;
+  let upcoming: KeyPair;
+  let stranger: KeyPair;
+  let rotated: MixingKeySet;
+
+  before(async () => {
+    await cryptoReady();
+    [previous, current, upcoming, stranger] = [next(), next(), next(), next()];
+    // Epoch 7, within the grace period: keys of 7 (current), 6 (previous), 8 (next).
+    rotated = {
+      current: 7,
+      byEpoch: new Map([
+        [7, current],
+        [6, previous],
+        [8, upcoming],
+      ]),
+    };
+  });
+
+  async function check(peeler: Peeler): Promise<void> {
+    const results = await peeler.peel([
+      packetFor(current),
+      packetFor(previous),
+      packetFor(upcoming),
+      packetFor(stranger),
+    ]);
+    assert.deepEqual(summary(results), ['current:7', 'previous:6', 'next:8', 'undecryptable']);
+    assert.ok(results.slice(0, 3).every((result) => result.ok && result.peeled.kind === 'forward'));
+  }
+
+  it('opens a packet with whichever held key it was built for, and says which', async () => {
+    await check(new InlinePeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 }));
+  });
+
+  it('does the same on worker threads', async () => {
+    const peeler = new WorkerPeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 }, 2);
+    try {
+      await check(peeler);
+    } finally {
+      await peeler.close();
+    }
+  });
+
+  it('a packet for a dropped key is undecryptable once the grace period is over', async () => {
+    const peeler = new InlinePeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 });
+    const late = packetFor(previous);
+    peeler.setKeys({
+      current: 7,
+      byEpoch: new Map([
+        [7, current],
+        [8, upcoming],
+      ]),
+    });
+    const [result] = await peeler.peel([late]);
+    assert.ok(result && !result.ok);
+    assert.equal(result.reason, 'undecryptable');
+  });
+
+  it('every worker gets key updates: a packet for a freshly rotated key peels on each of them', async () => {
+    const peeler = new WorkerPeeler({ format: 'sphinx', keys: singleKeySet(current, 7), maxPacketBytes: 4096 }, 3);
+    try {
+      const fresh = next(); // made after the workers started
+      const perWorker = (packet: Uint8Array) => Promise.all(Array.from({ length: 3 }, () => peeler.peel([packet])));
+      assert.deepEqual((await perWorker(packetFor(fresh))).flatMap(summary), Array(3).fill('undecryptable'));
+
+      // Boundary: 8 becomes current with the fresh key; 7 stays for the grace period.
+      peeler.setKeys({
+        current: 8,
+        byEpoch: new Map([
+          [8, fresh],
+          [7, current],
+        ]),
+      });
+      assert.deepEqual((await perWorker(packetFor(fresh))).flatMap(summary), Array(3).fill('current:8'));
+      assert.deepEqual((await perWorker(packetFor(current))).flatMap(summary), Array(3).fill('previous:7'));
+
+      peeler.setKeys(singleKeySet(fresh, 8)); // grace over
+      assert.deepEqual((await perWorker(packetFor(current))).flatMap(summary), Array(3).fill('undecryptable'));
+    } finally {
+      await peeler.close();
+    }
   });
 });

@@ -2,28 +2,57 @@
  * Removing this node's layer from a request's packets: the public-key work of a hop,
  * so it is what spreads over cores. `InlinePeeler` peels on the calling thread;
  * `WorkerPeeler` hands each request to one of N worker threads (round robin).
+ *
+ * Keys rotate per epoch (key-schedule.ts): a peeler holds the current epoch's key and
+ * the others the schedule keeps (previous during the grace period, next), tries the
+ * current key first, then the others, and says which one opened the packet.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { KeyPair } from '@mixlab/crypto';
 import { PacketError, type PacketErrorReason, type PacketFormatName, type Peeled, packetFormat } from '@mixlab/packet';
+import { type KeyRole, keyRole } from './key-schedule.ts';
+import type { MixingKeySet } from './mixing-keys.ts';
 
 export type PeelResult =
-  | { readonly ok: true; readonly peeled: Peeled }
+  | {
+      readonly ok: true;
+      readonly peeled: Peeled;
+      /** The epoch of the key that opened it: the one its replay tag belongs to. */
+      readonly epoch: number;
+      readonly key: KeyRole;
+    }
   | { readonly ok: false; readonly reason: PacketErrorReason; readonly message: string };
 
 export interface Peeler {
   peel(packets: readonly Uint8Array[]): Promise<PeelResult[]>;
+  /** Replaces the held keys; requests made after the call peel with the new ones. */
+  setKeys(keys: MixingKeySet): void;
   close(): Promise<void>;
 }
 
 export interface PeelerOptions {
   readonly format: PacketFormatName;
-  readonly keys: KeyPair;
+  readonly keys: MixingKeySet;
   readonly maxPacketBytes: number;
 }
 
-/** Peels one packet; a PacketError becomes a result, anything else is a bug and throws. */
+/** The held keys in the order they are tried: current, then the older, then the newer epochs. */
+export function keysInPeelOrder(keys: MixingKeySet): { epoch: number; keys: KeyPair }[] {
+  const current = keys.byEpoch.get(keys.current);
+  if (!current) throw new Error(`the key set holds no key for its current epoch ${keys.current}`);
+  const others = [...keys.byEpoch]
+    .filter(([epoch]) => epoch !== keys.current)
+    .sort(([a], [b]) => a - b)
+    .map(([epoch, pair]) => ({ epoch, keys: pair }));
+  return [{ epoch: keys.current, keys: current }, ...others];
+}
+
+/**
+ * Peels one packet with the first held key that opens it. A PacketError becomes a
+ * result; anything else is a bug and throws. Only 'undecryptable' moves on to the
+ * next key: any other error is the packet's fault whatever the key.
+ */
 export function peelOne(packet: Uint8Array, options: PeelerOptions): PeelResult {
   if (packet.length > options.maxPacketBytes) {
     return {
@@ -32,27 +61,46 @@ export function peelOne(packet: Uint8Array, options: PeelerOptions): PeelResult 
       message: `packet of ${packet.length} bytes exceeds ${options.maxPacketBytes}`,
     };
   }
-  try {
-    return { ok: true, peeled: packetFormat(options.format).peel(packet, options.keys) };
-  } catch (error) {
-    if (error instanceof PacketError) return { ok: false, reason: error.reason, message: error.message };
-    throw error;
+  const format = packetFormat(options.format);
+  let firstFailure: PeelResult | undefined;
+  for (const { epoch, keys } of keysInPeelOrder(options.keys)) {
+    try {
+      return { ok: true, peeled: format.peel(packet, keys), epoch, key: keyRole(epoch, options.keys.current) };
+    } catch (error) {
+      if (!(error instanceof PacketError)) throw error;
+      const failure: PeelResult = { ok: false, reason: error.reason, message: error.message };
+      if (error.reason !== 'undecryptable') return failure;
+      firstFailure ??= failure;
+    }
   }
+  return firstFailure as PeelResult;
 }
 
 export class InlinePeeler implements Peeler {
-  readonly #options: PeelerOptions;
+  #options: PeelerOptions;
 
   constructor(options: PeelerOptions) {
+    keysInPeelOrder(options.keys); // refuses a key set without its current key
     this.#options = options;
   }
 
   async peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
-    return packets.map((packet) => peelOne(packet, this.#options));
+    const options = this.#options;
+    return packets.map((packet) => peelOne(packet, options));
+  }
+
+  setKeys(keys: MixingKeySet): void {
+    keysInPeelOrder(keys);
+    this.#options = { ...this.#options, keys };
   }
 
   async close(): Promise<void> {}
 }
+
+/** What WorkerPeeler posts to its workers. */
+export type PeelWorkerRequest =
+  | { readonly type: 'peel'; readonly id: number; readonly packets: readonly Uint8Array[] }
+  | { readonly type: 'keys'; readonly keys: MixingKeySet };
 
 interface Pending {
   resolve(results: PeelResult[]): void;
@@ -67,6 +115,7 @@ export class WorkerPeeler implements Peeler {
 
   constructor(options: PeelerOptions, workers: number = availableParallelism()) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be at least 1, got ${workers}`);
+    keysInPeelOrder(options.keys);
     this.#workers = Array.from({ length: workers }, () => {
       const worker = new Worker(new URL('./peel-worker.ts', import.meta.url), { workerData: options });
       worker.on('message', ({ id, results }: { id: number; results: PeelResult[] }) => {
@@ -91,8 +140,14 @@ export class WorkerPeeler implements Peeler {
     const worker = this.#workers[this.#next++ % this.#workers.length] as Worker;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ id, packets });
+      worker.postMessage({ type: 'peel', id, packets } satisfies PeelWorkerRequest);
     });
+  }
+
+  /** Messages to a worker arrive in order, so every request posted after this call sees the new keys. */
+  setKeys(keys: MixingKeySet): void {
+    keysInPeelOrder(keys);
+    for (const worker of this.#workers) worker.postMessage({ type: 'keys', keys } satisfies PeelWorkerRequest);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, ManualClock, parseStrategyConfig } from '@mixlab/mixing';
 import { sphinx } from '@mixlab/packet';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 
@@ -21,9 +22,9 @@ describe('exponential:delay=sender in the mix node', () => {
     const clock = new ManualClock();
     const sent: string[] = [];
     const mixNode = new MixNode({
-      peeler: new InlinePeeler({ format: 'sphinx', keys: self, maxPacketBytes: 4096 }),
+      peeler: new InlinePeeler({ format: 'sphinx', keys: singleKeySet(self), maxPacketBytes: 4096 }),
       replayCache: new ReplayCache({ maxEntriesPerEpoch: 100 }),
-      epoch: () => 0,
+      keys: singleKeySet(self),
       clock,
       metrics: mixNodeMetrics(createServiceRegistry({})),
       logger: { warn: () => {} },

@@ -8,6 +8,7 @@ import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-ki
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
@@ -58,9 +59,9 @@ describe('mix node server', () => {
     sends = [];
     ready = false;
     node = new MixNode({
-      peeler: new InlinePeeler({ format: 'onion', keys: self.keys, maxPacketBytes: MAX_PACKET_BYTES }),
+      peeler: new InlinePeeler({ format: 'onion', keys: singleKeySet(self.keys), maxPacketBytes: MAX_PACKET_BYTES }),
       replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
-      epoch: () => 0,
+      keys: singleKeySet(self.keys),
       clock,
       metrics: mixNodeMetrics(registry),
       logger: { warn: () => {} },

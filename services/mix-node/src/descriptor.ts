@@ -1,0 +1,44 @@
+/**
+ * What the node registers: a descriptor signed by its identity key, with the current
+ * and next epochs' mixing keys, re-signed for every registration with a fresh
+ * `issuedAt` (the directory refuses one not strictly later than the last it kept).
+ */
+import { type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { type MixingKey, type SignedNodeDescriptor, signDescriptor } from '@mixlab/topology';
+
+export interface DescriptorSource {
+  readonly id: string;
+  readonly layer: number;
+  readonly url: string;
+  readonly identity: SigningKeyPair;
+  /** The mixing keys to publish now (MixingKeys.published). */
+  readonly mixingKeys: () => MixingKey[];
+  /** Wall-clock ms since the Unix epoch. */
+  readonly now: () => number;
+}
+
+export class DescriptorSigner {
+  readonly #source: DescriptorSource;
+  readonly #identityKey: string;
+  #lastIssuedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(source: DescriptorSource) {
+    this.#source = source;
+    this.#identityKey = toHex(source.identity.publicKey);
+  }
+
+  get identityKey(): string {
+    return this.#identityKey;
+  }
+
+  /** A freshly signed descriptor; issuedAt strictly increases even within one millisecond. */
+  sign(): SignedNodeDescriptor {
+    const { id, layer, url, identity } = this.#source;
+    const issuedAt = Math.max(Math.floor(this.#source.now()), this.#lastIssuedAt + 1);
+    this.#lastIssuedAt = issuedAt;
+    return signDescriptor(
+      { id, layer, url, identityKey: this.#identityKey, mixingKeys: this.#source.mixingKeys(), issuedAt },
+      identity.secretKey,
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * When a mix node holds which X25519 mixing keys. Pure: every function takes the time.
+ *
+ * Rules, for the epoch `e` that contains `nowMs` (same schedule as the directory):
+ * - the node holds the keys of `e` (current) and `e + 1` (next: published ahead, so that
+ *   clients holding epoch e's topology can already build packets for e + 1);
+ * - it also holds the key of `e - 1` (previous) until `graceMs` after `e` started, for
+ *   packets built before the boundary and still in flight;
+ * - it publishes `[e, e + 1]` in its descriptor.
+ * A key is generated when its epoch first appears in that set and dropped when it leaves.
+ */
+import { type EpochSchedule, epochAt, epochScheduleProblems, epochStart } from '@mixlab/topology';
+
+export interface KeySchedule {
+  readonly epochs: EpochSchedule;
+  /** How long after an epoch starts the previous epoch's key still peels (0 <= graceMs < lengthMs). */
+  readonly graceMs: number;
+}
+
+/** Which key opened a packet, relative to the current epoch (a bounded metric label). */
+export type KeyRole = 'current' | 'previous' | 'next';
+
+export interface HeldKeyEpochs {
+  readonly current: number;
+  readonly next: number;
+  /** Present during the grace period after the boundary (never in epoch 0). */
+  readonly previous?: number;
+}
+
+/** The default grace period: a quarter of the epoch, at most one minute. */
+export function defaultGraceMs(epochLengthMs: number): number {
+  return Math.min(Math.floor(epochLengthMs / 4), 60_000);
+}
+
+/** Reasons a key schedule is unusable; empty when it is valid. */
+export function keyScheduleProblems(schedule: KeySchedule): string[] {
+  const problems = epochScheduleProblems(schedule.epochs);
+  const { graceMs } = schedule;
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs >= schedule.epochs.lengthMs) {
+    problems.push(
+      `graceMs must be an integer from 0 to the epoch length minus 1 (${schedule.epochs.lengthMs - 1}), got ${graceMs}`,
+    );
+  }
+  return problems;
+}
+
+export function checkKeySchedule(schedule: KeySchedule): void {
+  const problems = keyScheduleProblems(schedule);
+  if (problems.length > 0) throw new RangeError(`invalid key schedule: ${problems.join('; ')}`);
+}
+
+/** The epochs whose keys exist at `nowMs`. */
+export function heldKeyEpochs(nowMs: number, schedule: KeySchedule): HeldKeyEpochs {
+  const current = epochAt(nowMs, schedule.epochs);
+  const inGrace = current > 0 && nowMs < epochStart(current, schedule.epochs) + schedule.graceMs;
+  return inGrace ? { current, next: current + 1, previous: current - 1 } : { current, next: current + 1 };
+}
+
+/** The same, as a list: current first, then previous (if held), then next: the order packets are peeled in. */
+export function peelOrder(held: HeldKeyEpochs): number[] {
+  return held.previous === undefined ? [held.current, held.next] : [held.current, held.previous, held.next];
+}
+
+/** The epochs whose public keys the node's descriptor carries at `nowMs`: current and next. */
+export function publishedKeyEpochs(nowMs: number, schedule: KeySchedule): [number, number] {
+  const { current, next } = heldKeyEpochs(nowMs, schedule);
+  return [current, next];
+}
+
+/** The first millisecond after `nowMs` at which the held set changes: the grace expiry or the next boundary. */
+export function nextKeyChangeAt(nowMs: number, schedule: KeySchedule): number {
+  const { current, previous } = heldKeyEpochs(nowMs, schedule);
+  const start = epochStart(current, schedule.epochs);
+  return previous === undefined ? start + schedule.epochs.lengthMs : start + schedule.graceMs;
+}
+
+/** How the key of `epoch` relates to the current epoch. */
+export function keyRole(epoch: number, current: number): KeyRole {
+  if (epoch === current) return 'current';
+  return epoch < current ? 'previous' : 'next';
+}
