@@ -1,35 +1,136 @@
+/**
+ * The directory's state, pure and clock-injected: the latest verified descriptor of every
+ * node (and when the directory last heard from it), the gateways, and the topology
+ * document they make for the current epoch. Nothing here signs or does I/O.
+ */
+import type { DirectoryNodeState, DirectoryRejectionReason } from '@mixlab/metrics';
 import {
-  descriptorProblems,
+  compareToStored,
+  type EpochSchedule,
+  epochAt,
+  epochEnd,
+  epochStart,
   type GatewayDescriptor,
   gatewayProblems,
-  type NodeDescriptor,
-  type Topology,
+  type SignedNodeDescriptor,
+  TOPOLOGY_VERSION,
+  type TopologyDocument,
+  type TopologyNode,
+  topologyNodeFor,
+  verifyDescriptor,
 } from '@mixlab/topology';
 
-export type RegistrationResult = { ok: true; replaced: boolean } | { ok: false; problems: string[] };
+export type RegistrationRejection = DirectoryRejectionReason;
 
-/** The directory's state: the latest descriptor of every node and gateway, by id. */
+export type NodeRegistration =
+  | {
+      readonly ok: true;
+      /** False for the first descriptor of this id, true when it replaced an older one. */
+      readonly replaced: boolean;
+      /** True when something other than issuedAt differs from the replaced descriptor (a move, a key rotation). */
+      readonly changed: boolean;
+      readonly descriptor: SignedNodeDescriptor;
+      /** The epoch at the time of registration. */
+      readonly epoch: number;
+    }
+  | { readonly ok: false; readonly reason: RegistrationRejection; readonly problem: string };
+
+export type GatewayRegistration = { ok: true; replaced: boolean } | { ok: false; problems: string[] };
+
+export interface RegisteredNode {
+  readonly descriptor: SignedNodeDescriptor;
+  /** The directory's clock when it last accepted a descriptor of this node. */
+  readonly lastSeenMs: number;
+}
+
+export interface NodeRegistryOptions {
+  readonly layerCount: number;
+  readonly schedule: EpochSchedule;
+  /** A node is alive while `now - lastSeen <= livenessTimeoutMs`. */
+  readonly livenessTimeoutMs: number;
+  /** A descriptor's issuedAt must be within `now ± maxSkewMs`. */
+  readonly maxSkewMs: number;
+  /** ms since the Unix epoch; injected in tests. */
+  readonly now?: () => number;
+}
+
+/** Per layer (index 0 is layer 1), how many registered nodes are alive and dead. */
+export type Liveness = readonly Readonly<Record<DirectoryNodeState, number>>[];
+
 export class NodeRegistry {
   readonly layerCount: number;
-  readonly #nodes = new Map<string, NodeDescriptor>();
+  readonly schedule: EpochSchedule;
+  readonly livenessTimeoutMs: number;
+  readonly maxSkewMs: number;
+  readonly now: () => number;
+  readonly #nodes = new Map<string, RegisteredNode>();
   readonly #gateways = new Map<string, GatewayDescriptor>();
 
-  constructor(layerCount: number) {
-    this.layerCount = layerCount;
+  constructor(options: NodeRegistryOptions) {
+    this.layerCount = options.layerCount;
+    this.schedule = options.schedule;
+    this.livenessTimeoutMs = options.livenessTimeoutMs;
+    this.maxSkewMs = options.maxSkewMs;
+    this.now = options.now ?? Date.now;
+    epochAt(this.now(), this.schedule); // fails fast on an invalid schedule or a clock before genesis
   }
 
-  /** Validates and stores a descriptor; a node registering again replaces its old descriptor. */
-  register(descriptor: NodeDescriptor): RegistrationResult {
-    const problems = descriptorProblems(descriptor, this.layerCount);
-    if (problems.length > 0) return { ok: false, problems };
-    const replaced = this.#nodes.has(descriptor.id);
-    const { id, layer, url, publicKey } = descriptor;
-    this.#nodes.set(id, { id, layer, url, publicKey });
-    return { ok: true, replaced };
+  /** The epoch now. */
+  epoch(): number {
+    return epochAt(this.now(), this.schedule);
   }
 
-  /** Validates and stores a gateway; registering again replaces it. */
-  registerGateway(descriptor: GatewayDescriptor): RegistrationResult {
+  /**
+   * Verifies a descriptor received from the network (signature, freshness, a mixing key
+   * for the current epoch) and checks it against the stored one: another identity for a
+   * registered id is 'conflicting', one not issued strictly later is 'replayed'. An
+   * accepted descriptor replaces the stored one and counts as a heartbeat.
+   */
+  register(value: unknown): NodeRegistration {
+    const nowMs = this.now();
+    const epoch = epochAt(nowMs, this.schedule);
+    const verdict = verifyDescriptor(value, {
+      nowMs,
+      maxSkewMs: this.maxSkewMs,
+      layerCount: this.layerCount,
+      epoch,
+    });
+    if (!verdict.ok) return verdict;
+    const { descriptor } = verdict;
+    const stored = this.#nodes.get(descriptor.id)?.descriptor;
+    if (stored) {
+      const relation = compareToStored(stored, descriptor);
+      if (relation === 'conflicting') {
+        return {
+          ok: false,
+          reason: 'conflicting',
+          problem:
+            `node id ${descriptor.id} is registered with identity key ${stored.identityKey}, not ${descriptor.identityKey}: ` +
+            'another node already uses this id (pick another one), or this node lost its identity key (restore it from its volume)',
+        };
+      }
+      if (relation === 'replayed') {
+        return {
+          ok: false,
+          reason: 'replayed',
+          problem:
+            `descriptor of node ${descriptor.id} was issued at ${descriptor.issuedAt}, not after the registered one ` +
+            `(${stored.issuedAt}): a repeated or older descriptor; sign a fresh one for every registration`,
+        };
+      }
+    }
+    this.#nodes.set(descriptor.id, { descriptor, lastSeenMs: nowMs });
+    return {
+      ok: true,
+      replaced: stored !== undefined,
+      changed: !sameExceptTime(stored, descriptor),
+      descriptor,
+      epoch,
+    };
+  }
+
+  /** Validates and stores a gateway (unsigned); registering again replaces it. */
+  registerGateway(descriptor: GatewayDescriptor): GatewayRegistration {
     const problems = gatewayProblems(descriptor);
     if (problems.length > 0) return { ok: false, problems };
     const replaced = this.#gateways.has(descriptor.id);
@@ -37,15 +138,68 @@ export class NodeRegistry {
     return { ok: true, replaced };
   }
 
-  topology(): Topology {
-    const layers: NodeDescriptor[][] = Array.from({ length: this.layerCount }, () => []);
-    for (const node of this.#nodes.values()) layers[node.layer - 1]?.push(node);
-    for (const nodes of layers) nodes.sort((a, b) => a.id.localeCompare(b.id));
-    const gateways = [...this.#gateways.values()].sort((a, b) => a.id.localeCompare(b.id));
-    return { layers, gateways };
+  /** The registered node of `id`, alive or dead. */
+  node(id: string): RegisteredNode | undefined {
+    return this.#nodes.get(id);
   }
 
-  countByLayer(): number[] {
-    return this.topology().layers.map((nodes) => nodes.length);
+  /** Every registered node, alive or dead. */
+  registered(): RegisteredNode[] {
+    return [...this.#nodes.values()];
   }
+
+  isAlive(node: RegisteredNode, nowMs: number = this.now()): boolean {
+    return nowMs - node.lastSeenMs <= this.livenessTimeoutMs;
+  }
+
+  /** Alive and dead registered nodes per layer. */
+  liveness(nowMs: number = this.now()): Liveness {
+    const counts = Array.from({ length: this.layerCount }, () => ({ alive: 0, dead: 0 }));
+    for (const node of this.#nodes.values()) {
+      const layer = counts[node.descriptor.layer - 1];
+      if (layer) layer[this.isAlive(node, nowMs) ? 'alive' : 'dead']++;
+    }
+    return counts;
+  }
+
+  /**
+   * The unsigned topology of the epoch at `nowMs`, valid for that epoch: every alive node
+   * that published a mixing key for the epoch, per layer, sorted by id; the gateways,
+   * sorted by id. Ids compare by UTF-16 code units, so the signed order never depends on
+   * a locale.
+   */
+  document(nowMs: number = this.now()): TopologyDocument {
+    const epoch = epochAt(nowMs, this.schedule);
+    const layers: TopologyNode[][] = Array.from({ length: this.layerCount }, () => []);
+    for (const node of this.#nodes.values()) {
+      if (!this.isAlive(node, nowMs)) continue;
+      const entry = topologyNodeFor(node.descriptor, epoch);
+      if (entry) layers[entry.layer - 1]?.push(entry);
+    }
+    for (const nodes of layers) nodes.sort(byId);
+    return {
+      version: TOPOLOGY_VERSION,
+      epoch,
+      validFrom: epochStart(epoch, this.schedule),
+      validUntil: epochEnd(epoch, this.schedule),
+      layers,
+      gateways: [...this.#gateways.values()].sort(byId),
+    };
+  }
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function sameExceptTime(stored: SignedNodeDescriptor | undefined, incoming: SignedNodeDescriptor): boolean {
+  if (!stored) return false;
+  return (
+    stored.layer === incoming.layer &&
+    stored.url === incoming.url &&
+    stored.mixingKeys.length === incoming.mixingKeys.length &&
+    stored.mixingKeys.every(
+      (key, i) => key.epoch === incoming.mixingKeys[i]?.epoch && key.publicKey === incoming.mixingKeys[i]?.publicKey,
+    )
+  );
 }

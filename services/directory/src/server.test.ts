@@ -1,18 +1,36 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'node:test';
-import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
-import { NODE_ID_PATTERN, PUBLIC_KEY_PATTERN, type Topology } from '@mixlab/topology';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, signDetached, toHex } from '@mixlab/crypto';
+import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics } from '@mixlab/metrics';
+import {
+  descriptorSigningBytes,
+  type SignedTopology,
+  type TopologyDocument,
+  TopologyVerificationError,
+  verifyTopology,
+} from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { loadOrCreateDirectoryKey } from './directory-key.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { buildServer } from './server.ts';
+import {
+  EPOCH,
+  EPOCH_LENGTH_MS,
+  EPOCH_START,
+  LIVENESS_TIMEOUT_MS,
+  MAX_SKEW_MS,
+  SCHEDULE,
+  TestClock,
+  TestNode,
+} from './test-support.ts';
+import { TopologyPublisher } from './topology-publisher.ts';
 
-const KEY_A = 'a'.repeat(64);
-const KEY_B = '0123456789abcdef'.repeat(4);
-
-function descriptor(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'mix-1', layer: 1, url: 'http://mix-1:8080', publicKey: KEY_A, ...overrides };
-}
+// The refusal cases below sign descriptors while the suite is defined.
+await cryptoReady();
 
 /** The value of one series, matched on every label given (the service's default labels are ignored). */
 async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -25,273 +43,567 @@ async function metricValue(registry: Registry, name: string, labels: Record<stri
   return matching[0]!.value;
 }
 
-describe('directory server', () => {
-  let registry: Registry;
-  let app: FastifyInstance;
+interface Directory {
+  app: FastifyInstance;
+  registry: Registry;
+  clock: TestClock;
+  publisher: TopologyPublisher;
+  key: SigningKeyPair;
+  logs: Record<string, unknown>[];
+}
 
+function startDirectory(key: SigningKeyPair = generateSigningKeyPair(), clock = new TestClock()): Directory {
+  const registry = createServiceRegistry({ node: 'directory' });
+  const publisher = new TopologyPublisher(key.secretKey);
+  const logs: Record<string, unknown>[] = [];
+  const nodes = new NodeRegistry({
+    layerCount: 3,
+    schedule: SCHEDULE,
+    livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
+    maxSkewMs: MAX_SKEW_MS,
+    now: clock.now,
+  });
+  const app = buildServer({
+    nodes,
+    directoryKey: key,
+    registry,
+    metrics: directoryMetrics(registry, 3),
+    publisher,
+    livenessCheckMs: 20,
+    logger: { level: 'info', stream: { write: (line: string) => logs.push(JSON.parse(line)) } },
+  });
+  return { app, registry, clock, publisher, key, logs };
+}
+
+describe('directory server', () => {
+  let d: Directory;
   beforeEach(() => {
-    registry = createServiceRegistry({ node: 'directory' });
-    app = buildServer({ nodes: new NodeRegistry(3), registry, metrics: directoryMetrics(registry) });
+    d = startDirectory();
   });
 
-  const register = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/nodes', payload: payload as object });
-  const topology = async (): Promise<Topology> => (await app.inject({ method: 'GET', url: '/v1/topology' })).json();
-  const rejectedCount = () => metricValue(registry, 'mixlab_directory_registrations_total', { outcome: 'rejected' });
-  const acceptedCount = () => metricValue(registry, 'mixlab_directory_registrations_total', { outcome: 'accepted' });
+  const register = (payload: unknown) =>
+    d.app.inject({
+      method: 'POST',
+      url: '/v1/nodes',
+      headers: { 'content-type': 'application/json' },
+      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+    });
+  const signedTopology = async (): Promise<SignedTopology> => {
+    const response = await d.app.inject({ method: 'GET', url: '/v1/topology' });
+    assert.equal(response.statusCode, 200);
+    return response.json();
+  };
+  /** The topology as a client takes it: verified against the pinned directory key at the test clock. */
+  const topology = async (): Promise<TopologyDocument> =>
+    verifyTopology(await signedTopology(), { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+  const layerIds = async () => (await topology()).layers.map((nodes) => nodes.map((node) => node.id));
+  const counted = (outcome: 'accepted' | 'rejected', reason: string) =>
+    metricValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
+  const nodeGauge = async (state: 'alive' | 'dead') =>
+    Promise.all(['1', '2', '3'].map((layer) => metricValue(d.registry, 'mixlab_directory_nodes', { layer, state })));
+  /** Every registration counter, as `reason: count`, leaving out zeros. */
+  const counters = async () => {
+    const result: Record<string, number> = {};
+    for (const reason of ['ok', ...DIRECTORY_REJECTION_REASONS]) {
+      const value = await counted(reason === 'ok' ? 'accepted' : 'rejected', reason);
+      if (value > 0) result[reason] = value;
+    }
+    return result;
+  };
 
   describe('registration', () => {
-    it('accepts a new node with 201 and lists it in its layer', async () => {
-      const response = await register(descriptor());
+    it('accepts a signed descriptor (201) and lists it in the signed topology, which verifies under the directory key', async () => {
+      const node = new TestNode('mix-1', 1);
+      const response = await register(node.descriptor(d.clock.nowMs));
       assert.equal(response.statusCode, 201);
-      assert.deepEqual(response.json(), { id: 'mix-1', replaced: false });
-      assert.deepEqual(await topology(), {
+      assert.deepEqual(response.json(), { id: 'mix-1', replaced: false, epoch: EPOCH });
+      const signed = await signedTopology();
+      assert.equal(signed.directoryKey, toHex(d.key.publicKey));
+      const document = verifyTopology(signed, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+      assert.deepEqual(document, {
+        version: 1,
+        epoch: EPOCH,
+        validFrom: EPOCH_START,
+        validUntil: EPOCH_START + EPOCH_LENGTH_MS,
+        layers: [
+          [
+            {
+              id: 'mix-1',
+              layer: 1,
+              url: 'http://mix-1:8080',
+              identityKey: node.identityKey,
+              publicKey: node.mixingKey(EPOCH),
+              nextPublicKey: node.mixingKey(EPOCH + 1),
+            },
+          ],
+          [],
+          [],
+        ],
         gateways: [],
-        layers: [[{ id: 'mix-1', layer: 1, url: 'http://mix-1:8080', publicKey: KEY_A }], [], []],
       });
-      assert.equal(await acceptedCount(), 1);
-      assert.equal(await rejectedCount(), 0);
+      assert.deepEqual(await counters(), { ok: 1 });
+      assert.deepEqual(await nodeGauge('alive'), [1, 0, 0]);
     });
 
-    it('replaces a re-registering node (200): one entry with the new url and key', async () => {
-      assert.equal((await register(descriptor())).statusCode, 201);
-      const response = await register(descriptor({ url: 'http://10.0.0.7:9000', publicKey: KEY_B }));
+    it('refuses the topology under another pinned key', async () => {
+      await register(new TestNode('mix-1', 1).descriptor(d.clock.nowMs));
+      const signed = await signedTopology();
+      assert.throws(
+        () =>
+          verifyTopology(signed, {
+            pinnedDirectoryKey: toHex(generateSigningKeyPair().publicKey),
+            nowMs: d.clock.nowMs,
+          }),
+        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'wrong-key',
+      );
+    });
+
+    it('replaces a node that re-registers with a newer issuedAt (200): one entry, new url and keys', async () => {
+      const node = new TestNode('mix-1', 1);
+      assert.equal((await register(node.descriptor(d.clock.nowMs))).statusCode, 201);
+      d.clock.advance(3_000);
+      const response = await register(
+        node.descriptor(d.clock.nowMs, { url: 'http://10.0.0.7:9000', epochs: [EPOCH, EPOCH + 1] }),
+      );
       assert.equal(response.statusCode, 200);
-      assert.deepEqual(response.json(), { id: 'mix-1', replaced: true });
-      assert.deepEqual(await topology(), {
-        gateways: [],
-        layers: [[{ id: 'mix-1', layer: 1, url: 'http://10.0.0.7:9000', publicKey: KEY_B }], [], []],
-      });
-      assert.equal(await acceptedCount(), 2);
+      assert.deepEqual(response.json(), { id: 'mix-1', replaced: true, epoch: EPOCH });
+      const layer = (await topology()).layers[0];
+      assert.equal(layer?.length, 1);
+      assert.equal(layer?.[0]?.url, 'http://10.0.0.7:9000');
+      assert.deepEqual(await counters(), { ok: 2 });
     });
 
     it('moves a node that re-registers in another layer', async () => {
-      await register(descriptor());
-      assert.equal((await register(descriptor({ layer: 3 }))).statusCode, 200);
-      const { layers } = await topology();
-      assert.deepEqual(
-        layers.map((nodes) => nodes.map((node) => node.id)),
-        [[], [], ['mix-1']],
-      );
+      const node = new TestNode('mix-1', 1);
+      await register(node.descriptor(d.clock.nowMs));
+      assert.equal((await register(node.descriptor(d.clock.advance(1), { layer: 3 }))).statusCode, 200);
+      assert.deepEqual(await layerIds(), [[], [], ['mix-1']]);
+      assert.deepEqual(await nodeGauge('alive'), [0, 0, 1]);
     });
 
     it('groups the topology by layer, each layer sorted by id', async () => {
-      const nodes = [
-        { id: 'c', layer: 2 },
-        { id: 'b', layer: 1 },
-        { id: 'a', layer: 2 },
-        { id: 'z', layer: 3 },
-        { id: 'a2', layer: 1 },
-        { id: 'Y', layer: 3 },
-      ];
-      for (const { id, layer } of nodes) {
-        assert.equal((await register(descriptor({ id, layer, url: `http://${id}:8080` }))).statusCode, 201);
+      for (const [id, layer] of [
+        ['c', 2],
+        ['b', 1],
+        ['a', 2],
+        ['z', 3],
+        ['a2', 1],
+        ['Y', 3],
+      ] as const) {
+        assert.equal((await register(new TestNode(id, layer).descriptor(d.clock.nowMs))).statusCode, 201);
       }
-      const { layers } = await topology();
-      assert.deepEqual(
-        layers.map((entries) => entries.map((node) => node.id)),
-        [
-          ['a2', 'b'],
-          ['a', 'c'],
-          ['Y', 'z'],
-        ],
-      );
-      for (const [index, entries] of layers.entries()) {
-        for (const node of entries) {
-          assert.equal(node.layer, index + 1);
-          assert.deepEqual(Object.keys(node).sort(), ['id', 'layer', 'publicKey', 'url']);
-        }
-      }
+      assert.deepEqual(await layerIds(), [
+        ['a2', 'b'],
+        ['a', 'c'],
+        ['Y', 'z'],
+      ]);
+    });
+
+    it('accepts gateways unsigned, as before, and lists them', async () => {
+      const gateway = (payload: object) => d.app.inject({ method: 'POST', url: '/v1/gateways', payload });
+      assert.equal((await gateway({ id: 'gw-1', url: 'http://gw-1:8080' })).statusCode, 201);
+      assert.deepEqual((await gateway({ id: 'gw-1', url: 'http://gw-1:8081' })).json(), { id: 'gw-1', replaced: true });
+      assert.equal((await gateway({ id: 'gw-2', url: 'ftp://gw-2' })).statusCode, 400);
+      assert.equal((await gateway({ id: 'gw-2', url: 'http://gw-2:8080', extra: 1 })).statusCode, 400);
+      assert.deepEqual((await topology()).gateways, [{ id: 'gw-1', url: 'http://gw-1:8081' }]);
     });
   });
 
-  describe('rejected registrations: 400 with the problem, counted as rejected, nothing stored', () => {
-    const cases: { name: string; body: Record<string, unknown>; problem: string }[] = [
+  describe('refused registrations: the reason, the problem, counted under the reason, nothing stored', () => {
+    const node = new TestNode('mix-1', 1);
+    const other = new TestNode('mix-1', 1);
+    const issuedAt = EPOCH_START + 100_000; // the TestClock's start
+
+    const signedByAnotherKey = () => {
+      const unsigned = node.unsigned(issuedAt);
+      return {
+        ...unsigned,
+        signature: toHex(signDetached(descriptorSigningBytes(unsigned), other.identity.secretKey)),
+      };
+    };
+    const withoutSignature = () => {
+      const { signature: _omitted, ...rest } = node.descriptor(issuedAt);
+      return rest;
+    };
+    const cases: { name: string; body: () => unknown; status: number; reason: string; problem: RegExp }[] = [
       {
-        name: 'a missing field',
-        body: (() => {
-          const { publicKey: _omitted, ...rest } = descriptor();
-          return rest;
-        })(),
-        problem: "body must have required property 'publicKey'",
+        name: 'a signature by another key',
+        body: signedByAnotherKey,
+        status: 400,
+        reason: 'forged',
+        problem: /does not verify/,
       },
-      { name: 'layer 0', body: descriptor({ layer: 0 }), problem: 'layer must be an integer from 1 to 3, got 0' },
+      {
+        name: 'a url changed after signing',
+        body: () => ({ ...node.descriptor(issuedAt), url: 'http://evil:8080' }),
+        status: 400,
+        reason: 'forged',
+        problem: /altered or signed with another key/,
+      },
+      {
+        name: 'a mixing key changed after signing',
+        body: () => {
+          const descriptor = node.descriptor(issuedAt);
+          return {
+            ...descriptor,
+            mixingKeys: [{ epoch: EPOCH, publicKey: 'ee'.repeat(32) }, descriptor.mixingKeys[1]],
+          };
+        },
+        status: 400,
+        reason: 'forged',
+        problem: /does not verify/,
+      },
+      {
+        name: 'an issuedAt changed after signing',
+        body: () => ({ ...node.descriptor(issuedAt), issuedAt: issuedAt + 1 }),
+        status: 400,
+        reason: 'forged',
+        problem: /does not verify/,
+      },
+      { name: 'no signature', body: withoutSignature, status: 400, reason: 'unsigned', problem: /no signature/ },
+      {
+        name: 'an empty signature',
+        body: () => ({ ...node.descriptor(issuedAt), signature: '' }),
+        status: 400,
+        reason: 'unsigned',
+        problem: /no signature/,
+      },
+      {
+        name: 'a null signature',
+        body: () => ({ ...node.descriptor(issuedAt), signature: null }),
+        status: 400,
+        reason: 'unsigned',
+        problem: /no signature/,
+      },
+      {
+        name: 'an old unsigned descriptor { id, layer, url, publicKey }',
+        body: () => ({ id: 'mix-1', layer: 1, url: 'http://mix-1:8080', publicKey: 'a'.repeat(64) }),
+        status: 400,
+        reason: 'unsigned',
+        problem: /no signature/,
+      },
+      {
+        name: `an issuedAt ${MAX_SKEW_MS + 1} ms old`,
+        body: () => node.descriptor(issuedAt - MAX_SKEW_MS - 1),
+        status: 400,
+        reason: 'stale',
+        problem: /issued 30001 ms ago/,
+      },
+      {
+        name: `an issuedAt ${MAX_SKEW_MS + 1} ms ahead`,
+        body: () => node.descriptor(issuedAt + MAX_SKEW_MS + 1),
+        status: 400,
+        reason: 'stale',
+        problem: /in the future/,
+      },
+      {
+        name: 'no mixing key for the current epoch',
+        body: () => node.descriptor(issuedAt, { epochs: [EPOCH - 1] }),
+        status: 400,
+        reason: 'stale',
+        problem: /none for the current epoch/,
+      },
       {
         name: 'layer 4 in a network of 3 layers',
-        body: descriptor({ layer: 4 }),
-        problem: 'layer must be an integer from 1 to 3, got 4',
-      },
-      { name: 'a fractional layer', body: descriptor({ layer: 1.5 }), problem: 'body/layer must be integer' },
-      {
-        name: 'a key of 63 hex characters',
-        body: descriptor({ publicKey: KEY_A.slice(1) }),
-        problem: `body/publicKey must match pattern "${PUBLIC_KEY_PATTERN}"`,
-      },
-      {
-        name: 'an uppercase key',
-        body: descriptor({ publicKey: KEY_B.toUpperCase() }),
-        problem: `body/publicKey must match pattern "${PUBLIC_KEY_PATTERN}"`,
-      },
-      {
-        name: 'an id starting with a dash',
-        body: descriptor({ id: '-mix' }),
-        problem: `body/id must match pattern "${NODE_ID_PATTERN}"`,
-      },
-      {
-        name: 'an id of 65 characters',
-        body: descriptor({ id: 'm'.repeat(65) }),
-        problem: `body/id must match pattern "${NODE_ID_PATTERN}"`,
-      },
-      {
-        name: 'an id with a slash',
-        body: descriptor({ id: 'mix/1' }),
-        problem: `body/id must match pattern "${NODE_ID_PATTERN}"`,
+        body: () => node.descriptor(issuedAt, { layer: 4 }),
+        status: 400,
+        reason: 'malformed',
+        problem: /layer must be an integer from 1 to 3, got 4/,
       },
       {
         name: 'a non-http url',
-        body: descriptor({ url: 'ftp://mix-1:21' }),
-        problem: 'url must be http or https, got ftp:',
+        body: () => node.descriptor(issuedAt, { url: 'ftp://mix-1:21' }),
+        status: 400,
+        reason: 'malformed',
+        problem: /url must be http or https/,
       },
       {
-        name: 'an empty url',
-        body: descriptor({ url: '' }),
-        problem: 'body/url must NOT have fewer than 1 characters',
+        name: 'a layer given as a string',
+        body: () => ({ ...node.descriptor(issuedAt), layer: '1' }),
+        status: 400,
+        reason: 'malformed',
+        problem: /body\/layer must be integer/,
+      },
+      {
+        name: 'an extra field',
+        body: () => ({ ...node.descriptor(issuedAt), role: 'exit' }),
+        status: 400,
+        reason: 'malformed',
+        problem: /must NOT have additional properties/,
+      },
+      {
+        name: 'a missing field',
+        body: () => {
+          const { issuedAt: _omitted, ...rest } = node.descriptor(issuedAt);
+          return rest;
+        },
+        status: 400,
+        reason: 'malformed',
+        problem: /must have required property 'issuedAt'/,
+      },
+      {
+        name: 'an uppercase identity key',
+        body: () => ({ ...node.descriptor(issuedAt), identityKey: node.identityKey.toUpperCase() }),
+        status: 400,
+        reason: 'malformed',
+        problem: /body\/identityKey must match pattern/,
+      },
+      {
+        name: 'three mixing keys',
+        body: () => {
+          const descriptor = node.descriptor(issuedAt, { epochs: [EPOCH, EPOCH + 1] });
+          return {
+            ...descriptor,
+            mixingKeys: [...descriptor.mixingKeys, { epoch: EPOCH + 2, publicKey: 'c'.repeat(64) }],
+          };
+        },
+        status: 400,
+        reason: 'malformed',
+        problem: /must NOT have more than 2 items/,
+      },
+      {
+        name: 'mixing keys out of order',
+        body: () => {
+          const descriptor = node.descriptor(issuedAt);
+          return { ...descriptor, mixingKeys: [...descriptor.mixingKeys].reverse() };
+        },
+        status: 400,
+        reason: 'malformed',
+        problem: /strictly ascending/,
+      },
+      {
+        name: 'a body that is not an object',
+        body: () => [1, 2],
+        status: 400,
+        reason: 'malformed',
+        problem: /body must be object/,
+      },
+      {
+        name: 'a body that is not JSON',
+        body: () => '{"id": "mix-1",',
+        status: 400,
+        reason: 'malformed',
+        problem: /JSON/,
+      },
+      {
+        name: 'a body over 4096 bytes',
+        body: () => ({ ...node.descriptor(issuedAt), url: `http://mix-1/${'x'.repeat(4096)}` }),
+        status: 413,
+        reason: 'malformed',
+        problem: /too large/i,
       },
     ];
 
-    for (const { name, body, problem } of cases) {
-      it(`rejects ${name}`, async () => {
-        const response = await register(body);
-        assert.equal(response.statusCode, 400);
+    for (const { name, body, status, reason, problem } of cases) {
+      it(`refuses ${name}: ${status} ${reason}`, async () => {
+        const response = await register(body());
+        assert.equal(response.statusCode, status);
         const answer = response.json();
-        assert.equal(answer.error, 'invalid descriptor');
-        assert.deepEqual(answer.problems, [problem]);
-        assert.equal(await rejectedCount(), 1);
-        assert.equal(await acceptedCount(), 0);
-        assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
+        assert.equal(answer.reason, reason);
+        assert.equal(typeof answer.error, 'string');
+        assert.ok(Array.isArray(answer.problems) && answer.problems.length > 0);
+        assert.ok(
+          answer.problems.some((text: string) => problem.test(text)),
+          `${JSON.stringify(answer.problems)} matches ${problem}`,
+        );
+        assert.deepEqual(await counters(), { [reason]: 1 });
+        assert.deepEqual(await layerIds(), [[], [], []]);
+        const logged = d.logs.filter((line) => line.msg === 'registration rejected');
+        assert.equal(logged.length, 1, 'logged once');
+        assert.equal(logged[0]?.reason, reason);
       });
     }
 
-    it('rejects a url that does not parse, naming it', async () => {
-      const response = await register(descriptor({ url: 'not a url' }));
-      assert.equal(response.statusCode, 400);
-      assert.deepEqual(response.json().problems, ['url is not a URL: not a url']);
-      assert.equal(await rejectedCount(), 1);
+    it('accepts an issuedAt exactly the allowed skew away', async () => {
+      assert.equal((await register(node.descriptor(issuedAt - MAX_SKEW_MS))).statusCode, 201);
+      assert.equal((await register(other.descriptor(issuedAt + MAX_SKEW_MS, { id: 'mix-2' }))).statusCode, 201);
     });
 
-    it('rejects a body that is not an object', async () => {
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/nodes',
-        headers: { 'content-type': 'application/json' },
-        payload: '[1,2]',
-      });
-      assert.equal(response.statusCode, 400);
-      assert.deepEqual(response.json(), { error: 'invalid descriptor', problems: ['body must be object'] });
-      assert.equal(await rejectedCount(), 1);
+    it('refuses a replayed descriptor (the same, or an older one) with 409 and keeps the registered one', async () => {
+      const first = node.descriptor(issuedAt);
+      assert.equal((await register(first)).statusCode, 201);
+      const again = await register(first);
+      assert.equal(again.statusCode, 409);
+      assert.equal(again.json().reason, 'replayed');
+      const older = await register(node.descriptor(issuedAt - 1, { url: 'http://old:8080' }));
+      assert.equal(older.statusCode, 409);
+      assert.equal(older.json().reason, 'replayed');
+      assert.deepEqual(await counters(), { ok: 1, replayed: 2 });
+      assert.equal((await topology()).layers[0]?.[0]?.url, 'http://mix-1:8080');
     });
 
-    it('does not replace a registered node with a rejected descriptor', async () => {
-      await register(descriptor());
-      assert.equal((await register(descriptor({ publicKey: 'nope' }))).statusCode, 400);
-      assert.deepEqual((await topology()).layers[0], [descriptor()]);
-      assert.equal(await acceptedCount(), 1);
-      assert.equal(await rejectedCount(), 1);
+    it('refuses a conflicting descriptor (same id, another identity key) with 409, even when issued later', async () => {
+      assert.equal((await register(node.descriptor(issuedAt))).statusCode, 201);
+      d.clock.advance(1_000);
+      const response = await register(other.descriptor(d.clock.nowMs, { url: 'http://impostor:8080' }));
+      assert.equal(response.statusCode, 409);
+      assert.equal(response.json().reason, 'conflicting');
+      assert.match(response.json().problems[0], /registered with identity key/);
+      assert.deepEqual(await counters(), { ok: 1, conflicting: 1 });
+      const entry = (await topology()).layers[0]?.[0];
+      assert.equal(entry?.identityKey, node.identityKey);
+      assert.equal(entry?.url, 'http://mix-1:8080');
+    });
+  });
+
+  describe('liveness', () => {
+    it('drops a node silent for longer than the timeout from the next topology and counts it dead; a heartbeat brings it back', async () => {
+      const quiet = new TestNode('quiet', 1);
+      const chatty = new TestNode('chatty', 2);
+      await register(quiet.descriptor(d.clock.nowMs));
+      await register(chatty.descriptor(d.clock.nowMs));
+      for (let i = 0; i < 3; i++) {
+        d.clock.advance(LIVENESS_TIMEOUT_MS / 3);
+        assert.equal((await register(chatty.descriptor(d.clock.nowMs))).statusCode, 200);
+      }
+      assert.deepEqual(await layerIds(), [['quiet'], ['chatty'], []]);
+      d.clock.advance(1);
+      assert.deepEqual(await layerIds(), [[], ['chatty'], []]);
+      assert.deepEqual(await nodeGauge('alive'), [0, 1, 0]);
+      assert.deepEqual(await nodeGauge('dead'), [1, 0, 0]);
+      assert.equal(d.logs.filter((line) => line.id === 'quiet' && /liveness timeout/.test(String(line.msg))).length, 1);
+      assert.equal((await register(quiet.descriptor(d.clock.nowMs))).statusCode, 200);
+      assert.deepEqual(await layerIds(), [['quiet'], ['chatty'], []]);
+      assert.deepEqual(await nodeGauge('dead'), [0, 0, 0]);
     });
 
-    it('rejects an extra field', async () => {
-      const response = await register(descriptor({ role: 'exit' }));
-      assert.equal(response.statusCode, 400);
-      assert.deepEqual(response.json(), {
-        error: 'invalid descriptor',
-        problems: ['body must NOT have additional properties'],
-      });
-      assert.equal(await rejectedCount(), 1);
+    it('re-evaluates the gauge on a timer, without topology requests', async () => {
+      await register(new TestNode('a', 3).descriptor(d.clock.nowMs));
+      assert.deepEqual(await nodeGauge('alive'), [0, 0, 1]);
+      d.clock.advance(LIVENESS_TIMEOUT_MS + 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(await nodeGauge('alive'), [0, 0, 0]);
+      assert.deepEqual(await nodeGauge('dead'), [0, 0, 1]);
+    });
+  });
+
+  describe('epochs', () => {
+    it('follows the clock across an epoch boundary: new epoch, new window, nodes without a key for it drop out', async () => {
+      const rotating = new TestNode('rotating', 1);
+      const stuck = new TestNode('stuck', 1);
+      d.clock.nowMs = EPOCH_START + EPOCH_LENGTH_MS - 2_000;
+      await register(rotating.descriptor(d.clock.nowMs));
+      await register(stuck.descriptor(d.clock.nowMs, { epochs: [EPOCH] }));
+      const before = await signedTopology();
+      assert.equal(before.document.epoch, EPOCH);
+      assert.deepEqual(
+        before.document.layers[0]?.map((node) => node.id),
+        ['rotating', 'stuck'],
+      );
+      assert.equal(await metricValue(d.registry, 'mixlab_directory_epoch'), EPOCH);
+
+      d.clock.advance(2_000);
+      const document = await topology();
+      assert.equal(document.epoch, EPOCH + 1);
+      assert.equal(document.validFrom, EPOCH_START + EPOCH_LENGTH_MS);
+      assert.equal(document.validUntil, EPOCH_START + 2 * EPOCH_LENGTH_MS);
+      assert.deepEqual(document.layers[0], [
+        {
+          id: 'rotating',
+          layer: 1,
+          url: 'http://rotating:8080',
+          identityKey: rotating.identityKey,
+          publicKey: rotating.mixingKey(EPOCH + 1),
+        },
+      ]);
+      assert.equal(await metricValue(d.registry, 'mixlab_directory_epoch'), EPOCH + 1);
+      // The previous epoch's topology is expired for a client now.
+      assert.throws(
+        () => verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs }),
+        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'expired',
+      );
+      // A heartbeat with only the old epoch's key is stale now; one with the new keys is accepted.
+      const stale = await register(stuck.descriptor(d.clock.nowMs, { epochs: [EPOCH] }));
+      assert.equal(stale.json().reason, 'stale');
+      assert.equal(
+        (await register(stuck.descriptor(d.clock.nowMs, { epochs: [EPOCH + 1, EPOCH + 2] }))).statusCode,
+        200,
+      );
+      assert.deepEqual(await layerIds(), [['rotating', 'stuck'], [], []]);
     });
 
-    it('answers 400 to a body that is not JSON', async () => {
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/nodes',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"id": "mix-1",',
-      });
-      assert.equal(response.statusCode, 400);
-      assert.match(response.json().problems[0], /JSON/);
-      assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
+    it('signs again only when the epoch or the membership changed', async () => {
+      const node = new TestNode('mix-1', 1);
+      await register(node.descriptor(d.clock.nowMs));
+      const first = await signedTopology();
+      assert.deepEqual(await signedTopology(), first);
+      d.clock.advance(1_000);
+      await register(node.descriptor(d.clock.nowMs)); // a heartbeat: nothing in the topology changes
+      assert.deepEqual(await signedTopology(), first);
+      assert.equal(d.publisher.signatures, 1);
+      await register(new TestNode('mix-2', 2).descriptor(d.clock.nowMs));
+      assert.notEqual((await signedTopology()).signature, first.signature);
+      assert.equal(d.publisher.signatures, 2);
+      d.clock.nowMs = EPOCH_START + EPOCH_LENGTH_MS;
+      await register(node.descriptor(d.clock.nowMs, { epochs: [EPOCH + 1] }));
+      await register(new TestNode('mix-2', 2).descriptor(d.clock.nowMs, { epochs: [EPOCH + 1] })).catch(() => {});
+      assert.equal((await signedTopology()).document.epoch, EPOCH + 1);
+      assert.equal(d.publisher.signatures, 3);
     });
+  });
 
-    it('answers 413 to a body over 4096 bytes', async () => {
-      const payload = JSON.stringify(descriptor({ url: `http://mix-1/${'x'.repeat(4096)}` }));
-      assert.ok(payload.length > 4096);
-      const response = await app.inject({
-        method: 'POST',
-        url: '/v1/nodes',
-        headers: { 'content-type': 'application/json' },
-        payload,
-      });
-      assert.equal(response.statusCode, 413);
-      assert.deepEqual(await topology(), { gateways: [], layers: [[], [], []] });
+  describe('the directory key', () => {
+    let dataDir: string;
+    before(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'mixlab-directory-'));
     });
+    after(() => rm(dataDir, { recursive: true, force: true }));
 
-    it('counts non-JSON and oversize bodies as rejected registrations, with a problems message', async () => {
-      const notJson = await app.inject({
-        method: 'POST',
-        url: '/v1/nodes',
-        headers: { 'content-type': 'application/json' },
-        payload: '{"id": "mix-1",',
-      });
-      assert.equal(notJson.statusCode, 400);
-      assert.ok(Array.isArray(notJson.json().problems));
-      const tooLarge = await app.inject({
-        method: 'POST',
-        url: '/v1/nodes',
-        headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify(descriptor({ url: `http://mix-1/${'x'.repeat(4096)}` })),
-      });
-      assert.equal(tooLarge.statusCode, 413);
-      assert.equal(await rejectedCount(), 2);
+    it('persists across two server instances on the same DATA_DIR', async () => {
+      const first = await loadOrCreateDirectoryKey(dataDir);
+      const one = startDirectory(first.keyPair);
+      const pinned = first.publicKeyHex;
+      const topologyOf = async (directory: Directory) =>
+        (await directory.app.inject({ method: 'GET', url: '/v1/topology' })).json();
+      const fromOne = await topologyOf(one);
+      await one.app.close();
+
+      const second = await loadOrCreateDirectoryKey(dataDir);
+      assert.equal(second.created, false);
+      const two = startDirectory(second.keyPair);
+      const fromTwo = await topologyOf(two);
+      await two.app.close();
+      for (const signed of [fromOne, fromTwo]) {
+        assert.equal(signed.directoryKey, pinned);
+        verifyTopology(signed, { pinnedDirectoryKey: pinned, nowMs: one.clock.nowMs });
+      }
     });
   });
 
   describe('metrics and health', () => {
-    it('starts the node gauge at zero for every layer', async () => {
-      for (const layer of ['1', '2', '3'])
-        assert.equal(await metricValue(registry, 'mixlab_directory_nodes', { layer }), 0);
-    });
-
-    it('keeps the node gauge per layer: new nodes count, replacements and rejections do not, moves update both layers', async () => {
-      await register(descriptor({ id: 'a', layer: 1 }));
-      await register(descriptor({ id: 'b', layer: 1 }));
-      await register(descriptor({ id: 'c', layer: 3 }));
-      await register(descriptor({ id: 'a', layer: 1, url: 'http://a-new:8080' }));
-      await register(descriptor({ id: 'd', layer: 4 }));
-      const gauge = async () =>
-        Promise.all(['1', '2', '3'].map((layer) => metricValue(registry, 'mixlab_directory_nodes', { layer })));
-      assert.deepEqual(await gauge(), [2, 0, 1]);
-      await register(descriptor({ id: 'b', layer: 2 }));
-      assert.deepEqual(await gauge(), [1, 1, 1]);
-      assert.equal(await acceptedCount(), 5);
-      assert.equal(await rejectedCount(), 1);
+    it('starts every registration series and every node series at zero', async () => {
+      assert.equal(await counted('accepted', 'ok'), 0);
+      for (const reason of DIRECTORY_REJECTION_REASONS) assert.equal(await counted('rejected', reason), 0);
+      assert.deepEqual(await nodeGauge('alive'), [0, 0, 0]);
+      assert.deepEqual(await nodeGauge('dead'), [0, 0, 0]);
     });
 
     it('serves /health', async () => {
-      const response = await app.inject({ method: 'GET', url: '/health' });
+      const response = await d.app.inject({ method: 'GET', url: '/health' });
       assert.equal(response.statusCode, 200);
       assert.deepEqual(response.json(), { status: 'ok' });
     });
 
     it('serves /metrics in the Prometheus text format with the service labels', async () => {
-      await register(descriptor());
-      await register(descriptor({ layer: 9 }));
-      const response = await app.inject({ method: 'GET', url: '/metrics' });
+      await register(new TestNode('mix-1', 1).descriptor(d.clock.nowMs));
+      await register({ ...new TestNode('mix-2', 1).descriptor(d.clock.nowMs), signature: '' });
+      const response = await d.app.inject({ method: 'GET', url: '/metrics' });
       assert.equal(response.statusCode, 200);
-      assert.equal(response.headers['content-type'], registry.contentType);
+      assert.equal(response.headers['content-type'], d.registry.contentType);
       const lines = response.body.split('\n');
       assert.ok(lines.includes('# TYPE mixlab_directory_registrations_total counter'));
-      assert.ok(lines.includes('mixlab_directory_registrations_total{outcome="accepted",node="directory"} 1'));
-      assert.ok(lines.includes('mixlab_directory_registrations_total{outcome="rejected",node="directory"} 1'));
-      assert.ok(lines.includes('mixlab_directory_nodes{layer="1",node="directory"} 1'));
-      assert.ok(lines.includes('mixlab_directory_nodes{layer="2",node="directory"} 0'));
+      assert.ok(
+        lines.includes('mixlab_directory_registrations_total{outcome="accepted",reason="ok",node="directory"} 1'),
+      );
+      assert.ok(
+        lines.includes('mixlab_directory_registrations_total{outcome="rejected",reason="unsigned",node="directory"} 1'),
+      );
+      assert.ok(
+        lines.includes('mixlab_directory_registrations_total{outcome="rejected",reason="forged",node="directory"} 0'),
+      );
+      assert.ok(lines.includes('mixlab_directory_nodes{layer="1",state="alive",node="directory"} 1'));
+      assert.ok(lines.includes('mixlab_directory_nodes{layer="2",state="dead",node="directory"} 0'));
+      assert.ok(lines.includes(`mixlab_directory_epoch{node="directory"} ${EPOCH}`));
       assert.ok(lines.some((line) => line.startsWith('mixlab_process_')));
     });
   });

@@ -1,0 +1,34 @@
+import { type Env, envChoice, envInt, envString } from '@mixlab/service-kit';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface DirectoryConfig {
+  readonly port: number;
+  /** Number of mix layers; a node's layer must be in 1..layerCount. */
+  readonly layerCount: number;
+  /** Where the directory key lives (`directory-key.json`, `directory.pub`): a volume, so a restart keeps it. */
+  readonly dataDir: string;
+  /** Epochs of this length counted from the Unix epoch (genesis 0): every service with the same length agrees. */
+  readonly epochLengthMs: number;
+  /** A node not heard from for longer than this leaves the next topology and counts as dead. */
+  readonly livenessTimeoutMs: number;
+  /** A descriptor's issuedAt is accepted within the directory's clock ± this. */
+  readonly maxSkewMs: number;
+  readonly logLevel: LogLevel;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Reads the directory's configuration; throws a ConfigError naming the variable. */
+export function readDirectoryConfig(env: Env): DirectoryConfig {
+  return {
+    port: envInt(env, 'PORT', 8080, 1, 65535),
+    layerCount: envInt(env, 'LAYERS', 3, 1, 16),
+    dataDir: envString(env, 'DATA_DIR', '/data'),
+    epochLengthMs: envInt(env, 'EPOCH_LENGTH_MS', 600_000, 1_000, 7 * 24 * HOUR_MS),
+    livenessTimeoutMs: envInt(env, 'LIVENESS_TIMEOUT_MS', 15_000, 100, HOUR_MS),
+    maxSkewMs: envInt(env, 'MAX_SKEW_MS', 30_000, 0, HOUR_MS),
+    logLevel: envChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}

@@ -1,0 +1,69 @@
+/** Helpers for the directory's tests: mix nodes with real Ed25519 identities, and a settable clock. */
+import { generateSigningKeyPair, randomBytes, type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { type SignedNodeDescriptor, signDescriptor, type UnsignedNodeDescriptor } from '@mixlab/topology';
+
+export const EPOCH_LENGTH_MS = 600_000;
+export const SCHEDULE = { genesisMs: 0, lengthMs: EPOCH_LENGTH_MS } as const;
+/** An epoch number of realistic size: 1.8e12 ms is the start of epoch 3,000,000. */
+export const EPOCH = 3_000_000;
+export const EPOCH_START = EPOCH * EPOCH_LENGTH_MS;
+export const LIVENESS_TIMEOUT_MS = 15_000;
+export const MAX_SKEW_MS = 30_000;
+
+/** A clock the test moves by hand; starts 100 s into EPOCH. */
+export class TestClock {
+  nowMs = EPOCH_START + 100_000;
+  readonly now = (): number => this.nowMs;
+
+  advance(ms: number): number {
+    this.nowMs += ms;
+    return this.nowMs;
+  }
+}
+
+/** A mix node: a fresh identity key and one random mixing key per epoch, kept so that re-signing reuses them. */
+export class TestNode {
+  readonly identity: SigningKeyPair = generateSigningKeyPair();
+  readonly #mixingKeys = new Map<number, string>();
+  readonly id: string;
+  readonly layer: number;
+
+  constructor(id: string, layer: number) {
+    this.id = id;
+    this.layer = layer;
+  }
+
+  get identityKey(): string {
+    return toHex(this.identity.publicKey);
+  }
+
+  mixingKey(epoch: number): string {
+    let key = this.#mixingKeys.get(epoch);
+    if (!key) {
+      key = toHex(randomBytes(32));
+      this.#mixingKeys.set(epoch, key);
+    }
+    return key;
+  }
+
+  unsigned(issuedAt: number, options: Partial<UnsignedNodeDescriptor> & { epochs?: number[] } = {}) {
+    const { epochs = [EPOCH, EPOCH + 1], ...fields } = options;
+    return {
+      id: this.id,
+      layer: this.layer,
+      url: `http://${this.id}:8080`,
+      identityKey: this.identityKey,
+      mixingKeys: epochs.map((epoch) => ({ epoch, publicKey: this.mixingKey(epoch) })),
+      issuedAt,
+      ...fields,
+    };
+  }
+
+  /** A descriptor signed by this node's identity key, with keys for `epochs` (default EPOCH and EPOCH + 1). */
+  descriptor(
+    issuedAt: number,
+    options: Partial<UnsignedNodeDescriptor> & { epochs?: number[] } = {},
+  ): SignedNodeDescriptor {
+    return signDescriptor(this.unsigned(issuedAt, options), this.identity.secretKey);
+  }
+}
