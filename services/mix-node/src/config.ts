@@ -1,7 +1,17 @@
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { ConfigError, type Env, envChoice, envInt, envNumber, envString, envUrl } from '@mixlab/service-kit';
+import {
+  ConfigError,
+  type Env,
+  envChoice,
+  envInt,
+  envNumber,
+  envPattern,
+  envString,
+  envUrl,
+} from '@mixlab/service-kit';
+import { NODE_ID_PATTERN } from '@mixlab/topology';
 import { defaultGraceMs } from './key-schedule.ts';
 
 export interface MixNodeConfig {
@@ -35,15 +45,25 @@ export interface MixNodeConfig {
   readonly logLevel: string;
 }
 
+/** This host's first external IPv4 address (what other containers reach), else its host name. */
+function ownAddress(): string {
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((address) => address?.family === 'IPv4' && !address.internal);
+  return external?.address ?? hostname();
+}
+
 export function readConfig(env: Env): MixNodeConfig {
   const port = envInt(env, 'PORT', 8080, 1, 65535);
-  const nodeId = envString(env, 'NODE_ID', hostname());
+  const layer = envInt(env, 'LAYER', undefined, 1, 16);
+  // Replicas of one compose service differ only in their host name (the container id).
+  const nodeId = envPattern(env, 'NODE_ID', NODE_ID_PATTERN, `mix-${layer}-${hostname()}`);
   const epochLengthMs = envInt(env, 'EPOCH_LENGTH_MS', 600_000, 1_000, 7 * 24 * 3_600_000);
   return {
     port,
     nodeId,
-    layer: envInt(env, 'LAYER', undefined, 1, 16),
-    advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${nodeId}:${port}`),
+    layer,
+    advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${ownAddress()}:${port}`),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
     dataDir: envString(env, 'DATA_DIR', '/data'),
     epochLengthMs,
