@@ -81,7 +81,17 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
       const firstEpoch = Math.floor((Date.now() - 3 * EPOCH_MS) / EPOCH_MS);
       for (const node of nodes) assert.ok((epochs[node] ?? 0) >= firstEpoch + 2, `${node} rotated its key`);
       const undecryptable = await queryByLabel(prometheusUrl, 'sum(mixlab_packets_total{outcome="undecryptable"})', '');
-      assert.equal(undecryptable[''], 0, 'no packet met a rotated-away key');
+      const peels = await queryByLabel(prometheusUrl, 'sum by (key) (mixlab_packets_peeled_total)', 'key');
+      const byLayer = await queryByLabel(
+        prometheusUrl,
+        'sum by (layer) (mixlab_packets_total{outcome="undecryptable"})',
+        'layer',
+      );
+      assert.equal(
+        undecryptable[''],
+        0,
+        `no packet met a rotated-away key; peels by key ${JSON.stringify(peels)}, undecryptable by layer ${JSON.stringify(byLayer)}`,
+      );
 
       const layerTwo = topology.layers[1]?.map((node) => node.id) ?? [];
       const forwarded = await queryEvery(
@@ -91,12 +101,16 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
         layerTwo,
       );
       for (const node of layerTwo) assert.ok((forwarded[node] ?? 0) > 0, `replica ${node} carried no traffic`);
-      const up = await queryEvery(prometheusUrl, 'count by (layer) (up{job="mix-node"} == 1)', 'layer', [
-        '1',
-        '2',
-        '3',
-      ]);
-      assert.deepEqual(up, { 1: 1, 2: LAYER_2_REPLICAS, 3: 1 }, 'Prometheus found every replica');
+      // Found through DNS: one queue-depth series per scraped node, labelled with its layer.
+      const scraped = await queryEvery(
+        prometheusUrl,
+        'count by (layer) (mixlab_queue_depth{job="mix-node"})',
+        'layer',
+        ['1', '2', '3'],
+      );
+      assert.deepEqual(scraped, { 1: 1, 2: LAYER_2_REPLICAS, 3: 1 }, 'Prometheus found every replica');
+      const up = await queryByLabel(prometheusUrl, 'count(up{job="mix-node"} == 1)', '');
+      assert.equal(up[''], 2 + LAYER_2_REPLICAS);
       const alive = await queryEvery(prometheusUrl, 'sum by (layer) (mixlab_directory_nodes{state="alive"})', 'layer', [
         '1',
         '2',

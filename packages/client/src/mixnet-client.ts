@@ -134,9 +134,13 @@ export class MixnetClient {
           );
         }
         const signed = await this.gateway.signedTopology();
-        return toTopology(
-          verifyTopology(signed, { pinnedDirectoryKey: directoryKey, nowMs: Date.now(), maxSkewMs: 5_000 }),
-        );
+        const document = verifyTopology(signed, {
+          pinnedDirectoryKey: directoryKey,
+          nowMs: Date.now(),
+          maxSkewMs: 5_000,
+        });
+        this.#validUntil = document.validUntil;
+        return toTopology(document);
       },
       { maxAgeMs: 5_000, refetchAfterMs: 1_000 },
     );

@@ -24,6 +24,8 @@ const app = await buildServer({
   topology,
   signedTopology: async () => {
     await topology.current();
+    // Never pass on an epoch that has ended: its keys are being rotated away.
+    if ((latestSigned?.document.validUntil ?? 0) <= Date.now()) await topology.refresh();
     return latestSigned as SignedTopology;
   },
   send: (url, frames) => sender.send(url, frames),
