@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
-import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, gatewayMetrics, loopMetrics, seriesValue } from '@mixlab/metrics';
 import { encodeDelivery, encodeFrames } from '@mixlab/packet';
 import { OCTET_STREAM } from '@mixlab/service-kit';
 import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
@@ -38,24 +38,7 @@ const TOPOLOGY: Topology = {
 const delivery = (address: string, payload: string) =>
   encodeDelivery({ recipient: Buffer.from(address, 'hex'), payload: Buffer.from(payload) });
 
-/** The value of one series (histogram parts by their full name), matched on every label given. */
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const values = (await registry.getMetricsAsJSON()).flatMap((metric) =>
-    metric.values.map((value) => ({
-      ...value,
-      metricName: (value as { metricName?: string }).metricName ?? metric.name,
-    })),
-  );
-  const matching = values.filter(
-    (value) =>
-      value.metricName === name &&
-      Object.entries(labels).every(
-        ([label, wanted]) => String((value.labels as Record<string, unknown>)[label]) === wanted,
-      ),
-  );
-  assert.equal(matching.length, 1, `exactly one ${name} series for ${JSON.stringify(labels)}`);
-  return matching[0]!.value;
-}
+const metricValue = seriesValue;
 
 /** A WebSocket client whose frames are queued from the moment it exists, so none is missed. */
 interface Client {

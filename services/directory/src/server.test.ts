@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, signDetached, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics, seriesValue } from '@mixlab/metrics';
 import {
   descriptorSigningBytes,
   type SignedTopology,
@@ -32,16 +32,7 @@ import { TopologyPublisher } from './topology-publisher.ts';
 // The refusal cases below sign descriptors while the suite is defined.
 await cryptoReady();
 
-/** The value of one series, matched on every label given (the service's default labels are ignored). */
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await registry.getMetricsAsJSON()).find((candidate) => candidate.name === name);
-  assert.ok(metric, `metric ${name} is registered`);
-  const matching = metric.values.filter((value) =>
-    Object.entries(labels).every(([label, wanted]) => (value.labels as Record<string, unknown>)[label] === wanted),
-  );
-  assert.equal(matching.length, 1, `exactly one ${name} series for ${JSON.stringify(labels)}`);
-  return matching[0]!.value;
-}
+const metricValue = seriesValue;
 
 interface Directory {
   app: FastifyInstance;

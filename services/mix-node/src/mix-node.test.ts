@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
 import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
@@ -60,24 +60,7 @@ interface FixtureOptions {
   readonly maxPacketBytes?: number;
 }
 
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metrics = await registry.getMetricsAsJSON();
-  const values = metrics.flatMap((metric) =>
-    metric.values.map((value) => ({
-      ...value,
-      metricName: (value as { metricName?: string }).metricName ?? metric.name,
-    })),
-  );
-  const matching = values.filter(
-    (value) =>
-      value.metricName === name &&
-      Object.entries(labels).every(
-        ([label, wanted]) => String((value.labels as Record<string, unknown>)[label]) === wanted,
-      ),
-  );
-  assert.equal(matching.length, 1, `exactly one ${name} series for ${JSON.stringify(labels)}`);
-  return matching[0]!.value;
-}
+const metricValue = seriesValue;
 
 async function packetCounts(registry: Registry): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
