@@ -1,11 +1,6 @@
-import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
-import {
-  requireNonNegativeInteger,
-  requirePositiveDuration,
-  requireUnitInterval,
-  stoppedError,
-} from './option-checks.ts';
-import { every } from './periodic.ts';
+import type { StrategyContext } from './mix-strategy.ts';
+import { requireNonNegativeInteger, requirePositiveDuration, requireUnitInterval } from './option-checks.ts';
+import { PeriodicPool } from './periodic-pool.ts';
 import { takeRandom } from './rng.ts';
 
 export interface PoolOptions {
@@ -32,43 +27,22 @@ export function poolReleaseCount(pooled: number, minPool: number, fraction: numb
  * any number of rounds. At least one leaves whenever there is an excess, so a lone
  * packet above the minimum is not held forever; the pool never drops below minPool.
  */
-export class PoolStrategy<T> implements MixStrategy<T> {
+export class PoolStrategy<T> extends PeriodicPool<T> {
   readonly name = 'pool' as const;
   readonly #options: PoolOptions;
-  readonly #context: StrategyContext<T>;
-  #pool: T[] = [];
-  #stopTicks: (() => void) | undefined;
 
   constructor(options: PoolOptions, context: StrategyContext<T>) {
     requirePositiveDuration('intervalMs', options.intervalMs);
     requireNonNegativeInteger('minPool', options.minPool);
     requireUnitInterval('fraction', options.fraction);
+    super(options.intervalMs, context);
     this.#options = options;
-    this.#context = context;
-    this.#stopTicks = every(context.clock, options.intervalMs, () => this.#tick());
   }
 
-  get queued(): number {
-    return this.#pool.length;
-  }
-
-  add(item: T): void {
-    if (!this.#stopTicks) throw stoppedError(this.name);
-    this.#pool.push(item);
-  }
-
-  stop(): T[] {
-    this.#stopTicks?.();
-    this.#stopTicks = undefined;
-    const left = this.#pool;
-    this.#pool = [];
-    return left;
-  }
-
-  #tick(): void {
-    const count = poolReleaseCount(this.#pool.length, this.#options.minPool, this.#options.fraction);
+  protected override onTick(): void {
+    const count = poolReleaseCount(this.queued, this.#options.minPool, this.#options.fraction);
     if (count === 0) return;
-    // takeRandom returns the chosen packets already in uniformly random order.
-    this.#context.release(takeRandom(this.#pool, count, this.#context.rng));
+    // takeRandom returns the chosen packets already in uniformly random order: no second shuffle.
+    this.context.release(takeRandom(this.pooled, count, this.context.rng));
   }
 }

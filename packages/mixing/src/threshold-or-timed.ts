@@ -1,7 +1,6 @@
-import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
-import { requirePositiveDuration, requirePositiveInteger, stoppedError } from './option-checks.ts';
-import { every } from './periodic.ts';
-import { shuffle } from './rng.ts';
+import type { StrategyContext } from './mix-strategy.ts';
+import { requirePositiveDuration, requirePositiveInteger } from './option-checks.ts';
+import { PeriodicPool } from './periodic-pool.ts';
 
 export interface ThresholdOrTimedOptions {
   /** Release at once when this many are pooled. */
@@ -16,43 +15,22 @@ export interface ThresholdOrTimedOptions {
  * threshold release (unlike ThresholdStrategy's maxWaitMs, which counts from the
  * first packet of a batch). Empty ticks release nothing.
  */
-export class ThresholdOrTimedStrategy<T> implements MixStrategy<T> {
+export class ThresholdOrTimedStrategy<T> extends PeriodicPool<T> {
   readonly name = 'threshold-or-timed' as const;
   readonly #threshold: number;
-  readonly #context: StrategyContext<T>;
-  #pool: T[] = [];
-  #stopTicks: (() => void) | undefined;
 
   constructor(options: ThresholdOrTimedOptions, context: StrategyContext<T>) {
     requirePositiveInteger('threshold', options.threshold);
     requirePositiveDuration('intervalMs', options.intervalMs);
+    super(options.intervalMs, context);
     this.#threshold = options.threshold;
-    this.#context = context;
-    this.#stopTicks = every(context.clock, options.intervalMs, () => this.#releasePool());
   }
 
-  get queued(): number {
-    return this.#pool.length;
+  protected override onAdd(): void {
+    if (this.queued >= this.#threshold) this.releaseBatch(this.take());
   }
 
-  add(item: T): void {
-    if (!this.#stopTicks) throw stoppedError(this.name);
-    this.#pool.push(item);
-    if (this.#pool.length >= this.#threshold) this.#releasePool();
-  }
-
-  stop(): T[] {
-    this.#stopTicks?.();
-    this.#stopTicks = undefined;
-    const left = this.#pool;
-    this.#pool = [];
-    return left;
-  }
-
-  #releasePool(): void {
-    if (this.#pool.length === 0) return;
-    const batch = this.#pool;
-    this.#pool = [];
-    this.#context.release(shuffle(batch, this.#context.rng));
+  protected override onTick(): void {
+    this.releaseBatch(this.take());
   }
 }

@@ -1,7 +1,6 @@
-import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
-import { requirePositiveDuration, stoppedError } from './option-checks.ts';
-import { every } from './periodic.ts';
-import { shuffle } from './rng.ts';
+import type { StrategyContext } from './mix-strategy.ts';
+import { requirePositiveDuration } from './option-checks.ts';
+import { PeriodicPool } from './periodic-pool.ts';
 
 export interface TimedOptions {
   /** Period: every this many milliseconds, everything pooled is released. */
@@ -13,39 +12,15 @@ export interface TimedOptions {
  * runs from construction at fixed instants whatever the traffic; a tick that finds
  * the pool empty releases nothing (no empty batch) and the next tick stays on schedule.
  */
-export class TimedStrategy<T> implements MixStrategy<T> {
+export class TimedStrategy<T> extends PeriodicPool<T> {
   readonly name = 'timed' as const;
-  readonly #context: StrategyContext<T>;
-  #pool: T[] = [];
-  #stopTicks: (() => void) | undefined;
 
   constructor(options: TimedOptions, context: StrategyContext<T>) {
     requirePositiveDuration('intervalMs', options.intervalMs);
-    this.#context = context;
-    this.#stopTicks = every(context.clock, options.intervalMs, () => this.#releasePool());
+    super(options.intervalMs, context);
   }
 
-  get queued(): number {
-    return this.#pool.length;
-  }
-
-  add(item: T): void {
-    if (!this.#stopTicks) throw stoppedError(this.name);
-    this.#pool.push(item);
-  }
-
-  stop(): T[] {
-    this.#stopTicks?.();
-    this.#stopTicks = undefined;
-    const left = this.#pool;
-    this.#pool = [];
-    return left;
-  }
-
-  #releasePool(): void {
-    if (this.#pool.length === 0) return;
-    const batch = this.#pool;
-    this.#pool = [];
-    this.#context.release(shuffle(batch, this.#context.rng));
+  protected override onTick(): void {
+    this.releaseBatch(this.take());
   }
 }
