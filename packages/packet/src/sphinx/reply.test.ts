@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { onion } from '../onion/onion.ts';
-import { PacketError, type Peeled, type RouteHop } from '../packet-format.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
 import { createSphinx, type SphinxFormat, sphinx } from './sphinx.ts';
+import { flipped, type Node, nodes, rejects, route, travel } from './test-support.ts';
 
 before(cryptoReady);
 
@@ -12,52 +12,7 @@ const utf8 = new TextEncoder();
 const replies = sphinx.replies;
 const g = defaultGeometry;
 
-interface Node {
-  readonly id: string;
-  readonly keys: KeyPair;
-}
-
-function nodes(count: number): Node[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `mix-${i}.test`, keys: generateKeyPair() }));
-}
-
-function route(path: readonly Node[]): RouteHop[] {
-  return path.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
-}
-
 const home = () => ({ gateway: 'gateway-1', recipient: generateKeyPair().publicKey });
-
-/** Peels a packet along the path; returns every packet seen on a link and the exit's result. */
-function travel(
-  format: SphinxFormat,
-  path: readonly Node[],
-  packet: Uint8Array,
-): { links: Uint8Array[]; last: Peeled } {
-  const links = [packet];
-  for (let i = 0; i < path.length; i++) {
-    const peeled = format.peel(links[i] as Uint8Array, (path[i] as Node).keys);
-    if (i === path.length - 1) return { links, last: peeled };
-    assert.ok(peeled.kind === 'forward', `hop ${i} forwards`);
-    assert.equal(peeled.nextHop, (path[i + 1] as Node).id);
-    links.push(peeled.packet);
-  }
-  throw new Error('unreachable');
-}
-
-function flipped(bytes: Uint8Array, byte: number, bit = 0): Uint8Array {
-  const copy = bytes.slice();
-  copy[byte] = (copy[byte] as number) ^ (1 << bit);
-  return copy;
-}
-
-function rejects(fn: () => unknown, reason: 'malformed' | 'undecryptable', message?: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof PacketError, `expected PacketError, got ${String(error)}`);
-    assert.equal(error.reason, reason);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
 
 /** A block over a fresh path, wrapped with `message` and carried to the exit. */
 function deliverReply(hops: number, message: Uint8Array, format: SphinxFormat = sphinx) {

@@ -1,65 +1,16 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { packetFormat } from '../index.ts';
-import { PacketError, type Peeled, type RouteHop } from '../packet-format.ts';
+import type { Peeled } from '../packet-format.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
 import { createSphinx, type SphinxFormat, sphinx } from './sphinx.ts';
+import { flipped, type Node, nodes, rejects, route, travel } from './test-support.ts';
 
 before(cryptoReady);
 
 const utf8 = new TextEncoder();
 const destination = () => ({ gateway: 'http://gateway-1:8080', recipient: generateKeyPair().publicKey });
-
-interface Node {
-  readonly id: string;
-  readonly keys: KeyPair;
-}
-
-function nodes(count: number): Node[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `mix-${i}.test`, keys: generateKeyPair() }));
-}
-
-function route(path: readonly Node[]): RouteHop[] {
-  return path.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
-}
-
-/** Peels the packet along the path; returns every packet seen on a link and the final result. */
-function travel(
-  format: SphinxFormat,
-  path: readonly Node[],
-  packet: Uint8Array,
-): { links: Uint8Array[]; last: Peeled } {
-  const links = [packet];
-  for (let i = 0; i < path.length; i++) {
-    const peeled = format.peel(links[i] as Uint8Array, (path[i] as Node).keys);
-    if (i < path.length - 1) {
-      assert.equal(peeled.kind, 'forward', `hop ${i} forwards`);
-      if (peeled.kind === 'forward') {
-        assert.equal(peeled.nextHop, (path[i + 1] as Node).id);
-        links.push(peeled.packet);
-      }
-    } else {
-      return { links, last: peeled };
-    }
-  }
-  throw new Error('unreachable');
-}
-
-function flipped(packet: Uint8Array, byte: number, bit = 0): Uint8Array {
-  const copy = packet.slice();
-  copy[byte] = (copy[byte] as number) ^ (1 << bit);
-  return copy;
-}
-
-function rejects(fn: () => unknown, reason: 'malformed' | 'undecryptable', message?: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof PacketError, `expected PacketError, got ${String(error)}`);
-    assert.equal(error.reason, reason);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
 
 describe('sphinx', () => {
   it('is registered as the "sphinx" packet format with the default geometry', () => {
