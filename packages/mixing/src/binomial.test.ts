@@ -63,15 +63,6 @@ describe('BinomialStrategy', () => {
     });
   }
 
-  it('stop() returns the pool, ends the schedule and refuses further packets', () => {
-    const h = harness<number>();
-    const mix = new BinomialStrategy<number>({ intervalMs: 10, probability: 0.5 }, h.context);
-    mix.add(1);
-    assert.deepEqual(mix.stop(), [1]);
-    assert.equal(h.clock.pendingTimers, 0);
-    assert.throws(() => mix.add(2), /stopped/);
-  });
-
   it('rejects bad options', () => {
     const h = harness<number>();
     for (const options of [

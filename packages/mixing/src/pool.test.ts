@@ -109,15 +109,6 @@ describe('PoolStrategy', () => {
     assert.ok(Math.abs(firstTick - 0.25) < 0.015, `left at first tick ${firstTick}`);
   });
 
-  it('stop() returns the pool, ends the schedule and refuses further packets', () => {
-    const h = harness<number>();
-    const mix = new PoolStrategy<number>({ intervalMs: 10, minPool: 0, fraction: 1 }, h.context);
-    mix.add(1);
-    assert.deepEqual(mix.stop(), [1]);
-    assert.equal(h.clock.pendingTimers, 0);
-    assert.throws(() => mix.add(2), /stopped/);
-  });
-
   it('rejects bad options', () => {
     const h = harness<number>();
     for (const options of [

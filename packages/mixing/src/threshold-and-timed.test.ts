@@ -32,15 +32,6 @@ describe('ThresholdAndTimedStrategy', () => {
     assert.equal(mix.queued, 0);
   });
 
-  it('stop() returns the pool, ends the schedule and refuses further packets', () => {
-    const h = harness<number>();
-    const mix = new ThresholdAndTimedStrategy<number>({ threshold: 5, intervalMs: 1000 }, h.context);
-    mix.add(1);
-    assert.deepEqual(mix.stop(), [1]);
-    assert.equal(h.clock.pendingTimers, 0);
-    assert.throws(() => mix.add(2), /stopped/);
-  });
-
   it('rejects bad options', () => {
     const h = harness<number>();
     for (const options of [

@@ -44,15 +44,6 @@ describe('ThresholdOrTimedStrategy', () => {
     assert.deepEqual(h.releasedAt, [900, 1000]);
   });
 
-  it('stop() returns the pool, ends the schedule and refuses further packets', () => {
-    const h = harness<number>();
-    const mix = new ThresholdOrTimedStrategy<number>({ threshold: 5, intervalMs: 1000 }, h.context);
-    mix.add(1);
-    assert.deepEqual(mix.stop(), [1]);
-    assert.equal(h.clock.pendingTimers, 0);
-    assert.throws(() => mix.add(2), /stopped/);
-  });
-
   it('rejects bad options', () => {
     const h = harness<number>();
     for (const options of [

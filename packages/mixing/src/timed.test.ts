@@ -47,18 +47,6 @@ describe('TimedStrategy', () => {
     assert.deepEqual(h.batches, [['b', 'c', 'a']]);
   });
 
-  it('stop() returns the pool, ends the schedule and refuses further packets', () => {
-    const h = harness<string>();
-    const mix = new TimedStrategy<string>({ intervalMs: 500 }, h.context);
-    mix.add('a');
-    mix.add('b');
-    assert.deepEqual(mix.stop(), ['a', 'b']);
-    assert.equal(h.clock.pendingTimers, 0);
-    assert.throws(() => mix.add('c'), /timed strategy has been stopped/);
-    h.clock.advance(5000);
-    assert.deepEqual(h.batches, []);
-  });
-
   it('rejects an interval that is not a positive finite number', () => {
     const h = harness<string>();
     for (const intervalMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
