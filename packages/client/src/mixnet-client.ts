@@ -12,14 +12,7 @@ import {
   type ReplySecret,
   type RouteHop,
 } from '@mixlab/packet';
-import {
-  type NodeDescriptor,
-  pickRoute,
-  type Topology,
-  TopologyCache,
-  toTopology,
-  verifyTopology,
-} from '@mixlab/topology';
+import { type NodeDescriptor, pickRoute, type Topology, TopologyCache, verifyTopology } from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
 import {
   encodeAcknowledgement,
@@ -111,7 +104,6 @@ export class MixnetClient {
   readonly gateway: GatewayClient;
   readonly #pickIndex: (maxExclusive: number) => number;
   readonly #topology: TopologyCache;
-  #validUntil = Number.POSITIVE_INFINITY;
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
 
   readonly #hopDelay: () => number | undefined;
@@ -133,23 +125,20 @@ export class MixnetClient {
               'MIXLAB_DIRECTORY_KEY; with compose: docker compose exec directory cat /data/directory.pub)',
           );
         }
-        const signed = await this.gateway.signedTopology();
-        const document = verifyTopology(signed, {
-          pinnedDirectoryKey: directoryKey,
-          nowMs: Date.now(),
-          maxSkewMs: 5_000,
-        });
-        this.#validUntil = document.validUntil;
-        return toTopology(document);
+        return this.gateway.signedTopology();
       },
-      { maxAgeMs: 5_000, refetchAfterMs: 1_000 },
+      {
+        maxAgeMs: 5_000,
+        refetchAfterMs: 1_000,
+        verify: (signed) =>
+          verifyTopology(signed, { pinnedDirectoryKey: directoryKey ?? '', nowMs: Date.now(), maxSkewMs: 5_000 }),
+      },
     );
   }
 
   /** The verified topology's route view: cached for a few seconds, and never past its epoch. */
   topology(): Promise<Topology> {
-    // At an epoch boundary the nodes rotate their keys: fetch the new epoch's at once.
-    return Date.now() >= this.#validUntil ? this.#topology.refresh() : this.#topology.current();
+    return this.#topology.current();
   }
 
   /** The gateway's packet format's replies, or undefined when it has none (onion). */

@@ -1,15 +1,34 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NodeDescriptor, Topology } from './topology.ts';
 import { TopologyCache } from './topology-cache.ts';
+import type { SignedTopology, TopologyNode } from './topology-signing.ts';
 
-const node = (id: string): NodeDescriptor => ({ id, layer: 1, url: `http://${id}:8080`, publicKey: '0f'.repeat(32) });
+const node = (id: string): TopologyNode => ({
+  id,
+  layer: 1,
+  url: `http://${id}:8080`,
+  identityKey: '0e'.repeat(32),
+  publicKey: '0f'.repeat(32),
+});
 
+/** A directory whose documents (unsigned: the cache does not verify unless told to) the test changes. */
 function directory() {
-  const state = { nodes: [node('a')], fetches: 0 };
-  const fetch = async (): Promise<Topology> => {
+  const state = { nodes: [node('a')], fetches: 0, epoch: 1, validUntil: Number.MAX_SAFE_INTEGER };
+  const fetch = async (): Promise<SignedTopology> => {
     state.fetches++;
-    return { layers: [[...state.nodes]], gateways: [{ id: 'gw', url: 'http://gw:8080' }] };
+    const { epoch, validUntil } = state;
+    return {
+      document: {
+        version: 1,
+        epoch,
+        validFrom: 0,
+        validUntil,
+        layers: [[...state.nodes]],
+        gateways: [{ id: 'gw', url: 'http://gw:8080' }],
+      },
+      signature: '',
+      directoryKey: '',
+    };
   };
   return { state, fetch };
 }
@@ -26,6 +45,32 @@ describe('TopologyCache', () => {
     assert.equal(state.fetches, 1);
     now = 1000;
     await cache.current();
+    assert.equal(state.fetches, 2);
+  });
+
+  it('never serves a document past the end of its epoch, and verifies what it fetches when told to', async () => {
+    let now = 0;
+    const { state, fetch } = directory();
+    state.validUntil = 500;
+    const verified: number[] = [];
+    const cache = new TopologyCache(fetch, {
+      maxAgeMs: 60_000,
+      refetchAfterMs: 0,
+      now: () => now,
+      verify: (signed) => {
+        verified.push(signed.document.epoch);
+        return signed.document;
+      },
+    });
+    assert.equal((await cache.document()).epoch, 1);
+    state.epoch = 2;
+    state.validUntil = 1_000;
+    now = 499;
+    assert.equal((await cache.document()).epoch, 1);
+    now = 500;
+    assert.equal((await cache.document()).epoch, 2, 'the next epoch at once, however fresh the cache');
+    assert.equal((await cache.signed()).document.epoch, 2);
+    assert.deepEqual(verified, [1, 2]);
     assert.equal(state.fetches, 2);
   });
 

@@ -1,33 +1,60 @@
 import { findGateway, findNode, type GatewayDescriptor, type NodeDescriptor, type Topology } from './topology.ts';
+import { type SignedTopology, type TopologyDocument, toTopology } from './topology-signing.ts';
+
+export interface TopologyCacheOptions {
+  /** Refetch once the cached document is this old. */
+  readonly maxAgeMs: number;
+  /** A lookup of an unknown node refetches, but no sooner than this after the last fetch. */
+  readonly refetchAfterMs: number;
+  /**
+   * Turns the fetched document into the one to use, or throws: clients verify it against
+   * the pinned directory key here. Without it the document is used unverified (nodes and
+   * the gateway only look URLs up in it).
+   */
+  readonly verify?: (signed: SignedTopology) => TopologyDocument;
+  readonly now?: () => number;
+}
+
+interface Cached {
+  readonly signed: SignedTopology;
+  readonly document: TopologyDocument;
+  readonly topology: Topology;
+  readonly fetchedAt: number;
+}
 
 /**
- * The latest topology, fetched on demand and kept for `maxAgeMs`. A lookup of an
+ * The directory's latest signed topology, fetched on demand and kept for `maxAgeMs`, and
+ * never past the end of its epoch (when the nodes rotate their keys). A lookup of an
  * unknown node refetches, but no sooner than `refetchAfterMs` after the last fetch
- * (waiting for it if need be): a node that has just registered is found, and garbage
- * ids cannot hammer the directory.
+ * (waiting for it if need be): a node that has just registered is found, and garbage ids
+ * cannot hammer the directory.
  */
 export class TopologyCache {
-  readonly #fetch: () => Promise<Topology>;
-  readonly #maxAgeMs: number;
-  readonly #refetchAfterMs: number;
+  readonly #fetch: () => Promise<SignedTopology>;
+  readonly #options: TopologyCacheOptions;
   readonly #now: () => number;
-  #topology: Topology | undefined;
-  #fetchedAt = Number.NEGATIVE_INFINITY;
-  #inflight: Promise<Topology> | undefined;
+  #cached: Cached | undefined;
+  #inflight: Promise<Cached> | undefined;
 
-  constructor(
-    fetch: () => Promise<Topology>,
-    options: { maxAgeMs: number; refetchAfterMs: number; now?: () => number },
-  ) {
+  constructor(fetch: () => Promise<SignedTopology>, options: TopologyCacheOptions) {
     this.#fetch = fetch;
-    this.#maxAgeMs = options.maxAgeMs;
-    this.#refetchAfterMs = options.refetchAfterMs;
+    this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
+  /** The route view: nodes with this epoch's keys, and gateways. */
   async current(): Promise<Topology> {
-    if (this.#topology && this.#now() - this.#fetchedAt < this.#maxAgeMs) return this.#topology;
-    return this.#refresh();
+    return (await this.#fresh()).topology;
+  }
+
+  /** The document the route view comes from (verified when `verify` was given). */
+  async document(): Promise<TopologyDocument> {
+    return (await this.#fresh()).document;
+  }
+
+  /** The directory's signed document as fetched, to pass on unchanged. */
+  async signed(): Promise<SignedTopology> {
+    return (await this.#fresh()).signed;
   }
 
   find(id: string): Promise<NodeDescriptor | undefined> {
@@ -38,26 +65,35 @@ export class TopologyCache {
     return this.#lookUp((topology) => findGateway(topology, id));
   }
 
-  async #lookUp<T>(look: (topology: Topology) => T | undefined): Promise<T | undefined> {
-    const known = look(await this.current());
-    if (known) return known;
-    const wait = this.#fetchedAt + this.#refetchAfterMs - this.#now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return look(await this.#refresh());
+  /** Fetches now (sharing a fetch already under way), whatever the cached document's age. */
+  async refresh(): Promise<Topology> {
+    return (await this.#refresh()).topology;
   }
 
-  /** Fetches now (sharing a fetch already under way), whatever the cached topology's age. */
-  refresh(): Promise<Topology> {
+  #fresh(): Promise<Cached> {
+    const cached = this.#cached;
+    const now = this.#now();
+    if (cached && now - cached.fetchedAt < this.#options.maxAgeMs && now < cached.document.validUntil) {
+      return Promise.resolve(cached);
+    }
     return this.#refresh();
   }
 
-  #refresh(): Promise<Topology> {
+  async #lookUp<T>(look: (topology: Topology) => T | undefined): Promise<T | undefined> {
+    const known = look(await this.current());
+    if (known) return known;
+    const wait = (this.#cached?.fetchedAt ?? 0) + this.#options.refetchAfterMs - this.#now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    return look(await this.refresh());
+  }
+
+  #refresh(): Promise<Cached> {
     // Concurrent callers share one request.
     this.#inflight ??= this.#fetch()
-      .then((topology) => {
-        this.#topology = topology;
-        this.#fetchedAt = this.#now();
-        return topology;
+      .then((signed) => {
+        const document = this.#options.verify ? this.#options.verify(signed) : signed.document;
+        this.#cached = { signed, document, topology: toTopology(document), fetchedAt: this.#now() };
+        return this.#cached;
       })
       .finally(() => {
         this.#inflight = undefined;

@@ -1,6 +1,6 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
-import { fetchSignedTopology, type SignedTopology, TopologyCache, toTopology } from '@mixlab/topology';
+import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { buildServer } from './server.ts';
@@ -8,26 +8,17 @@ import { buildServer } from './server.ts';
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
-// One fetch feeds both views: the signed document clients get, and the routes it describes.
-let latestSigned: SignedTopology | undefined;
-const topology = new TopologyCache(
-  async () => {
-    latestSigned = await fetchSignedTopology(config.directoryUrl);
-    return toTopology(latestSigned.document);
-  },
-  { maxAgeMs: 2_000, refetchAfterMs: 1_000 },
-);
+// Clients get the signed document unchanged; first hops are checked against its routes.
+const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
+  maxAgeMs: 2_000,
+  refetchAfterMs: 1_000,
+});
 
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),
   topology,
-  signedTopology: async () => {
-    await topology.current();
-    // Never pass on an epoch that has ended: its keys are being rotated away.
-    if ((latestSigned?.document.validUntil ?? 0) <= Date.now()) await topology.refresh();
-    return latestSigned as SignedTopology;
-  },
+  signedTopology: () => topology.signed(),
   send: (url, frames) => sender.send(url, frames),
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,

@@ -17,13 +17,6 @@ const ACK_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message i
 const BOB = 'b2'.repeat(32);
 const key = (byte: string) => byte.repeat(64);
 
-/** Opaque to the gateway: it only passes the document on. */
-const SIGNED = {
-  document: { epoch: 7 },
-  signature: 'ab'.repeat(64),
-  directoryKey: 'cd'.repeat(32),
-} as unknown as SignedTopology;
-
 const TOPOLOGY: Topology = {
   gateways: [],
   layers: [
@@ -33,6 +26,20 @@ const TOPOLOGY: Topology = {
     ],
     [{ id: 'mix-2', layer: 2, url: 'http://mix-2:8080', publicKey: key('3') }],
   ],
+};
+
+/** The directory's document for TOPOLOGY. The gateway does not verify it, only passes it on. */
+const SIGNED: SignedTopology = {
+  document: {
+    version: 1,
+    epoch: 7,
+    validFrom: 0,
+    validUntil: Number.MAX_SAFE_INTEGER,
+    layers: TOPOLOGY.layers.map((nodes) => nodes.map((node) => ({ ...node, identityKey: key('9') }))),
+    gateways: [],
+  },
+  signature: 'ab'.repeat(64),
+  directoryKey: 'cd'.repeat(32),
 };
 
 const delivery = (address: string, payload: string) =>
@@ -69,7 +76,7 @@ describe('client gateway server', () => {
       async () => {
         fetches++;
         if (directoryDown) throw new Error('connect ECONNREFUSED directory:8080');
-        return TOPOLOGY;
+        return SIGNED;
       },
       { maxAgeMs: 0, refetchAfterMs: 0 },
     );
@@ -81,10 +88,7 @@ describe('client gateway server', () => {
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
-      signedTopology: async () => {
-        await topology.current();
-        return SIGNED;
-      },
+      signedTopology: () => topology.signed(),
       registry,
       metrics: gatewayMetrics(registry),
       loops: loopMetrics(registry, 'client'),

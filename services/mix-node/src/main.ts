@@ -3,7 +3,7 @@ import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metr
 import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
-import { fetchSignedTopology, TopologyCache, type TopologyDocument, toTopology } from '@mixlab/topology';
+import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
 import { identityPath, loadOrCreateIdentity } from './identity.ts';
@@ -38,14 +38,10 @@ const registry = createServiceRegistry({ node: config.nodeId, layer: String(conf
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
-let latestTopology: TopologyDocument | undefined;
-const topology = new TopologyCache(
-  async () => {
-    latestTopology = (await fetchSignedTopology(config.directoryUrl)).document;
-    return toTopology(latestTopology);
-  },
-  { maxAgeMs: Math.min(30_000, Math.floor(config.epochLengthMs / 4)), refetchAfterMs: 1_000 },
-);
+const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
+  maxAgeMs: Math.min(30_000, Math.floor(config.epochLengthMs / 4)),
+  refetchAfterMs: 1_000,
+});
 const peeler = createPeeler(
   { format: config.packetFormat, keys: mixingKeys.keySet(), maxPacketBytes: config.maxPacketBytes },
   config.workers,
@@ -83,10 +79,7 @@ const loopCover = new LoopCover({
   timeoutMs: config.loopTimeoutMs,
   clock: systemClock,
   rng: secureRng,
-  topology: async () => {
-    await topology.current();
-    return topologyForEpoch(latestTopology as TopologyDocument, mixingKeys.current);
-  },
+  topology: async () => topologyForEpoch(await topology.document(), mixingKeys.current),
   send: (url, frames) => sender.send(url, frames),
   metrics: loops,
   logger: { warn: (details, message) => app.log.warn(details, message) },
