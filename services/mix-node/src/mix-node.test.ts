@@ -441,6 +441,20 @@ describe('MixNode', () => {
       ]);
     });
 
+    it('looks each next hop up once per batch, however many of its packets the batch holds', async () => {
+      const asked: string[] = [];
+      const f = fixture({
+        resolveNode: async (id) => {
+          asked.push(id);
+          return `http://${id}:8080`;
+        },
+      });
+      await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
+      await f.node.settled();
+      assert.deepEqual(asked.sort(), ['mix-2', 'mix-3']);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forwarded: 3 }));
+    });
+
     it('treats a resolveNode that throws (directory unreachable) like an unknown next hop', async () => {
       const f = fixture({
         resolveNode: async () => {

@@ -142,6 +142,18 @@ export class MixNode {
       group.frames.push(frame);
       byTarget.set(url, group);
     };
+    // One look-up per next hop per batch, not per packet: an unknown id waits for a refetch.
+    const lookUps = new Map<string, Promise<string | undefined>>();
+    const lookUp = (kind: Peeled['kind'], id: string) => {
+      const key = `${kind} ${id}`;
+      let base = lookUps.get(key);
+      if (!base) {
+        const resolve = kind === 'deliver' ? this.#deps.resolveGateway : this.#deps.resolveNode;
+        base = resolve(id).catch(() => undefined);
+        lookUps.set(key, base);
+      }
+      return base;
+    };
     for (const { peeled } of batch) {
       if (peeled.kind === 'deliver' && isDropRecipient(peeled.destination.recipient)) {
         this.#deps.metrics.packets.inc({ outcome: 'sunk' }); // drop cover ends here, mixed like the rest
@@ -151,8 +163,7 @@ export class MixNode {
         peeled.kind === 'deliver'
           ? ['gateway', 'gateway', peeled.destination.gateway]
           : ['nextHop', 'next hop', peeled.nextHop];
-      const resolve = peeled.kind === 'deliver' ? this.#deps.resolveGateway : this.#deps.resolveNode;
-      const base = await resolve(id).catch(() => undefined);
+      const base = await lookUp(peeled.kind, id);
       if (base === undefined) {
         this.#deps.metrics.packets.inc({ outcome: 'forward_failed' });
         this.#deps.logger.warn({ [field]: id }, `${what} unknown to the directory; packet dropped`);
