@@ -3,9 +3,16 @@
  * testcontainers, and stops it again. Needs TESTCONTAINERS_RYUK_DISABLED=true here,
  * so every caller must call `stop()` in an `after` hook.
  */
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { DockerComposeEnvironment, type StartedDockerComposeEnvironment, Wait } from 'testcontainers';
+import { promisify } from 'node:util';
+import {
+  DockerComposeEnvironment,
+  type StartedDockerComposeEnvironment,
+  Wait,
+  type WaitStrategy,
+} from 'testcontainers';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
@@ -44,11 +51,14 @@ export function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[]
 export async function startCascade(settings: Record<string, string>): Promise<Cascade> {
   const ports = { gateway: await freePort(), prometheus: await freePort(), directory: await freePort() };
   const replicas = [1, 2, 3].map((layer) => Number(settings[`MIXLAB_LAYER_${layer}_REPLICAS`] ?? 1));
-  let environment: StartedDockerComposeEnvironment | undefined;
+  // Every wait is a compose healthcheck, run inside its container: an HTTP wait would go
+  // through the host address testcontainers guesses (a bridge gateway when it finds
+  // /.dockerenv), where ports published on 127.0.0.1 cannot be reached.
+  let compose = new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml');
+  for (const container of ['directory-1', ...mixContainers(replicas), 'client-gateway-1', 'prometheus-1'])
+    compose = compose.withWaitStrategy(container, healthyOrDiagnosed());
+  let environment: StartedDockerComposeEnvironment;
   try {
-    let compose = new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml');
-    for (const container of mixContainers(replicas))
-      compose = compose.withWaitStrategy(container, Wait.forHealthCheck());
     environment = await compose
       .withBuild()
       .withEnvironment({
@@ -59,12 +69,10 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
         MIXLAB_PROMETHEUS_PORT: String(ports.prometheus),
         MIXLAB_DIRECTORY_PORT: String(ports.directory),
       })
-      .withWaitStrategy('directory-1', Wait.forHealthCheck())
-      .withWaitStrategy('client-gateway-1', Wait.forHealthCheck())
-      .withWaitStrategy('prometheus-1', Wait.forHttp('/-/ready', 9090))
       .withStartupTimeout(180_000)
       .up(CASCADE_SERVICES);
   } catch (error) {
+    // testcontainers has taken the environment down already.
     throw new Error(`the cascade did not start: ${(error as Error).message}`, { cause: error });
   }
   const started = environment;
@@ -84,6 +92,42 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
       await started.down({ removeVolumes: true, timeout: 10_000 });
     },
   };
+}
+
+/**
+ * A healthcheck wait that, when it fails, says why: the container's health probe results and
+ * its last log lines, read before testcontainers takes the failed environment down.
+ */
+function healthyOrDiagnosed(): WaitStrategy {
+  const wait = Wait.forHealthCheck();
+  const strategy: WaitStrategy = {
+    async waitUntilReady(container, boundPorts, startTime) {
+      try {
+        await wait.waitUntilReady(container, boundPorts, startTime);
+      } catch (error) {
+        const docker = async (...args: string[]) =>
+          promisify(execFile)('docker', args, { maxBuffer: 16 * 1024 * 1024 }).then(
+            ({ stdout, stderr }) => stdout + stderr,
+            (failure: Error) => failure.message,
+          );
+        const health = await docker(
+          'inspect',
+          '--format',
+          '{{.Name}} {{.State.Status}} {{json .State.Health}}',
+          container.id,
+        );
+        const logs = await docker('logs', '--tail', '30', container.id);
+        throw new Error(`${(error as Error).message}\n${health.trim()}\nlast log lines:\n${logs}`, { cause: error });
+      }
+    },
+    withStartupTimeout(ms) {
+      wait.withStartupTimeout(ms);
+      return strategy;
+    },
+    isStartupTimeoutSet: () => wait.isStartupTimeoutSet(),
+    getStartupTimeout: () => wait.getStartupTimeout(),
+  };
+  return strategy;
 }
 
 /** Polls `probe` until it returns a value that is not undefined, or throws after `timeoutMs`. */
