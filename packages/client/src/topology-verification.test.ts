@@ -63,15 +63,17 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
   it('fetches the next epoch as soon as the current one ends, however fresh its cache', async () => {
     const now = Date.now();
     const client = new MixnetClient(url, { directoryKey: toHex(directory.publicKey) });
-    served = signTopology(document({ epoch: 5, validFrom: now - 1_000, validUntil: now + 300 }), directory.secretKey);
+    // Epoch 5 ends 1.5 s from now: room for two fetches on a loaded machine.
+    const epochEnd = now + 1_500;
+    served = signTopology(document({ epoch: 5, validFrom: now - 1_000, validUntil: epochEnd }), directory.secretKey);
     assert.equal((await client.topology()).layers[0]?.[0]?.url, 'http://mix-1:8080');
-    const next = document({ epoch: 6, validFrom: now + 300, validUntil: now + 60_000 });
+    const next = document({ epoch: 6, validFrom: epochEnd, validUntil: now + 60_000 });
     served = signTopology(
       { ...next, layers: [[{ ...next.layers[0]![0]!, url: 'http://mix-1-next:8080' }], ...next.layers.slice(1)] },
       directory.secretKey,
     );
     assert.equal((await client.topology()).layers[0]?.[0]?.url, 'http://mix-1:8080', 'cached while epoch 5 lasts');
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await new Promise((resolve) => setTimeout(resolve, epochEnd - Date.now() + 20));
     assert.equal((await client.topology()).layers[0]?.[0]?.url, 'http://mix-1-next:8080');
   });
 

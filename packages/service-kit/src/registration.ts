@@ -39,12 +39,12 @@ function refusalOf(body: string): { reason: string | undefined; problem: string 
   return { reason, problem };
 }
 
-async function register(registrationUrl: string, descriptor: object, timeoutMs: number): Promise<void> {
+async function register(registrationUrl: string, descriptor: object, signal: AbortSignal): Promise<void> {
   const response = await request(registrationUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(descriptor),
-    signal: AbortSignal.timeout(timeoutMs),
+    signal,
   });
   const text = await response.body.text();
   if (response.statusCode >= 300) throw new RegistrationRefused(response.statusCode, text);
@@ -86,7 +86,8 @@ export async function keepRegistered(
 ): Promise<Registration> {
   const { logger, signal } = options;
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const post = () => register(registrationUrl, describe(), timeoutMs);
+  // A POST on its way when the service stops is given up, not waited for.
+  const post = () => register(registrationUrl, describe(), AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
   await retryUntilSuccess(post, {
     delayMs: options.retryMs,
     signal,
