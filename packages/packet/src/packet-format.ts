@@ -103,6 +103,13 @@ export interface PacketFormat {
   wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array;
   /** Removes this node's layer; throws PacketError when the packet must be dropped. */
   peel(packet: Uint8Array, keys: KeyPair): Peeled;
+  /**
+   * The most payload bytes one packet to `destination` carries, for formats whose packets are
+   * all one size (Sphinx). A sender that pads every payload to it hides message lengths past
+   * the exit too: every delivery to one gateway is then the same size. Absent when a packet
+   * grows with its payload (onion).
+   */
+  payloadCapacity?(destination: Destination): number;
   /** Reply blocks, when the format has them (Sphinx does, onion does not). */
   readonly replies?: ReplyFormat;
 }

@@ -166,6 +166,8 @@ describe('sphinx', () => {
     assert.throws(() => sphinx.wrap(route([node]), { ...to, gateway: `http://${'g'.repeat(250)}` }, x), /gateway/);
     assert.throws(() => sphinx.wrap(route([node]), { ...to, recipient: new Uint8Array(16) }, x), /recipient/);
     const capacity = defaultGeometry.messageCapacity(utf8.encode(to.gateway).length);
+    assert.equal(sphinx.payloadCapacity(to), capacity, 'what the format tells senders to pad to');
+    assert.equal(sphinx.payloadCapacity({ ...to, gateway: `${to.gateway}-2` }), capacity - 2);
     assert.throws(() => sphinx.wrap(route([node]), to, new Uint8Array(capacity + 1)), /exceeds/);
     const full = sphinx.peel(sphinx.wrap(route([node]), to, new Uint8Array(capacity).fill(1)), node.keys);
     assert.ok(full.kind === 'deliver' && full.payload.length === capacity);

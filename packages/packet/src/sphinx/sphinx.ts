@@ -103,6 +103,7 @@ export interface SphinxOptions {
 
 export interface SphinxFormat extends PacketFormat {
   readonly geometry: Geometry;
+  payloadCapacity(destination: Destination): number;
   readonly replies: ReplyFormat;
 }
 
@@ -532,7 +533,9 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   }
 
   const replies: ReplyFormat = { replyBlockBytes, replyCapacity, createReplyBlock, wrapReply, replyId, openReply };
-  return { name: 'sphinx', geometry, wrap, peel, replies };
+  const payloadCapacity = (destination: Destination) =>
+    geometry.messageCapacity(utf8.encode(destination.gateway).length);
+  return { name: 'sphinx', geometry, wrap, peel, payloadCapacity, replies };
 }
 
 /** Sphinx with the default geometry (5 hops, 2048-byte payload) and system randomness. */
