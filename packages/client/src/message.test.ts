@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair, type KeyPair, seal } from '@mixlab/crypto';
 import {
   decodeAcknowledgement,
   encodeAcknowledgement,
@@ -42,6 +42,39 @@ describe('message', () => {
     const opened = openMessage(sealMessage({ id: newMessageId(), sentAt: 0, body, replyBlock }, keys.publicKey), keys);
     assert.deepEqual(opened.replyBlock, replyBlock);
     assert.deepEqual(opened.body, body);
+  });
+
+  it('pads to a given sealed size, so that messages of every length look alike', () => {
+    const replyBlock = new Uint8Array(747).fill(7);
+    const sizes = [0, 1, 500, 1100].map((length) => {
+      const body = Uint8Array.from({ length }, (_, i) => (i * 13) % 256);
+      const sealed = sealMessage({ id: newMessageId(), sentAt: 0, body, replyBlock }, keys.publicKey, 1_991);
+      const opened = openMessage(sealed, keys);
+      assert.deepEqual(opened.body, body, 'the body, without the padding');
+      assert.deepEqual(opened.replyBlock, replyBlock);
+      return sealed.length;
+    });
+    assert.deepEqual(sizes, [1_991, 1_991, 1_991, 1_991]);
+  });
+
+  it('refuses to pad a message that does not fit, saying how large it is', () => {
+    const body = new Uint8Array(1_991 - MESSAGE_OVERHEAD_BYTES + 1);
+    assert.throws(() => sealMessage({ id: newMessageId(), sentAt: 0, body }, keys.publicKey, 1_991), {
+      name: 'RangeError',
+      message: `a message of ${body.length} bytes seals to 1992 bytes, more than the 1991 a packet carries`,
+    });
+    const fits = body.subarray(1);
+    assert.equal(sealMessage({ id: newMessageId(), sentAt: 0, body: fits }, keys.publicKey, 1_991).length, 1_991);
+  });
+
+  it('refuses a body length that runs past the end', () => {
+    // A sender claiming more body than it sealed gets an error, never bytes from elsewhere.
+    const plain = new Uint8Array(32 + 4);
+    plain[0] = 3;
+    new DataView(plain.buffer).setUint32(28, 5);
+    assert.throws(() => openMessage(seal(plain, keys.publicKey), keys), /shorter than its reply block and body/);
+    new DataView(plain.buffer).setUint32(28, 4);
+    assert.equal(openMessage(seal(plain, keys.publicKey), keys).body.length, 4);
   });
 
   it('cannot be opened with another key, or once altered', () => {

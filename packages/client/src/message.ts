@@ -1,16 +1,18 @@
 /**
  * What a recipient reads, sealed end to end to its address so that neither the
  * exit node nor the gateway can read it:
- *   version (1) = 2 | kind (1) | message id (16) | sent at, ms since the epoch (f64 BE)
- *   | reply block length (u16 BE) | reply block | body
+ *   version (1) = 3 | kind (1) | message id (16) | sent at, ms since the epoch (f64 BE)
+ *   | reply block length (u16 BE) | body length (u32 BE) | reply block | body | zero padding
  * A reply block, when present, lets the recipient acknowledge the message without
  * learning who sent it. Kind 1 marks loop cover: a client's packet to itself, which only
- * it can read, so on the wire and at the gateway it is any other message.
+ * it can read, so on the wire and at the gateway it is any other message. The padding
+ * brings every sealed message to one size where the packet format has one (Sphinx), so
+ * neither the exit, nor the gateway, nor the wire between them learns a message's length.
  */
 import { type KeyPair, openSealed, randomBytes, SEAL_OVERHEAD_BYTES, seal, toHex } from '@mixlab/crypto';
 
-const VERSION = 2;
-const HEADER_BYTES = 1 + 1 + 16 + 8 + 2;
+const VERSION = 3;
+const HEADER_BYTES = 1 + 1 + 16 + 8 + 2 + 4;
 const KINDS = ['message', 'loop'] as const;
 export type MessageKind = (typeof KINDS)[number];
 
@@ -32,16 +34,29 @@ export function newMessageId(): string {
 /** Bytes a message adds around its body and reply block once sealed. */
 export const MESSAGE_OVERHEAD_BYTES = HEADER_BYTES + SEAL_OVERHEAD_BYTES;
 
-export function sealMessage(message: Message, recipient: Uint8Array): Uint8Array {
+/**
+ * Seals `message` to `recipient`. With `sealedBytes`, zero padding after the body brings the
+ * sealed message to exactly that size (RangeError when it does not fit).
+ */
+export function sealMessage(message: Message, recipient: Uint8Array, sealedBytes?: number): Uint8Array {
   const block = message.replyBlock ?? new Uint8Array(0);
   if (block.length > 0xffff) throw new RangeError('a reply block cannot exceed 65535 bytes');
-  const plain = new Uint8Array(HEADER_BYTES + block.length + message.body.length);
+  const unpadded = HEADER_BYTES + block.length + message.body.length;
+  const plainBytes = sealedBytes === undefined ? unpadded : sealedBytes - SEAL_OVERHEAD_BYTES;
+  if (plainBytes < unpadded) {
+    throw new RangeError(
+      `a message of ${message.body.length} bytes${block.length ? ` with a ${block.length}-byte reply block` : ''} ` +
+        `seals to ${unpadded + SEAL_OVERHEAD_BYTES} bytes, more than the ${sealedBytes} a packet carries`,
+    );
+  }
+  const plain = new Uint8Array(plainBytes);
   const view = new DataView(plain.buffer);
   plain[0] = VERSION;
   plain[1] = KINDS.indexOf(message.kind ?? 'message');
   plain.set(Buffer.from(message.id, 'hex'), 2);
   view.setFloat64(18, message.sentAt);
   view.setUint16(26, block.length);
+  view.setUint32(28, message.body.length);
   plain.set(block, HEADER_BYTES);
   plain.set(message.body, HEADER_BYTES + block.length);
   return seal(plain, recipient);
@@ -56,13 +71,15 @@ export function openMessage(sealed: Uint8Array, keys: KeyPair): Message {
   if (!kind) throw new Error(`message has an unknown kind ${plain[1]}`);
   const view = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
   const blockLength = view.getUint16(26);
-  if (plain.length < HEADER_BYTES + blockLength) throw new Error('message is shorter than its reply block');
+  const bodyStart = HEADER_BYTES + blockLength;
+  const bodyEnd = bodyStart + view.getUint32(28);
+  if (plain.length < bodyEnd) throw new Error('message is shorter than its reply block and body');
   return {
     kind,
     id: toHex(plain.subarray(2, 18)),
     sentAt: view.getFloat64(18),
-    replyBlock: blockLength > 0 ? plain.subarray(HEADER_BYTES, HEADER_BYTES + blockLength) : undefined,
-    body: plain.subarray(HEADER_BYTES + blockLength),
+    replyBlock: blockLength > 0 ? plain.subarray(HEADER_BYTES, bodyStart) : undefined,
+    body: plain.subarray(bodyStart, bodyEnd),
   };
 }
 

@@ -169,13 +169,12 @@ export class MixnetClient {
       replyBlock: reply?.block,
       kind: options.kind,
     };
+    const destination = { gateway: info.gatewayId, recipient };
     let packet: Uint8Array;
     try {
-      packet = format.wrap(
-        routeHops(route, this.#hopDelay),
-        { gateway: info.gatewayId, recipient },
-        sealMessage(message, recipient),
-      );
+      // Padded to the packet's capacity where the format has one: every delivery the same size.
+      const sealed = sealMessage(message, recipient, format.payloadCapacity?.(destination));
+      packet = format.wrap(routeHops(route, this.#hopDelay), destination, sealed);
     } catch (error) {
       throw new Error(`cannot wrap the message: ${(error as Error).message}`, { cause: error });
     }
@@ -190,12 +189,10 @@ export class MixnetClient {
   async sendDrop(bodyBytes: number): Promise<void> {
     const { info, format } = await this.#gatewayContext();
     const route = pickRoute(await this.topology(), this.#pickIndex);
-    const payload = randomBytes(MESSAGE_OVERHEAD_BYTES + bodyBytes);
-    const packet = format.wrap(
-      routeHops(route, this.#hopDelay),
-      { gateway: info.gatewayId, recipient: DROP_RECIPIENT },
-      payload,
-    );
+    const destination = { gateway: info.gatewayId, recipient: DROP_RECIPIENT };
+    // As `send` pads a message: to the packet's capacity where the format has one.
+    const payload = randomBytes(format.payloadCapacity?.(destination) ?? MESSAGE_OVERHEAD_BYTES + bodyBytes);
+    const packet = format.wrap(routeHops(route, this.#hopDelay), destination, payload);
     await this.#submit((route[0] as NodeDescriptor).id, packet);
   }
 
