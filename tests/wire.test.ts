@@ -3,15 +3,16 @@
  * cascade's bridge while a client sends messages of varied lengths, then every HTTP
  * request read back from the capture and the packet sizes grouped by link.
  *
- * Under Sphinx every packet on every link is the same size; under the onion baseline a
- * packet's size says which layer it is on (and, hop to hop, which packet it is).
+ * Under Sphinx every packet on every link is the same size, and so is every delivery from
+ * the exit to the gateway; under the onion baseline a packet's size says which layer it is
+ * on (and, hop to hop, which packet it is), and a delivery's size the message's length.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MixnetClient, type Subscription } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
-import { decodeFrames, defaultGeometry, type PacketFormatName } from '@mixlab/packet';
+import { decodeFrames, defaultGeometry, type PacketFormatName, sphinx } from '@mixlab/packet';
 import { bridgeInterface, buildCaptureImage, type Capture, startCapture } from './capture/capture.ts';
 import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
 import { httpRequestsFromPcap, type WireRequest } from './helpers/pcap.ts';
@@ -19,11 +20,13 @@ import { httpRequestsFromPcap, type WireRequest } from './helpers/pcap.ts';
 const THRESHOLD = 4;
 /**
  * The same lengths for both formats: 1 to 1450 bytes (a Sphinx payload holds them all).
- * No two differ by exactly one or two onion layers (55 or 110 bytes with these node
- * ids), so under onion the size sets of different links cannot overlap by accident.
+ * No two differ by exactly one or two onion layers (68 or 136 bytes with compose's node ids),
+ * so under onion the size sets of different links cannot overlap by accident.
  */
 const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 1450];
 const SPHINX_PACKET_BYTES = 2622;
+/** The gateway's id in docker-compose.yml: exits name it in every delivery's routing. */
+const GATEWAY_ID = 'gateway-1';
 const PORT = 8080;
 
 /** The links that carry packets, in path order; `client` is the host, behind the published port. */
@@ -227,6 +230,7 @@ describe('the wire, as a passive adversary on the compose network sees it', { ti
       assert.equal(sizes.length, MESSAGE_LENGTHS.length, `packets on ${link}`);
     }
     assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
+    assert.equal(new Set(observation.deliveries).size, MESSAGE_LENGTHS.length, 'a delivery is as long as its message');
     // The gateway forwards what the client hands it, byte for byte.
     assert.deepEqual(sorted(first ?? []), sorted(client ?? []));
     // No size is seen on two layers...
@@ -263,6 +267,10 @@ describe('the wire, as a passive adversary on the compose network sees it', { ti
       assert.deepEqual(new Set(sizes), new Set([SPHINX_PACKET_BYTES]), `packet sizes on ${link}`);
     }
     assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
+    // Past the exit too: senders pad every message to the packet's capacity, so each delivery
+    // (recipient | sealed message) is the same size whatever the message's length.
+    const capacity = sphinx.payloadCapacity({ gateway: GATEWAY_ID, recipient: new Uint8Array(32) });
+    assert.deepEqual(new Set(observation.deliveries), new Set([32 + capacity]), `delivery sizes on ${DELIVERY_LINK}`);
     // Batching: one request per packet into mix-1, one per batch after it.
     assert.equal(observation.requestsPerLink.get('mix-1→mix-2'), MESSAGE_LENGTHS.length / THRESHOLD);
     assert.equal(observation.requestsPerLink.get('mix-2→mix-3'), MESSAGE_LENGTHS.length / THRESHOLD);
