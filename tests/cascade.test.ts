@@ -123,6 +123,16 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
       'sum by (layer) (mixlab_packets_total{outcome=~"malformed|undecryptable|forward_failed"})',
     );
     assert.deepEqual(outcomes, { 1: 0, 2: 0, 3: 0 });
+    const perLayer = (values: Record<string, number>, digits = 0) =>
+      LAYERS.map((layer) => `${layer}: ${(values[layer] ?? 0).toFixed(digits)}`).join(', ');
+    console.log(
+      [
+        `cascade, threshold ${THRESHOLD}: ${MESSAGES} messages to 2 recipients, each delivered intact once`,
+        `  Prometheus: batches {${perLayer(batches)}}, mean batch size {${perLayer(meanBatch, 2)}}`,
+        `  mean mixing delay (s) {${LAYERS.map((l) => `${l}: ${((delays[l] ?? 0) / (delayCounts[l] ?? 1)).toFixed(3)}`).join(', ')}}`,
+        `  end-to-end latencies recorded: ${latencies.value[1]}`,
+      ].join('\n'),
+    );
   });
 
   it('serves every Grafana panel query from Prometheus, with data for the mixing panels', async () => {
