@@ -65,6 +65,11 @@ export interface DescriptorVerificationOptions {
 export function descriptorSigningBytes(descriptor: UnsignedNodeDescriptor): Uint8Array {
   const problems = descriptorShapeProblems(descriptor);
   if (problems.length > 0) throw new TypeError(`descriptor cannot be encoded: ${problems.join('; ')}`);
+  return encodeDescriptor(descriptor);
+}
+
+/** descriptorSigningBytes for a descriptor whose shape was checked already. */
+function encodeDescriptor(descriptor: UnsignedNodeDescriptor): Uint8Array {
   const writer = new CanonicalWriter()
     .text(DESCRIPTOR_DOMAIN)
     .text(descriptor.id)
@@ -145,7 +150,7 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
 
   const signature = fromHex(descriptor.signature) as Uint8Array;
   const identity = fromHex(descriptor.identityKey) as Uint8Array;
-  if (!verifyDetached(signature, descriptorSigningBytes(descriptor), identity)) {
+  if (!verifyDetached(signature, encodeDescriptor(descriptor), identity)) {
     return reject(
       'forged',
       `signature of node ${descriptor.id} does not verify under its identityKey ${descriptor.identityKey}: ` +

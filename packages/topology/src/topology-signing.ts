@@ -80,6 +80,11 @@ export interface TopologyVerificationOptions {
 export function topologySigningBytes(document: TopologyDocument): Uint8Array {
   const problems = topologyShapeProblems(document);
   if (problems.length > 0) throw new TypeError(`topology cannot be encoded: ${problems.join('; ')}`);
+  return encodeTopology(document);
+}
+
+/** topologySigningBytes for a document whose shape was checked already. */
+function encodeTopology(document: TopologyDocument): Uint8Array {
   const writer = new CanonicalWriter()
     .text(TOPOLOGY_DOMAIN)
     .u32(document.version)
@@ -188,7 +193,7 @@ export function signTopology(document: TopologyDocument, directorySecretKey: Uin
   const copy = copyDocument(document);
   return {
     document: copy,
-    signature: toHex(signDetached(topologySigningBytes(copy), directorySecretKey)),
+    signature: toHex(signDetached(encodeTopology(copy), directorySecretKey)),
     directoryKey: toHex(signingPublicKeyOf(directorySecretKey)),
   };
 }
@@ -233,7 +238,7 @@ export function verifyTopology(signed: unknown, options: TopologyVerificationOpt
   if (shape.length > 0) fail('malformed', `the topology document is malformed: ${shape.join('; ')}`);
   const document = copyDocument(signed.document as TopologyDocument);
   const signature = fromHex(signed.signature as string) as Uint8Array;
-  if (!verifyDetached(signature, topologySigningBytes(document), fromHex(pinned) as Uint8Array)) {
+  if (!verifyDetached(signature, encodeTopology(document), fromHex(pinned) as Uint8Array)) {
     fail(
       'tampered',
       `the signature does not match the topology for epoch ${document.epoch}: the document was altered after the ` +
