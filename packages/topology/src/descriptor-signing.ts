@@ -14,6 +14,7 @@ export const DESCRIPTOR_DOMAIN = 'mixlab-descriptor-v1';
 export const MAX_MIXING_KEYS = 2;
 export const SIGNATURE_PATTERN = '^[0-9a-f]{128}$';
 const signaturePattern = new RegExp(SIGNATURE_PATTERN);
+export const UNSIGNED_DESCRIPTOR_PROBLEM = "descriptor has no signature: sign it with the node's identity key";
 
 /** An X25519 mixing public key and the epoch in which the node peels with it. */
 export interface MixingKey {
@@ -137,20 +138,17 @@ export function signDescriptor(unsigned: UnsignedNodeDescriptor, identitySecretK
  * the signed fields. `cryptoReady()` must have been awaited.
  */
 export function verifyDescriptor(signed: unknown, options: DescriptorVerificationOptions): DescriptorVerdict {
-  const value = signed as Partial<Record<keyof SignedNodeDescriptor, unknown>> | null;
-  if (typeof value === 'object' && value !== null && !Array.isArray(value) && (value.signature ?? '') === '') {
-    return reject('unsigned', "descriptor has no signature: sign it with the node's identity key");
-  }
+  if (isUnsignedDescriptor(signed)) return reject('unsigned', UNSIGNED_DESCRIPTOR_PROBLEM);
   const shape = descriptorShapeProblems(signed);
-  if (typeof value?.signature !== 'string' || !signaturePattern.test(value.signature)) {
+  const signature = (signed as { signature?: unknown } | null)?.signature;
+  if (typeof signature !== 'string' || !signaturePattern.test(signature)) {
     shape.push('signature must be 64 bytes as 128 lowercase hex characters');
   }
   if (shape.length > 0) return reject('malformed', `descriptor is malformed: ${shape.join('; ')}`);
   const descriptor = copySigned(signed as SignedNodeDescriptor);
 
-  const signature = fromHex(descriptor.signature) as Uint8Array;
   const identity = fromHex(descriptor.identityKey) as Uint8Array;
-  if (!verifyDetached(signature, encodeDescriptor(descriptor), identity)) {
+  if (!verifyDetached(fromHex(descriptor.signature) as Uint8Array, encodeDescriptor(descriptor), identity)) {
     return reject(
       'forged',
       `signature of node ${descriptor.id} does not verify under its identityKey ${descriptor.identityKey}: ` +
@@ -189,6 +187,19 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
     );
   }
   return { ok: true, descriptor };
+}
+
+/**
+ * True for an object whose signature is missing, null or empty: such a descriptor is
+ * reported as 'unsigned', before any other problem it has.
+ */
+export function isUnsignedDescriptor(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    ((value as { signature?: unknown }).signature ?? '') === ''
+  );
 }
 
 /**

@@ -4,10 +4,12 @@ import { registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
 import {
   GATEWAY_ID_PATTERN,
   type GatewayDescriptor,
+  isUnsignedDescriptor,
   MAX_MIXING_KEYS,
   NODE_ID_PATTERN,
   PUBLIC_KEY_PATTERN,
   SIGNATURE_PATTERN,
+  UNSIGNED_DESCRIPTOR_PROBLEM,
 } from '@mixlab/topology';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -78,8 +80,6 @@ const REJECTION_STATUS: Readonly<Record<DirectoryRejectionReason, number>> = {
   replayed: 409,
 };
 
-const UNSIGNED_PROBLEM = "descriptor has no signature: sign it with the node's identity key";
-
 export function buildServer(deps: DirectoryDeps): FastifyInstance {
   const { nodes, metrics } = deps;
   const base = serviceOptions(deps.logger, { bodyLimit: BODY_LIMIT });
@@ -139,15 +139,8 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
           return reply.code(500).send({ error: 'internal error', reason: 'internal', problems: [error.message] });
         }
         // As verifyDescriptor does, a missing signature is reported before any other problem.
-        const body = request.body as Record<string, unknown> | undefined;
-        const unsigned =
-          error.validation &&
-          typeof body === 'object' &&
-          body !== null &&
-          !Array.isArray(body) &&
-          (body.signature ?? '') === '';
-        return unsigned
-          ? reject(request, reply, 'unsigned', [UNSIGNED_PROBLEM, error.message], 400)
+        return error.validation && isUnsignedDescriptor(request.body)
+          ? reject(request, reply, 'unsigned', [UNSIGNED_DESCRIPTOR_PROBLEM, error.message], 400)
           : reject(request, reply, 'malformed', [error.message], status);
       },
     },
