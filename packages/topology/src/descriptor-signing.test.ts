@@ -17,7 +17,7 @@ import {
   type UnsignedNodeDescriptor,
   verifyDescriptor,
 } from './descriptor-signing.ts';
-import { nodeVerify } from './signing-test-support.ts';
+import { flipFirstBit, key, nodeVerify, text, u32, u64 } from './signing-test-support.ts';
 
 const NOW = 1_800_000_000_000;
 const KEY_7 = 'a7'.repeat(32);
@@ -56,16 +56,6 @@ function rejection(verdict: ReturnType<typeof verifyDescriptor>): [string, strin
   assert.equal(verdict.ok, false, 'expected a rejection');
   return verdict.ok ? ['', ''] : [verdict.reason, verdict.problem];
 }
-
-// Independent of the encoder: the layout of docs/directory.md, written out by hand.
-const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
-const u64 = (n: number) => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(BigInt(n));
-  return bytes;
-};
-const text = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s, 'utf8')]);
-const key = (hex: string) => Buffer.from(hex, 'hex');
 
 describe('descriptor canonical encoding', () => {
   it('lays out the fields as the specification says', () => {
@@ -290,7 +280,3 @@ describe('mixingKeyFor', () => {
     assert.equal(mixingKeyFor(unsigned(), 9), undefined);
   });
 });
-
-function flipFirstBit(hex: string): string {
-  return (Number.parseInt(hex.slice(0, 2), 16) ^ 1).toString(16).padStart(2, '0') + hex.slice(2);
-}
