@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady } from '@mixlab/crypto';
-import { NodeRegistry } from './node-registry.ts';
+import type { NodeRegistry } from './node-registry.ts';
 import {
   EPOCH,
   EPOCH_LENGTH_MS,
   EPOCH_START,
   LIVENESS_TIMEOUT_MS,
   MAX_SKEW_MS,
-  SCHEDULE,
   TestClock,
   TestNode,
+  testRegistry,
 } from './test-support.ts';
 
 function setup() {
   const clock = new TestClock();
-  const registry = new NodeRegistry({
-    layerCount: 3,
-    schedule: SCHEDULE,
-    livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
-    maxSkewMs: MAX_SKEW_MS,
-    now: clock.now,
-  });
-  return { clock, registry };
+  return { clock, registry: testRegistry(clock) };
 }
 
 const ids = (registry: NodeRegistry) => registry.document().layers.map((nodes) => nodes.map((node) => node.id));

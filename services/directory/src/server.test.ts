@@ -15,7 +15,6 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
-import { NodeRegistry } from './node-registry.ts';
 import { buildServer } from './server.ts';
 import {
   EPOCH,
@@ -23,9 +22,9 @@ import {
   EPOCH_START,
   LIVENESS_TIMEOUT_MS,
   MAX_SKEW_MS,
-  SCHEDULE,
   TestClock,
   TestNode,
+  testRegistry,
 } from './test-support.ts';
 import { TopologyPublisher } from './topology-publisher.ts';
 
@@ -47,15 +46,8 @@ function startDirectory(key: SigningKeyPair = generateSigningKeyPair(), clock = 
   const registry = createServiceRegistry({ node: 'directory' });
   const publisher = new TopologyPublisher(key.secretKey);
   const logs: Record<string, unknown>[] = [];
-  const nodes = new NodeRegistry({
-    layerCount: 3,
-    schedule: SCHEDULE,
-    livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
-    maxSkewMs: MAX_SKEW_MS,
-    now: clock.now,
-  });
   const app = buildServer({
-    nodes,
+    nodes: testRegistry(clock),
     directoryKey: key,
     registry,
     metrics: directoryMetrics(registry, 3),

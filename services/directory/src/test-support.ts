@@ -1,6 +1,7 @@
 /** Helpers for the directory's tests: mix nodes with real Ed25519 identities, and a settable clock. */
 import { generateSigningKeyPair, randomBytes, type SigningKeyPair, toHex } from '@mixlab/crypto';
 import { type SignedNodeDescriptor, signDescriptor, type UnsignedNodeDescriptor } from '@mixlab/topology';
+import { NodeRegistry } from './node-registry.ts';
 
 export const EPOCH_LENGTH_MS = 600_000;
 export const SCHEDULE = { genesisMs: 0, lengthMs: EPOCH_LENGTH_MS } as const;
@@ -19,6 +20,17 @@ export class TestClock {
     this.nowMs += ms;
     return this.nowMs;
   }
+}
+
+/** The registry the tests use: 3 layers, SCHEDULE, LIVENESS_TIMEOUT_MS and MAX_SKEW_MS, read against `clock`. */
+export function testRegistry(clock: TestClock): NodeRegistry {
+  return new NodeRegistry({
+    layerCount: 3,
+    schedule: SCHEDULE,
+    livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
+    maxSkewMs: MAX_SKEW_MS,
+    now: clock.now,
+  });
 }
 
 /** A mix node: a fresh identity key and one random mixing key per epoch, kept so that re-signing reuses them. */
