@@ -46,12 +46,12 @@ describe('loadOrCreateDirectoryKey', () => {
 
   it('refuses a damaged key file rather than replace it', async () => {
     const dataDir = join(root, 'damaged');
-    const { keyPath, publicKeyHex } = await loadOrCreateDirectoryKey(dataDir);
+    const { keyPath } = await loadOrCreateDirectoryKey(dataDir);
     const content = JSON.parse(await readFile(keyPath, 'utf8'));
     await writeFile(keyPath, JSON.stringify({ ...content, publicKey: 'ab'.repeat(32) }));
     await assert.rejects(loadOrCreateDirectoryKey(dataDir), /publicKey does not belong to the seed/);
     await writeFile(keyPath, '{"type":');
     await assert.rejects(loadOrCreateDirectoryKey(dataDir), /not a directory key \(not JSON\)/);
-    assert.notEqual(publicKeyHex, '');
+    assert.equal(await readFile(keyPath, 'utf8'), '{"type":', 'the damaged file is left as it was');
   });
 });
