@@ -65,11 +65,6 @@ export class TopologyCache {
     return this.#lookUp((topology) => findGateway(topology, id));
   }
 
-  /** Fetches now (sharing a fetch already under way), whatever the cached document's age. */
-  async refresh(): Promise<Topology> {
-    return (await this.#refresh()).topology;
-  }
-
   #fresh(): Promise<Cached> {
     const cached = this.#cached;
     const now = this.#now();
@@ -84,11 +79,11 @@ export class TopologyCache {
     if (known) return known;
     const wait = (this.#cached?.fetchedAt ?? 0) + this.#options.refetchAfterMs - this.#now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return look(await this.refresh());
+    return look((await this.#refresh()).topology);
   }
 
+  /** Fetches now, whatever the cached document's age; concurrent callers share one request. */
   #refresh(): Promise<Cached> {
-    // Concurrent callers share one request.
     this.#inflight ??= this.#fetch()
       .then((signed) => {
         const document = this.#options.verify ? this.#options.verify(signed) : signed.document;
