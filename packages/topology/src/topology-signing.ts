@@ -6,7 +6,7 @@
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
 import { CanonicalWriter, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { mixingKeyFor, SIGNATURE_PATTERN, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
-import { descriptorProblems, type GatewayDescriptor, gatewayProblems, type Topology } from './topology.ts';
+import { type GatewayDescriptor, gatewayProblems, listedNodeProblems, type Topology } from './topology.ts';
 
 /** Domain separation: no other signed mixlab format starts with these bytes. */
 export const TOPOLOGY_DOMAIN = 'mixlab-topology-v1';
@@ -168,10 +168,7 @@ export function topologyDocumentProblems(document: TopologyDocument): string[] {
   const seen = new Set<string>();
   document.layers.forEach((nodes, index) => {
     for (const node of nodes) {
-      for (const problem of descriptorProblems(node, document.layers.length))
-        problems.push(`node ${node.id}: ${problem}`);
-      if (node.layer !== index + 1)
-        problems.push(`node ${node.id} is listed in layer ${index + 1} but says ${node.layer}`);
+      problems.push(...listedNodeProblems(node, index, document.layers.length));
       if (seen.has(node.id)) problems.push(`node ${node.id} is listed more than once`);
       seen.add(node.id);
     }

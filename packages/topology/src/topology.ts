@@ -77,15 +77,18 @@ export function topologyProblems(topology: Topology, layerCount: number): string
   }
   topology.layers.forEach((nodes, index) => {
     if (nodes.length === 0) problems.push(`layer ${index + 1} has no node`);
-    for (const node of nodes) {
-      for (const problem of descriptorProblems(node, layerCount)) problems.push(`node ${node.id}: ${problem}`);
-      if (node.layer !== index + 1)
-        problems.push(`node ${node.id} is listed in layer ${index + 1} but says ${node.layer}`);
-    }
+    for (const node of nodes) problems.push(...listedNodeProblems(node, index, layerCount));
   });
   for (const gateway of topology.gateways ?? []) {
     for (const problem of gatewayProblems(gateway)) problems.push(`gateway ${gateway.id}: ${problem}`);
   }
+  return problems;
+}
+
+/** Reasons `node`, listed at `layers[index]` of a network of `layerCount` layers, is refused there. */
+export function listedNodeProblems(node: NodeDescriptor, index: number, layerCount: number): string[] {
+  const problems = descriptorProblems(node, layerCount).map((problem) => `node ${node.id}: ${problem}`);
+  if (node.layer !== index + 1) problems.push(`node ${node.id} is listed in layer ${index + 1} but says ${node.layer}`);
   return problems;
 }
 
