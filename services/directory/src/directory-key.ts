@@ -62,8 +62,8 @@ async function createKeyFileIfMissing(keyPath: string): Promise<boolean> {
   const content: DirectoryKeyFile = { type: 'ed25519', seed: toHex(seed), publicKey: toHex(keyPair.publicKey) };
   // Written in full to a private temporary file, then linked into place: the key file is
   // never seen half-written, and link() refuses to replace a key another process created.
-  const temporary = `${keyPath}.${process.pid}.${toHex(randomBytes(4))}.tmp`;
-  await writeFileSynced(temporary, `${JSON.stringify(content, null, 2)}\n`, 0o600, 'wx');
+  const temporary = temporaryPathFor(keyPath);
+  await writeNewFileSynced(temporary, `${JSON.stringify(content, null, 2)}\n`, 0o600);
   try {
     await link(temporary, keyPath);
     return true;
@@ -103,9 +103,9 @@ function parseKeyFile(text: string, keyPath: string): SigningKeyPair {
 }
 
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
-  const temporary = `${path}.${process.pid}.${toHex(randomBytes(4))}.tmp`;
+  const temporary = temporaryPathFor(path);
   try {
-    await writeFileSynced(temporary, content, mode, 'wx');
+    await writeNewFileSynced(temporary, content, mode);
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => {});
@@ -113,8 +113,14 @@ async function writeAtomically(path: string, content: string, mode: number): Pro
   }
 }
 
-async function writeFileSynced(path: string, content: string, mode: number, flags: string): Promise<void> {
-  const file = await open(path, flags, mode);
+/** A name next to `path` that no other process or call picks. */
+function temporaryPathFor(path: string): string {
+  return `${path}.${process.pid}.${toHex(randomBytes(4))}.tmp`;
+}
+
+/** Creates `path` (failing if it exists) with exactly `mode`, and syncs it to disk. */
+async function writeNewFileSynced(path: string, content: string, mode: number): Promise<void> {
+  const file = await open(path, 'wx', mode);
   try {
     await file.writeFile(content);
     // The umask may have narrowed `mode`; set it exactly.
