@@ -15,6 +15,11 @@ const MAX_U32 = 0xffff_ffff;
 const keyPattern = new RegExp(PUBLIC_KEY_PATTERN);
 const utf8 = new TextEncoder();
 
+/** A JSON object (not null, not an array): what a signed structure must be before its fields are checked. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Why a value cannot be encoded, or undefined when it can. */
 export function u32Problem(value: unknown): string | undefined {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_U32

@@ -5,7 +5,7 @@
  * Specification: docs/directory.md.
  */
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
-import { CanonicalWriter, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
+import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { descriptorProblems } from './topology.ts';
 
 /** Domain separation: no other signed mixlab format starts with these bytes. */
@@ -87,9 +87,8 @@ function encodeDescriptor(descriptor: UnsignedNodeDescriptor): Uint8Array {
  * mixing key list); empty when it is one. Network-level rules (id pattern, layer range,
  * url scheme) are checked by verifyDescriptor through descriptorProblems.
  */
-export function descriptorShapeProblems(value: unknown): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['descriptor must be an object'];
-  const descriptor = value as Record<string, unknown>;
+export function descriptorShapeProblems(descriptor: unknown): string[] {
+  if (!isRecord(descriptor)) return ['descriptor must be an object'];
   const problems: string[] = [];
   const check = (field: string, problem: string | undefined) => {
     if (problem) problems.push(`${field} ${problem}`);
@@ -194,12 +193,7 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
  * reported as 'unsigned', before any other problem it has.
  */
 export function isUnsignedDescriptor(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    ((value as { signature?: unknown }).signature ?? '') === ''
-  );
+  return isRecord(value) && (value.signature ?? '') === '';
 }
 
 /**

@@ -4,7 +4,7 @@
  * Specification: docs/directory.md.
  */
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
-import { CanonicalWriter, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
+import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { mixingKeyFor, SIGNATURE_PATTERN, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
 import { type GatewayDescriptor, gatewayProblems, listedNodeProblems, type Topology } from './topology.ts';
 
@@ -294,10 +294,6 @@ export function topologyNodeFor(descriptor: UnsignedNodeDescriptor, epoch: numbe
 
 function fail(reason: TopologyRejection, message: string): never {
   throw new TopologyVerificationError(reason, message);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function when(ms: number): string {
