@@ -31,8 +31,6 @@ import { TopologyPublisher } from './topology-publisher.ts';
 // The refusal cases below sign descriptors while the suite is defined.
 await cryptoReady();
 
-const metricValue = seriesValue;
-
 interface Directory {
   app: FastifyInstance;
   registry: Registry;
@@ -81,9 +79,9 @@ describe('directory server', () => {
     verifyTopology(await signedTopology(), { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
   const layerIds = async () => (await topology()).layers.map((nodes) => nodes.map((node) => node.id));
   const counted = (outcome: 'accepted' | 'rejected', reason: string) =>
-    metricValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
+    seriesValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
   const nodeGauge = async (state: 'alive' | 'dead') =>
-    Promise.all(['1', '2', '3'].map((layer) => metricValue(d.registry, 'mixlab_directory_nodes', { layer, state })));
+    Promise.all(['1', '2', '3'].map((layer) => seriesValue(d.registry, 'mixlab_directory_nodes', { layer, state })));
   /** Every registration counter, as `reason: count`, leaving out zeros. */
   const counters = async () => {
     const result: Record<string, number> = {};
@@ -476,7 +474,7 @@ describe('directory server', () => {
         before.document.layers[0]?.map((node) => node.id),
         ['rotating', 'stuck'],
       );
-      assert.equal(await metricValue(d.registry, 'mixlab_directory_epoch'), EPOCH);
+      assert.equal(await seriesValue(d.registry, 'mixlab_directory_epoch'), EPOCH);
 
       d.clock.advance(2_000);
       const document = await topology();
@@ -492,7 +490,7 @@ describe('directory server', () => {
           publicKey: rotating.mixingKey(EPOCH + 1),
         },
       ]);
-      assert.equal(await metricValue(d.registry, 'mixlab_directory_epoch'), EPOCH + 1);
+      assert.equal(await seriesValue(d.registry, 'mixlab_directory_epoch'), EPOCH + 1);
       // The previous epoch's topology is expired for a client now.
       assert.throws(
         () => verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs }),
