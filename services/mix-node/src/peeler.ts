@@ -10,7 +10,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { KeyPair } from '@mixlab/crypto';
-import { PacketError, type PacketErrorReason, type PacketFormatName, type Peeled, packetFormat } from '@mixlab/packet';
+import {
+  PacketError,
+  type PacketErrorReason,
+  type PacketFormat,
+  type PacketFormatName,
+  type Peeled,
+  packetFormat,
+} from '@mixlab/packet';
 import { type KeyRole, keyRole } from './key-schedule.ts';
 import type { MixingKeySet } from './mixing-keys.ts';
 
@@ -37,15 +44,39 @@ export interface PeelerOptions {
   readonly maxPacketBytes: number;
 }
 
-/** The held keys in the order they are tried: current, then the older, then the newer epochs. */
-export function keysInPeelOrder(keys: MixingKeySet): { epoch: number; keys: KeyPair }[] {
-  const current = keys.byEpoch.get(keys.current);
-  if (!current) throw new Error(`the key set holds no key for its current epoch ${keys.current}`);
-  const others = [...keys.byEpoch]
-    .filter(([epoch]) => epoch !== keys.current)
+/** One held key, with the role it is reported under when it opens a packet. */
+interface HeldKey {
+  readonly epoch: number;
+  readonly keys: KeyPair;
+  readonly role: KeyRole;
+}
+
+/** What peeling needs, worked out once per key set rather than per packet. */
+export interface PeelContext {
+  readonly format: PacketFormat;
+  /** The held keys in the order they are tried: current, then the older, then the newer epochs. */
+  readonly keys: readonly HeldKey[];
+  readonly maxPacketBytes: number;
+}
+
+/** The held keys in the order they are tried; throws when the set holds no key for its current epoch. */
+function keysInPeelOrder({ current, byEpoch }: MixingKeySet): HeldKey[] {
+  const currentKeys = byEpoch.get(current);
+  if (!currentKeys) throw new Error(`the key set holds no key for its current epoch ${current}`);
+  const others = [...byEpoch]
+    .filter(([epoch]) => epoch !== current)
     .sort(([a], [b]) => a - b)
-    .map(([epoch, pair]) => ({ epoch, keys: pair }));
-  return [{ epoch: keys.current, keys: current }, ...others];
+    .map(([epoch, keys]) => ({ epoch, keys, role: keyRole(epoch, current) }));
+  return [{ epoch: current, keys: currentKeys, role: 'current' }, ...others];
+}
+
+/** Prepares `options` for peelOne: once per key set, not per packet. */
+export function peelContext(options: PeelerOptions): PeelContext {
+  return {
+    format: packetFormat(options.format),
+    keys: keysInPeelOrder(options.keys),
+    maxPacketBytes: options.maxPacketBytes,
+  };
 }
 
 /**
@@ -53,19 +84,18 @@ export function keysInPeelOrder(keys: MixingKeySet): { epoch: number; keys: KeyP
  * result; anything else is a bug and throws. Only 'undecryptable' moves on to the
  * next key: any other error is the packet's fault whatever the key.
  */
-export function peelOne(packet: Uint8Array, options: PeelerOptions): PeelResult {
-  if (packet.length > options.maxPacketBytes) {
+export function peelOne(packet: Uint8Array, context: PeelContext): PeelResult {
+  if (packet.length > context.maxPacketBytes) {
     return {
       ok: false,
       reason: 'malformed',
-      message: `packet of ${packet.length} bytes exceeds ${options.maxPacketBytes}`,
+      message: `packet of ${packet.length} bytes exceeds ${context.maxPacketBytes}`,
     };
   }
-  const format = packetFormat(options.format);
   let firstFailure: PeelResult | undefined;
-  for (const { epoch, keys } of keysInPeelOrder(options.keys)) {
+  for (const { epoch, keys, role } of context.keys) {
     try {
-      return { ok: true, peeled: format.peel(packet, keys), epoch, key: keyRole(epoch, options.keys.current) };
+      return { ok: true, peeled: context.format.peel(packet, keys), epoch, key: role };
     } catch (error) {
       if (!(error instanceof PacketError)) throw error;
       const failure: PeelResult = { ok: false, reason: error.reason, message: error.message };
@@ -77,21 +107,19 @@ export function peelOne(packet: Uint8Array, options: PeelerOptions): PeelResult 
 }
 
 export class InlinePeeler implements Peeler {
-  #options: PeelerOptions;
+  #context: PeelContext;
 
   constructor(options: PeelerOptions) {
-    keysInPeelOrder(options.keys); // refuses a key set without its current key
-    this.#options = options;
+    this.#context = peelContext(options);
   }
 
   async peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
-    const options = this.#options;
-    return packets.map((packet) => peelOne(packet, options));
+    const context = this.#context;
+    return packets.map((packet) => peelOne(packet, context));
   }
 
   setKeys(keys: MixingKeySet): void {
-    keysInPeelOrder(keys);
-    this.#options = { ...this.#options, keys };
+    this.#context = { ...this.#context, keys: keysInPeelOrder(keys) };
   }
 
   async close(): Promise<void> {}
@@ -115,7 +143,7 @@ export class WorkerPeeler implements Peeler {
 
   constructor(options: PeelerOptions, workers: number = availableParallelism()) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be at least 1, got ${workers}`);
-    keysInPeelOrder(options.keys);
+    keysInPeelOrder(options.keys); // refuses a key set without its current key, here rather than in a worker
     this.#workers = Array.from({ length: workers }, () => {
       const worker = new Worker(new URL('./peel-worker.ts', import.meta.url), { workerData: options });
       worker.on('message', ({ id, results }: { id: number; results: PeelResult[] }) => {
