@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics, seriesValue } from '@mixlab/metrics';
 import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
@@ -10,7 +10,7 @@ import { MixNode, type PooledPacket } from './mix-node.ts';
 import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { manualWallClock } from './test-support.ts';
+import { counts, manualWallClock, packetCounts } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -58,19 +58,6 @@ interface FixtureOptions {
   readonly resolveNode?: (id: string) => Promise<string | undefined>;
   readonly failSendTo?: string;
   readonly maxPacketBytes?: number;
-}
-
-const metricValue = seriesValue;
-
-async function packetCounts(registry: Registry): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const outcome of PACKET_OUTCOMES)
-    counts[outcome] = await metricValue(registry, 'mixlab_packets_total', { outcome });
-  return counts;
-}
-
-function counts(nonZero: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(PACKET_OUTCOMES.map((outcome) => [outcome, nonZero[outcome] ?? 0]));
 }
 
 describe('MixNode', () => {
@@ -146,7 +133,7 @@ describe('MixNode', () => {
       f.clock.advance(250);
       assert.deepEqual(await f.node.receive([forwardPacket('b')]), { accepted: 1, rejected: [] });
       assert.equal(f.node.queued, 2);
-      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 2);
+      assert.equal(await seriesValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 2);
       f.clock.advance(500);
       await f.node.settled();
       assert.equal(f.sends.length, 0, 'nothing leaves before the threshold');
@@ -163,26 +150,26 @@ describe('MixNode', () => {
         ['b', 'c', 'a'],
       );
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forwarded: 3 }));
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '2' }), 0);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '3' }), 1);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '2' }), 0);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_bucket', { strategy: 'threshold', le: '3' }), 1);
       // Arrivals at 0, 250 and 750 ms, release at 750 ms: 0.75 + 0.5 + 0 seconds.
-      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_count', { strategy: 'threshold' }), 3);
-      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.25);
+      assert.equal(await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_count', { strategy: 'threshold' }), 3);
+      assert.equal(await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.25);
       assert.equal(
-        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.001' }),
+        await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.001' }),
         1,
       );
       assert.equal(
-        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.512' }),
+        await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '0.512' }),
         2,
       );
       assert.equal(
-        await metricValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '1.024' }),
+        await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_bucket', { strategy: 'threshold', le: '1.024' }),
         3,
       );
-      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
+      assert.equal(await seriesValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
       assert.deepEqual(f.warnings, []);
     });
 
@@ -198,7 +185,7 @@ describe('MixNode', () => {
         f.sends[0]!.frames.map((frame) => readAtNext(frame)),
         ['a', 'b', 'c'],
       );
-      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 0);
+      assert.equal(await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 0);
     });
 
     it('flushes a partial batch after maxWaitMs and observes the ManualClock time as the mixing delay', async () => {
@@ -213,10 +200,10 @@ describe('MixNode', () => {
       await f.node.settled();
       assert.equal(f.sends.length, 1);
       assert.deepEqual(f.sends[0]!.frames.map((frame) => readAtNext(frame)).sort(), ['a', 'b']);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 2);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 1);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 2);
       // 1000 ms for the first, 600 ms for the second.
-      assert.equal(await metricValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.6);
+      assert.equal(await seriesValue(f.registry, 'mixlab_mixing_delay_seconds_sum', { strategy: 'threshold' }), 1.6);
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, forwarded: 2 }));
     });
 
@@ -258,9 +245,9 @@ describe('MixNode', () => {
       await f.node.settled();
       assert.equal(f.sends.length, 2);
       assert.equal(f.node.queued, 1);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 2);
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 4);
-      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 1);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 2);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 4);
+      assert.equal(await seriesValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 1);
     });
 
     it('stop drops what is pooled, returns how many, and zeroes the queue gauge', async () => {
@@ -268,7 +255,7 @@ describe('MixNode', () => {
       await f.node.receive([forwardPacket('a'), forwardPacket('b')]);
       assert.equal(await f.node.stop(), 2);
       assert.equal(f.node.queued, 0);
-      assert.equal(await metricValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
+      assert.equal(await seriesValue(f.registry, 'mixlab_queue_depth', { strategy: 'threshold' }), 0);
       assert.deepEqual(f.sends, []);
     });
   });
@@ -328,7 +315,7 @@ describe('MixNode', () => {
         await packetCounts(f.registry),
         counts({ accepted: 3, forwarded: 3, malformed: 3, undecryptable: 3 }),
       );
-      assert.equal(await metricValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
+      assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 3);
     });
 
     it('rejects a packet over maxPacketBytes as malformed without opening it', async () => {
@@ -377,8 +364,7 @@ describe('MixNode', () => {
       assert.equal(later.accepted, 1);
       assert.equal(f.node.queued, 2);
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, replay: 2 }));
-      const entries = await f.registry.getSingleMetric('mixlab_replay_cache_entries')?.get();
-      assert.equal(entries?.values[0]?.value, 2);
+      assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_entries'), 2);
     });
   });
 
@@ -594,18 +580,18 @@ describe('MixNode under key rotation', () => {
     };
     const outcomes = async (packets: Uint8Array[]) =>
       (await node.receive(packets)).rejected.map((rejection) => rejection.outcome);
-    const peeledWith = async (key: string) => metricValue(registry, 'mixlab_packets_peeled_total', { key });
+    const peeledWith = async (key: string) => seriesValue(registry, 'mixlab_packets_peeled_total', { key });
     return { wallClock, keys, registry, replayCache, node, peeler, packetFor, outcomes, peeledWith };
   }
 
   it('peels a packet built for the previous key during the grace period, and finds it undecryptable after', async () => {
     const f = rotating();
-    assert.equal(await metricValue(f.registry, 'mixlab_mixing_key_epoch'), 5);
+    assert.equal(await seriesValue(f.registry, 'mixlab_mixing_key_epoch'), 5);
     const early = f.packetFor(5, 'early');
     const late = f.packetFor(5, 'late');
     f.wallClock.advance(1_000); // epoch 6 begins
     assert.equal(f.keys.current, 6);
-    assert.equal(await metricValue(f.registry, 'mixlab_mixing_key_epoch'), 6);
+    assert.equal(await seriesValue(f.registry, 'mixlab_mixing_key_epoch'), 6);
     f.wallClock.advance(1_999);
     assert.deepEqual(await f.outcomes([early]), [], 'in flight across the boundary: accepted');
     assert.equal(await f.peeledWith('previous'), 1);
@@ -646,8 +632,8 @@ describe('MixNode under key rotation', () => {
     f.wallClock.advance(2_000);
     assert.equal(f.replayCache.bytes, oneTable, "epoch 5's table is freed with its key");
     assert.equal(f.replayCache.entries, 1);
-    assert.equal(await metricValue(f.registry, 'mixlab_replay_cache_bytes'), oneTable);
-    assert.equal(await metricValue(f.registry, 'mixlab_replay_cache_entries'), 1);
+    assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_bytes'), oneTable);
+    assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_entries'), 1);
     f.keys.stop();
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics, PACKET_OUTCOMES } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { ManualClock, ThresholdStrategy } from '@mixlab/mixing';
 import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
 import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-kit';
@@ -12,26 +12,12 @@ import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
+import { counts, packetCounts } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 const MAX_PACKET_BYTES = 256;
 const MAX_PACKETS = 3;
-
-async function packetCounts(registry: Registry): Promise<Record<string, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find((candidate) => candidate.name === 'mixlab_packets_total');
-  assert.ok(metric);
-  return Object.fromEntries(
-    PACKET_OUTCOMES.map((outcome) => [
-      outcome,
-      metric.values.find((value) => value.labels.outcome === outcome)?.value ?? Number.NaN,
-    ]),
-  );
-}
-
-function counts(nonZero: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(PACKET_OUTCOMES.map((outcome) => [outcome, nonZero[outcome] ?? 0]));
-}
 
 describe('mix node server', () => {
   let self: { hop: RouteHop; keys: KeyPair };
