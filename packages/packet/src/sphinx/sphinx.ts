@@ -11,7 +11,6 @@
  * Every routing slot is flag (1) | delay (u32 BE ms, 4) | command body: the sender chooses how
  * long each hop holds the packet (continuous-time mixing), and peel returns it as `delayMs`.
  */
-import { randomFillSync } from 'node:crypto';
 import {
   blake2b,
   chacha20Xor,
@@ -19,6 +18,7 @@ import {
   x25519 as defaultX25519,
   type KeyPair,
   kdf,
+  randomBytes,
   type X25519Backend,
   type X25519Point,
   type X25519Scalar,
@@ -84,17 +84,11 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** Source of random bytes; injectable so test vectors are reproducible. */
 export type Rng = (length: number) => Uint8Array;
 
-/**
- * The default Rng: node:crypto's CSPRNG, one call per draw. (libsodium-wrappers' randombytes_buf
- * calls crypto.getRandomValues once per 4 bytes, which cost a 3-hop wrap about a third of its time.)
- */
-const systemRng: Rng = (length) => randomFillSync(new Uint8Array(length));
-
 export interface SphinxOptions {
   /**
    * Randomness. wrap draws the ephemeral scalar (32 bytes), then the routing padding;
    * createReplyBlock draws the reply id (16), the replier's payload key (128), then as wrap.
-   * Default: node:crypto randomFillSync.
+   * Default: @mixlab/crypto randomBytes.
    */
   readonly rng?: Rng;
   /** X25519 implementation; default: the one @mixlab/crypto chose (`x25519`). For benchmarks and cross-checks. */
@@ -264,7 +258,7 @@ function draw(rng: Rng, length: number): Uint8Array {
 
 /** A Sphinx packet format for one geometry. */
 export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
-  const rng = options.rng ?? systemRng;
+  const rng = options.rng ?? randomBytes;
   const x25519 = options.x25519 ?? defaultX25519;
   const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
   // A node's private key is decoded once (node:crypto derives its public key on import).
