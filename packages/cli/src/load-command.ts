@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
+  GatewayClient,
   type LoadProgress,
   type LoadSettings,
   type LoadSummary,
@@ -164,7 +165,7 @@ export async function loadCommand({
     if (tty && progressShown) out.write('\n');
     out.write(`${formatSummary(summary)}\n`);
     // Measurement only: counts of what only these clients know (which packets were cover).
-    await new MixnetClient(gateway).gateway
+    await new GatewayClient(gateway)
       .report({
         originated: { message: summary.sent, drop: summary.cover?.drops ?? 0, loop: summary.cover?.loopsSent ?? 0 },
         loops: summary.cover
