@@ -8,17 +8,14 @@ import { buildServer } from './server.ts';
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
-// Clients get the signed document unchanged; first hops are checked against its routes.
-const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
-  maxAgeMs: 2_000,
-  refetchAfterMs: 1_000,
-});
-
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),
-  topology,
-  signedTopology: () => topology.signed(),
+  // Clients get the signed document unchanged; first hops are checked against its routes.
+  topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
+    maxAgeMs: 2_000,
+    refetchAfterMs: 1_000,
+  }),
   send: (url, frames) => sender.send(url, frames),
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,

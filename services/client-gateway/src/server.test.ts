@@ -88,7 +88,6 @@ describe('client gateway server', () => {
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
-      signedTopology: () => topology.signed(),
       registry,
       metrics: gatewayMetrics(registry),
       loops: loopMetrics(registry, 'client'),

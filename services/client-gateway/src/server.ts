@@ -19,17 +19,15 @@ import {
 import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
 import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
-import { NODE_ID_PATTERN, type SignedTopology, type TopologyCache } from '@mixlab/topology';
+import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage } from './mailboxes.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
-  /** The route view, for checking first hops. */
+  /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
-  /** The directory's signed document, passed to clients unchanged (they verify it). */
-  readonly signedTopology: () => Promise<SignedTopology>;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
   readonly info: GatewayInfo;
   readonly registry: Registry;
@@ -109,7 +107,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
 
   app.get('/v1/topology', async (request, reply) => {
     try {
-      return await deps.signedTopology();
+      return await deps.topology.signed();
     } catch (error) {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
       return reply.code(503).send({ error: 'the directory is unreachable; try again shortly' });
