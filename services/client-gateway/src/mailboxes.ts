@@ -72,10 +72,8 @@ export class Mailboxes {
     listeners.add(listener);
     this.#listeners.set(address, listeners);
     return () => {
-      // Only this subscription's own set, and only while it is still the registered one.
-      if (listeners.delete(listener) && listeners.size === 0 && this.#listeners.get(address) === listeners) {
-        this.#listeners.delete(address);
-      }
+      // A repeated call deletes nothing, so it cannot drop a later subscriber's set.
+      if (listeners.delete(listener) && listeners.size === 0) this.#listeners.delete(address);
     };
   }
 }
