@@ -161,13 +161,21 @@ function encodeDeliveryBlock(geometry: Geometry, destination: Destination, messa
     throw new RangeError(`payload of ${message.length} bytes exceeds the ${capacity} bytes this geometry carries`);
   }
   const block = new Uint8Array(geometry.payloadBytes);
-  const view = new DataView(block.buffer);
   block.set(destination.recipient, PAYLOAD_TAG_BYTES);
   block[PAYLOAD_TAG_BYTES + 32] = gateway.length;
-  view.setUint32(PAYLOAD_TAG_BYTES + 33, message.length);
+  dataView(block).setUint32(PAYLOAD_TAG_BYTES + 33, message.length);
   block.set(gateway, DELIVERY_HEADER_BYTES);
   block.set(message, DELIVERY_HEADER_BYTES + gateway.length);
   return block;
+}
+
+/** `bytes` as UTF-8; PacketError('malformed') naming `what` when they are not. */
+function decodeUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return fromUtf8.decode(bytes);
+  } catch {
+    throw new PacketError('malformed', `${what} is not valid UTF-8`);
+  }
 }
 
 function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; payload: Uint8Array } {
@@ -176,19 +184,13 @@ function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; pay
       throw new PacketError('malformed', 'payload authenticator mismatch: the payload was altered (tagged) in transit');
     }
   }
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const gatewayLength = block[PAYLOAD_TAG_BYTES + 32] as number;
-  const messageLength = view.getUint32(PAYLOAD_TAG_BYTES + 33);
+  const messageLength = dataView(block).getUint32(PAYLOAD_TAG_BYTES + 33);
   const messageStart = DELIVERY_HEADER_BYTES + gatewayLength;
   if (gatewayLength === 0 || messageStart + messageLength > block.length) {
     throw new PacketError('malformed', 'delivery fields do not fit the payload');
   }
-  let gateway: string;
-  try {
-    gateway = fromUtf8.decode(block.subarray(DELIVERY_HEADER_BYTES, messageStart));
-  } catch {
-    throw new PacketError('malformed', 'gateway URL is not valid UTF-8');
-  }
+  const gateway = decodeUtf8(block.subarray(DELIVERY_HEADER_BYTES, messageStart), 'gateway URL');
   return {
     destination: { gateway, recipient: block.subarray(PAYLOAD_TAG_BYTES, PAYLOAD_TAG_BYTES + 32) },
     payload: block.subarray(messageStart, messageStart + messageLength),
@@ -225,12 +227,10 @@ function decodeReplySlot(slot: Uint8Array): { destination: Destination; replyId:
   if (gatewayLength === 0 || gatewayLength > MAX_REPLY_GATEWAY_BYTES) {
     throw new PacketError('malformed', 'reply gateway id length out of range');
   }
-  let gateway: string;
-  try {
-    gateway = fromUtf8.decode(slot.subarray(REPLY_GATEWAY_OFFSET, REPLY_GATEWAY_OFFSET + gatewayLength));
-  } catch {
-    throw new PacketError('malformed', 'reply gateway id is not valid UTF-8');
-  }
+  const gateway = decodeUtf8(
+    slot.subarray(REPLY_GATEWAY_OFFSET, REPLY_GATEWAY_OFFSET + gatewayLength),
+    'reply gateway id',
+  );
   return {
     destination: { gateway, recipient: slot.slice(REPLY_RECIPIENT_OFFSET, REPLY_RECIPIENT_OFFSET + 32) },
     replyId: slot.slice(REPLY_ID_OFFSET, REPLY_ID_OFFSET + REPLY_ID_BYTES),
@@ -246,8 +246,9 @@ function checkDelay(hop: RouteHop): number {
   return delayMs;
 }
 
-function slotView(slot: Uint8Array): DataView {
-  return new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+/** A DataView over exactly `bytes` (which may be a view into a larger buffer). */
+function dataView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function draw(rng: Rng, length: number): Uint8Array {
@@ -299,8 +300,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   ): { header: Uint8Array; keys: HopKeys[] } {
     const n = route.length;
     // Group elements and shared secrets: alpha_i = g^(x b_0 .. b_{i-1}), s_i = y_i^(x b_0 .. b_{i-1}).
-    const secret = rng(32);
-    if (secret.length !== 32) throw new RangeError('rng returned the wrong number of bytes');
+    const secret = draw(rng, 32);
     const scalars = [x25519.scalar(secret)];
     const alphas: Uint8Array[] = [x25519Base(secret)];
     const keys: HopKeys[] = [];
@@ -327,11 +327,10 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     }
 
     // Last hop: its command, random padding (so the exit cannot count the hops), filler.
-    const padding = rng(R - n * P);
-    if (padding.length !== R - n * P) throw new RangeError('rng returned the wrong number of bytes');
+    const padding = draw(rng, R - n * P);
     let beta = new Uint8Array(R);
     beta.set(lastSlot, 0);
-    slotView(beta).setUint32(DELAY_OFFSET, delays[n - 1] as number);
+    dataView(beta).setUint32(DELAY_OFFSET, delays[n - 1] as number);
     beta.set(padding, P);
     xorInto(beta.subarray(0, R - (n - 1) * P), streams[n - 1] as Uint8Array);
     beta.set(filler, R - (n - 1) * P);
@@ -341,7 +340,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       const id = ids[i + 1] as Uint8Array;
       const next = new Uint8Array(R);
       next[0] = FLAG_FORWARD;
-      slotView(next).setUint32(DELAY_OFFSET, delays[i] as number);
+      dataView(next).setUint32(DELAY_OFFSET, delays[i] as number);
       next[ID_LENGTH_OFFSET] = id.length;
       next.set(id, ID_OFFSET);
       next.set(gamma, NEXT_MAC_OFFSET);
@@ -405,7 +404,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     routing.set(packet.subarray(GROUP_ELEMENT_BYTES, macOffset));
     const opened = chacha20Xor(routing, keys.routing);
     const flag = opened[0];
-    const delayMs = slotView(opened).getUint32(DELAY_OFFSET);
+    const delayMs = dataView(opened).getUint32(DELAY_OFFSET);
 
     if (flag === FLAG_FORWARD) {
       const nextHop = decodeNodeId(opened, ID_LENGTH_OFFSET);
@@ -481,7 +480,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     const packet = new Uint8Array(packetBytes);
     packet.set(block.subarray(headerOffset, replierKeyOffset), 0);
     const payload = packet.subarray(payloadOffset);
-    new DataView(payload.buffer, payload.byteOffset, payload.byteLength).setUint32(PAYLOAD_TAG_BYTES, message.length);
+    dataView(payload).setUint32(PAYLOAD_TAG_BYTES, message.length);
     payload.set(message, REPLY_PAYLOAD_HEADER_BYTES);
     lionessEncrypt(block.subarray(replierKeyOffset), payload, payload);
     return { firstHop, packet };
@@ -519,7 +518,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
         );
       }
     }
-    const length = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(PAYLOAD_TAG_BYTES);
+    const length = dataView(payload).getUint32(PAYLOAD_TAG_BYTES);
     if (REPLY_PAYLOAD_HEADER_BYTES + length > payload.length) {
       throw new PacketError('malformed', 'reply message length does not fit the payload');
     }
