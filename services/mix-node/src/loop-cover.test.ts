@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, loopMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, loopMetrics, seriesValue } from '@mixlab/metrics';
 import { ManualClock } from '@mixlab/mixing';
 import { type Peeled, sphinx } from '@mixlab/packet';
 import type { Topology, TopologyDocument } from '@mixlab/topology';
@@ -70,10 +70,7 @@ describe('LoopCover', () => {
       metrics: loopMetrics(registry, 'node'),
       logger: { warn: () => {} },
     });
-    const count = async (event: string) => {
-      const metric = await registry.getSingleMetric('mixlab_loops_total')?.get();
-      return metric?.values.find((v) => v.labels.event === event)?.value ?? 0;
-    };
+    const count = (event: string) => seriesValue(registry, 'mixlab_loops_total', { event });
     return { clock, cover, sends, count, registry };
   }
 
@@ -100,9 +97,7 @@ describe('LoopCover', () => {
     assert.equal(await count('sent'), 1);
     assert.equal(await count('returned'), 1);
     assert.equal(await count('lost'), 0);
-    const roundTrip = await registry.getSingleMetric('mixlab_loop_round_trip_seconds')?.get();
-    const sum = roundTrip?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'));
-    assert.equal(sum?.value, 1.2);
+    assert.equal(await seriesValue(registry, 'mixlab_loop_round_trip_seconds_sum'), 1.2);
     clock.advance(10_000);
     assert.equal(await count('lost'), 0, 'a returned loop is never lost');
   });
