@@ -565,13 +565,10 @@ describe('client gateway server', () => {
 
   describe('client reports', () => {
     const report = (payload: object) => app.inject({ method: 'POST', url: '/v1/reports', payload });
+    /** Every series of `name`, keyed by its `label`. */
     const series = async (name: string, label: string) => {
-      const text = await registry.getSingleMetricAsString(name);
-      return Object.fromEntries(
-        [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\d+)$`, 'gm'))]
-          .map((m) => [new RegExp(`${label}="([^"]+)"`).exec(m[1] as string)?.[1], Number(m[2])])
-          .filter(([key]) => key !== undefined),
-      );
+      const { values } = (await registry.getSingleMetric(name)?.get()) ?? { values: [] };
+      return Object.fromEntries(values.map(({ labels, value }) => [labels[label], value]));
     };
     const nothing = {
       deliveries: { acknowledged: 0, retransmitted: 0, expired: 0 },
