@@ -6,13 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cryptoReady, toHex, x25519Base } from '@mixlab/crypto';
-import { createGeometry, type GeometryParameters } from './geometry.ts';
-import { createSphinx } from './sphinx.ts';
+import type { GeometryParameters } from './geometry.ts';
 import {
-  fixedRng,
+  caseSetup,
+  headerRandomnessBytes,
   hex,
   peelAlong,
-  routeHops,
   seeded,
   type VectorCase,
   type VectorHop,
@@ -66,7 +65,6 @@ function inputs(
   message: string,
   delays: readonly number[] = [],
 ): ReplyVectorInputs {
-  const g = createGeometry(geometry);
   const recipient = x25519Base(seeded(`mixlab sphinx reply vector sender ${name}`, 32));
   return {
     name,
@@ -75,26 +73,16 @@ function inputs(
     destination: { gateway: 'gateway-1', recipient: toHex(recipient) },
     message: toHex(utf8.encode(message)),
     randomness: toHex(
-      seeded(
-        `mixlab sphinx reply vector rng ${name}`,
-        16 + 128 + 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes,
-      ),
+      seeded(`mixlab sphinx reply vector rng ${name}`, 16 + 128 + headerRandomnessBytes(geometry, hops)),
     ),
   };
 }
 
 /** Builds the block with the case's randomness, wraps the reply, peels it along the route and opens it. */
 export function computeReplyCase(input: ReplyVectorInputs): ReplyVectorCase {
-  const geometry = createGeometry(input.geometry);
-  const randomness = hex(input.randomness);
-  const { rng, used } = fixedRng(randomness);
-  const format = createSphinx(geometry, { rng });
-  const route = routeHops(input.route);
-  const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
+  const { format, route, destination, drewAll } = caseSetup(input);
   const { block, secret } = format.replies.createReplyBlock(route, destination);
-  if (used() !== randomness.length) {
-    throw new Error(`createReplyBlock used ${used()} of ${randomness.length} random bytes`);
-  }
+  drewAll('createReplyBlock');
   const { firstHop, packet } = format.replies.wrapReply(block, hex(input.message));
   const hops = peelAlong(format, input.route, packet);
   const delivered = hex((hops[hops.length - 1] as VectorHop).payload ?? '');

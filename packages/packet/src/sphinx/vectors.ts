@@ -81,7 +81,7 @@ export function vectorRoute(hops: number, delays: readonly number[] = []): Vecto
 }
 
 /** A vector route as wrap takes it. */
-export function routeHops(route: VectorCase['route']): RouteHop[] {
+function routeHops(route: VectorCase['route']): RouteHop[] {
   return route.map((hop) => ({
     id: hop.id,
     publicKey: hex(hop.publicKey),
@@ -89,16 +89,25 @@ export function routeHops(route: VectorCase['route']): RouteHop[] {
   }));
 }
 
-/** A fixed-randomness rng over `randomness`; `used()` says how many bytes were drawn. */
-export function fixedRng(randomness: Uint8Array): { rng: (length: number) => Uint8Array; used: () => number } {
+/**
+ * What a case (forward or reply) runs on: a Sphinx format of its geometry drawing from its
+ * randomness, its route and its destination. `drewAll(what)` throws unless `what` drew every byte.
+ */
+export function caseSetup(input: Pick<VectorCase, 'geometry' | 'route' | 'destination' | 'randomness'>) {
+  const randomness = hex(input.randomness);
   let used = 0;
+  const rng = (length: number) => {
+    if (used + length > randomness.length) throw new Error('vector randomness exhausted');
+    used += length;
+    return randomness.slice(used - length, used);
+  };
   return {
-    rng: (length) => {
-      if (used + length > randomness.length) throw new Error('vector randomness exhausted');
-      used += length;
-      return randomness.slice(used - length, used);
+    format: createSphinx(createGeometry(input.geometry), { rng }),
+    route: routeHops(input.route),
+    destination: { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) },
+    drewAll(what: string): void {
+      if (used !== randomness.length) throw new Error(`${what} used ${used} of ${randomness.length} random bytes`);
     },
-    used: () => used,
   };
 }
 
@@ -137,6 +146,12 @@ export function peelAlong(format: PacketFormat, route: VectorCase['route'], pack
   return hops;
 }
 
+/** What building one header draws for a route of `hops`: the ephemeral scalar (32), then the routing padding. */
+export function headerRandomnessBytes(geometry: Required<GeometryParameters>, hops: number): number {
+  const g = createGeometry(geometry);
+  return 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes;
+}
+
 /** The inputs of one case, derived from its name. */
 function inputs(
   name: string,
@@ -145,7 +160,6 @@ function inputs(
   message: string,
   delays: readonly number[] = [],
 ) {
-  const g = createGeometry(geometry);
   const route = vectorRoute(hops, delays);
   const recipient = x25519Base(seeded(`mixlab sphinx vector recipient ${name}`, 32));
   return {
@@ -154,9 +168,7 @@ function inputs(
     route,
     destination: { gateway: 'http://gateway-1:8080', recipient: toHex(recipient) },
     message: toHex(utf8.encode(message)),
-    randomness: toHex(
-      seeded(`mixlab sphinx vector rng ${name}`, 32 + g.routingInfoBytes - hops * g.perHopRoutingInfoBytes),
-    ),
+    randomness: toHex(seeded(`mixlab sphinx vector rng ${name}`, headerRandomnessBytes(geometry, hops))),
   };
 }
 
@@ -164,14 +176,9 @@ type VectorInputs = Omit<VectorCase, 'packet' | 'hops'>;
 
 /** Wraps with the case's randomness and peels along its route, recording every step. */
 export function computeCase(input: VectorInputs): VectorCase {
-  const geometry = createGeometry(input.geometry);
-  const randomness = hex(input.randomness);
-  const { rng, used } = fixedRng(randomness);
-  const format = createSphinx(geometry, { rng });
-  const route = routeHops(input.route);
-  const destination = { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) };
+  const { format, route, destination, drewAll } = caseSetup(input);
   const packet = format.wrap(route, destination, hex(input.message));
-  if (used() !== randomness.length) throw new Error(`wrap used ${used()} of ${randomness.length} random bytes`);
+  drewAll('wrap');
   const hops = peelAlong(format, input.route, packet);
   return { ...input, packet: toHex(packet), hops };
 }
