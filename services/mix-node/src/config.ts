@@ -81,6 +81,8 @@ export function readConfig(env: Env): MixNodeConfig {
   };
 }
 
+const DEFAULT_STRATEGY = 'threshold:n=10';
+
 function readStrategy(env: Env): StrategyConfig {
   try {
     return parseStrategyConfig(envString(env, 'STRATEGY', DEFAULT_STRATEGY));
@@ -88,5 +90,3 @@ function readStrategy(env: Env): StrategyConfig {
     throw new ConfigError(`STRATEGY: ${(error as Error).message}`);
   }
 }
-
-export const DEFAULT_STRATEGY = 'threshold:n=10';
