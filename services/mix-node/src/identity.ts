@@ -6,7 +6,7 @@
  * error, never silently replaced: a new identity would be refused as a conflict.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ED25519_SEED_BYTES, randomBytes, type SigningKeyPair, signingKeyPairFromSeed, toHex } from '@mixlab/crypto';
 
 interface IdentityFile {
@@ -28,7 +28,7 @@ export async function loadOrCreateIdentity(path: string): Promise<{ keys: Signin
   const seed = randomBytes(ED25519_SEED_BYTES);
   const keys = signingKeyPairFromSeed(seed);
   const file: IdentityFile = { version: 1, seed: toHex(seed), identityKey: toHex(keys.publicKey) };
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
     // 'wx': never overwrite; if another process created it meanwhile, use that one.
     await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
