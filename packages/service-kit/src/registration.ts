@@ -7,7 +7,7 @@ export interface RegistrationLogger {
 }
 
 /** The directory answered, but not with a success: `reason` and `problem` are what it said, when it said them. */
-export class RegistrationRefused extends Error {
+class RegistrationRefused extends Error {
   readonly statusCode: number;
   readonly reason: string | undefined;
   readonly problem: string;
