@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import { chacha20Xor, cryptoReady, toHex } from '@mixlab/crypto';
+import { cryptoReady, toHex } from '@mixlab/crypto';
 import { createGeometry } from './geometry.ts';
 import { lionessDecrypt, lionessEncrypt } from './lioness.ts';
 import {
@@ -11,6 +11,7 @@ import {
   type ReplyVectorCase,
   type ReplyVectorFile,
 } from './reply-vectors.ts';
+import { vectorSlots } from './test-support.ts';
 import { hex } from './vectors.ts';
 
 before(cryptoReady);
@@ -77,25 +78,8 @@ function checkLayouts(vector: ReplyVectorCase): void {
   vector.hops.forEach((hop, i) => {
     assert.equal(toHex(keys.subarray((i + 1) * 128, (i + 2) * 128)), hop.payloadKey);
   });
-  // every hop's slot (P = 102): flag (1) | delay (u32 BE ms, 4) | body (97); a forward body is
-  // id length (1) | next id (64, zero padded) | next MAC (32) = the next link's gamma
-  assert.equal(g.perHopRoutingInfoBytes, 102);
-  const links = [packet, ...vector.hops.slice(0, n - 1).map((hop) => hex(hop.packet ?? ''))];
-  const slots = vector.hops.map((hop, i) =>
-    chacha20Xor((links[i] as Uint8Array).subarray(32, 32 + 102), hex(hop.routingKey)),
-  );
-  slots.forEach((slot, i) => {
-    const delay = new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getUint32(1);
-    assert.equal(delay, vector.route[i]?.delayMs ?? 0, `hop ${i} delay`);
-    assert.equal(vector.hops[i]?.delayMs, delay, `hop ${i} peeled delay`);
-    if (i === n - 1) return;
-    const next = new TextEncoder().encode(vector.route[i + 1]?.id);
-    assert.equal(slot[0], 0x01);
-    assert.equal(slot[5], next.length);
-    assert.deepEqual(slot.subarray(6, 6 + next.length), next);
-    assert.ok(slot.subarray(6 + next.length, 70).every((b) => b === 0));
-    assert.deepEqual(slot.subarray(70), (links[i + 1] as Uint8Array).subarray(g.macOffset, g.payloadOffset));
-  });
+  // every hop's slot (P = 102): flag | delay | body, forward bodies checked there
+  const slots = vectorSlots(vector);
   // the exit's slot: flag 3 | delay | gateway length | gateway (30) | recipient (32) | reply id (16) | 0^18
   const exit = vector.hops[n - 1];
   assert.ok(exit);

@@ -1,8 +1,13 @@
-/** Helpers the Sphinx tests share: routes of fresh nodes, carrying a packet along one, bit flips. */
+/**
+ * Helpers the Sphinx tests share: routes of fresh nodes, carrying a packet along one, bit flips,
+ * reading a test vector's routing slots.
+ */
 import assert from 'node:assert/strict';
-import { generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import { chacha20Xor, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { PacketError, type PacketErrorReason, type Peeled, type RouteHop } from '../packet-format.ts';
+import { createGeometry } from './geometry.ts';
 import type { SphinxFormat } from './sphinx.ts';
+import { hex, type VectorCase } from './vectors.ts';
 
 export interface Node {
   readonly id: string;
@@ -47,4 +52,33 @@ export function rejects(fn: () => unknown, reason: PacketErrorReason, message?: 
     if (message) assert.match(error.message, message);
     return true;
   });
+}
+
+/**
+ * Every hop's routing slot in a vector case (forward or reply), decrypted with the hop's routing
+ * key and read by the layout in docs/sphinx.md, after checking what all but the exit's share:
+ * flag (1) | delay (u32 BE ms, 4) as route[i] set it and hop i peeled it | body (97), where a
+ * forward body is id length (1) | next id (64, zero padded) | next MAC = the next link's gamma.
+ */
+export function vectorSlots(vector: Pick<VectorCase, 'geometry' | 'route' | 'packet' | 'hops'>): Uint8Array[] {
+  const g = createGeometry(vector.geometry);
+  const n = vector.route.length;
+  assert.equal(g.perHopRoutingInfoBytes, 102);
+  const links = [hex(vector.packet), ...vector.hops.slice(0, n - 1).map((hop) => hex(hop.packet ?? ''))];
+  const slots = vector.hops.map((hop, i) =>
+    chacha20Xor((links[i] as Uint8Array).subarray(32, 32 + 102), hex(hop.routingKey)),
+  );
+  slots.forEach((slot, i) => {
+    const delay = new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getUint32(1);
+    assert.equal(delay, vector.route[i]?.delayMs ?? 0, `hop ${i} delay`);
+    assert.equal(vector.hops[i]?.delayMs, delay, `hop ${i} peeled delay`);
+    if (i === n - 1) return;
+    const next = new TextEncoder().encode(vector.route[i + 1]?.id);
+    assert.equal(slot[0], 0x01);
+    assert.equal(slot[5], next.length);
+    assert.deepEqual(slot.subarray(6, 6 + next.length), next);
+    assert.ok(slot.subarray(6 + next.length, 70).every((b) => b === 0));
+    assert.deepEqual(slot.subarray(70), (links[i + 1] as Uint8Array).subarray(g.macOffset, g.payloadOffset));
+  });
+  return slots;
 }
