@@ -25,10 +25,10 @@ export interface DirectoryMetrics {
 }
 
 /**
- * The directory's metrics. With `layerCount`, every `nodes` series starts at 0 so that
- * dashboards see empty layers; every registration series starts at 0 regardless.
+ * The directory's metrics. Every `nodes` series of the `layerCount` layers and every
+ * registration series starts at 0, so that dashboards see empty layers.
  */
-export function directoryMetrics(registry: Registry, layerCount?: number): DirectoryMetrics {
+export function directoryMetrics(registry: Registry, layerCount: number): DirectoryMetrics {
   const registers = [registry];
   const registrations = new Counter({
     name: 'mixlab_directory_registrations_total',
@@ -44,7 +44,7 @@ export function directoryMetrics(registry: Registry, layerCount?: number): Direc
     labelNames: ['layer', 'state'],
     registers,
   });
-  for (let layer = 1; layer <= (layerCount ?? 0); layer++) {
+  for (let layer = 1; layer <= layerCount; layer++) {
     for (const state of DIRECTORY_NODE_STATES) nodes.set({ layer: String(layer), state }, 0);
   }
   const epoch = new Gauge({
