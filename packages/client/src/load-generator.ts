@@ -9,7 +9,6 @@
  * seeded random source; `runLoad` wires it to real clients, clocks and timers.
  */
 import type { KeyPair } from '@mixlab/crypto';
-import type { Clock } from '@mixlab/mixing';
 import { type CoverClient, type CoverCounts, CoverTraffic } from './cover-traffic.ts';
 import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
 
@@ -301,8 +300,6 @@ export interface LoadOptions extends LoadSettings {
   readonly signal?: AbortSignal;
   /** Message body size in bytes. */
   readonly bodyBytes?: number;
-  /** Timers of the cover processes (real time by default). */
-  readonly coverClock?: Clock;
 }
 
 export interface LoadResult {
@@ -351,7 +348,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           loopRate: options.loopRatePerClient ?? 0,
           loopTimeoutMs: Math.max(drainMs, 10_000),
           bodyBytes: body.length,
-          clock: options.coverClock,
           onError,
         })
       : undefined,
