@@ -4,7 +4,7 @@ import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { onion } from '../onion/onion.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
 import { createSphinx, type SphinxFormat, sphinx } from './sphinx.ts';
-import { flipped, type Node, nodes, rejects, route, travel } from './test-support.ts';
+import { flipped, type Node, nodes, peelAll, rejects, route, travel } from './test-support.ts';
 
 before(cryptoReady);
 
@@ -159,11 +159,9 @@ describe('sphinx reply blocks', () => {
     const to = home();
     const mine = replies.createReplyBlock(route(path), to);
     const other = replies.createReplyBlock(route(path), to);
-    const { delivered } = (() => {
-      const { last } = travel(sphinx, path, replies.wrapReply(mine.block, utf8.encode('hi')).packet);
-      assert.ok(last.kind === 'deliver');
-      return { delivered: last.payload };
-    })();
+    const { last } = travel(sphinx, path, replies.wrapReply(mine.block, utf8.encode('hi')).packet);
+    assert.ok(last.kind === 'deliver');
+    const delivered = last.payload;
     rejects(() => replies.openReply(other.secret, delivered), 'malformed', /another reply block/);
     // same id, another block's keys: the authenticator fails
     rejects(() => replies.openReply({ id: mine.secret.id, keys: other.secret.keys }, delivered), 'malformed', /tagged/);
@@ -224,16 +222,14 @@ describe('sphinx reply blocks', () => {
     const { block, secret } = replies.createReplyBlock(hops, home());
     // every use of the block carries the same delays (they are in its header)
     for (const message of ['one', 'two']) {
-      const { packet } = replies.wrapReply(block, utf8.encode(message));
-      const seen: (number | undefined)[] = [];
-      let current = packet;
-      for (const node of path) {
-        const peeled = sphinx.peel(current, node.keys);
-        seen.push(peeled.delayMs);
-        if (peeled.kind === 'forward') current = peeled.packet;
-        else assert.deepEqual(replies.openReply(secret, peeled.payload), utf8.encode(message));
-      }
-      assert.deepEqual(seen, delays);
+      const peeled = peelAll(sphinx, path, replies.wrapReply(block, utf8.encode(message)).packet);
+      assert.deepEqual(
+        peeled.map((p) => p.delayMs),
+        delays,
+      );
+      const exit = peeled.at(-1);
+      assert.ok(exit?.kind === 'deliver');
+      assert.deepEqual(replies.openReply(secret, exit.payload), utf8.encode(message));
     }
   });
 

@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { packetFormat } from '../index.ts';
-import type { Peeled } from '../packet-format.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
-import { createSphinx, type SphinxFormat, sphinx } from './sphinx.ts';
-import { flipped, type Node, nodes, rejects, route, travel } from './test-support.ts';
+import { createSphinx, sphinx } from './sphinx.ts';
+import { flipped, type Node, nodes, peelAll, rejects, route, travel } from './test-support.ts';
 
 before(cryptoReady);
 
@@ -174,18 +173,6 @@ describe('sphinx', () => {
   });
 
   describe('per-hop delays (the sender chooses how long each hop holds the packet)', () => {
-    /** Peels along the path, returning every hop's result. */
-    function peelAll(format: SphinxFormat, path: readonly Node[], packet: Uint8Array): Peeled[] {
-      const results: Peeled[] = [];
-      let current = packet;
-      for (const node of path) {
-        const peeled = format.peel(current, node.keys);
-        results.push(peeled);
-        if (peeled.kind === 'forward') current = peeled.packet;
-      }
-      return results;
-    }
-
     it('gives every hop of a 3-hop route exactly its delay, the exit included', () => {
       const path = nodes(3);
       const delays = [150, 2 ** 32 - 1, 42];

@@ -39,6 +39,18 @@ export function travel(
   throw new Error('a path needs at least one node');
 }
 
+/** Peels along the path, returning every hop's result (unlike travel, it checks nothing). */
+export function peelAll(format: SphinxFormat, path: readonly Node[], packet: Uint8Array): Peeled[] {
+  const results: Peeled[] = [];
+  let current = packet;
+  for (const node of path) {
+    const peeled = format.peel(current, node.keys);
+    results.push(peeled);
+    if (peeled.kind === 'forward') current = peeled.packet;
+  }
+  return results;
+}
+
 export function flipped(bytes: Uint8Array, byte: number, bit = 0): Uint8Array {
   const copy = bytes.slice();
   copy[byte] = (copy[byte] as number) ^ (1 << bit);
