@@ -1,7 +1,8 @@
 /**
  * Packet-format throughput on one core (this thread): the Sphinx hop beside the two
- * X25519 it costs, client wrap, reply blocks (create, wrap, open), and the onion baseline. Figures that are compared
- * run interleaved in 50 ms slices, so load from other processes hits both alike.
+ * X25519 it costs, client wrap, reply blocks (create, wrap, open), and the onion baseline.
+ * Every ratio printed is between rates measured in the same group, interleaved in 50 ms
+ * slices, so load from other processes hits both alike.
  * `npm run bench` takes about 45 s; `-- --quick` about 15 s.
  */
 import {
@@ -43,6 +44,11 @@ function interleaved(ops: readonly Op[], seconds = SECONDS): number[] {
     });
   }
   return counts.map((count, k) => (count * 1000) / (times[k] as number));
+}
+
+/** `rate` as a multiple of `baseline`'s rate (above 1: faster), for a line's note. */
+function vs(rate: number, baseline: number, name: string): string {
+  return `${(rate / baseline).toFixed(2)}× ${name}`;
 }
 
 function line(label: string, perSecond: number, note = ''): void {
@@ -90,19 +96,32 @@ const [sodiumOne, nodeOne] = interleaved([
   () => node.multiply(nodeScalar, nodePoint),
 ]);
 line('1×X25519, libsodium WASM', sodiumOne as number);
-line('1×X25519, node:crypto, prebuilt key objects', nodeOne as number);
+line(
+  '1×X25519, node:crypto, prebuilt key objects',
+  nodeOne as number,
+  vs(nodeOne as number, sodiumOne as number, 'libsodium'),
+);
 console.log('');
 
-for (const backend of Object.values(x25519Backends)) {
-  const format = createSphinx(undefined, { x25519: backend });
-  const pool = packets(format);
-  const [pair, hop] = interleaved([twoX25519(backend), (i) => format.peel(pool[i % POOL] as Uint8Array, first.keys)]);
-  const ratio = (hop as number) / (pair as number);
-  line(`2×X25519 as a hop does them, ${backend.name}`, pair as number);
-  line(`Sphinx hop (peel + forward), ${backend.name}`, hop as number, `hop/2×X25519 = ${ratio.toFixed(2)}`);
-  const symmetric = 1e6 / (hop as number) - 1e6 / (pair as number);
+// Both backends in one group, so the node/libsodium hop ratio has its baseline beside it.
+const backends = Object.values(x25519Backends);
+const rates = interleaved(
+  backends.flatMap((backend) => {
+    const format = createSphinx(undefined, { x25519: backend });
+    const pool = packets(format);
+    return [twoX25519(backend), (i: number) => format.peel(pool[i % POOL] as Uint8Array, first.keys)];
+  }),
+);
+const sodiumHop = rates[2 * backends.indexOf(x25519Backends.libsodium) + 1] as number;
+backends.forEach((backend, k) => {
+  const pair = rates[2 * k] as number;
+  const hop = rates[2 * k + 1] as number;
+  const note = backend.name === 'libsodium' ? '' : `, ${vs(hop, sodiumHop, 'libsodium hop')}`;
+  line(`2×X25519 as a hop does them, ${backend.name}`, pair);
+  line(`Sphinx hop (peel + forward), ${backend.name}`, hop, `hop/2×X25519 = ${(hop / pair).toFixed(2)}${note}`);
+  const symmetric = 1e6 / hop - 1e6 / pair;
   console.log(`${''.padEnd(48)} rest of the hop (KDF, MAC, streams, LIONESS): ${symmetric.toFixed(1)} µs\n`);
-}
+});
 
 const sphinx = createSphinx();
 const exitPool = packets(sphinx).map((packet) => {
@@ -120,9 +139,18 @@ const [sphinxHop, sphinxExit, onionPeel] = interleaved([
   (i) => sphinx.peel(exitPool[i % POOL] as Uint8Array, last.keys),
   (i) => onion.peel(onionPool[i % POOL] as Uint8Array, first.keys),
 ]);
-line(`Sphinx hop (peel + forward), ${x25519.name}`, sphinxHop as number);
-line(`Sphinx exit (peel + deliver), ${x25519.name}`, sphinxExit as number);
-line('onion peel (outer of 3 layers)', onionPeel as number);
+line('onion peel (outer of 3 layers), baseline', onionPeel as number);
+line(
+  `Sphinx hop (peel + forward), ${x25519.name}`,
+  sphinxHop as number,
+  vs(sphinxHop as number, onionPeel as number, 'onion peel'),
+);
+line(
+  `Sphinx exit (peel + deliver), ${x25519.name}`,
+  sphinxExit as number,
+  vs(sphinxExit as number, onionPeel as number, 'onion peel'),
+);
+console.log('');
 const replies = sphinx.replies;
 const home = { gateway: 'gateway-1', recipient: destination.recipient };
 const blocks = Array.from({ length: POOL }, () => replies.createReplyBlock(route, home));
@@ -142,8 +170,13 @@ const [sphinxWrap, createBlock, wrapReply, openReply, onionWrap] = interleaved([
   (i) => replies.openReply((blocks[i % POOL] as (typeof blocks)[0]).secret, delivered[i % POOL] as Uint8Array),
   () => onion.wrap(route, destination, message),
 ]);
-line(`Sphinx wrap, 3 hops, 1 KiB message, ${x25519.name}`, sphinxWrap as number);
-line(`Sphinx createReplyBlock, 3 hops, ${x25519.name}`, createBlock as number);
-line('Sphinx wrapReply, 1 KiB message', wrapReply as number);
-line('Sphinx openReply, 3 hops', openReply as number);
-line('onion wrap, 3 hops, 1 KiB message', onionWrap as number);
+const wrapRate = sphinxWrap as number;
+line('onion wrap, 3 hops, 1 KiB message, baseline', onionWrap as number);
+line(`Sphinx wrap, 3 hops, 1 KiB message, ${x25519.name}`, wrapRate, vs(wrapRate, onionWrap as number, 'onion wrap'));
+line(
+  `Sphinx createReplyBlock, 3 hops, ${x25519.name}`,
+  createBlock as number,
+  vs(createBlock as number, wrapRate, 'Sphinx wrap'),
+);
+line('Sphinx wrapReply, 1 KiB message', wrapReply as number, vs(wrapReply as number, wrapRate, 'Sphinx wrap'));
+line('Sphinx openReply, 3 hops', openReply as number, vs(openReply as number, wrapRate, 'Sphinx wrap'));
