@@ -2,13 +2,7 @@ export * from './delivery.ts';
 export * from './framing.ts';
 export { onion } from './onion/onion.ts';
 export * from './packet-format.ts';
-export {
-  createGeometry,
-  defaultGeometry,
-  type Geometry,
-  type GeometryParameters,
-  MAX_DELAY_MS,
-} from './sphinx/geometry.ts';
+export { createGeometry, defaultGeometry, type Geometry, type GeometryParameters } from './sphinx/geometry.ts';
 export { createSphinx, type Rng, type SphinxFormat, type SphinxOptions, sphinx } from './sphinx/sphinx.ts';
 
 import { onion } from './onion/onion.ts';
