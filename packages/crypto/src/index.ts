@@ -199,20 +199,21 @@ export function signingKeyPairFromSeed(seed: Uint8Array): SigningKeyPair {
   return { publicKey, secretKey: privateKey };
 }
 
-/** The public key inside a 64-byte Ed25519 secret key. */
-export function signingPublicKeyOf(secretKey: Uint8Array): Uint8Array {
+function checkSecretKey(secretKey: Uint8Array): Uint8Array {
   if (secretKey.length !== ED25519_SECRET_KEY_BYTES) {
     throw new RangeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes`);
   }
-  return sodium.crypto_sign_ed25519_sk_to_pk(secretKey);
+  return secretKey;
+}
+
+/** The public key inside a 64-byte Ed25519 secret key. */
+export function signingPublicKeyOf(secretKey: Uint8Array): Uint8Array {
+  return sodium.crypto_sign_ed25519_sk_to_pk(checkSecretKey(secretKey));
 }
 
 /** A 64-byte Ed25519 signature of `message`; deterministic for one key and message. */
 export function signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  if (secretKey.length !== ED25519_SECRET_KEY_BYTES) {
-    throw new RangeError(`an Ed25519 secret key is ${ED25519_SECRET_KEY_BYTES} bytes`);
-  }
-  return sodium.crypto_sign_detached(message, secretKey);
+  return sodium.crypto_sign_detached(message, checkSecretKey(secretKey));
 }
 
 /** True when `signature` is `publicKey`'s signature of `message`; false (never throws) otherwise. */
