@@ -133,9 +133,10 @@ export const x25519Backends: Readonly<Record<X25519Backend['name'], X25519Backen
 };
 
 /**
- * The X25519 implementation mixlab uses: the one place to switch. node:crypto won on the
- * bench (`npm run bench`): a Sphinx hop's two multiplications (per-packet point and blinding
- * scalar, prebuilt node key) ran 1.25-1.55x faster there, a whole hop 1.2-1.45x.
+ * The X25519 implementation mixlab uses: the one place to switch. On the bench (`npm run bench`,
+ * which prints the ratios) node:crypto is about 2.4x faster for one multiplication with prebuilt
+ * keys, but a Sphinx hop imports its blinding scalar per packet (OpenSSL derives a public key on
+ * import), so its two multiplications ran only about 1.1x faster and a whole hop 1.0x (2 cores, loaded).
  */
 export const x25519: X25519Backend = nodeX25519;
 
