@@ -2,7 +2,7 @@
  * What Prometheus saw during one strategy's run: every series is cumulative since the
  * cascade started, so instant queries at the end cover exactly that run.
  */
-import { instantQuery } from '../tests/helpers/dashboard.ts';
+import { queryByLabel, queryValue, queryVector } from '../tests/helpers/prometheus.ts';
 
 export interface LayerMeasurement {
   readonly layer: number;
@@ -29,26 +29,10 @@ export interface GatewayMeasurement {
   readonly buckets: readonly (readonly [number, number])[];
 }
 
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
-async function vector(prometheusUrl: string, expr: string): Promise<Sample[]> {
-  const data = await instantQuery(prometheusUrl, expr);
-  if (data.resultType !== 'vector') throw new Error(`expected a vector from ${expr}, got ${data.resultType}`);
-  return data.result as Sample[];
-}
-
-/** One number per value of `label`; NaN (no observations) stays NaN. */
-async function byLabel(prometheusUrl: string, expr: string, label = 'layer'): Promise<Map<string, number>> {
-  return new Map((await vector(prometheusUrl, expr)).map((s) => [s.metric[label] ?? '', Number(s.value[1])]));
-}
-
 /** Cumulative buckets per value of `label`, sorted by upper bound (+Inf last). */
 async function buckets(prometheusUrl: string, expr: string, label?: string): Promise<Map<string, [number, number][]>> {
   const out = new Map<string, [number, number][]>();
-  for (const sample of await vector(prometheusUrl, expr)) {
+  for (const sample of await queryVector(prometheusUrl, expr)) {
     const key = label ? (sample.metric[label] ?? '') : '';
     const le = sample.metric.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.metric.le);
     out.set(key, [...(out.get(key) ?? []), [le, Number(sample.value[1])]]);
@@ -58,49 +42,43 @@ async function buckets(prometheusUrl: string, expr: string, label?: string): Pro
 }
 
 export async function totalLatencyReports(prometheusUrl: string): Promise<number> {
-  const [sample] = await vector(prometheusUrl, 'sum(mixlab_end_to_end_latency_seconds_count)');
-  return sample ? Number(sample.value[1]) : 0;
+  return (await queryValue(prometheusUrl, 'sum(mixlab_end_to_end_latency_seconds_count)')) ?? 0;
 }
 
 export async function measureLayers(prometheusUrl: string, layers = 3): Promise<LayerMeasurement[]> {
   const mixNode = 'job="mix-node"';
+  const byLayer = (expr: string) => queryByLabel(prometheusUrl, expr, 'layer');
   const [count, sum, sizeBuckets, p50, p95, pooled, dropped] = await Promise.all([
-    byLabel(prometheusUrl, `sum by (layer) (mixlab_batch_size_count{${mixNode}})`),
-    byLabel(prometheusUrl, `sum by (layer) (mixlab_batch_size_sum{${mixNode}})`),
+    byLayer(`sum by (layer) (mixlab_batch_size_count{${mixNode}})`),
+    byLayer(`sum by (layer) (mixlab_batch_size_sum{${mixNode}})`),
     buckets(prometheusUrl, `sum by (layer, le) (mixlab_batch_size_bucket{${mixNode}})`, 'layer'),
-    byLabel(prometheusUrl, `histogram_quantile(0.5, sum by (layer, le) (mixlab_mixing_delay_seconds_bucket))`),
-    byLabel(prometheusUrl, `histogram_quantile(0.95, sum by (layer, le) (mixlab_mixing_delay_seconds_bucket))`),
-    byLabel(prometheusUrl, `sum by (layer) (mixlab_queue_depth{${mixNode}})`),
-    byLabel(
-      prometheusUrl,
-      `sum by (layer) (mixlab_packets_total{${mixNode},outcome=~"malformed|undecryptable|forward_failed"})`,
-    ),
+    byLayer(`histogram_quantile(0.5, sum by (layer, le) (mixlab_mixing_delay_seconds_bucket))`),
+    byLayer(`histogram_quantile(0.95, sum by (layer, le) (mixlab_mixing_delay_seconds_bucket))`),
+    byLayer(`sum by (layer) (mixlab_queue_depth{${mixNode}})`),
+    byLayer(`sum by (layer) (mixlab_packets_total{${mixNode},outcome=~"malformed|undecryptable|forward_failed"})`),
   ]);
   return Array.from({ length: layers }, (_, i) => {
     const layer = String(i + 1);
-    const batches = count.get(layer) ?? 0;
+    const batches = count[layer] ?? 0;
     return {
       layer: i + 1,
       batches,
-      meanBatchSize: batches > 0 ? (sum.get(layer) ?? 0) / batches : Number.NaN,
+      meanBatchSize: batches > 0 ? (sum[layer] ?? 0) / batches : Number.NaN,
       batchSizeBuckets: sizeBuckets.get(layer) ?? [],
-      mixingDelayP50: p50.get(layer) ?? Number.NaN,
-      mixingDelayP95: p95.get(layer) ?? Number.NaN,
-      pooledAtEnd: pooled.get(layer) ?? 0,
-      dropped: dropped.get(layer) ?? 0,
+      mixingDelayP50: p50[layer] ?? Number.NaN,
+      mixingDelayP95: p95[layer] ?? Number.NaN,
+      pooledAtEnd: pooled[layer] ?? 0,
+      dropped: dropped[layer] ?? 0,
     };
   });
 }
 
 export async function measureGateway(prometheusUrl: string): Promise<GatewayMeasurement> {
   const quantile = async (q: number) =>
-    (
-      await byLabel(
-        prometheusUrl,
-        `histogram_quantile(${q}, sum by (le) (mixlab_end_to_end_latency_seconds_bucket))`,
-        'none',
-      )
-    ).get('') ?? Number.NaN;
+    (await queryValue(
+      prometheusUrl,
+      `histogram_quantile(${q}, sum by (le) (mixlab_end_to_end_latency_seconds_bucket))`,
+    )) ?? Number.NaN;
   const [count, p50, p95, p99, histogram] = await Promise.all([
     totalLatencyReports(prometheusUrl),
     quantile(0.5),

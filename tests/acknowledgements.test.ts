@@ -9,13 +9,9 @@ import { AcknowledgedSender, type DeliveryEvent, MixnetClient, type ReceivedMess
 import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
 import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
-import { queryByLabel, queryEvery } from './helpers/prometheus.ts';
+import { queryEvery, queryValue } from './helpers/prometheus.ts';
 
 const ACK_TIMEOUT_MS = 2_500;
-
-async function scalar(prometheusUrl: string, expr: string): Promise<number | undefined> {
-  return (await queryByLabel(prometheusUrl, expr, ''))[''];
-}
 
 describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { timeout: 300_000 }, () => {
   let cascade: Cascade | undefined;
@@ -95,7 +91,7 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
 
       await client.gateway.report({ deliveries: { acknowledged: 5, retransmitted: retransmitted.length } });
       await eventually('Prometheus to see the reported deliveries', async () =>
-        (await scalar(prometheusUrl, 'sum(mixlab_client_deliveries_total{event="acknowledged"})')) === 5
+        (await queryValue(prometheusUrl, 'sum(mixlab_client_deliveries_total{event="acknowledged"})')) === 5
           ? true
           : undefined,
       );
@@ -122,7 +118,9 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
     assert.equal((await client.gateway.submit({ packets: [submission] })).accepted, 1);
     assert.equal((await client.gateway.submit({ packets: [submission] })).accepted, 1, 'the gateway cannot tell');
     await eventually('mix-1 to count the replay', async () =>
-      (await scalar(prometheusUrl, 'sum(mixlab_packets_total{layer="1",outcome="replay"})')) === 1 ? true : undefined,
+      (await queryValue(prometheusUrl, 'sum(mixlab_packets_total{layer="1",outcome="replay"})')) === 1
+        ? true
+        : undefined,
     );
     const replays = await queryEvery(
       prometheusUrl,

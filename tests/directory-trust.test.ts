@@ -11,7 +11,7 @@ import { cryptoReady, generateKeyPair, generateSigningKeyPair, toHex } from '@mi
 import { signDescriptor } from '@mixlab/topology';
 import { request } from 'undici';
 import { type Cascade, startCascade } from './helpers/cascade.ts';
-import { queryByLabel, queryEvery } from './helpers/prometheus.ts';
+import { queryByLabel, queryEvery, queryValue } from './helpers/prometheus.ts';
 
 const EPOCH_MS = 8_000;
 const LAYER_2_REPLICAS = 3;
@@ -80,7 +80,7 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
       const epochs = await queryEvery(prometheusUrl, 'max by (node) (mixlab_mixing_key_epoch)', 'node', nodes);
       const firstEpoch = Math.floor((Date.now() - 3 * EPOCH_MS) / EPOCH_MS);
       for (const node of nodes) assert.ok((epochs[node] ?? 0) >= firstEpoch + 2, `${node} rotated its key`);
-      const undecryptable = await queryByLabel(prometheusUrl, 'sum(mixlab_packets_total{outcome="undecryptable"})', '');
+      const undecryptable = await queryValue(prometheusUrl, 'sum(mixlab_packets_total{outcome="undecryptable"})');
       const peels = await queryByLabel(prometheusUrl, 'sum by (key) (mixlab_packets_peeled_total)', 'key');
       const byLayer = await queryByLabel(
         prometheusUrl,
@@ -88,7 +88,7 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
         'layer',
       );
       assert.equal(
-        undecryptable[''],
+        undecryptable,
         0,
         `no packet met a rotated-away key; peels by key ${JSON.stringify(peels)}, undecryptable by layer ${JSON.stringify(byLayer)}`,
       );
@@ -109,8 +109,7 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
         ['1', '2', '3'],
       );
       assert.deepEqual(scraped, { 1: 1, 2: LAYER_2_REPLICAS, 3: 1 }, 'Prometheus found every replica');
-      const up = await queryByLabel(prometheusUrl, 'count(up{job="mix-node"} == 1)', '');
-      assert.equal(up[''], 2 + LAYER_2_REPLICAS);
+      assert.equal(await queryValue(prometheusUrl, 'count(up{job="mix-node"} == 1)'), 2 + LAYER_2_REPLICAS);
       const alive = await queryEvery(prometheusUrl, 'sum by (layer) (mixlab_directory_nodes{state="alive"})', 'layer', [
         '1',
         '2',
