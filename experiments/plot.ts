@@ -29,7 +29,7 @@ function formatMs(value: number): string {
 }
 
 /** Ticks (ms) covering [low, high] at `steps` × 10^k: 1-2-5, or 1-3 when decades are narrow. */
-export function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
+function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
   const ticks: number[] = [];
   for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high * 10; decade *= 10) {
     for (const step of steps) {

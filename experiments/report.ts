@@ -47,7 +47,7 @@ const perLayer = (layers: readonly LayerMeasurement[], pick: (layer: LayerMeasur
   layers.length === 0 ? '–' : layers.map(pick).join(' / ');
 
 /** Non-cumulative batch-size counts as `size: batches` (ranges for the wide buckets). */
-export function batchSizeHistogram(cumulative: readonly (readonly [number, number])[]): string {
+function batchSizeHistogram(cumulative: readonly (readonly [number, number])[]): string {
   const parts: string[] = [];
   let previousBound = 0;
   let previousCount = 0;

@@ -21,7 +21,7 @@ import { renderSvg } from './plot.ts';
 import { type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
 
 /** One per strategy, each with parameters that deliver within the drain at 8 msg/s. */
-export const STRATEGIES = [
+const STRATEGIES = [
   'threshold:n=5',
   'threshold:n=10,maxWait=1s',
   'timed:t=1s',

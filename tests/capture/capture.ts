@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer, Wait } from 'testcontainers';
 
 const CONTEXT = fileURLToPath(new URL('.', import.meta.url));
-export const CAPTURE_IMAGE = 'mixlab-capture:local';
+const CAPTURE_IMAGE = 'mixlab-capture:local';
 const PCAP = '/capture/wire.pcap';
 const PID_FILE = '/capture/tcpdump.pid';
 

@@ -15,7 +15,7 @@ import {
 } from 'testcontainers';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
+const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
 export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'prometheus'];
 
 export interface Cascade {
@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Mix node containers: `replicas[i]` nodes in layer i + 1 (compose names them <service>-<n>). */
-export function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[] {
+function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[] {
   return MIX_LAYERS.flatMap((service, i) => Array.from({ length: replicas[i] ?? 1 }, (_, n) => `${service}-${n + 1}`));
 }
 

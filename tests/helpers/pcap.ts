@@ -348,8 +348,6 @@ export interface WireRequest extends HttpRequest {
   readonly srcPort: number;
   readonly dstIp: string;
   readonly dstPort: number;
-  /** Capture time of the connection's first segment in this direction. */
-  readonly streamFirstSeenMicros: number;
 }
 
 export interface WireRequests {
@@ -406,7 +404,6 @@ export function httpRequestsFromPcap(file: Uint8Array, serverPort: number): Wire
         srcPort: stream.srcPort,
         dstIp: stream.dstIp,
         dstPort: stream.dstPort,
-        streamFirstSeenMicros: stream.firstSeenMicros,
       });
     }
   }
