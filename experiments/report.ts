@@ -2,6 +2,13 @@
 import type { LoadSummary } from '@mixlab/client';
 import type { GatewayMeasurement, LayerMeasurement } from './measure.ts';
 
+/**
+ * No mixing: a threshold of one releases every packet the moment it arrives, so this run's
+ * latency is what the cascade itself costs (hops, packet processing, mailboxes), the
+ * baseline every strategy's latency is measured against.
+ */
+export const BASELINE_STRATEGY = 'threshold:n=1';
+
 export interface Machine {
   readonly cpu: string;
   readonly cores: number;
@@ -77,7 +84,11 @@ export function renderMarkdown(run: ExperimentRun): string {
       `other client for ${load.durationSeconds} s, then up to ${load.drainSeconds} s for stragglers. ` +
       (load.loopRate
         ? `Every mix node also sent ${load.loopRate} loop cover packets per second, which count in its batches.`
-        : "No cover traffic: batches hold only the clients' messages."),
+        : "No cover traffic: batches hold only the clients' messages.") +
+      (run.results.some((result) => result.strategy === BASELINE_STRATEGY)
+        ? ` \`${BASELINE_STRATEGY}\` does not mix (every packet leaves a node as it arrives): its latency is the ` +
+          "cascade's own, the baseline the other strategies add their mixing delay to."
+        : ''),
     '',
   );
   lines.push(

@@ -1,8 +1,9 @@
 /**
- * `npm run experiment`: every mixing strategy under one offered load. For each strategy,
- * start a fresh cascade (testcontainers compose, free ports) with MIXLAB_STRATEGY, run the
- * load generator in this process, read batch sizes and mixing delays from Prometheus, stop
- * the cascade; then write results/<timestamp>/results.md, strategies.svg and results.json.
+ * `npm run experiment`: every mixing strategy under one offered load, after a baseline that
+ * does not mix (BASELINE_STRATEGY). For each strategy, start a fresh cascade (testcontainers
+ * compose, free ports) with MIXLAB_STRATEGY, run the load generator in this process, read
+ * batch sizes and mixing delays from Prometheus, stop the cascade; then write
+ * results/<timestamp>/results.md, strategies.svg and results.json.
  *
  *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --loop-rate 0 --only timed,pool]
  *   node experiments/strategy-comparison.ts --render results/<timestamp>/results.json
@@ -18,7 +19,7 @@ import { formatProgress, formatSummary } from '../packages/cli/src/load-command.
 import { type Cascade, eventually, REPO_ROOT, startCascade } from '../tests/helpers/cascade.ts';
 import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
 import { renderSvg } from './plot.ts';
-import { type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
+import { BASELINE_STRATEGY, type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
 
 /** One per strategy, each with parameters that deliver within the drain at 8 msg/s. */
 const STRATEGIES = [
@@ -85,10 +86,12 @@ const load = {
   durationMs: parseDuration(values.duration, '--duration'),
   drainMs: parseDuration(values.drain, '--drain', { allowZero: true }),
 };
-const strategies = values.only
+const chosen = values.only
   ? STRATEGIES.filter((s) => values.only?.split(',').some((only) => s === only || s.startsWith(`${only}:`)))
   : STRATEGIES;
-if (strategies.length === 0) throw new Error(`--only ${values.only} matches none of ${STRATEGIES.join(' ')}`);
+if (chosen.length === 0) throw new Error(`--only ${values.only} matches none of ${STRATEGIES.join(' ')}`);
+// The baseline runs first whatever --only says: without it the latencies have nothing to compare with.
+const strategies = [BASELINE_STRATEGY, ...chosen];
 
 const stop = new AbortController();
 process.on('SIGINT', () => {
