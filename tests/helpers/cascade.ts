@@ -4,6 +4,7 @@
  * so every caller must call `stop()` in an `after` hook.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +18,8 @@ import {
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
 export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'prometheus'];
+/** The image this checkout's cascades build and run: one tag per checkout, so two checkouts never overwrite each other's. */
+export const MIXLAB_IMAGE = `mixlab:test-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12)}`;
 
 export interface Cascade {
   readonly gatewayUrl: string;
@@ -64,6 +67,7 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
       .withEnvironment({
         // Tests count packets exactly: no loop cover unless a test asks for it.
         MIXLAB_LOOP_RATE: '0',
+        MIXLAB_IMAGE,
         ...settings,
         MIXLAB_GATEWAY_PORT: String(ports.gateway),
         MIXLAB_PROMETHEUS_PORT: String(ports.prometheus),
