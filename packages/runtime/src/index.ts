@@ -1,2 +1,2 @@
 // Time, randomness and key files: what every other package takes from the machine, in one place.
-export {};
+export * from './key-file.ts';
