@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
-import { loadOrCreateKey } from './key-file.ts';
+import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import { LOAD_USAGE, loadCommand, parseLoadArgs } from './load-command.ts';
 import { sendCommand } from './send-command.ts';
 
@@ -94,8 +94,14 @@ try {
       break;
     }
     case 'listen': {
-      const { keys, created } = await loadOrCreateKey(values.key);
-      console.log(`${created ? 'created' : 'loaded'} key ${values.key}`);
+      const { keys, created, legacy, permissionsTightened } = await loadOrCreateKeyFile(values.key, 'x25519', {
+        name: 'client key',
+        ifReplaced: 'a new key changes your address: senders must use the new one',
+      });
+      console.log(
+        `${created ? 'created' : 'loaded'} key ${values.key}${legacy ? ' (older file format, still read)' : ''}`,
+      );
+      if (permissionsTightened) console.error(`mixlab: ${values.key} was readable by others; its mode is now 0600`);
       console.log(`address: ${toHex(keys.publicKey)}`);
       const subscription = client.receive(
         keys,

@@ -49,9 +49,12 @@ describe('loadOrCreateDirectoryKey', () => {
     const { keyPath } = await loadOrCreateDirectoryKey(dataDir);
     const content = JSON.parse(await readFile(keyPath, 'utf8'));
     await writeFile(keyPath, JSON.stringify({ ...content, publicKey: 'ab'.repeat(32) }));
-    await assert.rejects(loadOrCreateDirectoryKey(dataDir), /publicKey does not belong to the seed/);
+    await assert.rejects(loadOrCreateDirectoryKey(dataDir), /publicKey does not belong to secret/);
     await writeFile(keyPath, '{"type":');
-    await assert.rejects(loadOrCreateDirectoryKey(dataDir), /not a directory key \(not JSON\)/);
+    await assert.rejects(
+      loadOrCreateDirectoryKey(dataDir),
+      /not a usable directory key file: not JSON.*every client must then pin the new public key/,
+    );
     assert.equal(await readFile(keyPath, 'utf8'), '{"type":', 'the damaged file is left as it was');
   });
 });

@@ -27,6 +27,11 @@ const app = buildServer({
 });
 if (key.permissionsTightened)
   app.log.warn({ keyPath: key.keyPath }, 'the directory key file was readable by others; its mode is now 0600');
+if (key.legacy)
+  app.log.info(
+    { keyPath: key.keyPath },
+    'the directory key file is in the format from before mixlab-key v1: still read, kept as it is',
+  );
 const origin = key.created ? 'created now' : `kept from ${key.keyPath}`;
 app.log.info(
   { directoryKey: key.publicKeyHex, publicKeyFile: key.publicKeyPath, keyFile: key.keyPath, created: key.created },

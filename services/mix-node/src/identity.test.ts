@@ -23,8 +23,8 @@ describe('node identity', () => {
     assert.equal(first.created, true);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
     const file = JSON.parse(await readFile(path, 'utf8'));
-    assert.deepEqual(Object.keys(file).sort(), ['identityKey', 'seed', 'version']);
-    assert.equal(file.identityKey, toHex(first.keys.publicKey));
+    assert.deepEqual([file.format, file.kind], ['mixlab-key', 'ed25519']);
+    assert.equal(file.publicKey, toHex(first.keys.publicKey));
 
     const again = await loadOrCreateIdentity(path);
     assert.equal(again.created, false);
@@ -38,10 +38,13 @@ describe('node identity', () => {
     const path = identityPath(dataDir, 'mix-3');
     await loadOrCreateIdentity(path);
     const file = JSON.parse(await readFile(path, 'utf8'));
-    await writeFile(path, JSON.stringify({ ...file, identityKey: '00'.repeat(32) }));
-    await assert.rejects(loadOrCreateIdentity(path), /identityKey does not belong to the seed/);
+    await writeFile(path, JSON.stringify({ ...file, publicKey: '00'.repeat(32) }));
+    await assert.rejects(loadOrCreateIdentity(path), /publicKey does not belong to secret/);
     await writeFile(path, '{ not json');
-    await assert.rejects(loadOrCreateIdentity(path), /mix-3\/identity.json is unusable \(not JSON\)/);
+    await assert.rejects(
+      loadOrCreateIdentity(path),
+      /mix-3\/identity.json is not a usable node identity key file: not JSON.*conflicting/,
+    );
     assert.equal(await readFile(path, 'utf8'), '{ not json', 'left as it was');
   });
 });

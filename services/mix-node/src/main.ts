@@ -115,12 +115,20 @@ app.log.info(
     identityKey: descriptors.identityKey,
     identityFile,
     identityCreated: identity.created,
+    identityLegacyFormat: identity.legacy,
     epochLengthMs: config.epochLengthMs,
     keyGraceMs: config.keyGraceMs,
     epoch: mixingKeys.current,
   },
   'mix node listening',
 );
+if (identity.permissionsTightened)
+  app.log.warn({ identityFile }, 'the identity key file was readable by others; its mode is now 0600');
+if (identity.legacy)
+  app.log.info(
+    { identityFile },
+    'the identity key file is in the format from before mixlab-key v1: still read, kept as it is',
+  );
 
 // Rotate at every boundary and grace expiry; publish the new keys right away.
 mixingKeys.start((change) => {
