@@ -13,10 +13,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MixnetClient, parseDuration, runLoad, seededRandom } from '@mixlab/client';
+import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
-import { formatProgress, formatSummary } from '../packages/cli/src/load-command.ts';
-import { type Cascade, eventually, REPO_ROOT, startCascade } from '../tests/helpers/cascade.ts';
+import { formatProgress, formatSummary, runLoad } from '@mixlab/load';
+import { parseDuration } from '@mixlab/runtime';
+import { type Cascade, eventually, REPO_ROOT, startCascade } from '@mixlab/testbed';
 import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
 import { renderSvg } from './plot.ts';
 import { BASELINE_STRATEGY, type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
@@ -83,8 +84,8 @@ function machine(): Machine {
 const load = {
   clients: Number(values.clients),
   ratePerClient: Number(values.rate),
-  durationMs: parseDuration(values.duration, '--duration'),
-  drainMs: parseDuration(values.drain, '--drain', { allowZero: true }),
+  durationMs: parseDuration(values.duration, { bareUnit: 's', what: '--duration' }),
+  drainMs: parseDuration(values.drain, { bareUnit: 's', what: '--drain', allowZero: true }),
 };
 const chosen = values.only
   ? STRATEGIES.filter((s) => values.only?.split(',').some((only) => s === only || s.startsWith(`${only}:`)))
@@ -126,9 +127,9 @@ for (const [index, strategy] of strategies.entries()) {
     const { summary, latenciesMs } = await runLoad({
       ...load,
       strategy,
-      connect: () => new MixnetClient(gatewayUrl, { directoryKey }),
+      connect: (random) => new MixnetClient(gatewayUrl, { directoryKey, random }),
       generateKeys: generateKeyPair,
-      random: seededRandom(SEED),
+      seed: SEED,
       signal: stop.signal,
       progressIntervalMs: 10_000,
       onProgress: (progress) => log(`${strategy}: ${formatProgress(progress, load)}`),
