@@ -34,10 +34,11 @@ const STRATEGIES = [
 ];
 
 /**
- * The same send schedule for every strategy. With seed 1 the 4 × 2 msg/s schedule sends
- * exactly the nominal 360 messages in 45 s (another seed sent 313, 13% under).
+ * Seeds the whole run (send schedules, recipients, routes, hop delays), the same for every
+ * strategy. With seed 60 the 4 × 2 msg/s schedule sends exactly the nominal 360 messages in
+ * 45 s (seed 1, from before runLoad forked a stream per use, also did; now it sends 385).
  */
-const SEED = 1;
+const SEED = 60;
 
 const { values } = parseArgs({
   options: {
