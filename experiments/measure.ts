@@ -2,7 +2,7 @@
  * What Prometheus saw during one strategy's run: every series is cumulative since the
  * cascade started, so instant queries at the end cover exactly that run.
  */
-import { queryByLabel, queryValue, queryVector } from '../tests/helpers/prometheus.ts';
+import { queryByLabel, queryValue, queryVector } from '@mixlab/testbed';
 
 export interface LayerMeasurement {
   readonly layer: number;

@@ -2,7 +2,7 @@
  * The experiment's plot as a self-contained SVG: per strategy, a box plot of end-to-end
  * latency (log scale) beside the mean batch size of each layer.
  */
-import { percentile } from '@mixlab/client';
+import { percentile } from '@mixlab/load';
 import type { ExperimentRun } from './report.ts';
 
 const WIDTH = 1120;

@@ -1,5 +1,5 @@
 /** The experiment's results as markdown: one row per strategy, then per layer. */
-import type { LoadSummary } from '@mixlab/client';
+import type { LoadSummary } from '@mixlab/load';
 import type { GatewayMeasurement, LayerMeasurement } from './measure.ts';
 
 /**

@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { AcknowledgedSender, type DeliveryEvent, MixnetClient, type ReceivedMessage } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
-import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
-import { queryEvery, queryValue } from './helpers/prometheus.ts';
+import { type Cascade, eventually, queryEvery, queryValue, startCascade } from '@mixlab/testbed';
 
 const ACK_TIMEOUT_MS = 2_500;
 

@@ -7,9 +7,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MixnetClient, type ReceivedMessage } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
-import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
-import { runDashboardQueries } from './helpers/dashboard.ts';
-import { queryByLabel, queryEvery, queryValue } from './helpers/prometheus.ts';
+import {
+  type Cascade,
+  eventually,
+  queryByLabel,
+  queryEvery,
+  queryValue,
+  runDashboardQueries,
+  startCascade,
+} from '@mixlab/testbed';
 
 const THRESHOLD = 10;
 const MESSAGES = 30;

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
-import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
-import { queryByLabel, queryEvery } from './helpers/prometheus.ts';
+import { type Cascade, eventually, queryByLabel, queryEvery, startCascade } from '@mixlab/testbed';
 
 const THRESHOLD = 3;
 

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AcknowledgedSender, MixnetClient, type ReceivedMessage } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, generateSigningKeyPair, toHex } from '@mixlab/crypto';
+import { type Cascade, queryByLabel, queryEvery, queryValue, startCascade } from '@mixlab/testbed';
 import { signDescriptor } from '@mixlab/topology';
 import { request } from 'undici';
-import { type Cascade, startCascade } from './helpers/cascade.ts';
-import { queryByLabel, queryEvery, queryValue } from './helpers/prometheus.ts';
 
 const EPOCH_MS = 8_000;
 const LAYER_2_REPLICAS = 3;

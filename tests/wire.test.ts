@@ -13,8 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { MixnetClient, type Subscription } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { decodeFrames, defaultGeometry, type PacketFormatName, sphinx } from '@mixlab/packet';
+import { type Cascade, eventually, startCascade } from '@mixlab/testbed';
 import { bridgeInterface, buildCaptureImage, type Capture, startCapture } from './capture/capture.ts';
-import { type Cascade, eventually, startCascade } from './helpers/cascade.ts';
 import { httpRequestsFromPcap, type WireRequest } from './helpers/pcap.ts';
 
 const THRESHOLD = 4;

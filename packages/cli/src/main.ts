@@ -4,15 +4,16 @@
  *   mixlab topology
  *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
  *   mixlab listen [--key FILE]
- *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE]
+ *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
+import { type LoadSettings, parseLoadArgs } from '@mixlab/load';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
-import { LOAD_USAGE, loadCommand, parseLoadArgs } from './load-command.ts';
+import { LOAD_USAGE, loadCommand } from './load-command.ts';
 import { sendCommand } from './send-command.ts';
 
 const USAGE = `usage: mixlab [--gateway URL] <command>
@@ -52,6 +53,7 @@ const { values, positionals } = parseArgs({
     'loop-rate': { type: 'string' },
     strategy: { type: 'string' },
     json: { type: 'string' },
+    seed: { type: 'string' },
   },
 });
 
@@ -121,7 +123,7 @@ try {
       break;
     }
     case 'load': {
-      let settings: ReturnType<typeof parseLoadArgs>;
+      let settings: LoadSettings;
       try {
         settings = parseLoadArgs(values);
       } catch (error) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
-import { ManualClock } from '@mixlab/mixing';
 import { type ReplySecret, sphinx } from '@mixlab/packet';
+import { ManualClock } from '@mixlab/runtime';
 import { AcknowledgedSender, type AcknowledgingClient, type DeliveryEvent } from './acknowledged-sender.ts';
 import { encodeAcknowledgement, newMessageId } from './message.ts';
 import type { SendOptions, SendReceipt } from './mixnet-client.ts';

@@ -5,8 +5,8 @@
  * up to `maxAttempts` sends. Timers run on an injected Clock.
  */
 import { type KeyPair, toHex } from '@mixlab/crypto';
-import { type Clock, systemClock } from '@mixlab/mixing';
 import type { ReplySecret } from '@mixlab/packet';
+import { type Clock, monotonicClock } from '@mixlab/runtime';
 import { decodeAcknowledgement } from './message.ts';
 import type { MixnetClient } from './mixnet-client.ts';
 
@@ -61,7 +61,7 @@ export class AcknowledgedSender {
     this.#client = client;
     this.#keys = keys;
     this.#options = options;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock ?? monotonicClock;
   }
 
   /** Messages sent and not yet acknowledged or given up. */

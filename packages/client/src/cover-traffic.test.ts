@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
-import { ManualClock } from '@mixlab/mixing';
+import { ManualClock } from '@mixlab/runtime';
 import { type CoverClient, CoverTraffic } from './cover-traffic.ts';
 import type { SendOptions, SendReceipt } from './mixnet-client.ts';
 
@@ -41,13 +41,13 @@ describe('CoverTraffic', () => {
       loopTimeoutMs: 2_000,
       bodyBytes: 100,
       clock,
-      rng: { int: () => 0, float: () => options.u ?? 0.5 },
+      random: { int: () => 0, float: () => options.u ?? 0.5 },
       onError: (error) => errors.push(error),
     });
     return { clock, client, cover, errors };
   }
 
-  it('sends drops and loops at their own Poisson rates (exponential gaps from the rng)', async () => {
+  it('sends drops and loops at their own Poisson rates (exponential gaps from the random source)', async () => {
     // u = 1 - e^-1: every gap is exactly one mean, 1000 / rate ms.
     const { clock, client, cover } = setUp({ dropRate: 4, loopRate: 1, u: 1 - Math.exp(-1) });
     cover.start();

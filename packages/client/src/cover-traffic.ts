@@ -5,7 +5,7 @@
  * `loopTimeoutMs` is counted lost.
  */
 import type { KeyPair } from '@mixlab/crypto';
-import { type Clock, exponentialDelay, type Rng, secureRng, systemClock } from '@mixlab/mixing';
+import { type Clock, exponentialDelay, monotonicClock, type Random, secureRandom } from '@mixlab/runtime';
 import { type Message, newMessageId } from './message.ts';
 import type { MixnetClient } from './mixnet-client.ts';
 
@@ -18,7 +18,8 @@ export interface CoverTrafficOptions {
   /** Body bytes of a cover packet, so it is as large as the messages it hides among (onion shows sizes). */
   readonly bodyBytes?: number;
   readonly clock?: Clock;
-  readonly rng?: Rng;
+  /** Draws the cover's send times; the CSPRNG by default. */
+  readonly random?: Random;
   /** Wall clock for the send time sealed in a loop. */
   readonly now?: () => number;
   readonly onError?: (error: Error) => void;
@@ -42,7 +43,7 @@ export class CoverTraffic {
   readonly #keys: KeyPair;
   readonly #options: CoverTrafficOptions;
   readonly #clock: Clock;
-  readonly #rng: Rng;
+  readonly #random: Random;
   readonly #loops = new Map<string, { sentAt: number; cancel: () => void; left: boolean }>();
   readonly #cancels: (() => void)[] = [];
 
@@ -56,8 +57,8 @@ export class CoverTraffic {
     this.#client = client;
     this.#keys = keys;
     this.#options = options;
-    this.#clock = options.clock ?? systemClock;
-    this.#rng = options.rng ?? secureRng;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#random = options.random ?? secureRandom;
   }
 
   start(): void {
@@ -91,7 +92,7 @@ export class CoverTraffic {
   #every(rate: number, send: () => Promise<void>): void {
     if (rate === 0) return;
     const next = () => {
-      const cancel = this.#clock.schedule(exponentialDelay(1000 / rate, this.#rng), () => {
+      const cancel = this.#clock.schedule(exponentialDelay(1000 / rate, this.#random), () => {
         this.#cancels.splice(this.#cancels.indexOf(cancel), 1);
         next();
         send().catch((error: Error) => this.#options.onError?.(error));

@@ -1,6 +1,5 @@
 export * from './acknowledged-sender.ts';
 export * from './cover-traffic.ts';
 export * from './gateway-client.ts';
-export * from './load-generator.ts';
 export * from './message.ts';
 export * from './mixnet-client.ts';

@@ -1,7 +1,5 @@
-import { randomInt } from 'node:crypto';
 import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
-import { exponentialDelay, secureRng } from '@mixlab/mixing';
 import {
   DROP_RECIPIENT,
   PACKET_FORMAT_NAMES,
@@ -12,6 +10,7 @@ import {
   type ReplySecret,
   type RouteHop,
 } from '@mixlab/packet';
+import { exponentialDelay, type Random, secureRandom } from '@mixlab/runtime';
 import { type NodeDescriptor, pickRoute, type Topology, TopologyCache, verifyTopology } from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
 import {
@@ -80,8 +79,11 @@ export interface MixnetClientOptions {
    * this key signed, for the current time. The directory prints it at start-up.
    */
   readonly directoryKey?: string;
-  /** Picks a uniform index in [0, maxExclusive); a CSPRNG by default. */
-  readonly pickIndex?: (maxExclusive: number) => number;
+  /**
+   * Draws routes and per-hop delays; the CSPRNG by default. Seed it only to reproduce an
+   * experiment: packet key material never comes from it (that is always randomBytes).
+   */
+  readonly random?: Random;
   /**
    * Ask every hop to hold the packet for an exponentially distributed delay with this mean
    * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
@@ -102,7 +104,7 @@ export function parseAddress(address: string): Uint8Array {
  */
 export class MixnetClient {
   readonly gateway: GatewayClient;
-  readonly #pickIndex: (maxExclusive: number) => number;
+  readonly #random: Random;
   readonly #topology: TopologyCache;
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
 
@@ -110,12 +112,12 @@ export class MixnetClient {
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
     this.gateway = new GatewayClient(gatewayUrl);
-    this.#pickIndex = options.pickIndex ?? randomInt;
+    const random = options.random ?? secureRandom;
+    this.#random = random;
     const mean = options.meanHopDelayMs;
     if (mean !== undefined && !(mean > 0)) throw new RangeError(`meanHopDelayMs must be positive, got ${mean}`);
     // Loopix: the sender draws every hop's delay, so it knows its message's latency distribution.
-    this.#hopDelay = () =>
-      mean === undefined ? undefined : Math.max(1, Math.round(exponentialDelay(mean, secureRng)));
+    this.#hopDelay = () => (mean === undefined ? undefined : Math.max(1, Math.round(exponentialDelay(mean, random))));
     const { directoryKey } = options;
     this.#topology = new TopologyCache(
       async () => {
@@ -155,12 +157,12 @@ export class MixnetClient {
   ): Promise<SendReceipt> {
     const { info, format } = await this.#gatewayContext();
     const topology = await this.topology();
-    const route = pickRoute(topology, this.#pickIndex);
+    const route = pickRoute(topology, this.#random);
     let reply: { block: Uint8Array; secret: ReplySecret } | undefined;
     if (options.replyTo) {
       if (!format.replies) throw new Error(`the ${format.name} format has no reply blocks, so no acknowledgements`);
       const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
-      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#pickIndex), this.#hopDelay), back);
+      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#random), this.#hopDelay), back);
     }
     const message: Message = {
       id: options.messageId ?? newMessageId(),
@@ -188,7 +190,7 @@ export class MixnetClient {
    */
   async sendDrop(bodyBytes: number): Promise<void> {
     const { info, format } = await this.#gatewayContext();
-    const route = pickRoute(await this.topology(), this.#pickIndex);
+    const route = pickRoute(await this.topology(), this.#random);
     const destination = { gateway: info.gatewayId, recipient: DROP_RECIPIENT };
     // As `send` pads a message: to the packet's capacity where the format has one.
     const payload = randomBytes(format.payloadCapacity?.(destination) ?? MESSAGE_OVERHEAD_BYTES + bodyBytes);

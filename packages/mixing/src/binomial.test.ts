@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { scriptedRandom, seededRandom } from '@mixlab/runtime';
 import { BinomialStrategy } from './binomial.ts';
 import { harness, sorted } from './test-harness.ts';
-import { scriptedRng, seededRng } from './test-rng.ts';
 
 describe('BinomialStrategy', () => {
   it('lets a packet leave when its draw is below p, then shuffles the leavers', () => {
     // Draws per packet a, b, c, d; then Fisher–Yates over the two leavers draws 0.
-    const h = harness<string>(scriptedRng([0.29, 0.3, 0.31, 0, 0]));
+    const h = harness<string>(scriptedRandom([0.29, 0.3, 0.31, 0, 0]));
     const mix = new BinomialStrategy<string>({ intervalMs: 1000, probability: 0.3 }, h.context);
     assert.equal(mix.name, 'binomial');
     for (const item of 'abcd') mix.add(item);
@@ -31,7 +31,7 @@ describe('BinomialStrategy', () => {
   });
 
   it('releases no batch at a tick where nobody leaves', () => {
-    const h = harness<string>(scriptedRng([0.9, 0.9]));
+    const h = harness<string>(scriptedRandom([0.9, 0.9]));
     const mix = new BinomialStrategy<string>({ intervalMs: 100, probability: 0.5 }, h.context);
     mix.add('a');
     mix.add('b');
@@ -42,13 +42,13 @@ describe('BinomialStrategy', () => {
 
   for (const probability of [0.1, 0.3, 0.75]) {
     it(`property: packets leave with frequency p = ${probability} and none is lost`, () => {
-      const rng = seededRng(99);
-      const h = harness<number>(rng);
+      const random = seededRandom(99);
+      const h = harness<number>(random);
       const mix = new BinomialStrategy<number>({ intervalMs: 100, probability }, h.context);
       let added = 0;
       let exposures = 0; // packet-ticks: each pooled packet at each tick is one trial
       for (let round = 0; round < 2000; round++) {
-        const arrivals = rng.int(60);
+        const arrivals = random.int(60);
         for (let i = 0; i < arrivals; i++) mix.add(added++);
         exposures += mix.queued;
         h.clock.advance(100);

@@ -28,6 +28,6 @@ export class BinomialStrategy<T> extends PeriodicPool<T> {
 
   protected override onTick(): void {
     // One draw per pooled packet, in pool order, before the leaving ones are shuffled.
-    this.releaseBatch(this.take(() => this.context.rng.float() < this.#probability));
+    this.releaseBatch(this.take(() => this.context.random.float() < this.#probability));
   }
 }

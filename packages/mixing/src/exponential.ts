@@ -1,6 +1,6 @@
+import { exponentialDelay } from '@mixlab/runtime';
 import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
 import { requirePositiveDuration, stoppedError } from './option-checks.ts';
-import type { Rng } from './rng.ts';
 
 export interface ExponentialOptions<T> {
   /** Mean of the exponential delay drawn for a packet that carries none. */
@@ -10,13 +10,6 @@ export interface ExponentialOptions<T> {
    * routing information), or undefined when it carries none.
    */
   readonly delayOf?: ((item: T) => number | undefined) | undefined;
-}
-
-/** Draws an exponentially distributed delay with the given mean by inverse transform. */
-export function exponentialDelay(meanMs: number, rng: Rng): number {
-  // float() is in [0, 1), so 1 - u is in (0, 1] and the logarithm is finite;
-  // log1p keeps precision for small u and yields +0, not -0, for u = 0.
-  return -Math.log1p(-rng.float()) * meanMs;
 }
 
 /**
@@ -81,6 +74,6 @@ export class ExponentialStrategy<T> implements MixStrategy<T> {
     if (this.#options.meanDelayMs === undefined) {
       throw new Error('this packet carries no delay and no meanDelayMs is configured to draw one');
     }
-    return exponentialDelay(this.#options.meanDelayMs, this.#context.rng);
+    return exponentialDelay(this.#options.meanDelayMs, this.#context.random);
   }
 }

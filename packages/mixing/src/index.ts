@@ -1,11 +1,9 @@
 export * from './binomial.ts';
-export * from './clock.ts';
 export * from './exponential.ts';
 export * from './mix-strategy.ts';
 export { StrategyStoppedError } from './option-checks.ts';
 export * from './periodic.ts';
 export * from './pool.ts';
-export * from './rng.ts';
 export * from './strategy-config.ts';
 export * from './threshold.ts';
 export * from './threshold-and-timed.ts';

@@ -1,5 +1,4 @@
-import type { Clock } from './clock.ts';
-import type { Rng } from './rng.ts';
+import type { Clock, Random } from '@mixlab/runtime';
 
 /** Every strategy the testbed implements, by the name used in configuration and metrics. */
 export const strategyNames = [
@@ -17,7 +16,7 @@ export type StrategyName = (typeof strategyNames)[number];
 /** What every strategy is given: time, randomness, and where released batches go. */
 export interface StrategyContext<T> {
   readonly clock: Clock;
-  readonly rng: Rng;
+  readonly random: Random;
   /** Receives each released batch, already shuffled; never called with an empty batch. */
   readonly release: (batch: T[]) => void;
 }

@@ -1,7 +1,7 @@
+import { shuffle } from '@mixlab/runtime';
 import type { MixStrategy, StrategyContext, StrategyName } from './mix-strategy.ts';
 import { stoppedError } from './option-checks.ts';
 import { every } from './periodic.ts';
-import { shuffle } from './rng.ts';
 
 /**
  * What the periodic strategies share: a pool that `add` fills, a tick every intervalMs
@@ -61,8 +61,8 @@ export abstract class PeriodicPool<T> implements MixStrategy<T> {
     return leaving;
   }
 
-  /** Shuffles `batch` with the context's rng and releases it; an empty batch is not released. */
+  /** Shuffles `batch` with the context's random source and releases it; an empty batch is not released. */
   protected releaseBatch(batch: T[]): void {
-    if (batch.length > 0) this.context.release(shuffle(batch, this.context.rng));
+    if (batch.length > 0) this.context.release(shuffle(batch, this.context.random));
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Clock, ManualClock } from './clock.ts';
+import { type Clock, ManualClock } from '@mixlab/runtime';
 import { every } from './periodic.ts';
 
 /** A clock whose timers all fire `lateMs` after they are due, like a busy event loop. */

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '@mixlab/runtime';
 
 /**
  * Calls `onTick` every `intervalMs`, the first one interval from now. Each tick is

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { scriptedRandom, seededRandom } from '@mixlab/runtime';
 import { PoolStrategy, poolReleaseCount } from './pool.ts';
 import { harness } from './test-harness.ts';
-import { scriptedRng, seededRng } from './test-rng.ts';
 
 describe('poolReleaseCount', () => {
   it('sends max(1, floor(fraction × excess)), never more than the excess', () => {
@@ -49,9 +49,9 @@ describe('PoolStrategy', () => {
     assert.equal(mix.queued, 4);
   });
 
-  it('chooses the leaving packets with the injected rng from the whole pool', () => {
+  it('chooses the leaving packets with the injected random source from the whole pool', () => {
     // 5 pooled, minPool 3, fraction 1: two leave. i = 4 swaps with 0, i = 3 with 1.
-    const h = harness<string>(scriptedRng([0, 1]));
+    const h = harness<string>(scriptedRandom([0, 1]));
     const mix = new PoolStrategy<string>({ intervalMs: 10, minPool: 3, fraction: 1 }, h.context);
     for (const item of 'abcde') mix.add(item);
     h.clock.advance(10);
@@ -60,14 +60,14 @@ describe('PoolStrategy', () => {
   });
 
   it('property: never drops below minPool, sends the exact count, loses and duplicates nothing', () => {
-    const rng = seededRng(2024);
-    const h = harness<number>(rng);
+    const random = seededRandom(2024);
+    const h = harness<number>(random);
     const minPool = 20;
     const mix = new PoolStrategy<number>({ intervalMs: 100, minPool, fraction: 0.6 }, h.context);
     let added = 0;
     let released = 0;
     for (let round = 0; round < 2000; round++) {
-      const arrivals = rng.int(30); // bursts and lulls around the minimum
+      const arrivals = random.int(30); // bursts and lulls around the minimum
       for (let i = 0; i < arrivals; i++) mix.add(added++);
       const before = mix.queued;
       const batchesBefore = h.batches.length;
@@ -90,7 +90,7 @@ describe('PoolStrategy', () => {
     // One arrival per tick into a pool of minPool 3 with fraction 1: 4 pooled, 1 leaves.
     // Chosen uniformly, a packet's stay is geometric with p = 1/4: mean 4 ticks, and a
     // quarter leave at their first tick. Oldest-first or newest-first would differ.
-    const h = harness<number>(seededRng(5));
+    const h = harness<number>(seededRandom(5));
     const mix = new PoolStrategy<number>({ intervalMs: 10, minPool: 3, fraction: 1 }, h.context);
     const warmUp = 100;
     const rounds = 20_000;

@@ -1,7 +1,7 @@
+import { takeRandom } from '@mixlab/runtime';
 import type { StrategyContext } from './mix-strategy.ts';
 import { requireNonNegativeInteger, requirePositiveDuration, requireUnitInterval } from './option-checks.ts';
 import { PeriodicPool } from './periodic-pool.ts';
-import { takeRandom } from './rng.ts';
 
 export interface PoolOptions {
   /** Ticks come every this many milliseconds. */
@@ -43,6 +43,6 @@ export class PoolStrategy<T> extends PeriodicPool<T> {
     const count = poolReleaseCount(this.queued, this.#options.minPool, this.#options.fraction);
     if (count === 0) return;
     // takeRandom returns the chosen packets already in uniformly random order: no second shuffle.
-    this.context.release(takeRandom(this.pooled, count, this.context.rng));
+    this.context.release(takeRandom(this.pooled, count, this.context.random));
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { scriptedRandom } from '@mixlab/runtime';
 import { BinomialStrategy } from './binomial.ts';
 import { ExponentialStrategy } from './exponential.ts';
 import { strategyNames } from './mix-strategy.ts';
@@ -13,7 +14,6 @@ import {
   strategyConfigExamples,
 } from './strategy-config.ts';
 import { harness, sorted } from './test-harness.ts';
-import { scriptedRng } from './test-rng.ts';
 import { ThresholdStrategy } from './threshold.ts';
 import { ThresholdAndTimedStrategy } from './threshold-and-timed.ts';
 import { ThresholdOrTimedStrategy } from './threshold-or-timed.ts';
@@ -198,7 +198,7 @@ describe('createStrategy', () => {
   });
 
   it('builds an exponential mix that draws delays with the configured mean', () => {
-    const h = harness<string>(scriptedRng([0.5]));
+    const h = harness<string>(scriptedRandom([0.5]));
     const mix = createStrategy<string>(parseStrategyConfig('exponential:mean=1s'), h.context, {
       delayOf: () => 5, // ignored: the config says drawn
     });

@@ -1,3 +1,4 @@
+import { parseDuration } from '@mixlab/runtime';
 import { BinomialStrategy } from './binomial.ts';
 import { ExponentialStrategy } from './exponential.ts';
 import { type MixStrategy, type StrategyContext, type StrategyName, strategyNames } from './mix-strategy.ts';
@@ -74,7 +75,6 @@ const parameterSpecs: Readonly<Record<StrategyName, Readonly<Record<string, Para
 
 const COUNT = /^\d+$/;
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
-const DURATION = /^(\d+(?:\.\d*)?|\.\d+)(ms|s)$/;
 
 function isStrategyName(name: string): name is StrategyName {
   return (strategyNames as readonly string[]).includes(name);
@@ -170,10 +170,11 @@ function parseValue(kind: ParameterKind, value: string): number | DelaySource | 
       return unit > 0 && unit <= 1 ? unit : undefined;
     }
     case 'duration': {
-      const match = DURATION.exec(value);
-      if (!match) return undefined;
-      const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
-      return ms > 0 && Number.isFinite(ms) ? ms : undefined;
+      try {
+        return parseDuration(value, { units: ['ms', 's'] });
+      } catch {
+        return undefined; // the caller says what a duration must look like
+      }
     }
     case 'delay':
       return value === 'drawn' || value === 'sender' ? value : undefined;

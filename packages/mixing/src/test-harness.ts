@@ -1,8 +1,8 @@
-// Shared test scaffolding: a ManualClock, a recording `release`, and a chosen Rng.
-import { ManualClock } from './clock.ts';
+// Shared test scaffolding: a ManualClock, a recording `release`, and a chosen Random.
+
+import type { Random } from '@mixlab/runtime';
+import { ManualClock, seededRandom } from '@mixlab/runtime';
 import type { StrategyContext } from './mix-strategy.ts';
-import type { Rng } from './rng.ts';
-import { seededRng } from './test-rng.ts';
 
 export interface Harness<T> {
   readonly clock: ManualClock;
@@ -13,7 +13,7 @@ export interface Harness<T> {
   readonly context: StrategyContext<T>;
 }
 
-export function harness<T>(rng: Rng = seededRng(1)): Harness<T> {
+export function harness<T>(random: Random = seededRandom(1)): Harness<T> {
   const clock = new ManualClock();
   const batches: T[][] = [];
   const releasedAt: number[] = [];
@@ -21,7 +21,7 @@ export function harness<T>(rng: Rng = seededRng(1)): Harness<T> {
     batches.push(batch);
     releasedAt.push(clock.now());
   };
-  return { clock, batches, releasedAt, context: { clock, rng, release } };
+  return { clock, batches, releasedAt, context: { clock, random, release } };
 }
 
 /** Sorted copy, to compare a batch's contents regardless of its shuffled order. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { allShuffleDraws, scriptedRandom } from '@mixlab/runtime';
 import { StrategyStoppedError } from './option-checks.ts';
 import { harness, sorted } from './test-harness.ts';
-import { allShuffleDraws, scriptedRng } from './test-rng.ts';
 import { ThresholdStrategy } from './threshold.ts';
 
 describe('ThresholdStrategy', () => {
@@ -46,12 +46,12 @@ describe('ThresholdStrategy', () => {
       const orders = new Set<string>();
       const sequences = allShuffleDraws(n);
       for (const draws of sequences) {
-        const rng = scriptedRng(draws);
-        const h = harness<string>(rng);
+        const random = scriptedRandom(draws);
+        const h = harness<string>(random);
         const mix = new ThresholdStrategy<string>({ threshold: n }, h.context);
         for (const item of items) mix.add(item);
         assert.equal(h.batches.length, 1);
-        assert.equal(rng.used, n - 1, 'Fisher–Yates draws n-1 times');
+        assert.equal(random.used, n - 1, 'Fisher–Yates draws n-1 times');
         orders.add(h.batches[0]!.join(''));
       }
       const factorial = n === 3 ? 6 : 24;
@@ -73,7 +73,7 @@ describe('ThresholdStrategy', () => {
       [[3, 0, 1], 'abcd', 'cbad'],
     ];
     for (const [draws, input, expected] of cases) {
-      const h = harness<string>(scriptedRng(draws));
+      const h = harness<string>(scriptedRandom(draws));
       const mix = new ThresholdStrategy<string>({ threshold: input.length }, h.context);
       for (const item of input) mix.add(item);
       assert.equal(h.batches[0]!.join(''), expected, `draws ${draws.join(',')}`);

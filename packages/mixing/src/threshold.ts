@@ -1,6 +1,6 @@
+import { shuffle } from '@mixlab/runtime';
 import type { MixStrategy, StrategyContext } from './mix-strategy.ts';
 import { requirePositiveDuration, requirePositiveInteger, stoppedError } from './option-checks.ts';
-import { shuffle } from './rng.ts';
 
 export interface ThresholdOptions {
   /** Batch size: the pool releases exactly this many once this many have arrived. */
@@ -60,6 +60,6 @@ export class ThresholdStrategy<T> implements MixStrategy<T> {
 
   #releasePool(): void {
     const batch = this.#drain();
-    if (batch.length > 0) this.#context.release(shuffle(batch, this.#context.rng));
+    if (batch.length > 0) this.#context.release(shuffle(batch, this.#context.random));
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { scriptedRandom } from '@mixlab/runtime';
 import { harness, sorted } from './test-harness.ts';
-import { scriptedRng } from './test-rng.ts';
 import { TimedStrategy } from './timed.ts';
 
 describe('TimedStrategy', () => {
@@ -39,8 +39,8 @@ describe('TimedStrategy', () => {
     assert.deepEqual(h.releasedAt, [2000]);
   });
 
-  it('shuffles each batch with the injected rng', () => {
-    const h = harness<string>(scriptedRng([0, 0]));
+  it('shuffles each batch with the injected random', () => {
+    const h = harness<string>(scriptedRandom([0, 0]));
     const mix = new TimedStrategy<string>({ intervalMs: 10 }, h.context);
     for (const item of 'abc') mix.add(item);
     h.clock.advance(10);

@@ -3,7 +3,7 @@ export * from './framing.ts';
 export { onion } from './onion/onion.ts';
 export * from './packet-format.ts';
 export { createGeometry, defaultGeometry, type Geometry, type GeometryParameters } from './sphinx/geometry.ts';
-export { createSphinx, type Rng, type SphinxFormat, type SphinxOptions, sphinx } from './sphinx/sphinx.ts';
+export { createSphinx, type SphinxFormat, type SphinxOptions, sphinx, type TestVectorBytes } from './sphinx/sphinx.ts';
 
 import { onion } from './onion/onion.ts';
 import type { PacketFormat, PacketFormatName } from './packet-format.ts';

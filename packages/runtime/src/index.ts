@@ -1,2 +1,9 @@
 // Time, randomness and key files: what every other package takes from the machine, in one place.
+export * from './clock.ts';
+export * from './draws.ts';
+export * from './duration.ts';
 export * from './key-file.ts';
+export * from './manual-clock.ts';
+export * from './random.ts';
+export * from './scripted-random.ts';
+export * from './shuffle.ts';

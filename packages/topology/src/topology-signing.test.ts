@@ -10,6 +10,7 @@ import {
   toHex,
   verifyDetached,
 } from '@mixlab/crypto';
+import { scriptedRandom } from '@mixlab/runtime';
 import { signDescriptor } from './descriptor-signing.ts';
 import { epochEnd, epochStart } from './epoch.ts';
 import { pickRoute } from './route.ts';
@@ -333,7 +334,7 @@ describe('signTopology and verifyTopology', () => {
 
   it('accepts an empty layer (nodes still starting); route selection refuses it', () => {
     const document = verify(sign(documentWith({ layers: [[node(1, 'a1')], []] })));
-    assert.throws(() => pickRoute(toTopology(document), () => 0), { message: /^layer 2 has no node/ });
+    assert.throws(() => pickRoute(toTopology(document), scriptedRandom([0])), { message: /^layer 2 has no node/ });
   });
 
   it('is valid from validFrom inclusive to validUntil exclusive, exactly', () => {
@@ -396,7 +397,7 @@ describe('toTopology', () => {
       gateways: [{ id: 'gw-1', url: 'http://gw-1:8080' }],
     });
     assert.deepEqual(
-      pickRoute(topology, () => 0).map((n) => n.id),
+      pickRoute(topology, scriptedRandom([0, 0, 0])).map((n) => n.id),
       ['a1', 'b1', 'c1'],
     );
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { ManualClock } from '@mixlab/runtime';
 import { compareToStored, verifyDescriptor } from '@mixlab/topology';
 import { DescriptorSigner } from './descriptor.ts';
 import { MixingKeys } from './mixing-keys.ts';
-import { manualWallClock } from './test-support.ts';
 
 const START = 1_800_000_000_000; // epoch 3 000 000 of 600 000 ms, exactly at its start
 const E = 3_000_000;
@@ -17,28 +17,28 @@ describe('the descriptor a node publishes', () => {
   });
 
   function setUp() {
-    const { clock, wall } = manualWallClock(START + 100_000);
-    const keys = new MixingKeys({ epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000 }, wall);
+    const clock = new ManualClock(START + 100_000);
+    const keys = new MixingKeys({ epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000 }, clock);
     const signer = new DescriptorSigner({
       id: 'mix-1',
       layer: 2,
       url: 'http://mix-1:8080',
       identity,
       mixingKeys: () => keys.published(),
-      now: wall.now,
+      now: () => clock.now(),
     });
     const verify = (value: unknown, epoch = keys.current) =>
-      verifyDescriptor(value, { nowMs: wall.now(), maxSkewMs: 30_000, layerCount: 3, epoch });
-    return { clock, wall, keys, signer, verify };
+      verifyDescriptor(value, { nowMs: clock.now(), maxSkewMs: 30_000, layerCount: 3, epoch });
+    return { clock, keys, signer, verify };
   }
 
   it("verifies under the node's identity key and carries the current and next mixing keys", () => {
-    const { keys, signer, verify, wall } = setUp();
+    const { keys, signer, verify, clock } = setUp();
     const descriptor = signer.sign();
     const verdict = verify(descriptor);
     assert.ok(verdict.ok, verdict.ok ? '' : verdict.problem);
     assert.equal(descriptor.identityKey, toHex(identity.publicKey));
-    assert.equal(descriptor.issuedAt, wall.now());
+    assert.equal(descriptor.issuedAt, clock.now());
     const held = keys.keySet().byEpoch;
     assert.deepEqual(descriptor.mixingKeys, [
       { epoch: E, publicKey: toHex(held.get(E)?.publicKey as Uint8Array) },

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, loopMetrics, seriesValue } from '@mixlab/metrics';
-import { ManualClock } from '@mixlab/mixing';
 import { type Peeled, sphinx } from '@mixlab/packet';
+import { ManualClock } from '@mixlab/runtime';
 import type { Topology, TopologyDocument } from '@mixlab/topology';
 import { LoopCover, loopLayers, topologyForEpoch } from './loop-cover.ts';
 
@@ -62,7 +62,7 @@ describe('LoopCover', () => {
       rate: 2,
       timeoutMs: 5_000,
       clock,
-      rng: { int: () => 0, float: () => 0.5 },
+      random: { int: () => 0, float: () => 0.5 },
       topology: async () => topology,
       send: async (url, frames) => {
         sends.push({ url, packet: frames[0] as Uint8Array });
@@ -115,7 +115,7 @@ describe('LoopCover', () => {
   it('sends at Poisson times while started, and stops', async () => {
     const { clock, cover, sends } = setUp();
     cover.start();
-    // rng.float() = 0.5: every gap is -500 ms × ln(0.5) ≈ 346.6 ms at 2 loops per second.
+    // random.float() = 0.5: every gap is -500 ms × ln(0.5) ≈ 346.6 ms at 2 loops per second.
     clock.advance(346);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(sends.length, 0);

@@ -6,8 +6,8 @@
  */
 import { type KeyPair, openSealed, randomBytes, seal, toHex } from '@mixlab/crypto';
 import type { LoopMetrics } from '@mixlab/metrics';
-import { type Clock, exponentialDelay, type Rng } from '@mixlab/mixing';
 import type { PacketFormat, RouteHop } from '@mixlab/packet';
+import { type Clock, exponentialDelay, type Random } from '@mixlab/runtime';
 import { type Topology, type TopologyDocument, toTopology } from '@mixlab/topology';
 
 const LOOP_ID_BYTES = 16;
@@ -25,7 +25,7 @@ export interface LoopCoverDeps {
   readonly rate: number;
   readonly timeoutMs: number;
   readonly clock: Clock;
-  readonly rng: Rng;
+  readonly random: Random;
   /** The network with the other nodes' mixing keys of the current epoch. */
   readonly topology: () => Promise<Topology>;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
@@ -77,7 +77,7 @@ export class LoopCover {
   }
 
   #scheduleNext(): void {
-    const delay = exponentialDelay(1000 / this.#deps.rate, this.#deps.rng);
+    const delay = exponentialDelay(1000 / this.#deps.rate, this.#deps.random);
     this.#cancelNext = this.#deps.clock.schedule(delay, () => {
       this.#scheduleNext();
       this.sendLoop().catch((error) => this.#deps.logger.warn({ reason: String(error) }, 'loop cover not sent'));
@@ -92,7 +92,7 @@ export class LoopCover {
     for (const layer of loopLayers(this.#deps.layer, topology.layers.length)) {
       const nodes = topology.layers[layer - 1] ?? [];
       if (nodes.length === 0) throw new Error(`layer ${layer} has no node yet`);
-      const node = nodes[this.#deps.rng.int(nodes.length)] as (typeof nodes)[number];
+      const node = nodes[this.#deps.random.int(nodes.length)] as (typeof nodes)[number];
       route.push({ id: node.id, publicKey: Buffer.from(node.publicKey, 'hex') });
       firstUrl ??= node.url;
     }

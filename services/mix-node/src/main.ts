@@ -1,7 +1,8 @@
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
-import { createStrategy, formatStrategyConfig, secureRng, systemClock } from '@mixlab/mixing';
+import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
+import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -20,7 +21,6 @@ await cryptoReady();
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
 const identityFile = identityPath(config.dataDir, config.nodeId);
 const identity = await loadOrCreateIdentity(identityFile);
-const wallClock = { now: Date.now, schedule: systemClock.schedule };
 const mixingKeys = new MixingKeys(
   { epochs: { genesisMs: 0, lengthMs: config.epochLengthMs }, graceMs: config.keyGraceMs },
   wallClock,
@@ -50,14 +50,14 @@ const node = new MixNode({
   peeler,
   replayCache: new ReplayCache({ maxEntriesPerEpoch: config.replayCacheEntries }),
   keys: mixingKeys.keySet(),
-  clock: systemClock,
+  clock: monotonicClock,
   metrics: mixNodeMetrics(registry),
   // exponential:delay=sender holds each packet for the delay its sender put in it; 0 (or
   // none, as in onion) leaves the choice to the node, i.e. a drawn delay when `mean` is set.
   createStrategy: ({ release }) =>
     createStrategy<PooledPacket>(
       config.strategy,
-      { clock: systemClock, rng: secureRng, release },
+      { clock: monotonicClock, random: secureRandom, release },
       { delayOf: (packet) => packet.peeled.delayMs || undefined },
     ),
   resolveNode: async (id) => (await topology.find(id))?.url,
@@ -77,8 +77,8 @@ const loopCover = new LoopCover({
   format: packetFormat(config.packetFormat),
   rate: config.loopRate,
   timeoutMs: config.loopTimeoutMs,
-  clock: systemClock,
-  rng: secureRng,
+  clock: monotonicClock,
+  random: secureRandom,
   topology: async () => topologyForEpoch(await topology.document(), mixingKeys.current),
   send: (url, frames) => sender.send(url, frames),
   metrics: loops,

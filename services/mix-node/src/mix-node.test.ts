@@ -2,39 +2,19 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics, seriesValue } from '@mixlab/metrics';
-import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
+import { ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
+import { ManualClock, type Random, scriptedRandom } from '@mixlab/runtime';
 import type { Registry } from 'prom-client';
 import type { KeySchedule } from './key-schedule.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { counts, manualWallClock, packetCounts } from './test-support.ts';
+import { counts, packetCounts } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
-
-/** Fisher–Yates draws taken from a script, so a batch's order is known in advance. */
-function scriptedRng(draws: number[]): Rng & { readonly used: number } {
-  let next = 0;
-  const take = () => {
-    const value = draws[next++];
-    if (value === undefined) throw new Error('scripted rng exhausted');
-    return value;
-  };
-  return {
-    int: (maxExclusive) => {
-      const value = take();
-      assert.ok(value < maxExclusive, `draw ${value} < ${maxExclusive}`);
-      return value;
-    },
-    float: take,
-    get used() {
-      return next;
-    },
-  };
-}
 
 interface Send {
   readonly url: string;
@@ -47,7 +27,7 @@ interface Fixture {
   readonly clock: ManualClock;
   readonly sends: Send[];
   readonly warnings: { details: Record<string, unknown>; message: string }[];
-  readonly rng: Rng & { readonly used: number };
+  readonly random: Random & { readonly used: number };
 }
 
 interface FixtureOptions {
@@ -80,7 +60,7 @@ describe('MixNode', () => {
   function fixture(options: FixtureOptions = {}): Fixture {
     const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
     const clock = new ManualClock();
-    const rng = scriptedRng(options.draws ?? Array.from({ length: 100 }, () => 0));
+    const random = scriptedRandom(options.draws ?? Array.from({ length: 100 }, () => 0));
     const sends: Send[] = [];
     const warnings: Fixture['warnings'] = [];
     const nodes = options.nodes ?? { 'mix-2': 'http://mix-2:8080', 'mix-3': 'http://mix-3:8080' };
@@ -99,7 +79,7 @@ describe('MixNode', () => {
       createStrategy: ({ release }) =>
         new ThresholdStrategy<PooledPacket>(
           { threshold: options.threshold ?? 3, maxWaitMs: options.maxWaitMs },
-          { clock, rng, release },
+          { clock, random, release },
         ),
       resolveNode: options.resolveNode ?? (async (id) => nodes[id]),
       resolveGateway: async (id) => gateways[id],
@@ -108,7 +88,7 @@ describe('MixNode', () => {
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
       },
     });
-    return { node, registry, clock, sends, warnings, rng };
+    return { node, registry, clock, sends, warnings, random };
   }
 
   /** A packet for this node that it forwards to `to`, carrying `message`. */
@@ -142,7 +122,7 @@ describe('MixNode', () => {
       assert.equal(f.node.queued, 0);
       await f.node.settled();
 
-      assert.equal(f.rng.used, 2);
+      assert.equal(f.random.used, 2);
       assert.equal(f.sends.length, 1);
       assert.equal(f.sends[0]!.url, 'http://mix-2:8080/v1/packets');
       assert.deepEqual(
@@ -492,7 +472,7 @@ describe('MixNode', () => {
         metrics: mixNodeMetrics(createServiceRegistry({})),
         logger: { warn: () => {} },
         createStrategy: ({ release }) =>
-          new ThresholdStrategy<PooledPacket>({ threshold: 1 }, { clock, rng: scriptedRng([]), release }),
+          new ThresholdStrategy<PooledPacket>({ threshold: 1 }, { clock, random: scriptedRandom([]), release }),
         resolveNode: async () => 'http://mix-2:8080',
         resolveGateway: async () => undefined,
         send: () =>
@@ -547,8 +527,8 @@ describe('MixNode under key rotation', () => {
   }
 
   function rotating(options: { gated?: boolean } = {}) {
-    const { clock: wallClock, wall } = manualWallClock(59_000);
-    const keys = new MixingKeys(schedule, wall);
+    const wallClock = new ManualClock(59_000);
+    const keys = new MixingKeys(schedule, wallClock);
     const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
     const replayCache = new ReplayCache({ maxEntriesPerEpoch: 100 });
     const inline = new InlinePeeler({ format: 'onion', keys: keys.keySet(), maxPacketBytes: 4096 });
@@ -562,7 +542,7 @@ describe('MixNode under key rotation', () => {
       metrics: mixNodeMetrics(registry),
       logger: { warn: () => {} },
       createStrategy: ({ release }) =>
-        new ThresholdStrategy<PooledPacket>({ threshold: 100 }, { clock, rng: scriptedRng([]), release }),
+        new ThresholdStrategy<PooledPacket>({ threshold: 100 }, { clock, random: scriptedRandom([]), release }),
       resolveNode: async () => 'http://mix-2:8080',
       resolveGateway: async () => undefined,
       send: async () => {},

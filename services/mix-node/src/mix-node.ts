@@ -4,8 +4,9 @@
  * Keys rotate per epoch through `setKeys`.
  */
 import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
-import type { Clock, MixStrategy, StrategyContext } from '@mixlab/mixing';
+import type { MixStrategy, StrategyContext } from '@mixlab/mixing';
 import { encodeDelivery, isDropRecipient, type Peeled } from '@mixlab/packet';
+import type { Clock } from '@mixlab/runtime';
 import type { MixingKeySet } from './mixing-keys.ts';
 import type { Peeler } from './peeler.ts';
 import type { ReplayCache } from './replay-cache.ts';

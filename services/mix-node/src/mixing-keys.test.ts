@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, toHex } from '@mixlab/crypto';
+import { ManualClock } from '@mixlab/runtime';
 import type { KeySchedule } from './key-schedule.ts';
 import { type KeyChange, MixingKeys } from './mixing-keys.ts';
-import { manualWallClock } from './test-support.ts';
 
 const GENESIS = 1_700_000_000_000;
 const schedule: KeySchedule = { epochs: { genesisMs: GENESIS, lengthMs: 10_000 }, graceMs: 2_000 };
@@ -15,8 +15,8 @@ describe('MixingKeys', () => {
   before(cryptoReady);
 
   it('holds fresh key pairs for the current and next epochs and publishes both', () => {
-    const { wall } = manualWallClock(GENESIS + 5 * 10_000 + 1_000); // within the grace: still no key for 4
-    const keys = new MixingKeys(schedule, wall);
+    const clock = new ManualClock(GENESIS + 5 * 10_000 + 1_000); // within the grace: still no key for 4
+    const keys = new MixingKeys(schedule, clock);
     assert.equal(keys.current, 5);
     const held = publicKeys(keys);
     assert.deepEqual(Object.keys(held), ['5', '6'], 'current first');
@@ -29,8 +29,8 @@ describe('MixingKeys', () => {
   });
 
   it('at the boundary the published next key becomes current, a new next is made, the old one kept for the grace', () => {
-    const { clock, wall } = manualWallClock(GENESIS + 5 * 10_000 + 9_999);
-    const keys = new MixingKeys(schedule, wall);
+    const clock = new ManualClock(GENESIS + 5 * 10_000 + 9_999);
+    const keys = new MixingKeys(schedule, clock);
     const before = publicKeys(keys);
     clock.advance(1);
     assert.deepEqual(keys.update(), { rotated: true, added: [7], dropped: [] });
@@ -50,18 +50,18 @@ describe('MixingKeys', () => {
   });
 
   it('after a jump of several epochs holds only new keys', () => {
-    const { clock, wall } = manualWallClock(GENESIS + 5 * 10_000);
-    const keys = new MixingKeys(schedule, wall);
+    const clock = new ManualClock(GENESIS + 5 * 10_000);
+    const keys = new MixingKeys(schedule, clock);
     clock.advance(30_000);
     assert.deepEqual(keys.update(), { rotated: true, added: [8, 9], dropped: [5, 6] });
     assert.deepEqual([...keys.keySet().byEpoch.keys()], [8, 9], 'epoch 7 is in its grace period, but was never made');
   });
 
   it('start() updates at every boundary and grace expiry, and stop() leaves no timer', () => {
-    const { clock, wall } = manualWallClock(GENESIS + 5 * 10_000 + 4_000);
-    const keys = new MixingKeys(schedule, wall);
+    const clock = new ManualClock(GENESIS + 5 * 10_000 + 4_000);
+    const keys = new MixingKeys(schedule, clock);
     const changes: { at: number; change: KeyChange; current: number }[] = [];
-    keys.start((change) => changes.push({ at: wall.now() - GENESIS, change, current: keys.current }));
+    keys.start((change) => changes.push({ at: clock.now() - GENESIS, change, current: keys.current }));
     assert.equal(clock.pendingTimers, 1);
     clock.advance(25_000); // to 79 000: boundaries at 60 000 and 70 000, grace ends at 62 000 and 72 000
     assert.deepEqual(changes, [
@@ -75,7 +75,7 @@ describe('MixingKeys', () => {
   });
 
   it('refuses an invalid key schedule', () => {
-    const { wall } = manualWallClock(GENESIS);
-    assert.throws(() => new MixingKeys({ ...schedule, graceMs: 10_000 }, wall), /invalid key schedule/);
+    const clock = new ManualClock(GENESIS);
+    assert.throws(() => new MixingKeys({ ...schedule, graceMs: 10_000 }, clock), /invalid key schedule/);
   });
 });

@@ -6,6 +6,7 @@
  * `start` re-checks at every change time.
  */
 import { generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
+import type { Clock } from '@mixlab/runtime';
 import type { MixingKey } from '@mixlab/topology';
 import {
   checkKeySchedule,
@@ -30,21 +31,16 @@ export interface KeyChange {
   readonly dropped: readonly number[];
 }
 
-/** Wall-clock time (ms since the Unix epoch, like the directory's) and timers. */
-export interface WallClock {
-  now(): number;
-  schedule(delayMs: number, fn: () => void): () => void;
-}
-
 export class MixingKeys {
   readonly #schedule: KeySchedule;
-  readonly #clock: WallClock;
+  /** A wall clock (ms since the Unix epoch, like the directory's epochs). */
+  readonly #clock: Clock;
   readonly #generate: () => KeyPair;
   readonly #pairs = new Map<number, KeyPair>();
   #held: HeldKeyEpochs;
   #cancel: (() => void) | undefined;
 
-  constructor(schedule: KeySchedule, clock: WallClock, generate: () => KeyPair = generateKeyPair) {
+  constructor(schedule: KeySchedule, clock: Clock, generate: () => KeyPair = generateKeyPair) {
     checkKeySchedule(schedule);
     this.#schedule = schedule;
     this.#clock = clock;

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
-import { createStrategy, ManualClock, parseStrategyConfig } from '@mixlab/mixing';
+import { createStrategy, parseStrategyConfig } from '@mixlab/mixing';
 import { sphinx } from '@mixlab/packet';
+import { ManualClock } from '@mixlab/runtime';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
@@ -31,7 +32,7 @@ describe('exponential:delay=sender in the mix node', () => {
       createStrategy: ({ release }) =>
         createStrategy<PooledPacket>(
           parseStrategyConfig(strategy),
-          { clock, rng: { int: () => 0, float: () => 1 - Math.exp(-1) }, release },
+          { clock, random: { int: () => 0, float: () => 1 - Math.exp(-1) }, release },
           { delayOf: (packet) => packet.peeled.delayMs || undefined },
         ),
       resolveNode: async () => 'http://mix-2:8080',
@@ -70,7 +71,7 @@ describe('exponential:delay=sender in the mix node', () => {
   it('draws a delay with the configured mean when the sender chose none', async () => {
     const { mixNode, sentAfter } = node('exponential:delay=sender,mean=400ms');
     await mixNode.receive([packet()]);
-    // The rng's u = 1 - 1/e makes the drawn delay exactly the mean.
+    // The random source's u = 1 - 1/e makes the drawn delay exactly the mean.
     assert.equal(await sentAfter(399), 0);
     assert.equal(await sentAfter(1), 1);
   });

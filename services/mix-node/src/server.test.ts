@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
-import { ManualClock, ThresholdStrategy } from '@mixlab/mixing';
+import { ThresholdStrategy } from '@mixlab/mixing';
 import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
+import { ManualClock } from '@mixlab/runtime';
 import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -54,7 +55,7 @@ describe('mix node server', () => {
       createStrategy: ({ release }) =>
         new ThresholdStrategy<PooledPacket>(
           { threshold: 3 },
-          { clock, rng: { int: (max) => max - 1, float: () => 0 }, release },
+          { clock, random: { int: (max) => max - 1, float: () => 0 }, release },
         ),
       resolveNode: async (id) => (id === 'mix-2' ? 'http://mix-2:8080' : undefined),
       resolveGateway: async (id) => (id === 'gateway-1' ? gatewayUrl : undefined),
@@ -216,7 +217,7 @@ describe('mix node server', () => {
       assert.equal(bodies.length, 1);
       assert.equal(bodies[0]!.url, '/gw/v1/deliveries');
       assert.equal(bodies[0]!.contentType, OCTET_STREAM);
-      // The scripted rng draws max - 1 every time: the identity permutation.
+      // The scripted random source draws max - 1 every time: the identity permutation.
       const deliveries = decodeFrames(bodies[0]!.body, 10).map(decodeDelivery);
       assert.deepEqual(
         deliveries.map(({ recipient: to, payload }) => ({ to: [...to], payload: text.decode(payload) })),

@@ -1,14 +1,6 @@
 /** Helpers shared by the mix node's tests. */
 import { PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
-import { ManualClock } from '@mixlab/mixing';
 import type { Registry } from 'prom-client';
-import type { WallClock } from './mixing-keys.ts';
-
-/** A wall clock that starts at `startMs` (ms since the Unix epoch) and moves with a ManualClock. */
-export function manualWallClock(startMs: number): { clock: ManualClock; wall: WallClock } {
-  const clock = new ManualClock();
-  return { clock, wall: { now: () => startMs + clock.now(), schedule: (ms, fn) => clock.schedule(ms, fn) } };
-}
 
 /** mixlab_packets_total for every outcome. */
 export async function packetCounts(registry: Registry): Promise<Record<string, number>> {

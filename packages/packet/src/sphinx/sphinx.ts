@@ -81,16 +81,21 @@ const REPLY_ID_OFFSET = REPLY_RECIPIENT_OFFSET + 32;
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Source of random bytes; injectable so test vectors are reproducible. */
-export type Rng = (length: number) => Uint8Array;
+/**
+ * The bytes wrap and createReplyBlock draw (ephemeral secrets, padding, reply keys), fixed
+ * for one purpose only: computing the committed test vectors. These bytes are key
+ * material, so it is a function of its own, not a `Random` (@mixlab/runtime), which has no
+ * bytes: a seeded Random can never be passed here. Everything else uses randomBytes.
+ */
+export type TestVectorBytes = (length: number) => Uint8Array;
 
 export interface SphinxOptions {
   /**
-   * Randomness. wrap draws the ephemeral scalar (32 bytes), then the routing padding;
-   * createReplyBlock draws the reply id (16), the replier's payload key (128), then as wrap.
-   * Default: @mixlab/crypto randomBytes.
+   * Test vectors only: the bytes to draw instead of @mixlab/crypto randomBytes. wrap draws
+   * the ephemeral scalar (32 bytes), then the routing padding; createReplyBlock draws the
+   * reply id (16), the replier's payload key (128), then as wrap.
    */
-  readonly rng?: Rng;
+  readonly testVectorBytes?: TestVectorBytes;
   /** X25519 implementation; default: the one @mixlab/crypto chose (`x25519`). For benchmarks and cross-checks. */
   readonly x25519?: X25519Backend;
 }
@@ -251,15 +256,15 @@ function dataView(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function draw(rng: Rng, length: number): Uint8Array {
-  const bytes = rng(length);
-  if (bytes.length !== length) throw new RangeError('rng returned the wrong number of bytes');
+function draw(source: TestVectorBytes, length: number): Uint8Array {
+  const bytes = source(length);
+  if (bytes.length !== length) throw new RangeError('the byte source returned the wrong number of bytes');
   return bytes;
 }
 
 /** A Sphinx packet format for one geometry. */
 export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
-  const rng = options.rng ?? randomBytes;
+  const byteSource = options.testVectorBytes ?? randomBytes;
   const x25519 = options.x25519 ?? defaultX25519;
   const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
   // A node's private key is decoded once (node:crypto derives its public key on import).
@@ -300,7 +305,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   ): { header: Uint8Array; keys: HopKeys[] } {
     const n = route.length;
     // Group elements and shared secrets: alpha_i = g^(x b_0 .. b_{i-1}), s_i = y_i^(x b_0 .. b_{i-1}).
-    const secret = draw(rng, 32);
+    const secret = draw(byteSource, 32);
     const scalars = [x25519.scalar(secret)];
     const alphas: Uint8Array[] = [x25519Base(secret)];
     const keys: HopKeys[] = [];
@@ -327,7 +332,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     }
 
     // Last hop: its command, random padding (so the exit cannot count the hops), filler.
-    const padding = draw(rng, R - n * P);
+    const padding = draw(byteSource, R - n * P);
     let beta = new Uint8Array(R);
     beta.set(lastSlot, 0);
     dataView(beta).setUint32(DELAY_OFFSET, delays[n - 1] as number);
@@ -447,9 +452,9 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     destination: Destination,
   ): { block: Uint8Array; secret: ReplySecret } {
     const checked = checkRoute(route);
-    const replyId = draw(rng, REPLY_ID_BYTES);
+    const replyId = draw(byteSource, REPLY_ID_BYTES);
     const slot = encodeReplySlot(P, destination, replyId);
-    const replierKey = draw(rng, LIONESS_KEY_BYTES);
+    const replierKey = draw(byteSource, LIONESS_KEY_BYTES);
     const { header, keys } = buildHeader(route, checked, slot);
     const firstId = checked.ids[0] as Uint8Array;
     const block = new Uint8Array(replyBlockBytes);

@@ -25,7 +25,7 @@ export interface VectorCase {
   readonly route: readonly VectorRouteHop[];
   readonly destination: { readonly gateway: string; readonly recipient: string };
   readonly message: string;
-  /** The bytes wrap draws from its rng, in order: ephemeral scalar (32), then routing padding. */
+  /** The bytes wrap draws (testVectorBytes), in order: ephemeral scalar (32), then routing padding. */
   readonly randomness: string;
   readonly packet: string;
   readonly hops: readonly VectorHop[];
@@ -96,13 +96,13 @@ function routeHops(route: VectorCase['route']): RouteHop[] {
 export function caseSetup(input: Pick<VectorCase, 'geometry' | 'route' | 'destination' | 'randomness'>) {
   const randomness = hex(input.randomness);
   let used = 0;
-  const rng = (length: number) => {
+  const testVectorBytes = (length: number) => {
     if (used + length > randomness.length) throw new Error('vector randomness exhausted');
     used += length;
     return randomness.slice(used - length, used);
   };
   return {
-    format: createSphinx(createGeometry(input.geometry), { rng }),
+    format: createSphinx(createGeometry(input.geometry), { testVectorBytes }),
     route: routeHops(input.route),
     destination: { gateway: input.destination.gateway, recipient: hex(input.destination.recipient) },
     drewAll(what: string): void {

@@ -5,60 +5,26 @@
  * stragglers. Every message carries its send time, so the recipient (this process, on
  * the same clock) measures its end-to-end latency exactly and reports it to the gateway.
  *
- * The arithmetic (schedules, percentiles, tallies, durations) is pure and tested with a
- * seeded random source; `runLoad` wires it to real clients, clocks and timers.
+ * The arithmetic (percentiles, tallies) is pure and tested; `runLoad` wires it to real
+ * clients, clocks and timers. A run is seeded end to end from one number, or not at all.
  */
+import {
+  type CoverClient,
+  type CoverCounts,
+  CoverTraffic,
+  type ReceiveOptions,
+  type Subscription,
+} from '@mixlab/client';
 import type { KeyPair } from '@mixlab/crypto';
-import { type CoverClient, type CoverCounts, CoverTraffic } from './cover-traffic.ts';
-import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
-
-/** A uniform float in [0, 1), injected so that tests and experiments can fix it. */
-export type Random = () => number;
-
-/** Time as the load generator sees it: ms since the epoch, and a way to wait. */
-export interface LoadClock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemLoadClock: LoadClock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
-};
-
-/** mulberry32: a small seeded generator for reproducible schedules, not for secrets. */
-export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-/** One exponential inter-send gap in ms for a Poisson process of `ratePerSecond`. */
-export function exponentialGapMs(ratePerSecond: number, random: Random): number {
-  // ln(1 - u) with u in [0, 1) is finite; log1p keeps u = 0 at +0.
-  return (-Math.log1p(-random()) / ratePerSecond) * 1000;
-}
-
-/** Send instants (ms from the start, ascending, all < durationMs) of one Poisson client. */
-export function poissonSchedule(ratePerSecond: number, durationMs: number, random: Random): number[] {
-  if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
-    throw new RangeError(`rate must be a number of messages per second > 0, got ${ratePerSecond}`);
-  }
-  const instants: number[] = [];
-  for (
-    let at = exponentialGapMs(ratePerSecond, random);
-    at < durationMs;
-    at += exponentialGapMs(ratePerSecond, random)
-  ) {
-    instants.push(at);
-  }
-  return instants;
-}
+import {
+  type Clock,
+  poissonSchedule,
+  type Random,
+  secureRandom,
+  seededRandom,
+  sleep,
+  wallClock,
+} from '@mixlab/runtime';
 
 /**
  * The p-th percentile (0 < p <= 100) of values sorted ascending, by the nearest-rank
@@ -97,21 +63,6 @@ export function latencyStats(latenciesMs: readonly number[]): LatencyStats | und
   };
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parses `30s`, `2m`, `500ms`, `1.5h` or bare seconds (`45`) into ms. Throws an Error
- * that says what is accepted; zero is allowed only with `allowZero`.
- */
-export function parseDuration(text: string, what = 'duration', options: { allowZero?: boolean } = {}): number {
-  const match = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$/.exec(text);
-  const hint = 'seconds, or a number with a unit: 500ms, 30s, 2m';
-  if (!match) throw new Error(`${what} "${text}" is not a duration (${hint})`);
-  const ms = Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] as number);
-  if (ms === 0 && !options.allowZero) throw new Error(`${what} must be greater than 0, got "${text}"`);
-  return ms;
-}
-
 export interface LoadSettings {
   readonly clients: number;
   /** Messages per second, per simulated client. */
@@ -124,6 +75,12 @@ export interface LoadSettings {
   /** Loopix cover per simulated client, per second: drops to the sink and loops to itself. */
   readonly dropRatePerClient?: number;
   readonly loopRatePerClient?: number;
+  /**
+   * Seeds every choice of the run (send schedules, recipients, routes and hop delays, cover
+   * timing), each from its own stream, so that one number reproduces the traffic pattern.
+   * Unseeded runs use the CSPRNG. Packet key material is never seeded.
+   */
+  readonly seed?: number | undefined;
 }
 
 /** Cover the simulated clients sent, and what came of their loops. */
@@ -286,12 +243,14 @@ export interface LoadClient extends CoverClient {
 }
 
 export interface LoadOptions extends LoadSettings {
-  /** A client for one simulated client (each gets its own, as separate users would). */
-  readonly connect: () => LoadClient;
+  /**
+   * A client for one simulated client (each gets its own, as separate users would), which
+   * picks its routes and hop delays with `random` (a MixnetClient's `random` option).
+   */
+  readonly connect: (random: Random) => LoadClient;
   readonly generateKeys: () => KeyPair;
-  readonly clock?: LoadClock;
-  /** Drives the send schedule and the choice of recipient. */
-  readonly random?: Random;
+  /** A wall clock (ms since the epoch): the send times sealed in messages are read on it. */
+  readonly clock?: Clock;
   readonly onProgress?: (progress: LoadProgress) => void;
   readonly progressIntervalMs?: number;
   /** Called with each failed send or receive (they are counted, not thrown). */
@@ -308,19 +267,6 @@ export interface LoadResult {
   readonly latenciesMs: readonly number[];
 }
 
-/** Waits `ms`, or less if `signal` aborts. */
-async function sleepUnlessAborted(clock: LoadClock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted || ms <= 0) return;
-  if (!signal) return clock.sleep(ms);
-  let onAbort = () => {};
-  const aborted = new Promise<void>((resolve) => {
-    onAbort = resolve;
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  await Promise.race([clock.sleep(ms), aborted]);
-  signal.removeEventListener('abort', onAbort);
-}
-
 /** Runs the load described by `options` and returns what it measured. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { clients, ratePerClient, durationMs, drainMs, signal } = options;
@@ -328,26 +274,33 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     throw new RangeError(`clients must be a whole number >= 1, got ${clients}`);
   if (!(durationMs > 0)) throw new RangeError(`duration must be > 0 ms, got ${durationMs}`);
   if (!(drainMs >= 0)) throw new RangeError(`drain must be >= 0 ms, got ${drainMs}`);
-  const clock = options.clock ?? systemLoadClock;
-  const random = options.random ?? Math.random;
+  const clock = options.clock ?? wallClock;
+  const seeded = options.seed === undefined ? undefined : seededRandom(options.seed);
+  /** An independent stream per use, so that no consumer's draws shift another's. */
+  const stream = (name: string): Random => seeded?.fork(name) ?? secureRandom;
   const onError = options.onError ?? (() => {});
   const body = new Uint8Array(options.bodyBytes ?? 32);
 
-  const members = Array.from({ length: clients }, () => ({ client: options.connect(), keys: options.generateKeys() }));
-  const schedules = members.map(() => poissonSchedule(ratePerClient, durationMs, random));
+  const members = Array.from({ length: clients }, (_, index) => ({
+    client: options.connect(stream(`routes/${index}`)),
+    keys: options.generateKeys(),
+  }));
+  const schedules = members.map((_, index) => poissonSchedule(ratePerClient, durationMs, stream(`schedule/${index}`)));
   // Drawn up front, so a seeded run sends the same pattern whatever the network does.
-  const recipients = schedules.map((schedule, self) =>
-    schedule.map(() => (clients === 1 ? self : (self + 1 + Math.floor(random() * (clients - 1))) % clients)),
-  );
+  const recipients = schedules.map((schedule, self) => {
+    const random = stream(`recipients/${self}`);
+    return schedule.map(() => (clients === 1 ? self : (self + 1 + random.int(clients - 1)) % clients));
+  });
 
   let tally = new LoadTally(clock.now());
-  const covers = members.map(({ client, keys }) =>
+  const covers = members.map(({ client, keys }, index) =>
     (options.dropRatePerClient ?? 0) > 0 || (options.loopRatePerClient ?? 0) > 0
       ? new CoverTraffic(client, keys, {
           dropRate: options.dropRatePerClient ?? 0,
           loopRate: options.loopRatePerClient ?? 0,
           loopTimeoutMs: Math.max(drainMs, 10_000),
           bodyBytes: body.length,
+          random: stream(`cover/${index}`),
           onError,
         })
       : undefined,
@@ -396,7 +349,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const schedule = schedules[index] as number[];
       const targets = recipients[index] as number[];
       for (const [i, offset] of schedule.entries()) {
-        await sleepUnlessAborted(clock, startedAt + offset - clock.now(), signal);
+        await sleep(clock, startedAt + offset - clock.now(), signal);
         if (signal?.aborted) return;
         sendOne(index, targets[i] as number);
       }
@@ -404,20 +357,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const reporter = async () => {
       const interval = options.progressIntervalMs ?? 1000;
       while (!stopReporting.aborted) {
-        await sleepUnlessAborted(clock, interval, stopReporting);
+        await sleep(clock, interval, stopReporting);
         if (!stopReporting.aborted) options.onProgress?.(tally.progress(phase, clock.now()));
       }
     };
     const reporting = options.onProgress ? reporter() : Promise.resolve();
 
     await Promise.all(members.map((_, index) => sender(index)));
-    await sleepUnlessAborted(clock, startedAt + durationMs - clock.now(), signal);
+    await sleep(clock, startedAt + durationMs - clock.now(), signal);
     phase = 'draining';
     for (const cover of covers) cover?.stopSending();
     while (pending.size > 0) await Promise.all(pending);
     const drainUntil = clock.now() + drainMs;
     while (tally.inFlight > 0 && clock.now() < drainUntil && !signal?.aborted) {
-      await sleepUnlessAborted(clock, Math.min(100, drainUntil - clock.now()), signal);
+      await sleep(clock, Math.min(100, drainUntil - clock.now()), signal);
     }
     finished.abort();
     await reporting;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LoadSummary } from '@mixlab/client';
-import { formatProgress, formatSummary, parseLoadArgs } from './load-command.ts';
+import { formatProgress, formatSummary, parseLoadArgs } from './load-format.ts';
+import type { LoadSummary } from './load-generator.ts';
 
 describe('parseLoadArgs', () => {
   it('reads clients, a per-client rate, a duration and a drain', () => {
@@ -26,6 +26,9 @@ describe('parseLoadArgs', () => {
       /--drop-rate must be/,
     );
     assert.equal(parseLoadArgs({ clients: '1', rate: '0.5', duration: '30s', drain: '0' }).drainMs, 0);
+    assert.equal(parseLoadArgs({ clients: '1', rate: '1', duration: '5', seed: '42' }).seed, 42);
+    assert.throws(() => parseLoadArgs({ clients: '1', rate: '1', duration: '5', seed: '-1' }), /--seed must be/);
+    assert.throws(() => parseLoadArgs({ clients: '1', rate: '1', duration: '5', seed: '4294967296' }), /--seed must/);
   });
 
   it('names the option that is missing or wrong', () => {

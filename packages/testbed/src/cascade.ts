@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   DockerComposeEnvironment,
@@ -14,8 +13,8 @@ import {
   Wait,
   type WaitStrategy,
 } from 'testcontainers';
+import { REPO_ROOT } from './repo.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
 export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'prometheus'];
 /** The image this checkout's cascades build and run: one tag per checkout, so two checkouts never overwrite each other's. */

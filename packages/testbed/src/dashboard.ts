@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { REPO_ROOT } from './repo.ts';
 
-/** Repository root, so relative dashboard paths work whatever the working directory. */
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-
+/** Relative to REPO_ROOT, so that it works whatever the working directory. */
 export const DASHBOARD_PATH = 'grafana/dashboards/mixlab-overview.json';
 
 export interface DashboardQuery {

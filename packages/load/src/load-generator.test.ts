@@ -1,59 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ReceiveOptions, Subscription } from '@mixlab/client';
 import type { KeyPair } from '@mixlab/crypto';
-import {
-  exponentialGapMs,
-  type LoadClient,
-  LoadTally,
-  latencyStats,
-  parseDuration,
-  percentile,
-  poissonSchedule,
-  runLoad,
-  seededRandom,
-} from './load-generator.ts';
-import type { ReceiveOptions, Subscription } from './mixnet-client.ts';
-
-describe('poissonSchedule', () => {
-  it('sends at the requested mean rate, within 3% over 20 000 expected sends (seeded)', () => {
-    const rate = 2;
-    const durationMs = 10_000_000; // 10 000 s at 2/s
-    const instants = poissonSchedule(rate, durationMs, seededRandom(42));
-    const measured = instants.length / (durationMs / 1000);
-    assert.ok(Math.abs(measured - rate) / rate < 0.03, `measured rate ${measured}`);
-  });
-
-  it('has exponential gaps: mean 1/rate and standard deviation 1/rate', () => {
-    const random = seededRandom(7);
-    const gaps = Array.from({ length: 50_000 }, () => exponentialGapMs(4, random));
-    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-    const sd = Math.sqrt(gaps.reduce((a, b) => a + (b - mean) ** 2, 0) / gaps.length);
-    assert.ok(Math.abs(mean - 250) < 250 * 0.02, `mean gap ${mean} ms`);
-    assert.ok(Math.abs(sd - 250) < 250 * 0.03, `gap standard deviation ${sd} ms`);
-  });
-
-  it('is ascending, inside the window, and the same for the same seed', () => {
-    const a = poissonSchedule(5, 3000, seededRandom(1));
-    assert.deepEqual(a, poissonSchedule(5, 3000, seededRandom(1)));
-    assert.ok(a.every((at, i) => at >= 0 && at < 3000 && (i === 0 || at > (a[i - 1] as number))));
-  });
-
-  it('turns a draw into a gap exactly: u = 1 - 1/e gives 1/rate', () => {
-    assert.equal(
-      exponentialGapMs(2, () => 1 - Math.exp(-1)),
-      500,
-    );
-    assert.equal(
-      exponentialGapMs(2, () => 0),
-      0,
-    );
-  });
-
-  it('refuses a rate that is not positive', () => {
-    assert.throws(() => poissonSchedule(0, 1000, Math.random), /rate must be/);
-    assert.throws(() => poissonSchedule(Number.NaN, 1000, Math.random), /rate must be/);
-  });
-});
+import type { Random } from '@mixlab/runtime';
+import { type LoadClient, LoadTally, latencyStats, percentile, runLoad } from './load-generator.ts';
 
 describe('percentile (nearest rank)', () => {
   const ten = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
@@ -95,35 +45,6 @@ describe('percentile (nearest rank)', () => {
     });
     assert.deepEqual(values, [300, 100, 200, 400]);
     assert.equal(latencyStats([]), undefined);
-  });
-});
-
-describe('parseDuration', () => {
-  it('takes bare seconds and ms, s, m, h units', () => {
-    assert.equal(parseDuration('45'), 45_000);
-    assert.equal(parseDuration('1.5'), 1500);
-    assert.equal(parseDuration('30s'), 30_000);
-    assert.equal(parseDuration('2m'), 120_000);
-    assert.equal(parseDuration('250ms'), 250);
-    assert.equal(parseDuration('.5s'), 500);
-    assert.equal(parseDuration(' 1h '), 3_600_000);
-  });
-
-  it('says what is accepted when the text is not a duration', () => {
-    for (const text of ['', 'abc', '-5', '10 minutes', '5d', '1e3', 's', '3s2']) {
-      assert.throws(
-        () => parseDuration(text, '--duration'),
-        (error: Error) => {
-          assert.match(error.message, /^--duration ".*" is not a duration \(seconds, or a number with a unit/);
-          return true;
-        },
-      );
-    }
-  });
-
-  it('refuses zero unless allowed', () => {
-    assert.throws(() => parseDuration('0s', '--duration'), /--duration must be greater than 0, got "0s"/);
-    assert.equal(parseDuration('0', '--drain', { allowZero: true }), 0);
   });
 });
 
@@ -213,8 +134,11 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
   let clientCount = 0;
   /** [sending client, recipient key], both numbered from 1 in creation order. */
   const sends: [number, number][] = [];
-  const connect = (): LoadClient => {
+  /** What each simulated client's route stream drew first, in creation order. */
+  const firstRouteDraws: number[] = [];
+  const connect = (random: Random): LoadClient => {
     const self = ++clientCount;
+    firstRouteDraws.push(random.float());
     return {
       async send(recipient, body, now = Date.now(), options = {}) {
         const id = options.messageId ?? `m${++count}`;
@@ -245,7 +169,7 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
     keyCount++;
     return { publicKey: new Uint8Array(32).fill(keyCount), privateKey: new Uint8Array(32) };
   };
-  return { connect, generateKeys, sends, drops: () => drops };
+  return { connect, generateKeys, sends, firstRouteDraws, drops: () => drops };
 }
 
 describe('runLoad', () => {
@@ -258,7 +182,7 @@ describe('runLoad', () => {
       durationMs: 400,
       drainMs: 1000,
       strategy: 'fake',
-      random: seededRandom(3),
+      seed: 3,
       connect: network.connect,
       generateKeys: network.generateKeys,
       progressIntervalMs: 100,
@@ -287,7 +211,7 @@ describe('runLoad', () => {
       loopRatePerClient: 20,
       durationMs: 500,
       drainMs: 300,
-      random: seededRandom(7),
+      seed: 7,
       connect: network.connect,
       generateKeys: network.generateKeys,
     });
@@ -302,6 +226,24 @@ describe('runLoad', () => {
     assert.equal(summary.lost, 0, 'cover never counts as (lost) load');
   });
 
+  it('repeats the traffic pattern for the same seed, from separate streams per client and use', async () => {
+    const run = async (seed: number | undefined) => {
+      const network = fakeNetwork(5, () => false);
+      const options = { clients: 3, ratePerClient: 30, durationMs: 300, drainMs: 200 };
+      const { summary } = await runLoad({ ...options, seed, ...network });
+      // Per sender, the order of its recipients (the senders' interleaving follows the timers).
+      const bySender = [1, 2, 3].map((from) => network.sends.filter(([f]) => f === from).map(([, to]) => to));
+      return { sent: summary.sent, bySender, routes: network.firstRouteDraws };
+    };
+    const first = await run(11);
+    assert.ok(first.sent > 5, `sent ${first.sent}`);
+    assert.deepEqual(await run(11), first);
+    const other = await run(12);
+    assert.notDeepEqual(other.bySender, first.bySender);
+    assert.equal(new Set(first.routes).size, 3, 'each simulated client routes from its own stream');
+    assert.notDeepEqual((await run(undefined)).routes, (await run(undefined)).routes, 'unseeded: secure');
+  });
+
   it('gives up on lost messages after the drain', async () => {
     const network = fakeNetwork(10_000, () => false);
     const started = Date.now();
@@ -310,7 +252,7 @@ describe('runLoad', () => {
       ratePerClient: 20,
       durationMs: 200,
       drainMs: 300,
-      random: seededRandom(5),
+      seed: 5,
       connect: network.connect,
       generateKeys: network.generateKeys,
     });

@@ -1,18 +1,4 @@
-/** Time as mixing logic sees it, injected so that tests can drive it exactly. */
-export interface Clock {
-  /** Milliseconds since an arbitrary origin; monotonic. */
-  now(): number;
-  /** Runs `fn` after `delayMs`; returns a function that cancels it. */
-  schedule(delayMs: number, fn: () => void): () => void;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  schedule(delayMs, fn) {
-    const timer = setTimeout(fn, delayMs);
-    return () => clearTimeout(timer);
-  },
-};
+import type { Clock } from './clock.ts';
 
 interface ManualTimer {
   readonly at: number;
@@ -28,14 +14,19 @@ function firesBefore(a: ManualTimer, b: ManualTimer): boolean {
 
 /**
  * A clock that moves only when told to; timers fire in due order during `advance`.
- * Timers sit in a binary min-heap, so simulations with many thousands of pending
- * timers (one per packet in a continuous-time mix) stay fast.
+ * It starts at `startMs` (0 by default; give ms since the Unix epoch to stand in for a
+ * wall clock). Timers sit in a binary min-heap, so simulations with many thousands of
+ * pending timers (one per packet in a continuous-time mix) stay fast.
  */
 export class ManualClock implements Clock {
-  #now = 0;
+  #now: number;
   #nextSeq = 0;
   #live = 0;
   readonly #heap: ManualTimer[] = [];
+
+  constructor(startMs = 0) {
+    this.#now = startMs;
+  }
 
   now(): number {
     return this.#now;

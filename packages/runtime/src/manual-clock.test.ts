@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from './clock.ts';
-import { seededRng } from './test-rng.ts';
+import { ManualClock } from './manual-clock.ts';
+import { seededRandom } from './random.ts';
 
 describe('ManualClock', () => {
   it('fires timers in due order during advance, at their due time', () => {
@@ -87,19 +87,19 @@ describe('ManualClock', () => {
   });
 
   it('property: thousands of timers with ties and cancellations fire in (due, scheduled) order', () => {
-    const rng = seededRng(8);
+    const random = seededRandom(8);
     const clock = new ManualClock();
     const fired: { id: number; at: number }[] = [];
     const expected: { id: number; at: number }[] = [];
     for (let id = 0; id < 3000; id++) {
-      const delay = rng.int(500); // many ties
+      const delay = random.int(500); // many ties
       const cancel = clock.schedule(delay, () => fired.push({ id, at: clock.now() }));
-      if (rng.int(3) === 0) cancel();
+      if (random.int(3) === 0) cancel();
       else expected.push({ id, at: delay });
     }
     assert.equal(clock.pendingTimers, expected.length);
     expected.sort((a, b) => a.at - b.at || a.id - b.id);
-    while (clock.pendingTimers > 0) clock.advance(rng.int(20));
+    while (clock.pendingTimers > 0) clock.advance(random.int(20));
     assert.deepEqual(fired, expected);
   });
 });

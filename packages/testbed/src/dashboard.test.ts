@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { DASHBOARD_PATH, dashboardQueries, flattenPanels, loadDashboard } from './dashboard.ts';
+import { REPO_ROOT } from './repo.ts';
 
 const DATASOURCE_UID = 'mixlab-prometheus';
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
 interface Datasource {
   type?: string;

@@ -1,0 +1,2 @@
+export * from './load-format.ts';
+export * from './load-generator.ts';
