@@ -222,6 +222,19 @@ describe('Forwarder', () => {
     assert.deepEqual(h.warnings, []);
   });
 
+  it('names hops in log lines as told', async () => {
+    const warnings: string[] = [];
+    const forwarder = new Forwarder({
+      resolve: fromDirectory,
+      send: async () => {},
+      count: () => {},
+      logger: { warn: (_details, message) => warnings.push(message) },
+      hopNames: { node: 'layer-1 first hop', destination: 'gateway' },
+    });
+    await forwarder.forward([packet('mix-9', 1)]);
+    assert.deepEqual(warnings, ['layer-1 first hop unknown to the directory; packet dropped']);
+  });
+
   it('does nothing for no items', async () => {
     const h = harness();
     assert.deepEqual(await h.forwarder.forward([]), { outcomes: [], groups: [] });

@@ -57,12 +57,14 @@ export interface ForwarderDeps {
   /** Called once per hop or group with how many items of a kind ended with an outcome. */
   readonly count: (outcome: ForwardOutcome, kind: HopKind, items: number) => void;
   readonly logger: ForwarderLogger;
+  /** How log lines name a hop of each kind; by default "next hop" and "gateway". */
+  readonly hopNames?: Readonly<Record<HopKind, string>>;
 }
 
 const PATHS: Record<HopKind, string> = { node: '/v1/packets', destination: '/v1/deliveries' };
 /** How log lines name a hop of each kind: a destination is looked up as the gateway that holds it. */
 const LOG_FIELDS: Record<HopKind, string> = { node: 'nextHop', destination: 'gateway' };
-const LOG_NAMES: Record<HopKind, string> = { node: 'next hop', destination: 'gateway' };
+const HOP_NAMES: Readonly<Record<HopKind, string>> = { node: 'next hop', destination: 'gateway' };
 
 /** One distinct hop of a call: its look-up, then the group its items join or why they cannot. */
 interface Hop {
@@ -81,9 +83,11 @@ interface Group extends ForwardGroup {
 
 export class Forwarder {
   readonly #deps: ForwarderDeps;
+  readonly #hopNames: Readonly<Record<HopKind, string>>;
 
   constructor(deps: ForwarderDeps) {
     this.#deps = deps;
+    this.#hopNames = deps.hopNames ?? HOP_NAMES;
   }
 
   /** Forwards `items`; never rejects. `logger` replaces the default for this call (e.g. a request's). */
@@ -137,11 +141,11 @@ export class Forwarder {
         hop.dropped.items++;
         const details = { [LOG_FIELDS[hop.kind]]: hop.id };
         if (hop.dropped.outcome === 'unknown') {
-          logger.warn(details, `${LOG_NAMES[hop.kind]} unknown to the directory; packet dropped`);
+          logger.warn(details, `${this.#hopNames[hop.kind]} unknown to the directory; packet dropped`);
         } else {
           logger.warn(
             { ...details, reason: hop.dropped.reason },
-            `directory unreachable, ${LOG_NAMES[hop.kind]} not looked up; packet dropped`,
+            `directory unreachable, ${this.#hopNames[hop.kind]} not looked up; packet dropped`,
           );
         }
       }
