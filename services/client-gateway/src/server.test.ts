@@ -65,7 +65,6 @@ describe('client gateway server', () => {
   let clients: WebSocket[];
 
   beforeEach(async () => {
-    registry = createServiceRegistry({ node: 'gateway' });
     mailboxes = new Mailboxes({ maxPerMailbox: 3, maxMailboxes: 100 });
     sends = [];
     failingUrls = new Set();
@@ -80,7 +79,13 @@ describe('client gateway server', () => {
       },
       { maxAgeMs: 0, refetchAfterMs: 0 },
     );
-    app = await buildServer({
+    app = await gatewayWith(topology);
+  });
+
+  /** A gateway over `topology` that records what it sends, with a registry of its own. */
+  async function gatewayWith(topology: TopologyCache): Promise<FastifyInstance> {
+    registry = createServiceRegistry({ node: 'gateway' });
+    const gateway = await buildServer({
       mailboxes,
       topology,
       send: async (url, frames) => {
@@ -94,8 +99,9 @@ describe('client gateway server', () => {
       maxPacketBytes: 64,
       maxPacketsPerRequest: 4,
     });
-    await app.ready();
-  });
+    await gateway.ready();
+    return gateway;
+  }
 
   afterEach(async () => {
     for (const ws of clients) ws.terminate();
@@ -369,6 +375,60 @@ describe('client gateway server', () => {
       assert.equal(response.statusCode, 503);
       assert.match(response.json().error, /directory is unreachable/);
       assert.deepEqual(sends, []);
+    });
+
+    it('looks each distinct first hop up once per request', async () => {
+      const asked: string[] = [];
+      class CountingTopology extends TopologyCache {
+        override find(id: string) {
+          asked.push(id);
+          return super.find(id);
+        }
+      }
+      await app.close();
+      app = await gatewayWith(new CountingTopology(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 0 }));
+      const response = await submit({
+        packets: [
+          { firstHop: 'mix-1a', packet: b64(1, 1, 1) },
+          { firstHop: 'mix-1b', packet: b64(2, 2, 2) },
+          { firstHop: 'mix-1a', packet: b64(3, 3, 3) },
+          { firstHop: 'mix-1b', packet: b64(4, 4, 4) },
+        ],
+      });
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(asked, ['mix-1a', 'mix-1b']);
+    });
+
+    it('rejects a packet whose first hop could not be checked because the directory went away mid-request', async () => {
+      let fetched = 0;
+      const flaky = new TopologyCache(
+        async () => {
+          if (fetched++ > 0) throw new Error('connect ECONNREFUSED directory:8080');
+          return SIGNED;
+        },
+        { maxAgeMs: 60_000, refetchAfterMs: 0 },
+      );
+      await app.close();
+      app = await gatewayWith(flaky);
+      // mix-1a is in the cached document; mix-9 is not, so looking it up asks the directory again.
+      const partly = await submit({
+        packets: [
+          { firstHop: 'mix-1a', packet: b64(1, 2, 3) },
+          { firstHop: 'mix-9', packet: b64(4, 5, 6) },
+        ],
+      });
+      assert.equal(partly.statusCode, 202);
+      assert.deepEqual(partly.json(), {
+        accepted: 1,
+        rejected: [
+          { index: 1, reason: 'the directory is unreachable, so first hop mix-9 could not be checked; retry' },
+        ],
+      });
+      const none = await submit({ packets: [{ firstHop: 'mix-9', packet: b64(7, 8, 9) }] });
+      assert.equal(none.statusCode, 503);
+      assert.deepEqual(none.json(), { error: 'the directory is unreachable, so first hops cannot be checked; retry' });
+      assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [Uint8Array.from([1, 2, 3])] }]);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'rejected' }), 2);
     });
 
     const invalid: [string, unknown, RegExp][] = [

@@ -18,7 +18,17 @@ import {
 } from '@mixlab/gateway-api';
 import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
-import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
+import {
+  acceptOctetStream,
+  Forwarder,
+  type ForwardOutcome,
+  HOP_UNKNOWN,
+  hopFound,
+  type Outgoing,
+  type ResolveHop,
+  registerOperationalRoutes,
+  serviceOptions,
+} from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -78,6 +88,32 @@ function isAckFrame(frame: unknown): frame is AckFrame {
   );
 }
 
+const FIRST_HOPS_UNCHECKED = 'the directory is unreachable, so first hops cannot be checked; retry';
+
+/** The only next hops the gateway sends to: nodes of layer 1 (it delivers nothing itself). */
+function layerOneFirstHops(topology: TopologyCache): ResolveHop {
+  return async (kind, id) => {
+    if (kind !== 'node') return HOP_UNKNOWN;
+    const node = await topology.find(id);
+    return node?.layer === 1 ? hopFound(node.url) : HOP_UNKNOWN;
+  };
+}
+
+/** mixlab_gateway_packets_submitted_total by what became of a submitted packet. */
+const SUBMIT_OUTCOMES: Record<ForwardOutcome, 'forwarded' | 'rejected' | 'forward_failed'> = {
+  sent: 'forwarded',
+  unknown: 'rejected',
+  unreachable: 'rejected',
+  failed: 'forward_failed',
+};
+
+/** Why a submitted packet was not passed on, by the Forwarder's outcome. */
+const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: string) => string> = {
+  unknown: (firstHop) => `first hop ${firstHop} is not a layer-1 node of the current topology`,
+  unreachable: (firstHop) => `the directory is unreachable, so first hop ${firstHop} could not be checked; retry`,
+  failed: () => 'layer-1 node did not accept the packet',
+};
+
 function toWire(message: StoredMessage): MailboxMessage {
   return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
 }
@@ -115,6 +151,13 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   });
 
   // Clients submit wrapped packets; the gateway passes each to the layer-1 node it names.
+  const forwarder = new Forwarder({
+    resolve: layerOneFirstHops(deps.topology),
+    send: deps.send,
+    count: (outcome, _kind, packets) => metrics.packetsSubmitted.inc({ outcome: SUBMIT_OUTCOMES[outcome] }, packets),
+    logger: app.log,
+    hopNames: { node: 'layer-1 first hop', destination: 'gateway' },
+  });
   const submitSchema = {
     type: 'object',
     required: ['packets'],
@@ -137,51 +180,43 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   } as const;
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
-    const rejected: { index: number; reason: string }[] = [];
-    const byNode = new Map<string, { url: string; frames: Uint8Array[]; indices: number[] }>();
-    let upstreamFailed = false;
     try {
       await deps.topology.current();
     } catch (error) {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
-      return reply.code(503).send({ error: 'the directory is unreachable, so first hops cannot be checked; retry' });
+      return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
     }
+    const rejected: { index: number; reason: string }[] = [];
+    const outgoing: Outgoing[] = [];
+    /** The submitted index of each outgoing packet. */
+    const submitted: number[] = [];
     for (const [index, { firstHop, packet }] of request.body.packets.entries()) {
-      const node = await deps.topology.find(firstHop).catch(() => undefined);
-      if (node?.layer !== 1) {
-        metrics.packetsSubmitted.inc({ outcome: 'rejected' });
-        rejected.push({ index, reason: `first hop ${firstHop} is not a layer-1 node of the current topology` });
-        continue;
-      }
       const bytes = Buffer.from(packet, 'base64');
       if (bytes.length > deps.maxPacketBytes) {
         metrics.packetsSubmitted.inc({ outcome: 'rejected' });
         rejected.push({ index, reason: `packet of ${bytes.length} bytes exceeds ${deps.maxPacketBytes}` });
         continue;
       }
-      const group = byNode.get(node.id) ?? { url: `${node.url}/v1/packets`, frames: [], indices: [] };
-      group.frames.push(bytes);
-      group.indices.push(index);
-      byNode.set(node.id, group);
+      outgoing.push({ kind: 'node', hop: firstHop, frame: bytes });
+      submitted.push(index);
     }
-    await Promise.all(
-      [...byNode.values()].map(async ({ url, frames, indices }) => {
-        try {
-          await deps.send(url, frames);
-          metrics.packetsSubmitted.inc({ outcome: 'forwarded' }, frames.length);
-        } catch (error) {
-          metrics.packetsSubmitted.inc({ outcome: 'forward_failed' }, frames.length);
-          request.log.warn({ url, reason: String(error) }, 'forward to layer 1 failed');
-          upstreamFailed = true;
-          for (const index of indices) rejected.push({ index, reason: 'layer-1 node did not accept the packet' });
-        }
-      }),
-    );
+    const { outcomes } = await forwarder.forward(outgoing, request.log);
+    let unreachable = false;
+    let upstreamFailed = false;
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 'sent') return;
+      unreachable ||= outcome === 'unreachable';
+      upstreamFailed ||= outcome === 'failed';
+      const { hop } = outgoing[i] as Outgoing;
+      rejected.push({ index: submitted[i] as number, reason: SUBMIT_REJECTIONS[outcome](hop) });
+    });
     const response: SubmitResponse = {
       accepted: request.body.packets.length - rejected.length,
       rejected: rejected.sort((a, b) => a.index - b.index),
     };
-    // 202 when anything went on; else 502 if layer 1 failed us, 400 if every packet was refused here.
+    // 202 when anything went on; else 503 if the directory failed us (a retry may pass),
+    // 502 if layer 1 did, 400 if every packet was refused here.
+    if (response.accepted === 0 && unreachable) return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
     const status = response.accepted > 0 ? 202 : upstreamFailed ? 502 : 400;
     return reply.code(status).send(response);
   });

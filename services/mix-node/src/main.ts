@@ -11,6 +11,7 @@ import { identityPath, loadOrCreateIdentity } from './identity.ts';
 import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { MixingKeys } from './mixing-keys.ts';
+import { nextHops } from './next-hop.ts';
 import { createPeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
@@ -60,9 +61,7 @@ const node = new MixNode({
       { clock: monotonicClock, random: secureRandom, release },
       { delayOf: (packet) => packet.peeled.delayMs || undefined },
     ),
-  resolveNode: async (id) => (await topology.find(id))?.url,
-  // A mix node's id names it as the destination of its own loops.
-  resolveGateway: async (id) => (await topology.findGateway(id))?.url ?? (await topology.find(id))?.url,
+  resolve: nextHops(topology),
   send: (url, frames) => sender.send(url, frames),
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });

@@ -5,13 +5,16 @@ import { createServiceRegistry, mixNodeMetrics, seriesValue } from '@mixlab/metr
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import { ManualClock, type Random, scriptedRandom } from '@mixlab/runtime';
+import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
+import { type SignedTopology, TopologyCache } from '@mixlab/topology';
 import type { Registry } from 'prom-client';
 import type { KeySchedule } from './key-schedule.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
+import { nextHops } from './next-hop.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { counts, packetCounts } from './test-support.ts';
+import { counts, everyHopToMix2, packetCounts } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -35,10 +38,30 @@ interface FixtureOptions {
   readonly maxWaitMs?: number;
   readonly draws?: number[];
   readonly nodes?: Record<string, string>;
-  readonly resolveNode?: (id: string) => Promise<string | undefined>;
+  /** Node look-ups only; destinations resolve to the fixture's gateways. */
+  readonly resolveNode?: ResolveHop;
+  /** Every look-up, instead of the fixture's tables. */
+  readonly resolve?: ResolveHop;
   readonly failSendTo?: string;
   readonly maxPacketBytes?: number;
 }
+
+/** A directory document listing mix-2 and the gateway gw (mix-3 is not listed). */
+const SIGNED_TOPOLOGY: SignedTopology = {
+  document: {
+    version: 1,
+    epoch: 1,
+    validFrom: 0,
+    validUntil: Number.MAX_SAFE_INTEGER,
+    layers: [
+      [],
+      [{ id: 'mix-2', layer: 2, url: 'http://mix-2:8080', identityKey: 'e'.repeat(64), publicKey: 'f'.repeat(64) }],
+    ],
+    gateways: [{ id: 'gw', url: 'http://gw:8080' }],
+  },
+  signature: 'ab'.repeat(64),
+  directoryKey: 'cd'.repeat(32),
+};
 
 describe('MixNode', () => {
   let self: { hop: RouteHop; keys: KeyPair };
@@ -81,8 +104,12 @@ describe('MixNode', () => {
           { threshold: options.threshold ?? 3, maxWaitMs: options.maxWaitMs },
           { clock, random, release },
         ),
-      resolveNode: options.resolveNode ?? (async (id) => nodes[id]),
-      resolveGateway: async (id) => gateways[id],
+      resolve: async (kind, id) => {
+        if (options.resolve) return options.resolve(kind, id);
+        if (kind === 'node' && options.resolveNode) return options.resolveNode(kind, id);
+        const url = (kind === 'node' ? nodes : gateways)[id];
+        return url === undefined ? HOP_UNKNOWN : hopFound(url);
+      },
       send: async (url, frames) => {
         sends.push({ url, frames: [...frames] });
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
@@ -410,9 +437,9 @@ describe('MixNode', () => {
     it('looks each next hop up once per batch, however many of its packets the batch holds', async () => {
       const asked: string[] = [];
       const f = fixture({
-        resolveNode: async (id) => {
+        resolveNode: async (_kind, id) => {
           asked.push(id);
-          return `http://${id}:8080`;
+          return hopFound(`http://${id}:8080`);
         },
       });
       await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
@@ -421,7 +448,7 @@ describe('MixNode', () => {
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forwarded: 3 }));
     });
 
-    it('treats a resolveNode that throws (directory unreachable) like an unknown next hop', async () => {
+    it('counts packets whose next hop could not be looked up (directory unreachable) as forward_failed', async () => {
       const f = fixture({
         resolveNode: async () => {
           throw new Error('ECONNREFUSED');
@@ -434,6 +461,49 @@ describe('MixNode', () => {
         ['http://gw:8080/v1/deliveries'],
       );
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, forward_failed: 2, delivered: 1 }));
+    });
+
+    it('logs a directory outage as unreachable, not unknown, and counts its packets as forward_failed', async () => {
+      let directoryDown = false;
+      const topology = new TopologyCache(
+        async () => {
+          if (directoryDown) throw new Error('connect ECONNREFUSED directory:8080');
+          return SIGNED_TOPOLOGY;
+        },
+        { maxAgeMs: 0, refetchAfterMs: 0 },
+      );
+      const f = fixture({ resolve: nextHops(topology) });
+      await f.node.receive([forwardPacket('a'), lastHopPacket('b'), forwardPacket('lost', other)]);
+      await f.node.settled();
+      assert.deepEqual(f.warnings, [
+        { details: { nextHop: 'mix-3' }, message: 'next hop unknown to the directory; packet dropped' },
+      ]);
+      assert.deepEqual(
+        await packetCounts(f.registry),
+        counts({ accepted: 3, forwarded: 1, delivered: 1, forward_failed: 1 }),
+      );
+
+      directoryDown = true;
+      f.warnings.length = 0;
+      await f.node.receive([forwardPacket('c'), lastHopPacket('d'), forwardPacket('e')]);
+      await f.node.settled();
+      const reason = 'Error: connect ECONNREFUSED directory:8080';
+      const unreachable = (field: string, id: string, name: string) => ({
+        details: { [field]: id, reason },
+        message: `directory unreachable, ${name} not looked up; packet dropped`,
+      });
+      assert.deepEqual(
+        f.warnings.sort((a, b) => a.message.localeCompare(b.message)),
+        [
+          unreachable('gateway', 'gw', 'gateway'),
+          unreachable('nextHop', 'mix-2', 'next hop'),
+          unreachable('nextHop', 'mix-2', 'next hop'),
+        ],
+      );
+      assert.deepEqual(
+        await packetCounts(f.registry),
+        counts({ accepted: 6, forwarded: 1, delivered: 1, forward_failed: 4 }),
+      );
     });
 
     it('counts every packet of a failed send as forward_failed, and other targets still succeed', async () => {
@@ -473,8 +543,7 @@ describe('MixNode', () => {
         logger: { warn: () => {} },
         createStrategy: ({ release }) =>
           new ThresholdStrategy<PooledPacket>({ threshold: 1 }, { clock, random: scriptedRandom([]), release }),
-        resolveNode: async () => 'http://mix-2:8080',
-        resolveGateway: async () => undefined,
+        resolve: everyHopToMix2,
         send: () =>
           new Promise<void>((resolve) => {
             finish = resolve;
@@ -543,8 +612,7 @@ describe('MixNode under key rotation', () => {
       logger: { warn: () => {} },
       createStrategy: ({ release }) =>
         new ThresholdStrategy<PooledPacket>({ threshold: 100 }, { clock, random: scriptedRandom([]), release }),
-      resolveNode: async () => 'http://mix-2:8080',
-      resolveGateway: async () => undefined,
+      resolve: everyHopToMix2,
       send: async () => {},
     });
     keys.start(() => node.setKeys(keys.keySet()));

@@ -1,15 +1,23 @@
 /**
- * The path of a packet through one mix node, top to bottom:
- * receive → peel (with the key of its epoch) → check replay (in that epoch) → pool → release → forward.
+ * The path of a packet through one mix node, in stages, top to bottom:
+ *   1. incoming  `receive`: the packets of one request
+ *   2. crypto    `#peel` → Peeler: remove this node's layer with the key of the packet's epoch
+ *   3. replay    `#checkReplay` → ReplayCache: a tag seen before in that epoch drops the packet
+ *   4. pool      `#enqueue` → the mixing strategy, which releases shuffled batches
+ *   5. outgoing  `#release` → Forwarder: one request per next hop or gateway per batch
  * Keys rotate per epoch through `setKeys`.
  */
 import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { MixStrategy, StrategyContext } from '@mixlab/mixing';
 import { encodeDelivery, isDropRecipient, type Peeled } from '@mixlab/packet';
 import type { Clock } from '@mixlab/runtime';
+import { Forwarder, type ForwardOutcome, type HopKind, type Outgoing, type ResolveHop } from '@mixlab/service-kit';
 import type { MixingKeySet } from './mixing-keys.ts';
-import type { Peeler } from './peeler.ts';
+import type { Peeler, PeelResult } from './peeler.ts';
 import type { ReplayCache } from './replay-cache.ts';
+
+/** A packet this node's key opened, with that key's epoch. */
+type Opened = Extract<PeelResult, { ok: true }>;
 
 /** A peeled packet waiting in the pool. */
 export interface PooledPacket {
@@ -40,23 +48,34 @@ export interface MixNodeDeps {
   readonly logger: MixNodeLogger;
   /** Builds the pool; the node supplies where released batches go. */
   readonly createStrategy: (context: Pick<StrategyContext<PooledPacket>, 'release'>) => MixStrategy<PooledPacket>;
-  /** Base URL of a next-hop node, or undefined when the directory does not know it. */
-  readonly resolveNode: (id: string) => Promise<string | undefined>;
-  /** Base URL of a gateway, or undefined when the directory does not know it. */
-  readonly resolveGateway: (id: string) => Promise<string | undefined>;
+  /** Base URL of a next hop or delivery destination (`nextHops` in next-hop.ts); throws when the directory is unreachable. */
+  readonly resolve: ResolveHop;
   /** POSTs frames to a URL; rejects when they were not accepted. */
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+}
+
+/** mixlab_packets_total counts a packet sent on as forwarded or delivered, and every other end as forward_failed. */
+function packetOutcome(outcome: ForwardOutcome, kind: HopKind): PacketOutcome {
+  if (outcome !== 'sent') return 'forward_failed';
+  return kind === 'node' ? 'forwarded' : 'delivered';
 }
 
 export class MixNode {
   readonly #deps: MixNodeDeps;
   readonly #pool: MixStrategy<PooledPacket>;
+  readonly #forwarder: Forwarder;
   readonly #inflight = new Set<Promise<void>>();
   #keys: MixingKeySet;
 
   constructor(deps: MixNodeDeps) {
     this.#deps = deps;
     this.#pool = deps.createStrategy({ release: (batch) => this.#release(batch) });
+    this.#forwarder = new Forwarder({
+      resolve: deps.resolve,
+      send: deps.send,
+      count: (outcome, kind, packets) => deps.metrics.packets.inc({ outcome: packetOutcome(outcome, kind) }, packets),
+      logger: deps.logger,
+    });
     this.#keys = deps.keys;
     this.setKeys(deps.keys);
   }
@@ -81,36 +100,21 @@ export class MixNode {
     return this.#pool.queued;
   }
 
+  // 1. incoming
+
   /** Takes the packets of one request; a bad packet is dropped alone, never its neighbours. */
   async receive(packets: readonly Uint8Array[]): Promise<{ accepted: number; rejected: Rejection[] }> {
-    const results = await this.#deps.peeler.peel(packets);
+    const results = await this.#peel(packets);
     const rejected: Rejection[] = [];
-    const reject = (index: number, outcome: Rejection['outcome'], reason: string) => {
-      this.#deps.metrics.packets.inc({ outcome });
-      this.#deps.logger.warn({ index, outcome, reason }, 'packet dropped');
-      rejected.push({ index, outcome, reason });
-    };
     let accepted = 0;
     for (const [index, result] of results.entries()) {
-      if (!result.ok) {
-        reject(index, result.reason, result.message);
-        continue;
-      }
-      const { peeled, epoch, key } = result;
-      if (!this.#keys.byEpoch.has(epoch)) {
-        // Its key was dropped while it was being peeled, and with it the epoch's replay table.
-        reject(index, 'undecryptable', `the key of epoch ${epoch} expired while the packet was being peeled`);
-        continue;
-      }
-      this.#deps.metrics.peeled.inc({ key });
-      const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
-      if (verdict === 'replay') {
-        reject(index, 'replay', 'this packet was seen before in this epoch');
-      } else if (verdict === 'full') {
-        reject(index, 'replay_cache_full', 'the replay cache for this epoch is full');
-      } else {
-        this.#deps.metrics.packets.inc({ outcome: 'accepted' });
-        this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+      const refusal = result.ok ? this.#checkReplay(result) : { outcome: result.reason, reason: result.message };
+      if (refusal) {
+        this.#deps.metrics.packets.inc({ outcome: refusal.outcome });
+        this.#deps.logger.warn({ index, ...refusal }, 'packet dropped');
+        rejected.push({ index, ...refusal });
+      } else if (result.ok) {
+        this.#enqueue(result.peeled);
         accepted++;
       }
     }
@@ -124,6 +128,41 @@ export class MixNode {
     this.#deps.logger.warn({ outcome: 'malformed', reason }, 'request dropped');
   }
 
+  // 2. crypto
+
+  /** Removes this node's layer from each packet with the key of its epoch (on worker threads, or inline). */
+  #peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
+    return this.#deps.peeler.peel(packets);
+  }
+
+  // 3. replay
+
+  /** Says why a peeled packet must be dropped as a replay, or undefined when it is new in its epoch. */
+  #checkReplay({ peeled, epoch, key }: Opened): Omit<Rejection, 'index'> | undefined {
+    if (!this.#keys.byEpoch.has(epoch)) {
+      // Its key was dropped while it was being peeled, and with it the epoch's replay table.
+      return {
+        outcome: 'undecryptable',
+        reason: `the key of epoch ${epoch} expired while the packet was being peeled`,
+      };
+    }
+    this.#deps.metrics.peeled.inc({ key });
+    const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
+    if (verdict === 'replay') return { outcome: 'replay', reason: 'this packet was seen before in this epoch' };
+    if (verdict === 'full') return { outcome: 'replay_cache_full', reason: 'the replay cache for this epoch is full' };
+    return undefined;
+  }
+
+  // 4. pool
+
+  /** Hands an accepted packet to the strategy, which releases it in a shuffled batch. */
+  #enqueue(peeled: Peeled): void {
+    this.#deps.metrics.packets.inc({ outcome: 'accepted' });
+    this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+  }
+
+  // 5. outgoing
+
   /** Called by the strategy with a shuffled batch. */
   #release(batch: PooledPacket[]): void {
     const strategy = this.#pool.name;
@@ -135,59 +174,24 @@ export class MixNode {
     this.#inflight.add(sending);
   }
 
-  /** One request per next hop per batch, the batch's shuffled order kept within each. */
+  /** Drop cover ends here, mixed like the rest; everything else goes on in the batch's shuffled order. */
   async #forward(batch: PooledPacket[]): Promise<void> {
-    const byTarget = new Map<string, { frames: Uint8Array[]; outcome: 'forwarded' | 'delivered' }>();
-    const addTo = (url: string, frame: Uint8Array, outcome: 'forwarded' | 'delivered') => {
-      const group = byTarget.get(url) ?? { frames: [], outcome };
-      group.frames.push(frame);
-      byTarget.set(url, group);
-    };
-    // One look-up per next hop per batch, not per packet: an unknown id waits for a refetch.
-    const lookUps = new Map<string, Promise<string | undefined>>();
-    const lookUp = (kind: Peeled['kind'], id: string) => {
-      const key = `${kind} ${id}`;
-      let base = lookUps.get(key);
-      if (!base) {
-        const resolve = kind === 'deliver' ? this.#deps.resolveGateway : this.#deps.resolveNode;
-        base = resolve(id).catch(() => undefined);
-        lookUps.set(key, base);
-      }
-      return base;
-    };
+    const outgoing: Outgoing[] = [];
     for (const { peeled } of batch) {
-      if (peeled.kind === 'deliver' && isDropRecipient(peeled.destination.recipient)) {
-        this.#deps.metrics.packets.inc({ outcome: 'sunk' }); // drop cover ends here, mixed like the rest
-        continue;
-      }
-      const [field, what, id] =
-        peeled.kind === 'deliver'
-          ? ['gateway', 'gateway', peeled.destination.gateway]
-          : ['nextHop', 'next hop', peeled.nextHop];
-      const base = await lookUp(peeled.kind, id);
-      if (base === undefined) {
-        this.#deps.metrics.packets.inc({ outcome: 'forward_failed' });
-        this.#deps.logger.warn({ [field]: id }, `${what} unknown to the directory; packet dropped`);
-        continue;
-      }
-      if (peeled.kind === 'deliver') {
-        const delivery = encodeDelivery({ recipient: peeled.destination.recipient, payload: peeled.payload });
-        addTo(`${base}/v1/deliveries`, delivery, 'delivered');
+      if (peeled.kind === 'forward') {
+        outgoing.push({ kind: 'node', hop: peeled.nextHop, frame: peeled.packet });
+      } else if (isDropRecipient(peeled.destination.recipient)) {
+        this.#deps.metrics.packets.inc({ outcome: 'sunk' });
       } else {
-        addTo(`${base}/v1/packets`, peeled.packet, 'forwarded');
+        const { gateway, recipient } = peeled.destination;
+        outgoing.push({
+          kind: 'destination',
+          hop: gateway,
+          frame: encodeDelivery({ recipient, payload: peeled.payload }),
+        });
       }
     }
-    await Promise.all(
-      [...byTarget].map(async ([url, { frames, outcome }]) => {
-        try {
-          await this.#deps.send(url, frames);
-          this.#deps.metrics.packets.inc({ outcome }, frames.length);
-        } catch (error) {
-          this.#deps.metrics.packets.inc({ outcome: 'forward_failed' }, frames.length);
-          this.#deps.logger.warn({ url, packets: frames.length, reason: String(error) }, 'forward failed');
-        }
-      }),
-    );
+    await this.#forwarder.forward(outgoing);
   }
 
   #updateGauges(): void {

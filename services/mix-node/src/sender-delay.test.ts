@@ -9,6 +9,7 @@ import { MixNode, type PooledPacket } from './mix-node.ts';
 import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
+import { everyHopToMix2 } from './test-support.ts';
 
 describe('exponential:delay=sender in the mix node', () => {
   let self: KeyPair;
@@ -35,8 +36,7 @@ describe('exponential:delay=sender in the mix node', () => {
           { clock, random: { int: () => 0, float: () => 1 - Math.exp(-1) }, release },
           { delayOf: (packet) => packet.peeled.delayMs || undefined },
         ),
-      resolveNode: async () => 'http://mix-2:8080',
-      resolveGateway: async () => undefined,
+      resolve: everyHopToMix2,
       send: async (_url, frames) => {
         sent += frames.length;
       },

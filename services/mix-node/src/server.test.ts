@@ -5,7 +5,7 @@ import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
-import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-kit';
+import { acceptOctetStream, FrameSender, HOP_UNKNOWN, hopFound, OCTET_STREAM } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
@@ -57,8 +57,10 @@ describe('mix node server', () => {
           { threshold: 3 },
           { clock, random: { int: (max) => max - 1, float: () => 0 }, release },
         ),
-      resolveNode: async (id) => (id === 'mix-2' ? 'http://mix-2:8080' : undefined),
-      resolveGateway: async (id) => (id === 'gateway-1' ? gatewayUrl : undefined),
+      resolve: async (kind, id) => {
+        if (kind === 'node') return id === 'mix-2' ? hopFound('http://mix-2:8080') : HOP_UNKNOWN;
+        return id === 'gateway-1' ? hopFound(gatewayUrl) : HOP_UNKNOWN;
+      },
       send:
         send ??
         (async (url, frames) => {

@@ -1,5 +1,6 @@
 /** Helpers shared by the mix node's tests. */
 import { PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
+import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
 import type { Registry } from 'prom-client';
 
 /** mixlab_packets_total for every outcome. */
@@ -14,3 +15,7 @@ export async function packetCounts(registry: Registry): Promise<Record<string, n
 export function counts(nonZero: Record<string, number>): Record<string, number> {
   return Object.fromEntries(PACKET_OUTCOMES.map((outcome) => [outcome, nonZero[outcome] ?? 0]));
 }
+
+/** Look-ups that send every packet to mix-2 and know no delivery destination. */
+export const everyHopToMix2: ResolveHop = async (kind) =>
+  kind === 'node' ? hopFound('http://mix-2:8080') : HOP_UNKNOWN;
