@@ -149,7 +149,7 @@ def _check_delay(d: int) -> None:
 
 
 def _check_node_id(node_id: str) -> bytes:
-    if not NODE_ID.match(node_id) or node_id.endswith("\n"):
+    if not NODE_ID.fullmatch(node_id):
         raise ValueError(f"bad node id {node_id!r}")
     return node_id.encode("ascii")
 
@@ -208,7 +208,7 @@ class Header:
     gamma: bytes
     keys: list  # HopKeys per hop, as the client derived them
 
-    def bytes(self) -> bytes:
+    def encoded(self) -> bytes:
         return self.alpha + self.beta + self.gamma
 
 
@@ -292,7 +292,7 @@ def wrap(g: Geometry, route: list, gateway: str, recipient: bytes, message: byte
     delta = exit_payload(g, gateway, recipient, message)
     for k in reversed(header.keys):
         delta = lioness_encrypt(k.payload_key, delta)
-    return header.bytes() + delta, header
+    return header.encoded() + delta, header
 
 
 # Peel (node) ------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def peel(g: Geometry, private_key: bytes, packet: bytes) -> Peeled:
             next_id = slot[6 : 6 + id_len].decode("ascii")
         except UnicodeDecodeError as e:
             raise PacketError("malformed", "next-hop id not ASCII") from e
-        if not NODE_ID.match(next_id):
+        if not NODE_ID.fullmatch(next_id):
             raise PacketError("malformed", "bad next-hop id")
         alpha_next = x25519(keys.blinding_factor, alpha)
         out = alpha_next + B[P : R + P] + slot[70:102] + lioness_decrypt(keys.payload_key, delta)
@@ -388,7 +388,7 @@ def create_reply_block(g: Geometry, route: list, gateway: str, recipient: bytes,
     last = deliver_reply_slot(route[-1].delay_ms, gateway, recipient, reply_id)
     header = build_header(g, route, last, x, padding)
     first = route[0].id.encode("ascii")
-    block = bytes([len(first)]) + first.ljust(64, b"\0") + header.bytes() + replier_key
+    block = bytes([len(first)]) + first.ljust(64, b"\0") + header.encoded() + replier_key
     assert len(block) == g.reply_block
     keys = replier_key + b"".join(k.payload_key for k in header.keys)
     return block, ReplySecret(reply_id, keys), header
@@ -400,7 +400,7 @@ def wrap_reply(g: Geometry, block: bytes, message: bytes):
         raise PacketError("malformed", f"reply block of {len(block)} bytes")
     id_len = block[0]
     first = block[1 : 1 + id_len].decode("ascii", errors="replace")
-    if not 1 <= id_len <= 64 or not NODE_ID.match(first):
+    if not 1 <= id_len <= 64 or not NODE_ID.fullmatch(first):
         raise PacketError("malformed", "bad first-hop id in reply block")
     if len(message) > g.reply_capacity:
         raise ValueError("reply over capacity")
