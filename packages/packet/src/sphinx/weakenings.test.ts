@@ -56,11 +56,12 @@ type Cipher = (key: Uint8Array, block: Uint8Array) => Uint8Array;
  * (Luby & Rackoff 1988), in LIONESS's shape (R ^= S(L ^ K), L ^= H(K, R)). Each returns true
  * when the relation every three-round version satisfies holds; for four rounds it holds with
  * probability 2^-256.
- * - rightFirst catches the rounds R, L, R (the last round dropped, or a middle one, which merges
- *   two rounds into one): encrypt (L, Ra) and (L, Rb); decrypt the second with R ^= Ra ^ Rb;
- *   its left part is then L ^ La' ^ Lb'.
- * - leftFirst catches L, R, L (the first round dropped, or the third): encrypt (La, R) and
- *   (Lb, R); decrypt the second with L ^= La ^ Lb; its right part is then R ^ Ra' ^ Rb'.
+ * Dropping any one of the four rounds leaves three (1-2-3 or 2-3-4) or, when two rounds of the
+ * same kind become adjacent, two (1-2-4, 1-3-4); the pair catches all four cases.
+ * - rightFirst (catches 1-2-3 and 1-2-4, at least): encrypt (L, Ra) and (L, Rb); decrypt the
+ *   second with R ^= Ra ^ Rb; its left part is then L ^ La' ^ Lb'.
+ * - leftFirst (catches 2-3-4 and 1-3-4, at least): encrypt (La, R) and (Lb, R); decrypt the
+ *   second with L ^= La ^ Lb; its right part is then R ^ Ra' ^ Rb'.
  */
 function rightFirst(encrypt: Cipher, decrypt: Cipher, key: Uint8Array, seed: string): boolean {
   const left = seeded(`${seed} L`, L);
@@ -114,8 +115,14 @@ describe('LIONESS has four rounds', () => {
 
   it('resists both three-round chosen-ciphertext distinguishers', () => {
     keys().forEach((key, i) => {
-      assert.ok(!rightFirst(lionessEncrypt, lionessDecrypt, key, `trial ${i}`), 'rounds R, L, R distinguish it');
-      assert.ok(!leftFirst(lionessEncrypt, lionessDecrypt, key, `trial ${i}`), 'rounds L, R, L distinguish it');
+      assert.ok(
+        !rightFirst(lionessEncrypt, lionessDecrypt, key, `trial ${i}`),
+        'the equal-left-halves distinguisher tells it from four rounds',
+      );
+      assert.ok(
+        !leftFirst(lionessEncrypt, lionessDecrypt, key, `trial ${i}`),
+        'the equal-right-halves distinguisher tells it from four rounds',
+      );
     });
   });
 });
