@@ -48,21 +48,20 @@ def x25519(k: bytes, u: bytes) -> bytes:
         if swap:
             x2, x3, z2, z3 = x3, x2, z3, z2
         swap = bit
-        a = (x2 + z2) % p
+        # sums and differences are left unreduced: every product below is reduced mod p
+        a = x2 + z2
         aa = a * a % p
-        b = (x2 - z2) % p
+        b = x2 - z2
         bb = b * b % p
-        e = (aa - bb) % p
-        c = (x3 + z3) % p
-        d = (x3 - z3) % p
+        e = aa - bb
+        c = x3 + z3
+        d = x3 - z3
         da = d * a % p
         cb = c * b % p
-        x3 = (da + cb) % p
-        x3 = x3 * x3 % p
-        z3 = (da - cb) % p
-        z3 = x1 * (z3 * z3 % p) % p
+        x3 = (da + cb) ** 2 % p
+        z3 = x1 * ((da - cb) ** 2 % p) % p
         x2 = aa * bb % p
-        z2 = e * ((aa + A24 * e) % p) % p
+        z2 = e * (aa + A24 * e) % p
     if swap:
         x2, x3, z2, z3 = x3, x2, z3, z2
     return (x2 * pow(z2, p - 2, p) % p).to_bytes(32, "little")

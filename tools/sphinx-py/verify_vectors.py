@@ -123,7 +123,8 @@ def check_rfc8439() -> None:
 def route_of(case: dict, where: str) -> list:
     route = []
     for i, hop in enumerate(case["route"]):
-        check(f"{where} route[{i}].publicKey = X25519(privateKey, 9)", x25519(h(hop["privateKey"]), BASE_POINT), hop["publicKey"])
+        public = x25519(h(hop["privateKey"]), BASE_POINT)
+        check(f"{where} route[{i}].publicKey = X25519(privateKey, 9)", public, hop["publicKey"])
         route.append(sphinx.RouteHop(hop["id"], h(hop["publicKey"]), hop.get("delayMs", 0)))
     return route
 
@@ -241,9 +242,10 @@ def main(argv: list) -> int:
         for m in mismatches:
             print(f"  {m}")
         return 1
+    known_answers = "RFC 7748 + RFC 8439 known answers, " if rfc else ""
     print(
-        f"ok: {checked} checks, {'RFC 7748 + RFC 8439 known answers, ' if rfc else ''}{forward} forward and {reply} reply"
-        f" vectors reproduced from docs/sphinx.md ({seconds:.1f} s)"
+        f"ok: {checked} checks, {known_answers}{forward} forward and {reply} reply vectors"
+        f" reproduced from docs/sphinx.md ({seconds:.1f} s)"
     )
     return 0
 
