@@ -196,8 +196,8 @@ describe("exit's routing information after its slot", () => {
       const route = path.slice(0, n);
       const tails: Uint8Array[] = [];
       const exit = route.at(-1) as (typeof route)[number];
+      const hops = route.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
       for (let k = 0; k < PACKETS; k++) {
-        const hops = route.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
         const { links } = travel(format, route, format.wrap(hops, destination, new Uint8Array(16)));
         const atExit = links.at(-1) as Uint8Array;
         const alpha = atExit.subarray(0, 32);
