@@ -131,7 +131,7 @@ describe('replay tag', () => {
   it("is no key of its hop or the next, and not the hop's blinding factor (a leaked cache links nothing)", () => {
     const { macOffset, payloadOffset } = defaultGeometry;
     const path = seededNodes(5);
-    const format = createSphinx(defaultGeometry, { rng: seededRandomness('weakenings replay tag') });
+    const format = createSphinx(defaultGeometry, { testVectorBytes: seededRandomness('weakenings replay tag') });
     const route = path.map((node) => ({ id: node.id, publicKey: node.keys.publicKey }));
     const destination = { gateway: 'http://gateway-1:8080', recipient: new Uint8Array(32).fill(7) };
     const tags: string[] = [];
@@ -187,7 +187,7 @@ describe("exit's routing information after its slot", () => {
   it('is uniform and the same in distribution for routes of 1 to 5 hops', () => {
     const { perHopRoutingInfoBytes: P, routingInfoBytes: R } = defaultGeometry;
     const path = seededNodes(5);
-    const format = createSphinx(defaultGeometry, { rng: seededRandomness('weakenings exit padding') });
+    const format = createSphinx(defaultGeometry, { testVectorBytes: seededRandomness('weakenings exit padding') });
     const destination = { gateway: 'http://gateway-1:8080', recipient: new Uint8Array(32).fill(9) };
     const pairs = (PACKETS * (PACKETS - 1)) / 2;
     const collisionMean = ((R - P) * pairs) / 256;
