@@ -1,0 +1,133 @@
+// Test support only; never exported from the package. Runs the real strategies of
+// @mixlab/mixing on a manual clock and writes down what a tap would see, and the truth.
+import { createStrategy, ManualClock, type MixStrategy, type Rng, type StrategyConfig } from '@mixlab/mixing';
+import type { TruthRecord } from './scoring.ts';
+import type { Roles, WireEvent } from './wire.ts';
+
+/** mulberry32: a small seeded generator, so that every run of a test sees the same numbers. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+export function seededRng(seed: number): Rng {
+  const random = seededRandom(seed);
+  return { int: (max) => Math.floor(random() * max), float: random };
+}
+
+export const GATEWAY = 'gateway';
+export const nodeName = (layer: number) => `mix-${layer}`;
+export const clientNames = (count: number) => Array.from({ length: count }, (_, i) => `client-${i}`);
+
+export function cascadeRoles(clients: readonly string[], layers: readonly StrategyConfig[]): Roles {
+  return {
+    clients,
+    gateways: [GATEWAY],
+    nodes: layers.map((strategy, i) => ({ name: nodeName(i + 1), layer: i + 1, strategy })),
+  };
+}
+
+export interface Send {
+  readonly atMs: number;
+  readonly sender: string;
+  readonly recipient: string;
+}
+
+interface Packet {
+  readonly sender: string;
+  readonly recipient: string;
+}
+
+export interface Simulation {
+  readonly roles: Roles;
+  readonly events: WireEvent[];
+  readonly truth: TruthRecord[];
+  /** Every batch size each layer released, in order. */
+  readonly batches: number[][];
+}
+
+const PACKET_BYTES = 2048;
+
+/**
+ * One node per layer, each running its real strategy; every hop is instantaneous, every
+ * release goes out as one request, the gateway forwards and pushes at once. `sends` must be
+ * in time order; the clock runs on to `endMs`.
+ */
+export function simulateCascade(options: {
+  readonly clients: readonly string[];
+  readonly layers: readonly StrategyConfig[];
+  readonly sends: readonly Send[];
+  readonly endMs: number;
+  readonly seed: number;
+  /** Called at every wire event, with the node pools' true sizes, for cross-checks. */
+  readonly onEvent?: (event: WireEvent, queued: readonly number[]) => void;
+}): Simulation {
+  const clock = new ManualClock();
+  const rng = seededRng(options.seed);
+  const events: WireEvent[] = [];
+  const truth: TruthRecord[] = [];
+  const batches: number[][] = options.layers.map(() => []);
+  const delivered = new Map<string, number>();
+  const strategies: MixStrategy<Packet>[] = [];
+  const record = (from: string, to: string, packets: number) => {
+    const event = { atMs: clock.now(), from, to, packets, bytes: packets * PACKET_BYTES };
+    events.push(event);
+    options.onEvent?.(
+      event,
+      strategies.map((s) => s.queued),
+    );
+  };
+  options.layers.forEach((config, i) => {
+    const layer = i + 1;
+    const release = (batch: Packet[]) => {
+      batches[i]?.push(batch.length);
+      if (layer < options.layers.length) {
+        record(nodeName(layer), nodeName(layer + 1), batch.length);
+        for (const packet of batch) strategies[layer]?.add(packet);
+        return;
+      }
+      record(nodeName(layer), GATEWAY, batch.length);
+      for (const packet of batch) {
+        const order = (delivered.get(packet.recipient) ?? 0) + 1;
+        delivered.set(packet.recipient, order);
+        truth.push({ sender: packet.sender, recipient: packet.recipient, order });
+        record(GATEWAY, packet.recipient, 1);
+      }
+    };
+    strategies.push(createStrategy<Packet>(config, { clock, rng, release }));
+  });
+  for (const send of options.sends) {
+    clock.advance(send.atMs - clock.now());
+    record(send.sender, GATEWAY, 1);
+    record(GATEWAY, nodeName(1), 1);
+    strategies[0]?.add({ sender: send.sender, recipient: send.recipient });
+  }
+  clock.advance(options.endMs - clock.now());
+  for (const strategy of strategies) strategy.stop();
+  return { roles: cascadeRoles(options.clients, options.layers), events, truth, batches };
+}
+
+/** Poisson sends at `ratePerSecond` in total from random clients to random other clients. */
+export function poissonSends(
+  clients: readonly string[],
+  ratePerSecond: number,
+  durationMs: number,
+  seed: number,
+): Send[] {
+  const random = seededRandom(seed);
+  const sends: Send[] = [];
+  const pick = (n: number) => Math.floor(random() * n);
+  for (let at = 0; ; ) {
+    at += (-Math.log1p(-random()) / ratePerSecond) * 1000;
+    if (at >= durationMs) return sends;
+    const sender = pick(clients.length);
+    const recipient = (sender + 1 + pick(clients.length - 1)) % clients.length;
+    sends.push({ atMs: at, sender: clients[sender] as string, recipient: clients[recipient] as string });
+  }
+}
