@@ -176,6 +176,28 @@ describe('AnonymityObserver: threshold', () => {
       assert.equal(outputsOf(observations, nodeName(layer))[0]?.inputEntropyBits, Math.log2(3));
   });
 
+  it('on the real strategies, gives every message of a threshold cascade its layer-1 batch’s sender mix', () => {
+    const clients = clientNames(8);
+    const n = 4;
+    const sim = simulateCascade({
+      clients,
+      layers: [1, 2, 3].map(() => ({ name: 'threshold', threshold: n })),
+      sends: poissonSends(clients, 20, 60_000, 5),
+      endMs: 61_000,
+      seed: 6,
+    });
+    const pushes = pushesOf(observeAll(new AnonymityObserver(sim.roles), sim.events));
+    assert.equal(pushes.length, sim.truth.length);
+    assert.ok(pushes.length > 1000, `${pushes.length} messages`);
+    const truthOf = new Map(sim.truth.map((t) => [`${t.recipient} ${t.order}`, t]));
+    for (const push of pushes) {
+      const truth = truthOf.get(`${push.recipient} ${push.order}`)!;
+      const batch = sim.batches[0]![truth.batchAtLayer[0]!]!;
+      const mix = clients.map((client) => batch.filter((sender) => sender === client).length / n);
+      assert.deepEqual(probabilities(push), mix);
+    }
+  });
+
   it('agrees with the per-message batch entropy of the batches a real threshold:n=5,maxWait mix made', () => {
     const clients = clientNames(8);
     const sim = simulateCascade({
@@ -186,7 +208,7 @@ describe('AnonymityObserver: threshold', () => {
       seed: 4,
     });
     const outputs = outputsOf(observeAll(new AnonymityObserver(sim.roles), sim.events));
-    const sizes = sim.batches[0]!;
+    const sizes = sim.batches[0]!.map((batch) => batch.length);
     assert.ok(new Set(sizes).size > 2, `batch sizes ${[...new Set(sizes)]}`);
     assert.deepEqual(
       outputs.map((o) => [o.packets, o.inputEntropyBits]),
@@ -307,7 +329,7 @@ describe('AnonymityObserver: strategies that release uniformly from the pool', (
       seed: 8,
     });
     const outputs = outputsOf(observeAll(new AnonymityObserver(sim.roles), sim.events));
-    assert.deepEqual(new Set(sim.batches[0]!.slice(1)), new Set([N]));
+    assert.deepEqual(new Set(sim.batches[0]!.slice(1).map((batch) => batch.length)), new Set([N]));
     const expected = poolMixEntropyBits(N, kept); // log2 10 + (4/6) log2(10/4) = 4.203...
     // The distance to the fixed point shrinks by n/(N+n) = 0.4 per round: after 100 rounds it is far below 1e-9.
     for (const output of outputs.slice(100)) assert.ok(Math.abs(output.inputEntropyBits - expected) < 1e-9);
@@ -459,7 +481,7 @@ describe('AnonymityObserver: input and memory', () => {
     pushes += observer.flush().filter((o) => o.kind === 'push').length;
     assert.equal(pushes, sim.truth.length);
     // Runs live only while their packets are pooled: about rate × mean delay per node, not the trace's length.
-    assert.ok(maxRuns < 200, `at most ${maxRuns} runs held`);
+    assert.ok(maxRuns < 100, `at most ${maxRuns} runs held`); // measured: 38
     const stats = observer.stats;
     assert.equal(stats.unattributedPackets + stats.sunkPackets + stats.evictedPackets + stats.ignoredEvents, 0);
   });

@@ -42,14 +42,21 @@ export interface Send {
 interface Packet {
   readonly sender: string;
   readonly recipient: string;
+  /** Index of the batch it left in, per layer so far. */
+  readonly batches: number[];
+}
+
+/** A delivered message with the batch it left each layer in (an index into `Simulation.batches`). */
+export interface SimulatedDelivery extends TruthRecord {
+  readonly batchAtLayer: readonly number[];
 }
 
 export interface Simulation {
   readonly roles: Roles;
   readonly events: WireEvent[];
-  readonly truth: TruthRecord[];
-  /** Every batch size each layer released, in order. */
-  readonly batches: number[][];
+  readonly truth: SimulatedDelivery[];
+  /** The senders of every batch each layer released, in order. */
+  readonly batches: string[][][];
 }
 
 const PACKET_BYTES = 2048;
@@ -71,8 +78,8 @@ export function simulateCascade(options: {
   const clock = new ManualClock();
   const rng = seededRng(options.seed);
   const events: WireEvent[] = [];
-  const truth: TruthRecord[] = [];
-  const batches: number[][] = options.layers.map(() => []);
+  const truth: SimulatedDelivery[] = [];
+  const batches: string[][][] = options.layers.map(() => []);
   const delivered = new Map<string, number>();
   const strategies: MixStrategy<Packet>[] = [];
   const record = (from: string, to: string, packets: number) => {
@@ -86,7 +93,9 @@ export function simulateCascade(options: {
   options.layers.forEach((config, i) => {
     const layer = i + 1;
     const release = (batch: Packet[]) => {
-      batches[i]?.push(batch.length);
+      const released = batches[i] as string[][];
+      for (const packet of batch) packet.batches.push(released.length);
+      released.push(batch.map((packet) => packet.sender));
       if (layer < options.layers.length) {
         record(nodeName(layer), nodeName(layer + 1), batch.length);
         for (const packet of batch) strategies[layer]?.add(packet);
@@ -96,7 +105,7 @@ export function simulateCascade(options: {
       for (const packet of batch) {
         const order = (delivered.get(packet.recipient) ?? 0) + 1;
         delivered.set(packet.recipient, order);
-        truth.push({ sender: packet.sender, recipient: packet.recipient, order });
+        truth.push({ sender: packet.sender, recipient: packet.recipient, order, batchAtLayer: packet.batches });
         record(GATEWAY, packet.recipient, 1);
       }
     };
@@ -106,7 +115,7 @@ export function simulateCascade(options: {
     clock.advance(send.atMs - clock.now());
     record(send.sender, GATEWAY, 1);
     record(GATEWAY, nodeName(1), 1);
-    strategies[0]?.add({ sender: send.sender, recipient: send.recipient });
+    strategies[0]?.add({ sender: send.sender, recipient: send.recipient, batches: [] });
   }
   clock.advance(options.endMs - clock.now());
   for (const strategy of strategies) strategy.stop();
