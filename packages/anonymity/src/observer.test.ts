@@ -8,6 +8,7 @@ import {
   type NodeOutput,
   type Observation,
   type PushObservation,
+  senderAnonymity,
 } from './observer.ts';
 import { scoreDeliveries } from './scoring.ts';
 import {
@@ -428,6 +429,29 @@ describe('AnonymityObserver: input and memory', () => {
     assert.equal(observer.stats.events, 5);
   });
 
+  it('advanceTo processes every millisecond before it and refuses events older than it', () => {
+    const observer = new AnonymityObserver(roles);
+    for (const event of submissions([a, b])) observer.observe(event);
+    observer.observe(wire(5.1, nodeName(1), GATEWAY, 2));
+    assert.deepEqual(observer.advanceTo(5.9), []); // millisecond 5 may still get events
+    const [output] = outputsOf(observer.advanceTo(6));
+    assert.equal(output?.inputEntropyBits, 1);
+    assert.throws(() => observer.observe(wire(5.95, a, GATEWAY)), /time order/);
+    assert.deepEqual(observeAll(observer, [wire(6, a, GATEWAY)]), []);
+  });
+
+  it('says how anonymous a sender distribution is, counting unattributed mass as one more candidate', () => {
+    const half = { probabilities: Float64Array.from([0.25, 0.25, 0, 0]), unattributed: 0.5 };
+    assert.deepEqual(senderAnonymity(half, 4), {
+      entropyBits: 1.5,
+      effectiveSetSize: 2 ** 1.5,
+      degree: 0.75,
+      clientsSeen: 4,
+    });
+    const certain = { probabilities: Float64Array.from([0, 1]), unattributed: 0 };
+    assert.deepEqual(senderAnonymity(certain, 1), { entropyBits: 0, effectiveSetSize: 1, degree: 0, clientsSeen: 1 });
+  });
+
   it('ignores events on links it has no model for, and events without packets', () => {
     const observer = new AnonymityObserver(roles);
     observeAll(observer, [
@@ -453,6 +477,11 @@ describe('AnonymityObserver: input and memory', () => {
           nodes: [{ name: 'mix-1', layer: 0, strategy: { name: 'timed', intervalMs: 1 } }],
         }),
       /layer >= 1/,
+    );
+    const strategy = { name: 'mystery' } as unknown as StrategyConfig;
+    assert.throws(
+      () => new AnonymityObserver({ ...roles, nodes: [{ name: 'mix-1', layer: 1, strategy }] }),
+      /unknown strategy "mystery"/,
     );
   });
 

@@ -49,6 +49,18 @@ export interface SenderAnonymity {
   readonly clientsSeen: number;
 }
 
+/** Entropy, effective set and degree of a sender distribution, with N = `clientsSeen`. */
+export function senderAnonymity(senders: SenderDistribution, clientsSeen: number): SenderAnonymity {
+  const unattributed = senders.unattributed;
+  const entropy = entropyBits(senders.probabilities) - (unattributed > 0 ? unattributed * Math.log2(unattributed) : 0);
+  return {
+    entropyBits: entropy,
+    effectiveSetSize: effectiveAnonymitySetSize(entropy),
+    degree: anonymityDegree(entropy, clientsSeen),
+    clientsSeen,
+  };
+}
+
 /** Packets of one wire event leaving a mix node that share one distribution. */
 export interface NodeOutput {
   readonly kind: 'node-output';
@@ -138,6 +150,8 @@ function releaseRule(strategy: StrategyConfig): ReleaseRule {
     case 'timed':
     case 'threshold-and-timed':
       return { kind: 'everything', cap: Number.POSITIVE_INFINITY };
+    default:
+      throw new WireTraceError(`unknown strategy ${JSON.stringify((strategy as { name?: unknown }).name)}`);
   }
 }
 
@@ -260,7 +274,26 @@ export class AnonymityObserver {
     return out;
   }
 
-  /** Processes the events held for the current millisecond (at the end of a trace, or when the tap falls silent). */
+  /**
+   * Tells the engine that no event before `atMs` is still to come (a live tap's clock minus
+   * its slack): every millisecond before floor(atMs) is processed, and later events older than
+   * that are refused. Returns what became known.
+   */
+  advanceTo(atMs: number): Observation[] {
+    if (!Number.isFinite(atMs)) throw new WireTraceError(`advanceTo needs a finite time in ms, got ${atMs}`);
+    const bucket = Math.floor(atMs);
+    const out: Observation[] = [];
+    if (bucket > this.#bucket) {
+      this.#processBucket(out);
+      this.#bucket = bucket;
+    }
+    return out;
+  }
+
+  /**
+   * Processes the events held for the current millisecond, at the end of a trace. A live service
+   * calls `advanceTo` instead, which cannot split a millisecond.
+   */
   flush(): Observation[] {
     const out: Observation[] = [];
     this.#processBucket(out);
@@ -296,8 +329,8 @@ export class AnonymityObserver {
     const bucket = this.#bucket;
     // A release is all of a node's output events in the millisecond: count them first.
     const releasing: NodeState[] = [];
-    for (const { event, from } of pending) {
-      if (from?.role !== 'node') continue;
+    for (const { event, from, to } of pending) {
+      if (from?.role !== 'node' || (to?.role !== 'node' && to?.role !== 'gateway')) continue;
       const node = this.#nodes[from.index] as NodeState;
       if (node.bucket !== bucket) {
         node.bucket = bucket;
@@ -317,19 +350,22 @@ export class AnonymityObserver {
   }
 
   #apply({ event, from, to }: PendingEvent, out: Observation[]): void {
-    const link = from && to && event.packets > 0 ? `${from.role}>${to.role}` : 'none';
-    if (link === 'client>gateway') {
-      this.#submit(event, (from as Endpoint).index, this.#gateways[(to as Endpoint).index] as GatewayState);
-    } else if (link === 'gateway>node') {
-      this.#enter(event, this.#gateways[(from as Endpoint).index] as GatewayState, (to as Endpoint).index);
-    } else if (link === 'node>node') {
-      const target = this.#nodes[(to as Endpoint).index] as NodeState;
-      this.#release(event, this.#nodes[(from as Endpoint).index] as NodeState, out, (count, _, senders) =>
+    if (!from || !to || event.packets === 0) {
+      this.#ignored++;
+    } else if (from.role === 'client' && to.role === 'gateway') {
+      this.#submit(event, from.index, this.#gateways[to.index] as GatewayState);
+    } else if (from.role === 'gateway' && to.role === 'node') {
+      this.#enter(event, this.#gateways[from.index] as GatewayState, to.index);
+    } else if (from.role === 'gateway' && to.role === 'client') {
+      this.#push(event, this.#gateways[from.index] as GatewayState, to.index, out);
+    } else if (from.role === 'node' && to.role === 'node') {
+      const target = this.#nodes[to.index] as NodeState;
+      this.#release(event, this.#nodes[from.index] as NodeState, out, (count, senders) =>
         this.#arrive(target, { count, distinct: true, entropyBits: 0, senders, arrivedAtMs: event.atMs }),
       );
-    } else if (link === 'node>gateway') {
-      const gateway = this.#gateways[(to as Endpoint).index] as GatewayState;
-      this.#release(event, this.#nodes[(from as Endpoint).index] as NodeState, out, (count, _, senders) => {
+    } else if (from.role === 'node' && to.role === 'gateway') {
+      const gateway = this.#gateways[to.index] as GatewayState;
+      this.#release(event, this.#nodes[from.index] as NodeState, out, (count, senders, distribution) => {
         this.#evicted += gateway.mailbox.push({
           count,
           distinct: true,
@@ -337,13 +373,18 @@ export class AnonymityObserver {
           senders,
           arrivedAtMs: event.atMs,
         });
-        const anonymity = this.#anonymity(senders);
+        const anonymity = senderAnonymity(distribution, this.#clientsSeen);
         for (let i = 0; i < count; i++) {
-          out.push({ kind: 'delivery', exit: event.from, gateway: event.to, atMs: event.atMs, ...anonymity });
+          out.push({
+            kind: 'delivery',
+            exit: event.from,
+            gateway: event.to,
+            atMs: event.atMs,
+            senders: distribution,
+            ...anonymity,
+          });
         }
       });
-    } else if (link === 'gateway>client') {
-      this.#push(event, this.#gateways[(from as Endpoint).index] as GatewayState, (to as Endpoint).index, out);
     } else {
       this.#ignored++;
     }
@@ -401,11 +442,20 @@ export class AnonymityObserver {
   #push(event: WireEvent, gateway: GatewayState, client: number, out: Observation[]): void {
     const recipient = this.#clients[client] as string;
     const emit = (count: number, senders: Float64Array) => {
-      const anonymity = this.#anonymity(senders);
+      const distribution = this.#distribution(senders);
+      const anonymity = senderAnonymity(distribution, this.#clientsSeen);
       for (let i = 0; i < count; i++) {
         const order = (this.#pushes[client] as number) + 1;
         this.#pushes[client] = order;
-        out.push({ kind: 'push', gateway: gateway.name, recipient, order, atMs: event.atMs, ...anonymity });
+        out.push({
+          kind: 'push',
+          gateway: gateway.name,
+          recipient,
+          order,
+          atMs: event.atMs,
+          senders: distribution,
+          ...anonymity,
+        });
       }
     };
     const taken = gateway.mailbox.take(event.packets, (run, count) => emit(count, run.senders));
@@ -420,9 +470,10 @@ export class AnonymityObserver {
     event: WireEvent,
     node: NodeState,
     out: Observation[],
-    onward: (count: number, entropyBits: number, senders: Float64Array) => void,
+    onward: (count: number, senders: Float64Array, distribution: SenderDistribution) => void,
   ): void {
     const emit = (count: number, entropy: number, senders: Float64Array) => {
+      const distribution = this.#distribution(senders);
       out.push({
         kind: 'node-output',
         node: node.role.name,
@@ -431,9 +482,9 @@ export class AnonymityObserver {
         atMs: event.atMs,
         packets: count,
         inputEntropyBits: entropy,
-        senders: this.#distribution(senders),
+        senders: distribution,
       });
-      onward(count, entropy, senders);
+      onward(count, senders, distribution);
     };
     let left = event.packets;
     if (node.rule.kind === 'uniform') {
@@ -527,16 +578,5 @@ export class AnonymityObserver {
   #distribution(senders: Float64Array): SenderDistribution {
     const clients = this.#clients.length;
     return { probabilities: senders.subarray(0, clients), unattributed: senders[clients] as number };
-  }
-
-  #anonymity(senders: Float64Array): SenderAnonymity & { senders: SenderDistribution } {
-    const entropy = entropyBits(senders);
-    return {
-      senders: this.#distribution(senders),
-      entropyBits: entropy,
-      effectiveSetSize: effectiveAnonymitySetSize(entropy),
-      degree: anonymityDegree(entropy, this.#clientsSeen),
-      clientsSeen: this.#clientsSeen,
-    };
   }
 }
