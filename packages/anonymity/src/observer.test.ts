@@ -478,6 +478,11 @@ describe('AnonymityObserver: input and memory', () => {
         }),
       /layer >= 1/,
     );
+    const zero: StrategyConfig = { name: 'threshold', threshold: 0 };
+    assert.throws(
+      () => new AnonymityObserver({ ...roles, nodes: [{ name: 'mix-1', layer: 1, strategy: zero }] }),
+      /threshold must be a whole number >= 1, got 0/,
+    );
     const strategy = { name: 'mystery' } as unknown as StrategyConfig;
     assert.throws(
       () => new AnonymityObserver({ ...roles, nodes: [{ name: 'mix-1', layer: 1, strategy }] }),

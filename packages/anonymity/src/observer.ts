@@ -137,6 +137,14 @@ type ReleaseRule =
   /** timed, threshold-or-timed, threshold-and-timed: a batch is everything pooled when it closed. */
   | { readonly kind: 'everything'; readonly cap: number };
 
+/** A config built in code rather than parsed may hold anything; a batch of 0 would never end. */
+function batchSize(threshold: number): number {
+  if (!(Number.isSafeInteger(threshold) && threshold >= 1)) {
+    throw new WireTraceError(`a strategy's threshold must be a whole number >= 1, got ${threshold}`);
+  }
+  return threshold;
+}
+
 function releaseRule(strategy: StrategyConfig): ReleaseRule {
   switch (strategy.name) {
     case 'pool':
@@ -144,9 +152,9 @@ function releaseRule(strategy: StrategyConfig): ReleaseRule {
     case 'exponential':
       return { kind: 'uniform' };
     case 'threshold':
-      return { kind: 'threshold', n: strategy.threshold, maxWaitMs: strategy.maxWaitMs };
+      return { kind: 'threshold', n: batchSize(strategy.threshold), maxWaitMs: strategy.maxWaitMs };
     case 'threshold-or-timed':
-      return { kind: 'everything', cap: strategy.threshold };
+      return { kind: 'everything', cap: batchSize(strategy.threshold) };
     case 'timed':
     case 'threshold-and-timed':
       return { kind: 'everything', cap: Number.POSITIVE_INFINITY };
@@ -561,7 +569,8 @@ export class AnonymityObserver {
     if (rule.kind === 'threshold') {
       size = Math.min(rule.n, pool.packets);
       if (rule.maxWaitMs !== undefined) {
-        size = Math.min(size, pool.countArrivedBy(oldest.arrivedAtMs + rule.maxWaitMs, false));
+        // At least the oldest itself, whatever maxWait holds.
+        size = Math.min(size, Math.max(1, pool.countArrivedBy(oldest.arrivedAtMs + rule.maxWaitMs, false)));
       }
     } else {
       const stillToSend = node.bucketOutputs - node.bucketEmitted;
