@@ -17,8 +17,7 @@ import {
   GATEWAY,
   nodeName,
   poissonSends,
-  type Send,
-  seededRandom,
+  roundSends,
   simulateCascade,
 } from './test-support.ts';
 import { type Roles, type WireEvent, WireTraceError } from './wire.ts';
@@ -309,23 +308,10 @@ describe('AnonymityObserver: strategies that release uniformly from the pool', (
     const clients = clientNames(10);
     const N = 6;
     const kept = 4;
-    const random = seededRandom(7);
-    const sends: Send[] = [];
-    for (let round = 0; round < 200; round++) {
-      for (let i = 0; i < N; i++) {
-        const sender = Math.floor(random() * clients.length);
-        sends.push({
-          atMs: round * 1000 + 1 + random() * 998,
-          sender: clients[sender]!,
-          recipient: clients[(sender + 1) % clients.length]!,
-        });
-      }
-    }
-    sends.sort((x, y) => x.atMs - y.atMs);
     const sim = simulateCascade({
       clients,
       layers: [{ name: 'pool', intervalMs: 1000, minPool: kept, fraction: 1 }],
-      sends,
+      sends: roundSends(clients, N, 200, 7),
       endMs: 200_000,
       seed: 8,
     });

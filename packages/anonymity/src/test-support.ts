@@ -1,20 +1,10 @@
 // Test support only; never exported from the package. Runs the real strategies of
 // @mixlab/mixing on a manual clock and writes down what a tap would see, and the truth.
+// The load generator's seeded source, so that tests draw as the experiments do.
+import { seededRandom } from '@mixlab/client';
 import { createStrategy, ManualClock, type MixStrategy, type Rng, type StrategyConfig } from '@mixlab/mixing';
 import type { TruthRecord } from './scoring.ts';
 import type { Roles, WireEvent } from './wire.ts';
-
-/** mulberry32: a small seeded generator, so that every run of a test sees the same numbers. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 export function seededRng(seed: number): Rng {
   const random = seededRandom(seed);
@@ -122,21 +112,43 @@ export function simulateCascade(options: {
   return { roles: cascadeRoles(options.clients, options.layers), events, truth, batches };
 }
 
-/** Poisson sends at `ratePerSecond` in total from random clients to random other clients. */
+/** Sends from random clients, each to a random other client, at the instants `next` gives until it returns undefined. */
+function randomSends(
+  clients: readonly string[],
+  seed: number,
+  next: (random: () => number) => number | undefined,
+): Send[] {
+  const random = seededRandom(seed);
+  const pick = (n: number) => Math.floor(random() * n);
+  const sends: Send[] = [];
+  for (let at = next(random); at !== undefined; at = next(random)) {
+    const sender = pick(clients.length);
+    const recipient = (sender + 1 + pick(clients.length - 1)) % clients.length;
+    sends.push({ atMs: at, sender: clients[sender] as string, recipient: clients[recipient] as string });
+  }
+  return sends;
+}
+
+/** Poisson sends at `ratePerSecond` in total, for `durationMs`. */
 export function poissonSends(
   clients: readonly string[],
   ratePerSecond: number,
   durationMs: number,
   seed: number,
 ): Send[] {
-  const random = seededRandom(seed);
-  const sends: Send[] = [];
-  const pick = (n: number) => Math.floor(random() * n);
-  for (let at = 0; ; ) {
+  let at = 0;
+  return randomSends(clients, seed, (random) => {
     at += (-Math.log1p(-random()) / ratePerSecond) * 1000;
-    if (at >= durationMs) return sends;
-    const sender = pick(clients.length);
-    const recipient = (sender + 1 + pick(clients.length - 1)) % clients.length;
-    sends.push({ atMs: at, sender: clients[sender] as string, recipient: clients[recipient] as string });
-  }
+    return at < durationMs ? at : undefined;
+  });
+}
+
+/** Exactly `perRound` sends in each of `rounds` rounds of 1 s, at random instants strictly inside the round. */
+export function roundSends(clients: readonly string[], perRound: number, rounds: number, seed: number): Send[] {
+  let sent = 0;
+  const sends = randomSends(clients, seed, (random) => {
+    if (sent === perRound * rounds) return undefined;
+    return Math.floor(sent++ / perRound) * 1000 + 1 + random() * 998;
+  });
+  return sends.sort((x, y) => x.atMs - y.atMs);
 }
