@@ -112,18 +112,24 @@ export function simulateCascade(options: {
   return { roles: cascadeRoles(options.clients, options.layers), events, truth, batches };
 }
 
-/** Sends from random clients, each to a random other client, at the instants `next` gives until it returns undefined. */
+/**
+ * Sends from random clients at the instants `next` gives until it returns undefined, each to a
+ * random other client, or with `anyone` to any client (then the recipient says nothing about
+ * the sender, and the observer's distributions are the true posteriors).
+ */
 function randomSends(
   clients: readonly string[],
   seed: number,
   next: (random: () => number) => number | undefined,
+  recipients: 'others' | 'anyone' = 'others',
 ): Send[] {
   const random = seededRandom(seed);
   const pick = (n: number) => Math.floor(random() * n);
   const sends: Send[] = [];
   for (let at = next(random); at !== undefined; at = next(random)) {
     const sender = pick(clients.length);
-    const recipient = (sender + 1 + pick(clients.length - 1)) % clients.length;
+    const recipient =
+      recipients === 'anyone' ? pick(clients.length) : (sender + 1 + pick(clients.length - 1)) % clients.length;
     sends.push({ atMs: at, sender: clients[sender] as string, recipient: clients[recipient] as string });
   }
   return sends;
@@ -135,12 +141,14 @@ export function poissonSends(
   ratePerSecond: number,
   durationMs: number,
   seed: number,
+  recipients: 'others' | 'anyone' = 'others',
 ): Send[] {
   let at = 0;
-  return randomSends(clients, seed, (random) => {
+  const next = (random: () => number) => {
     at += (-Math.log1p(-random()) / ratePerSecond) * 1000;
     return at < durationMs ? at : undefined;
-  });
+  };
+  return randomSends(clients, seed, next, recipients);
 }
 
 /** Exactly `perRound` sends in each of `rounds` rounds of 1 s, at random instants strictly inside the round. */
