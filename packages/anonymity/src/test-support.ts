@@ -1,12 +1,12 @@
 // Test support only; never exported from the package. Runs the real strategies of
 // @mixlab/mixing on a manual clock and writes down what a tap would see, and the truth.
-// The load generator's seeded source, so that tests draw as the experiments do.
-import { seededRandom } from '@mixlab/client';
+// Randomness is the load generator's seeded source, so that tests draw as the experiments do.
+import { exponentialGapMs, seededRandom } from '@mixlab/client';
 import { createStrategy, ManualClock, type MixStrategy, type Rng, type StrategyConfig } from '@mixlab/mixing';
 import type { TruthRecord } from './scoring.ts';
 import type { Roles, WireEvent } from './wire.ts';
 
-export function seededRng(seed: number): Rng {
+function seededRng(seed: number): Rng {
   const random = seededRandom(seed);
   return { int: (max) => Math.floor(random() * max), float: random };
 }
@@ -145,7 +145,7 @@ export function poissonSends(
 ): Send[] {
   let at = 0;
   const next = (random: () => number) => {
-    at += (-Math.log1p(-random()) / ratePerSecond) * 1000;
+    at += exponentialGapMs(ratePerSecond, random);
     return at < durationMs ? at : undefined;
   };
   return randomSends(clients, seed, next, recipients);
