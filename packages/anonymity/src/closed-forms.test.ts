@@ -12,7 +12,7 @@ import {
 } from './closed-forms.ts';
 import { binaryEntropyBits } from './entropy.ts';
 import { AnonymityObserver, type NodeOutput } from './observer.ts';
-import { clientNames, poissonSends, roundSends, simulateCascade } from './test-support.ts';
+import { clientNames, observeAll, poissonSends, roundSends, simulateCascade } from './test-support.ts';
 
 const close = (actual: number, expected: number, tolerance: number, what: string) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} vs ${expected} (± ${tolerance})`);
@@ -63,11 +63,9 @@ describe('closed forms', () => {
 
 /** The observer's mean entropy over the inputs, per leaving packet, after `skip` outputs of warm-up. */
 function meanOutputEntropy(sim: ReturnType<typeof simulateCascade>, skip: number): number {
-  const observer = new AnonymityObserver(sim.roles);
-  const outputs: NodeOutput[] = [];
-  const keep = (o: { kind: string }) => o.kind === 'node-output' && outputs.push(o as NodeOutput);
-  for (const event of sim.events) observer.observe(event).forEach(keep);
-  observer.flush().forEach(keep);
+  const outputs = observeAll(new AnonymityObserver(sim.roles), sim.events).filter(
+    (o): o is NodeOutput => o.kind === 'node-output',
+  );
   let bits = 0;
   let packets = 0;
   for (const output of outputs.slice(skip)) {

@@ -16,6 +16,7 @@ import {
   clientNames,
   GATEWAY,
   nodeName,
+  observeAll,
   poissonSends,
   roundSends,
   simulateCascade,
@@ -29,13 +30,6 @@ const wire = (atMs: number, from: string, to: string, packets = 1): WireEvent =>
   packets,
   bytes: 2048 * packets,
 });
-
-function observeAll(observer: AnonymityObserver, events: readonly WireEvent[]): Observation[] {
-  const out: Observation[] = [];
-  for (const event of events) out.push(...observer.observe(event));
-  out.push(...observer.flush());
-  return out;
-}
 
 const outputsOf = (observations: Observation[], node?: string) =>
   observations.filter((o): o is NodeOutput => o.kind === 'node-output' && (node === undefined || o.node === node));

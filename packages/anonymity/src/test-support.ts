@@ -3,6 +3,7 @@
 // Randomness is the load generator's seeded source, so that tests draw as the experiments do.
 import { exponentialGapMs, seededRandom } from '@mixlab/client';
 import { createStrategy, ManualClock, type MixStrategy, type Rng, type StrategyConfig } from '@mixlab/mixing';
+import type { AnonymityObserver, Observation } from './observer.ts';
 import type { TruthRecord } from './scoring.ts';
 import type { Roles, WireEvent } from './wire.ts';
 
@@ -50,6 +51,14 @@ export interface Simulation {
 }
 
 const PACKET_BYTES = 2048;
+
+/** Feeds a whole trace to the observer and closes it: every observation, in order. */
+export function observeAll(observer: AnonymityObserver, events: readonly WireEvent[]): Observation[] {
+  const out: Observation[] = [];
+  for (const event of events) out.push(...observer.observe(event));
+  out.push(...observer.flush());
+  return out;
+}
 
 /**
  * One node per layer, each running its real strategy; every hop is instantaneous, every
