@@ -5,13 +5,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, signDetached, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics, seriesValue } from '@mixlab/metrics';
-import {
-  descriptorSigningBytes,
-  type SignedTopology,
-  type TopologyDocument,
-  TopologyVerificationError,
-  verifyTopology,
-} from '@mixlab/topology';
+import { descriptorSigningBytes, type SignedTopology, type TopologyDocument, verifyTopology } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
@@ -38,6 +32,13 @@ interface Directory {
   publisher: TopologyPublisher;
   key: SigningKeyPair;
   logs: Record<string, unknown>[];
+}
+
+/** The document of a topology a client accepts under `pinned` at `nowMs`; fails the test on a rejection. */
+function accepted(signed: SignedTopology, pinned: string, nowMs: number): TopologyDocument {
+  const verdict = verifyTopology(signed, { pinnedDirectoryKey: pinned, nowMs });
+  if (!verdict.ok) assert.fail(`the topology was refused (${verdict.reason}): ${verdict.problem}`);
+  return verdict.document;
 }
 
 function startDirectory(key: SigningKeyPair = generateSigningKeyPair(), clock = new TestClock()): Directory {
@@ -76,7 +77,7 @@ describe('directory server', () => {
   };
   /** The topology as a client takes it: verified against the pinned directory key at the test clock. */
   const topology = async (): Promise<TopologyDocument> =>
-    verifyTopology(await signedTopology(), { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+    accepted(await signedTopology(), toHex(d.key.publicKey), d.clock.nowMs);
   const layerIds = async () => (await topology()).layers.map((nodes) => nodes.map((node) => node.id));
   const counted = (outcome: 'accepted' | 'rejected', reason: string) =>
     seriesValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
@@ -100,7 +101,7 @@ describe('directory server', () => {
       assert.deepEqual(response.json(), { id: 'mix-1', replaced: false, epoch: EPOCH });
       const signed = await signedTopology();
       assert.equal(signed.directoryKey, toHex(d.key.publicKey));
-      const document = verifyTopology(signed, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+      const document = accepted(signed, toHex(d.key.publicKey), d.clock.nowMs);
       assert.deepEqual(document, {
         version: 1,
         epoch: EPOCH,
@@ -129,14 +130,11 @@ describe('directory server', () => {
     it('refuses the topology under another pinned key', async () => {
       await register(new TestNode('mix-1', 1).descriptor(d.clock.nowMs));
       const signed = await signedTopology();
-      assert.throws(
-        () =>
-          verifyTopology(signed, {
-            pinnedDirectoryKey: toHex(generateSigningKeyPair().publicKey),
-            nowMs: d.clock.nowMs,
-          }),
-        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'wrong-key',
-      );
+      const verdict = verifyTopology(signed, {
+        pinnedDirectoryKey: toHex(generateSigningKeyPair().publicKey),
+        nowMs: d.clock.nowMs,
+      });
+      assert.equal(verdict.ok ? 'accepted' : verdict.reason, 'wrong-key');
     });
 
     it('replaces a node that re-registers with a newer issuedAt (200): one entry, new url and keys', async () => {
@@ -492,10 +490,8 @@ describe('directory server', () => {
       ]);
       assert.equal(await seriesValue(d.registry, 'mixlab_directory_epoch'), EPOCH + 1);
       // The previous epoch's topology is expired for a client now.
-      assert.throws(
-        () => verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs }),
-        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'expired',
-      );
+      const verdict = verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+      assert.equal(verdict.ok ? 'accepted' : verdict.reason, 'expired');
       // A heartbeat with only the old epoch's key is stale now; one with the new keys is accepted.
       const stale = await register(stuck.descriptor(d.clock.nowMs, { epochs: [EPOCH] }));
       assert.equal(stale.json().reason, 'stale');
@@ -550,7 +546,7 @@ describe('directory server', () => {
       await two.app.close();
       for (const signed of [fromOne, fromTwo]) {
         assert.equal(signed.directoryKey, pinned);
-        verifyTopology(signed, { pinnedDirectoryKey: pinned, nowMs: one.clock.nowMs });
+        accepted(signed, pinned, one.clock.nowMs);
       }
     });
   });
