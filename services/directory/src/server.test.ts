@@ -182,7 +182,10 @@ describe('directory server', () => {
       const gateway = (payload: object) => d.app.inject({ method: 'POST', url: '/v1/gateways', payload });
       assert.equal((await gateway({ id: 'gw-1', url: 'http://gw-1:8080' })).statusCode, 201);
       assert.deepEqual((await gateway({ id: 'gw-1', url: 'http://gw-1:8081' })).json(), { id: 'gw-1', replaced: true });
-      assert.equal((await gateway({ id: 'gw-2', url: 'ftp://gw-2' })).statusCode, 400);
+      const refused = await gateway({ id: 'gw-2', url: 'ftp://gw-2' });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json().error, 'gateway_rejected');
+      assert.match(refused.json().problems[0], /url/);
       assert.equal((await gateway({ id: 'gw-2', url: 'http://gw-2:8080', extra: 1 })).statusCode, 400);
       assert.deepEqual((await topology()).gateways, [{ id: 'gw-1', url: 'http://gw-1:8081' }]);
     });
@@ -204,7 +207,15 @@ describe('directory server', () => {
       const { signature: _omitted, ...rest } = node.descriptor(issuedAt);
       return rest;
     };
-    const cases: { name: string; body: () => unknown; status: number; reason: string; problem: RegExp }[] = [
+    const cases: {
+      name: string;
+      body: () => unknown;
+      status: number;
+      reason: string;
+      problem: RegExp;
+      /** The error code, when not descriptor_rejected. */
+      code?: string;
+    }[] = [
       {
         name: 'a signature by another key',
         body: signedByAnotherKey,
@@ -363,6 +374,7 @@ describe('directory server', () => {
         status: 400,
         reason: 'malformed',
         problem: /JSON/,
+        code: 'invalid_request',
       },
       {
         name: 'a body over 4096 bytes',
@@ -370,16 +382,18 @@ describe('directory server', () => {
         status: 413,
         reason: 'malformed',
         problem: /too large/i,
+        code: 'body_too_large',
       },
     ];
 
-    for (const { name, body, status, reason, problem } of cases) {
+    for (const { name, body, status, reason, problem, code = 'descriptor_rejected' } of cases) {
       it(`refuses ${name}: ${status} ${reason}`, async () => {
         const response = await register(body());
         assert.equal(response.statusCode, status);
         const answer = response.json();
         assert.equal(answer.reason, reason);
-        assert.equal(typeof answer.error, 'string');
+        assert.equal(answer.error, code);
+        assert.match(answer.message, new RegExp(`^${reason} descriptor: `));
         assert.ok(Array.isArray(answer.problems) && answer.problems.length > 0);
         assert.ok(
           answer.problems.some((text: string) => problem.test(text)),
@@ -416,6 +430,7 @@ describe('directory server', () => {
       d.clock.advance(1_000);
       const response = await register(other.descriptor(d.clock.nowMs, { url: 'http://impostor:8080' }));
       assert.equal(response.statusCode, 409);
+      assert.equal(response.json().error, 'descriptor_conflict');
       assert.equal(response.json().reason, 'conflicting');
       assert.match(response.json().problems[0], /registered with identity key/);
       assert.deepEqual(await counters(), { ok: 1, conflicting: 1 });

@@ -108,8 +108,9 @@ export class MixNode {
       } else if (verdict === 'full') {
         reject(index, 'replay_cache_full', 'the replay cache for this epoch is full');
       } else {
-        this.#deps.metrics.packets.inc({ outcome: 'accepted' });
+        // Throws StrategyStoppedError once stop() began: the server answers 503, nothing is counted.
         this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+        this.#deps.metrics.packets.inc({ outcome: 'accepted' });
         accepted++;
       }
     }
