@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics, seriesValue } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { ManualClock, type Rng, ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import type { Registry } from 'prom-client';
 import type { KeySchedule } from './key-schedule.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
+import { type MixingKeySet, MixingKeys } from './mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { counts, manualWallClock, packetCounts } from './test-support.ts';
+import { counts, manualWallClock, packetCounts, singleKeySet } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();

@@ -5,9 +5,9 @@ import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, ManualClock, parseStrategyConfig } from '@mixlab/mixing';
 import { sphinx } from '@mixlab/packet';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
+import { singleKeySet } from './test-support.ts';
 
 describe('exponential:delay=sender in the mix node', () => {
   let self: KeyPair;

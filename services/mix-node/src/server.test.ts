@@ -8,11 +8,10 @@ import { acceptOctetStream, FrameSender, OCTET_STREAM } from '@mixlab/service-ki
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
-import { counts, packetCounts } from './test-support.ts';
+import { counts, packetCounts, singleKeySet } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();

@@ -1,8 +1,15 @@
 /** Helpers shared by the mix node's tests. */
-import { PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
+import type { KeyPair } from '@mixlab/crypto';
+import { PACKET_OUTCOMES } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { ManualClock } from '@mixlab/mixing';
 import type { Registry } from 'prom-client';
-import type { WallClock } from './mixing-keys.ts';
+import type { MixingKeySet, WallClock } from './mixing-keys.ts';
+
+/** A key set of one key pair for one epoch (tests, benchmarks). */
+export function singleKeySet(keys: KeyPair, epoch = 0): MixingKeySet {
+  return { current: epoch, byEpoch: new Map([[epoch, keys]]) };
+}
 
 /** A wall clock that starts at `startMs` (ms since the Unix epoch) and moves with a ManualClock. */
 export function manualWallClock(startMs: number): { clock: ManualClock; wall: WallClock } {
