@@ -76,7 +76,7 @@ describe('mix node server', () => {
   beforeEach(() => build());
 
   const packet = (message: string) =>
-    onion.wrap([self.hop, next], { gateway: 'http://gw:8080', recipient }, utf8.encode(message));
+    onion.wrap([self.hop, next], { gateway: 'gateway-1', recipient }, utf8.encode(message));
   const post = (payload: Uint8Array | string, contentType = OCTET_STREAM) =>
     app.inject({
       method: 'POST',

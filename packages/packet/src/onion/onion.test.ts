@@ -77,7 +77,7 @@ describe('onion packet format', () => {
     await cryptoReady();
     nodes = [makeNode('mix-1'), makeNode('mix-2.layer-2'), makeNode('mix_3')];
     route = nodes.map((node) => node.hop);
-    destination = { gateway: 'http://gateway-1:8080/base', recipient: generateKeyPair().publicKey };
+    destination = { gateway: 'gateway-1', recipient: generateKeyPair().publicKey };
     payload = utf8.encode('hello through three layers of mixes');
   });
 

@@ -86,7 +86,7 @@ describe('sphinx reply blocks', () => {
     const path = nodes(3);
     const forward = sphinx.wrap(
       route(path),
-      { gateway: 'http://gateway-1:8080', recipient: home().recipient },
+      { gateway: 'gateway-1', recipient: home().recipient },
       utf8.encode('f'),
     );
     const { block } = replies.createReplyBlock(route(path), home());
