@@ -86,7 +86,7 @@ export function classifyError(error: FastifyError): { code: ErrorCode; message: 
  * Makes every error `app` answers take the shared shape: fastify's own (validation,
  * 404, 413, 415, JSON syntax), a thrown error (500, logged), and requests that arrive
  * while the app closes (503 shutting_down, instead of fastify's own 503 body).
- * Needs `return503OnClosing: false` (serviceOptions sets it).
+ * Needs `return503OnClosing: false` (createServiceApp sets it).
  */
 export function installErrorHandlers(app: FastifyInstance): void {
   let closing = false;
