@@ -145,14 +145,20 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      return { status: response.statusCode, body: (await response.body.json()) as { reason?: string } };
+      return {
+        status: response.statusCode,
+        body: (await response.body.json()) as { error?: string; message?: string; reason?: string },
+      };
     };
     const forged = await register({ ...descriptor, url: 'http://elsewhere:8080' });
     assert.equal(forged.status, 400);
+    assert.equal(forged.body.error, 'descriptor_rejected');
     assert.equal(forged.body.reason, 'forged');
+    assert.match(forged.body.message ?? '', /^forged descriptor: /);
     assert.ok((await register(descriptor)).status < 300, 'the genuine descriptor is accepted');
     const replayed = await register(descriptor);
     assert.equal(replayed.status, 409);
+    assert.equal(replayed.body.error, 'descriptor_conflict');
     assert.equal(replayed.body.reason, 'replayed');
   });
 });

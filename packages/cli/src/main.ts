@@ -5,70 +5,39 @@
  *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
  *   mixlab listen [--key FILE]
  *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
+ *   mixlab [<command>] --help
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
-import { type LoadSettings, parseLoadArgs } from '@mixlab/load';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
-import { LOAD_USAGE, loadCommand } from './load-command.ts';
+import { parseCommandLine } from './command-line.ts';
+import { loadCommand } from './load-command.ts';
 import { sendCommand } from './send-command.ts';
-
-const USAGE = `usage: mixlab [--gateway URL] <command>
-
-commands:
-  topology                 print the mix nodes of every layer
-  send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS, wait for its
-                           acknowledgement and retransmit when none comes
-                           (--no-ack, --ack-timeout SECONDS (20), --attempts N (3))
-  listen [--key FILE]      print this client's address, then every message it receives
-  ${LOAD_USAGE}
-
-options:
-  --gateway URL   client gateway (default $MIXLAB_GATEWAY or http://127.0.0.1:8080)
-  --directory-key HEX
-                  the directory's public key, pinned: only a topology it signed is used
-                  (default $MIXLAB_DIRECTORY_KEY; with compose:
-                  export MIXLAB_DIRECTORY_KEY=$(docker compose exec directory cat /data/directory.pub))
-  --key FILE      key file for listen (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`;
-
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    gateway: { type: 'string', default: process.env.MIXLAB_GATEWAY ?? 'http://127.0.0.1:8080' },
-    'directory-key': { type: 'string', default: process.env.MIXLAB_DIRECTORY_KEY },
-    to: { type: 'string' },
-    'no-ack': { type: 'boolean', default: false },
-    'ack-timeout': { type: 'string', default: '20' },
-    attempts: { type: 'string', default: '3' },
-    key: { type: 'string', default: process.env.MIXLAB_KEY ?? join(homedir(), '.mixlab', 'key.json') },
-    help: { type: 'boolean', short: 'h' },
-    clients: { type: 'string' },
-    rate: { type: 'string' },
-    duration: { type: 'string' },
-    drain: { type: 'string' },
-    'drop-rate': { type: 'string' },
-    'loop-rate': { type: 'string' },
-    strategy: { type: 'string' },
-    json: { type: 'string' },
-    seed: { type: 'string' },
-  },
-});
 
 function fail(message: string): never {
   console.error(`mixlab: ${message}`);
   process.exit(2);
 }
 
+const parsed = parseCommandLine({
+  argv: process.argv.slice(2),
+  env: process.env,
+  defaultKeyFile: join(homedir(), '.mixlab', 'key.json'),
+});
+if (parsed.kind === 'help') {
+  console.log(parsed.text);
+  process.exit(0);
+}
+if (parsed.kind === 'error') fail(parsed.message);
+
 await cryptoReady();
-const directoryKey = values['directory-key'];
-const client = new MixnetClient(values.gateway, { directoryKey });
-const [command, ...rest] = positionals;
+const { gateway, directoryKey } = parsed;
+const client = new MixnetClient(gateway, { directoryKey });
 
 try {
-  switch (values.help ? 'help' : command) {
+  switch (parsed.kind) {
     case 'topology': {
       const topology = await client.topology();
       topology.layers.forEach((nodes, index) => {
@@ -78,32 +47,18 @@ try {
       });
       break;
     }
-    case 'send': {
-      if (!values.to) fail('send needs --to ADDRESS (the address `mixlab listen` prints)');
-      if (rest.length === 0) fail('send needs the TEXT to send');
-      const ackTimeout = Number(values['ack-timeout']);
-      const attempts = Number(values.attempts);
-      if (!(ackTimeout > 0)) fail(`--ack-timeout must be a positive number of seconds, got "${values['ack-timeout']}"`);
-      if (!Number.isInteger(attempts) || attempts < 1)
-        fail(`--attempts must be a positive integer, got "${values.attempts}"`);
-      process.exitCode = await sendCommand(client, {
-        to: values.to,
-        text: rest.join(' '),
-        acknowledge: !values['no-ack'],
-        ackTimeoutMs: ackTimeout * 1000,
-        attempts,
-      });
+    case 'send':
+      process.exitCode = await sendCommand(client, parsed.settings);
       break;
-    }
     case 'listen': {
-      const { keys, created, legacy, permissionsTightened } = await loadOrCreateKeyFile(values.key, 'x25519', {
+      const { keys, created, legacy, permissionsTightened } = await loadOrCreateKeyFile(parsed.keyFile, 'x25519', {
         name: 'client key',
         ifReplaced: 'a new key changes your address: senders must use the new one',
       });
       console.log(
-        `${created ? 'created' : 'loaded'} key ${values.key}${legacy ? ' (older file format, still read)' : ''}`,
+        `${created ? 'created' : 'loaded'} key ${parsed.keyFile}${legacy ? ' (older file format, still read)' : ''}`,
       );
-      if (permissionsTightened) console.error(`mixlab: ${values.key} was readable by others; its mode is now 0600`);
+      if (permissionsTightened) console.error(`mixlab: ${parsed.keyFile} was readable by others; its mode is now 0600`);
       console.log(`address: ${toHex(keys.publicKey)}`);
       const subscription = client.receive(
         keys,
@@ -115,28 +70,16 @@ try {
         { onError: (error) => console.error(`mixlab: ${error.message}`) },
       );
       await subscription.opened;
-      console.log(`listening on ${values.gateway} (Ctrl-C to stop)`);
+      console.log(`listening on ${gateway} (Ctrl-C to stop)`);
       process.once('SIGINT', () => {
         subscription.close();
         process.exit(0);
       });
       break;
     }
-    case 'load': {
-      let settings: LoadSettings;
-      try {
-        settings = parseLoadArgs(values);
-      } catch (error) {
-        fail(`${(error as Error).message}\nusage: mixlab [--gateway URL] ${LOAD_USAGE}`);
-      }
-      await loadCommand({ gateway: values.gateway, directoryKey, settings, jsonFile: values.json });
+    case 'load':
+      await loadCommand({ gateway, directoryKey, settings: parsed.settings, jsonFile: parsed.jsonFile });
       break;
-    }
-    case 'help':
-      console.log(USAGE);
-      break;
-    default:
-      fail(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
   }
 } catch (error) {
   fail((error as Error).message);

@@ -11,7 +11,14 @@ import {
   type RouteHop,
 } from '@mixlab/packet';
 import { exponentialDelay, type Random, secureRandom } from '@mixlab/runtime';
-import { type NodeDescriptor, pickRoute, type Topology, TopologyCache, verifyTopology } from '@mixlab/topology';
+import {
+  type NodeDescriptor,
+  pickRoute,
+  type Topology,
+  TopologyCache,
+  TopologyVerificationError,
+  verifyTopology,
+} from '@mixlab/topology';
 import { GatewayClient } from './gateway-client.ts';
 import {
   encodeAcknowledgement,
@@ -132,8 +139,16 @@ export class MixnetClient {
       {
         maxAgeMs: 5_000,
         refetchAfterMs: 1_000,
-        verify: (signed) =>
-          verifyTopology(signed, { pinnedDirectoryKey: directoryKey ?? '', nowMs: Date.now(), maxSkewMs: 5_000 }),
+        // The cache's fetch fails on a refusal, so the verdict is raised here.
+        verify: (signed) => {
+          const verdict = verifyTopology(signed, {
+            pinnedDirectoryKey: directoryKey ?? '',
+            nowMs: Date.now(),
+            maxSkewMs: 5_000,
+          });
+          if (!verdict.ok) throw new TopologyVerificationError(verdict.reason, verdict.problem);
+          return verdict.document;
+        },
       },
     );
   }

@@ -11,6 +11,10 @@ export interface SubmitRequest {
   readonly packets: readonly SubmittedPacket[];
 }
 
+/**
+ * POST /v1/packets: 202 when any packet went on; when none did, the same fields inside the
+ * shared error body, 400 packets_rejected (all refused here) or 502 upstream_failed.
+ */
 export interface SubmitResponse {
   readonly accepted: number;
   readonly rejected: readonly { readonly index: number; readonly reason: string }[];

@@ -3,4 +3,3 @@ export * from './directory-metrics.ts';
 export * from './gateway-metrics.ts';
 export * from './mix-node-metrics.ts';
 export * from './registry.ts';
-export * from './series-value.ts';

@@ -61,7 +61,7 @@ await cryptoReady();
 const nodes = Array.from({ length: 3 }, (_, i) => ({ id: `mix-${i}`, keys: generateKeyPair() }));
 const route: RouteHop[] = nodes.map((n) => ({ id: n.id, publicKey: n.keys.publicKey }));
 const [first, , last] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
-const destination = { gateway: 'http://gateway-1:8080', recipient: generateKeyPair().publicKey };
+const destination = { gateway: 'gateway-1', recipient: generateKeyPair().publicKey };
 const message = randomBytes(1024);
 const POOL = 64;
 

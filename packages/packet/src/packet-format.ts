@@ -15,11 +15,19 @@ export interface RouteHop {
   readonly delayMs?: number;
 }
 
+/**
+ * The longest `Destination.gateway` id, in UTF-8 bytes, in every packet format. A gateway id
+ * is at most 30 characters (GATEWAY_ID_PATTERN), but a mix node's own id (up to 64, as
+ * NODE_ID_PATTERN) is the destination of its loop cover, so the bound is the node-id bound.
+ */
+export const MAX_GATEWAY_ID_BYTES = 64;
+
 /** Where the exit node hands the payload over: a gateway's mailbox for a recipient. */
 export interface Destination {
   /**
-   * Id of the gateway that holds the recipient's mailbox, as registered in the directory
-   * (a mix node's own id for its loop cover). Exit nodes look its URL up.
+   * Id (not URL) of the gateway that holds the recipient's mailbox, as registered in the
+   * directory (a mix node's own id for its loop cover): 1..MAX_GATEWAY_ID_BYTES UTF-8 bytes.
+   * Exit nodes look its URL up in the topology.
    */
   readonly gateway: string;
   /** The recipient's address: its X25519 public key, or DROP_RECIPIENT. */

@@ -1,6 +1,7 @@
 /**
  * Reading configuration from the environment, once, in main.ts. Every reader
- * throws a ConfigError that names the variable and what would be valid.
+ * throws a ConfigError that names the variable and what would be valid;
+ * `readConfigOrExit` turns it into one line on stderr and exit code 78.
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -33,13 +34,6 @@ export function envInt(env: Env, name: string, fallback: number | undefined, min
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
   }
   return value;
-}
-
-/** An optional positive integer; unset, empty or "off" mean undefined. */
-export function envOptionalInt(env: Env, name: string, min: number, max: number): number | undefined {
-  const text = raw(env, name);
-  if (text === undefined || text === 'off') return undefined;
-  return envInt(env, name, undefined, min, max);
 }
 
 export function envUrl(env: Env, name: string, fallback?: string): string {
@@ -80,4 +74,31 @@ export function envNumber(env: Env, name: string, fallback: number, min: number,
     throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${text}"`);
   }
   return value;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** LOG_LEVEL, the same in every service: one of LOG_LEVELS, default info. */
+export function envLogLevel(env: Env): LogLevel {
+  return envChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info');
+}
+
+/** sysexits.h EX_CONFIG: the process ended because of its configuration. */
+export const EX_CONFIG = 78;
+
+/**
+ * Runs `read` (a service's config reader) and returns its result; on a ConfigError it
+ * prints one line naming the variable and what is valid, with no stack trace, and exits
+ * with EX_CONFIG, so an operator sees the fix at once and a supervisor can tell a
+ * misconfiguration from a crash. Any other error is a bug and is thrown as it is.
+ */
+export function readConfigOrExit<T>(service: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: configuration error: ${error.message}\n`);
+    process.exit(EX_CONFIG);
+  }
 }

@@ -1,23 +1,34 @@
-import { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
+import { installErrorHandlers } from './errors.ts';
 
 export const OCTET_STREAM = 'application/octet-stream';
 
+export interface ServiceAppOptions {
+  readonly bodyLimit?: number;
+  /** Extra ajv options; signed bodies turn type coercion off. */
+  readonly ajvOptions?: Record<string, unknown>;
+}
+
 /**
- * Options every mixlab service builds its fastify app with: no per-request log lines
- * (they would drown the per-packet reasons that matter), and JSON schemas that reject
- * unknown fields rather than silently stripping them (fastify's default).
+ * The fastify app of every mixlab service: no per-request log lines (they would drown
+ * the per-packet reasons that matter), JSON schemas that reject unknown fields rather
+ * than silently stripping them (fastify's default), and every error in the shared
+ * shape (errors.ts), including fastify's own 503 while closing.
  */
-export function serviceOptions(
+export function createServiceApp(
   logger: FastifyServerOptions['logger'],
-  options: Pick<FastifyServerOptions, 'bodyLimit'> = {},
-): FastifyServerOptions {
-  return {
+  options: ServiceAppOptions = {},
+): FastifyInstance {
+  const app = Fastify({
     logger: logger ?? false,
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false } },
-    ...options,
-  };
+    ajv: { customOptions: { removeAdditional: false, ...options.ajvOptions } },
+    return503OnClosing: false,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+  });
+  installErrorHandlers(app);
+  return app;
 }
 
 /** `/metrics` for Prometheus and `/health` for Docker health checks. */

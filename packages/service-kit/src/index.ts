@@ -1,4 +1,5 @@
 export * from './env.ts';
+export * from './errors.ts';
 export * from './forwarder.ts';
 export * from './frame-sender.ts';
 export * from './http.ts';

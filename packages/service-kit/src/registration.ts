@@ -6,7 +6,10 @@ export interface RegistrationLogger {
   warn(details: object, message: string): void;
 }
 
-/** The directory answered, but not with a success: `reason` and `problem` are what it said, when it said them. */
+/**
+ * The directory answered, but not with a success: `reason` (its rejection reason, else its
+ * error code) and `problem` are what it said, when it said them.
+ */
 class RegistrationRefused extends Error {
   readonly statusCode: number;
   readonly reason: string | undefined;
@@ -22,7 +25,11 @@ class RegistrationRefused extends Error {
   }
 }
 
-/** Reads `{ reason, problem }`, `{ error, problems }` or `{ error, message }` answers; any other body is the problem. */
+/**
+ * Reads the shared error body, `{ error, message, reason?, problems? }` (errors.ts): the
+ * reason is the directory's rejection reason, else the error code; the problem its
+ * `problems`, else its message. Any other body (a proxy's page) is the problem as it is.
+ */
 function refusalOf(body: string): { reason: string | undefined; problem: string } {
   let parsed: unknown;
   try {
@@ -35,7 +42,7 @@ function refusalOf(body: string): { reason: string | undefined; problem: string 
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   const problems = Array.isArray(fields.problems) ? fields.problems.map(String).join('; ') : undefined;
   const reason = text(fields.reason) ?? text(fields.error);
-  const problem = text(fields.problem) ?? problems ?? text(fields.message) ?? body.slice(0, 1000);
+  const problem = problems ?? text(fields.message) ?? body.slice(0, 1000);
   return { reason, problem };
 }
 

@@ -7,6 +7,7 @@
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
 import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { descriptorProblems } from './topology.ts';
+import { type Rejection, rejection } from './verdict.ts';
 
 /** Domain separation: no other signed mixlab format starts with these bytes. */
 export const DESCRIPTOR_DOMAIN = 'mixlab-descriptor-v1';
@@ -43,9 +44,10 @@ export interface SignedNodeDescriptor extends UnsignedNodeDescriptor {
 
 export type DescriptorRejection = 'unsigned' | 'forged' | 'stale' | 'malformed';
 
+/** What verifyDescriptor decides (a verdict, not a throw: see verdict.ts). */
 export type DescriptorVerdict =
   | { readonly ok: true; readonly descriptor: SignedNodeDescriptor }
-  | { readonly ok: false; readonly reason: DescriptorRejection; readonly problem: string };
+  | Rejection<DescriptorRejection>;
 
 export interface DescriptorVerificationOptions {
   /** The verifier's clock, ms since the Unix epoch. */
@@ -137,18 +139,18 @@ export function signDescriptor(unsigned: UnsignedNodeDescriptor, identitySecretK
  * the signed fields. `cryptoReady()` must have been awaited.
  */
 export function verifyDescriptor(signed: unknown, options: DescriptorVerificationOptions): DescriptorVerdict {
-  if (isUnsignedDescriptor(signed)) return reject('unsigned', UNSIGNED_DESCRIPTOR_PROBLEM);
+  if (isUnsignedDescriptor(signed)) return rejection('unsigned', UNSIGNED_DESCRIPTOR_PROBLEM);
   const shape = descriptorShapeProblems(signed);
   const signature = (signed as { signature?: unknown } | null)?.signature;
   if (typeof signature !== 'string' || !signaturePattern.test(signature)) {
     shape.push('signature must be 64 bytes as 128 lowercase hex characters');
   }
-  if (shape.length > 0) return reject('malformed', `descriptor is malformed: ${shape.join('; ')}`);
+  if (shape.length > 0) return rejection('malformed', `descriptor is malformed: ${shape.join('; ')}`);
   const descriptor = copySigned(signed as SignedNodeDescriptor);
 
   const identity = fromHex(descriptor.identityKey) as Uint8Array;
   if (!verifyDetached(fromHex(descriptor.signature) as Uint8Array, encodeDescriptor(descriptor), identity)) {
-    return reject(
+    return rejection(
       'forged',
       `signature of node ${descriptor.id} does not verify under its identityKey ${descriptor.identityKey}: ` +
         'the descriptor was altered or signed with another key',
@@ -160,18 +162,18 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
     options.layerCount,
   );
   if (rules.length > 0)
-    return reject('malformed', `descriptor of node ${descriptor.id} is malformed: ${rules.join('; ')}`);
+    return rejection('malformed', `descriptor of node ${descriptor.id} is malformed: ${rules.join('; ')}`);
 
   const ahead = descriptor.issuedAt - options.nowMs;
   if (ahead > options.maxSkewMs) {
-    return reject(
+    return rejection(
       'stale',
       `descriptor of node ${descriptor.id} was issued ${ahead} ms in the future (allowed skew ${options.maxSkewMs} ms): ` +
         "check the node's clock",
     );
   }
   if (-ahead > options.maxSkewMs) {
-    return reject(
+    return rejection(
       'stale',
       `descriptor of node ${descriptor.id} was issued ${-ahead} ms ago (allowed ${options.maxSkewMs} ms): ` +
         "re-sign it with a fresh issuedAt, or check the node's clock",
@@ -179,7 +181,7 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
   }
   if (options.epoch !== undefined && mixingKeyFor(descriptor, options.epoch) === undefined) {
     const epochs = descriptor.mixingKeys.map((key) => key.epoch).join(', ');
-    return reject(
+    return rejection(
       'stale',
       `descriptor of node ${descriptor.id} has mixing keys for epochs ${epochs} but none for the current epoch ` +
         `${options.epoch}: publish the current and next epochs' keys`,
@@ -214,10 +216,6 @@ export function compareToStored(
 /** The mixing public key a descriptor publishes for `epoch`, if any. */
 export function mixingKeyFor(descriptor: UnsignedNodeDescriptor, epoch: number): string | undefined {
   return descriptor.mixingKeys.find((key) => key.epoch === epoch)?.publicKey;
-}
-
-function reject(reason: DescriptorRejection, problem: string): DescriptorVerdict {
-  return { ok: false, reason, problem };
 }
 
 function copyDescriptor(descriptor: UnsignedNodeDescriptor): UnsignedNodeDescriptor {

@@ -9,8 +9,16 @@ import { type SignedTopology, topologyShapeProblems } from './topology-signing.t
 export async function fetchSignedTopology(baseUrl: string, dispatcher?: Dispatcher): Promise<SignedTopology> {
   const response = await request(`${baseUrl}/v1/topology`, dispatcher ? { dispatcher } : {});
   if (response.statusCode !== 200) {
-    await response.body.dump();
-    throw new Error(`topology request to ${baseUrl} answered ${response.statusCode}`);
+    // The shared error body says why ({ error, message }); anything else is cut short.
+    const text = await response.body.text();
+    let said = text.slice(0, 200);
+    try {
+      const { error, message } = JSON.parse(text) as { error?: unknown; message?: unknown };
+      if (typeof error === 'string' && typeof message === 'string') said = `${error}: ${message}`;
+    } catch {
+      // not JSON
+    }
+    throw new Error(`topology request to ${baseUrl} answered ${response.statusCode}${said ? ` (${said})` : ''}`);
   }
   const signed = (await response.body.json()) as SignedTopology;
   const problems = topologyShapeProblems(signed?.document);

@@ -5,3 +5,4 @@ export * from './route.ts';
 export * from './topology.ts';
 export * from './topology-cache.ts';
 export * from './topology-signing.ts';
+export * from './verdict.ts';

@@ -20,12 +20,14 @@ import {
   signTopology,
   type TopologyDocument,
   type TopologyNode,
-  TopologyVerificationError,
+  type TopologyRejection,
+  type TopologyVerdict,
   topologyNodeFor,
   topologySigningBytes,
   toTopology,
   verifyTopology,
 } from './topology-signing.ts';
+import type { Rejection } from './verdict.ts';
 
 const FROM = 1_800_000_000_000;
 const UNTIL = FROM + 600_000;
@@ -67,7 +69,7 @@ function sign(document: TopologyDocument = documentWith()): SignedTopology {
   return signTopology(document, directory.secretKey);
 }
 
-function verify(signed: unknown, nowMs = FROM, maxSkewMs?: number): TopologyDocument {
+function verify(signed: unknown, nowMs = FROM, maxSkewMs?: number): TopologyVerdict {
   return verifyTopology(signed, {
     pinnedDirectoryKey: pinned,
     nowMs,
@@ -75,15 +77,16 @@ function verify(signed: unknown, nowMs = FROM, maxSkewMs?: number): TopologyDocu
   });
 }
 
-function refusal(action: () => unknown): TopologyVerificationError {
-  try {
-    action();
-  } catch (error) {
-    assert.ok(error instanceof TopologyVerificationError, `expected a TopologyVerificationError, got ${error}`);
-    assert.equal(error.name, 'TopologyVerificationError');
-    return error;
-  }
-  assert.fail('expected the topology to be refused');
+/** The document of an accepted topology; fails the test on a rejection. */
+function accepted(signed: unknown, nowMs = FROM, maxSkewMs?: number): TopologyDocument {
+  const verdict = verify(signed, nowMs, maxSkewMs);
+  if (!verdict.ok) assert.fail(`expected the topology to be accepted, got ${verdict.reason}: ${verdict.problem}`);
+  return verdict.document;
+}
+
+function refusal(verdict: TopologyVerdict): Rejection<TopologyRejection> {
+  if (verdict.ok) assert.fail('expected the topology to be refused');
+  return verdict;
 }
 
 /** A document with one field changed, for the tamper table. */
@@ -182,15 +185,18 @@ describe('topology canonical encoding', () => {
 describe('signTopology and verifyTopology', () => {
   it('round-trips, also through JSON, returning only the signed fields', () => {
     const signed = sign();
-    assert.deepEqual(verify(signed), documentWith());
+    assert.deepEqual(accepted(signed), documentWith());
     const received = JSON.parse(JSON.stringify(signed));
     received.document.comment = 'not signed';
     received.document.layers[0][0].extra = 'not signed';
-    assert.deepEqual(verify(received), documentWith());
+    assert.deepEqual(accepted(received), documentWith());
   });
 
   it('accepts the pinned key in upper case', () => {
-    assert.deepEqual(verifyTopology(sign(), { pinnedDirectoryKey: pinned.toUpperCase(), nowMs: FROM }), documentWith());
+    assert.deepEqual(verifyTopology(sign(), { pinnedDirectoryKey: pinned.toUpperCase(), nowMs: FROM }), {
+      ok: true,
+      document: documentWith(),
+    });
   });
 
   it('throws a TypeError for a pinned key that is not a key, whatever the topology', () => {
@@ -230,20 +236,20 @@ describe('signTopology and verifyTopology', () => {
     ];
     for (const [field, tamper] of tampers) {
       const signed = sign();
-      const error = refusal(() => verify({ ...signed, document: tamper(signed.document) }));
+      const error = refusal(verify({ ...signed, document: tamper(signed.document) }));
       assert.equal(error.reason, 'tampered', field);
-      assert.match(error.message, /^the signature does not match the topology for epoch \d+: the document was altered/);
+      assert.match(error.problem, /^the signature does not match the topology for epoch \d+: the document was altered/);
     }
     const signed = sign();
-    assert.equal(refusal(() => verify({ ...signed, signature: flipFirstBit(signed.signature) })).reason, 'tampered');
+    assert.equal(refusal(verify({ ...signed, signature: flipFirstBit(signed.signature) })).reason, 'tampered');
   });
 
   it('reports a topology signed by another key as wrong-key, naming both keys', () => {
     const signed = signTopology(documentWith(), impostor.secretKey);
-    const error = refusal(() => verify(signed));
+    const error = refusal(verify(signed));
     assert.equal(error.reason, 'wrong-key');
     assert.equal(
-      error.message,
+      error.problem,
       `the topology is signed by directory key ${toHex(impostor.publicKey)}, not the pinned ${pinned}: ` +
         'you reached another directory, or the pinned key is out of date (compare it with the key the directory prints at start-up)',
     );
@@ -251,7 +257,7 @@ describe('signTopology and verifyTopology', () => {
 
   it('reports another key signature presented under the pinned key as tampered', () => {
     const signed = signTopology(documentWith(), impostor.secretKey);
-    assert.equal(refusal(() => verify({ ...signed, directoryKey: pinned })).reason, 'tampered');
+    assert.equal(refusal(verify({ ...signed, directoryKey: pinned })).reason, 'tampered');
   });
 
   it('reports a topology without a signature, or a bare unsigned topology, as unsigned', () => {
@@ -263,9 +269,9 @@ describe('signTopology and verifyTopology', () => {
       { ...signed, signature: null },
       bareTopology,
     ]) {
-      const error = refusal(() => verify(candidate));
+      const error = refusal(verify(candidate));
       assert.equal(error.reason, 'unsigned');
-      assert.match(error.message, /^the topology carries no signature: .*refusing to route through it$/);
+      assert.match(error.problem, /^the topology carries no signature: .*refusing to route through it$/);
     }
   });
 
@@ -296,9 +302,9 @@ describe('signTopology and verifyTopology', () => {
       ],
     ];
     for (const [candidate, expected] of cases) {
-      const error = refusal(() => verify(candidate));
+      const error = refusal(verify(candidate));
       assert.equal(error.reason, 'malformed', expected);
-      assert.ok(error.message.includes(expected), `${error.message} should include ${expected}`);
+      assert.ok(error.problem.includes(expected), `${error.problem} should include ${expected}`);
     }
   });
 
@@ -325,43 +331,43 @@ describe('signTopology and verifyTopology', () => {
         message: new RegExp(`^refusing to sign a malformed topology: .*${expected}`),
       });
       const signature = toHex(signDetached(topologySigningBytes(document), directory.secretKey));
-      const error = refusal(() => verify({ document, signature, directoryKey: pinned }));
+      const error = refusal(verify({ document, signature, directoryKey: pinned }));
       assert.equal(error.reason, 'malformed', expected);
-      assert.ok(error.message.startsWith('the directory signed an unusable topology (report it): '), error.message);
-      assert.ok(error.message.includes(expected), `${error.message} should include ${expected}`);
+      assert.ok(error.problem.startsWith('the directory signed an unusable topology (report it): '), error.problem);
+      assert.ok(error.problem.includes(expected), `${error.problem} should include ${expected}`);
     }
   });
 
   it('accepts an empty layer (nodes still starting); route selection refuses it', () => {
-    const document = verify(sign(documentWith({ layers: [[node(1, 'a1')], []] })));
+    const document = accepted(sign(documentWith({ layers: [[node(1, 'a1')], []] })));
     assert.throws(() => pickRoute(toTopology(document), scriptedRandom([0])), { message: /^layer 2 has no node/ });
   });
 
   it('is valid from validFrom inclusive to validUntil exclusive, exactly', () => {
     const signed = sign();
-    assert.equal(refusal(() => verify(signed, FROM - 1)).reason, 'not-yet-valid');
-    assert.deepEqual(verify(signed, FROM), signed.document);
-    assert.deepEqual(verify(signed, UNTIL - 1), signed.document);
-    assert.equal(refusal(() => verify(signed, UNTIL)).reason, 'expired');
+    assert.equal(refusal(verify(signed, FROM - 1)).reason, 'not-yet-valid');
+    assert.deepEqual(accepted(signed, FROM), signed.document);
+    assert.deepEqual(accepted(signed, UNTIL - 1), signed.document);
+    assert.equal(refusal(verify(signed, UNTIL)).reason, 'expired');
   });
 
   it('widens the window by maxSkewMs at both ends, exactly', () => {
     const signed = sign();
-    assert.equal(refusal(() => verify(signed, FROM - 5_001, 5_000)).reason, 'not-yet-valid');
-    assert.deepEqual(verify(signed, FROM - 5_000, 5_000), signed.document);
-    assert.deepEqual(verify(signed, UNTIL + 4_999, 5_000), signed.document);
-    assert.equal(refusal(() => verify(signed, UNTIL + 5_000, 5_000)).reason, 'expired');
+    assert.equal(refusal(verify(signed, FROM - 5_001, 5_000)).reason, 'not-yet-valid');
+    assert.deepEqual(accepted(signed, FROM - 5_000, 5_000), signed.document);
+    assert.deepEqual(accepted(signed, UNTIL + 4_999, 5_000), signed.document);
+    assert.equal(refusal(verify(signed, UNTIL + 5_000, 5_000)).reason, 'expired');
   });
 
   it('says what to do about an expired or a not-yet-valid topology', () => {
     const signed = sign();
     assert.equal(
-      refusal(() => verify(signed, UNTIL)).message,
+      refusal(verify(signed, UNTIL)).problem,
       `the topology for epoch 42 expired at 2027-01-15T08:10:00.000Z (${UNTIL} ms), and it is 2027-01-15T08:10:00.000Z (${UNTIL} ms) here: ` +
         'fetch a fresh one; if it stays expired, the directory has stopped publishing epochs or this clock is ahead (allowed skew 0 ms)',
     );
     assert.equal(
-      refusal(() => verify(signed, FROM - 1_000)).message,
+      refusal(verify(signed, FROM - 1_000)).problem,
       `the topology for epoch 42 is valid from 2027-01-15T08:00:00.000Z (${FROM} ms), but it is 2027-01-15T07:59:59.000Z (${FROM - 1_000} ms) here: ` +
         "this clock is behind or the directory's is ahead (allowed skew 0 ms)",
     );
@@ -370,15 +376,15 @@ describe('signTopology and verifyTopology', () => {
   it('checks the signature before the window, so an altered expired topology is tampered', () => {
     const signed = sign();
     const altered = { ...signed, document: { ...signed.document, validUntil: UNTIL + 1 } };
-    assert.equal(refusal(() => verify(altered, UNTIL + 10)).reason, 'tampered');
+    assert.equal(refusal(verify(altered, UNTIL + 10)).reason, 'tampered');
   });
 
   it('signs a window made of epoch boundaries', () => {
     const schedule = { genesisMs: FROM, lengthMs: 60_000 };
     const document = documentWith({ epoch: 3, validFrom: epochStart(3, schedule), validUntil: epochEnd(3, schedule) });
     const signed = sign(document);
-    assert.deepEqual(verify(signed, FROM + 180_000), document);
-    assert.equal(refusal(() => verify(signed, FROM + 240_000)).reason, 'expired');
+    assert.deepEqual(accepted(signed, FROM + 180_000), document);
+    assert.equal(refusal(verify(signed, FROM + 240_000)).reason, 'expired');
   });
 });
 

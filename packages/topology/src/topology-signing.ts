@@ -7,6 +7,7 @@ import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from
 import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { mixingKeyFor, SIGNATURE_PATTERN, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
 import { type GatewayDescriptor, gatewayProblems, listedNodeProblems, type Topology } from './topology.ts';
+import { type Rejection, rejection } from './verdict.ts';
 
 /** Domain separation: no other signed mixlab format starts with these bytes. */
 export const TOPOLOGY_DOMAIN = 'mixlab-topology-v1';
@@ -48,7 +49,12 @@ export interface SignedTopology {
 
 export type TopologyRejection = 'unsigned' | 'wrong-key' | 'tampered' | 'expired' | 'not-yet-valid' | 'malformed';
 
-/** Why a client refused a topology; `message` says what to do about it. */
+export type TopologyVerdict = { readonly ok: true; readonly document: TopologyDocument } | Rejection<TopologyRejection>;
+
+/**
+ * A refused topology raised as an error, for callers that must fail (a fetch the cache
+ * retries); verifyTopology itself returns a verdict (see verdict.ts). `message` says what to do.
+ */
 export class TopologyVerificationError extends Error {
   readonly reason: TopologyRejection;
 
@@ -200,9 +206,10 @@ export function signTopology(document: TopologyDocument, directorySecretKey: Uin
  * malformed (envelope), wrong-key, malformed (document shape), tampered (signature),
  * malformed (network rules), not-yet-valid / expired (nowMs outside
  * [validFrom - maxSkewMs, validUntil + maxSkewMs)). Returns a copy holding only the
- * signed fields; throws TopologyVerificationError. `cryptoReady()` must have been awaited.
+ * signed fields, or a rejection saying why (see verdict.ts). Throws only for a malformed
+ * pinned key, the caller's own mistake. `cryptoReady()` must have been awaited.
  */
-export function verifyTopology(signed: unknown, options: TopologyVerificationOptions): TopologyDocument {
+export function verifyTopology(signed: unknown, options: TopologyVerificationOptions): TopologyVerdict {
   if (!anyCaseKey.test(options.pinnedDirectoryKey)) {
     throw new TypeError(
       'pinnedDirectoryKey must be 64 hex characters: set it to the key the directory prints at start-up',
@@ -210,9 +217,10 @@ export function verifyTopology(signed: unknown, options: TopologyVerificationOpt
   }
   const pinned = options.pinnedDirectoryKey.toLowerCase();
   const skew = options.maxSkewMs ?? 0;
-  if (!isRecord(signed)) fail('malformed', 'the directory answered something that is not a topology object');
+  if (!isRecord(signed))
+    return rejection('malformed', 'the directory answered something that is not a topology object');
   if ((signed.signature ?? '') === '') {
-    fail(
+    return rejection(
       'unsigned',
       'the topology carries no signature: the directory does not sign (an older version?) or something ' +
         'between it and you removed the signature; refusing to route through it',
@@ -223,20 +231,20 @@ export function verifyTopology(signed: unknown, options: TopologyVerificationOpt
     envelope.push('signature must be 64 bytes as 128 lowercase hex characters');
   }
   if (keyProblem(signed.directoryKey)) envelope.push(`directoryKey ${keyProblem(signed.directoryKey)}`);
-  if (envelope.length > 0) fail('malformed', `the signed topology is malformed: ${envelope.join('; ')}`);
+  if (envelope.length > 0) return rejection('malformed', `the signed topology is malformed: ${envelope.join('; ')}`);
   if (signed.directoryKey !== pinned) {
-    fail(
+    return rejection(
       'wrong-key',
       `the topology is signed by directory key ${signed.directoryKey}, not the pinned ${pinned}: ` +
         'you reached another directory, or the pinned key is out of date (compare it with the key the directory prints at start-up)',
     );
   }
   const shape = topologyShapeProblems(signed.document);
-  if (shape.length > 0) fail('malformed', `the topology document is malformed: ${shape.join('; ')}`);
+  if (shape.length > 0) return rejection('malformed', `the topology document is malformed: ${shape.join('; ')}`);
   const document = copyDocument(signed.document as TopologyDocument);
   const signature = fromHex(signed.signature as string) as Uint8Array;
   if (!verifyDetached(signature, encodeTopology(document), fromHex(pinned) as Uint8Array)) {
-    fail(
+    return rejection(
       'tampered',
       `the signature does not match the topology for epoch ${document.epoch}: the document was altered after the ` +
         'directory signed it; refusing to route through it',
@@ -244,24 +252,24 @@ export function verifyTopology(signed: unknown, options: TopologyVerificationOpt
   }
   const problems = topologyDocumentProblems(document);
   if (problems.length > 0) {
-    fail('malformed', `the directory signed an unusable topology (report it): ${problems.join('; ')}`);
+    return rejection('malformed', `the directory signed an unusable topology (report it): ${problems.join('; ')}`);
   }
   if (options.nowMs < document.validFrom - skew) {
-    fail(
+    return rejection(
       'not-yet-valid',
       `the topology for epoch ${document.epoch} is valid from ${when(document.validFrom)}, but it is ` +
         `${when(options.nowMs)} here: this clock is behind or the directory's is ahead (allowed skew ${skew} ms)`,
     );
   }
   if (options.nowMs >= document.validUntil + skew) {
-    fail(
+    return rejection(
       'expired',
       `the topology for epoch ${document.epoch} expired at ${when(document.validUntil)}, and it is ` +
         `${when(options.nowMs)} here: fetch a fresh one; if it stays expired, the directory has stopped publishing ` +
         `epochs or this clock is ahead (allowed skew ${skew} ms)`,
     );
   }
-  return document;
+  return { ok: true, document };
 }
 
 /**
@@ -290,10 +298,6 @@ export function topologyNodeFor(descriptor: UnsignedNodeDescriptor, epoch: numbe
   return nextPublicKey === undefined
     ? { id, layer, url, identityKey, publicKey }
     : { id, layer, url, identityKey, publicKey, nextPublicKey };
-}
-
-function fail(reason: TopologyRejection, message: string): never {
-  throw new TopologyVerificationError(reason, message);
 }
 
 function when(ms: number): string {

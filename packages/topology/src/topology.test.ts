@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { descriptorProblems, findNode, type NodeDescriptor, type Topology, topologyProblems } from './topology.ts';
+import { descriptorProblems, findNode, type NodeDescriptor, type Topology } from './topology.ts';
 
 const KEY = 'a1'.repeat(32);
 
@@ -78,60 +78,6 @@ describe('descriptorProblems', () => {
       'layer must be an integer from 1 to 2, got 9',
       'publicKey must be 32 bytes as 64 lowercase hex characters',
       'url must be http or https, got file:',
-    ]);
-  });
-});
-
-describe('topologyProblems', () => {
-  const valid: Topology = {
-    gateways: [],
-    layers: [
-      [nodeIn(1, 'a1'), nodeIn(1, 'a2')],
-      [nodeIn(2, 'b1')],
-      [nodeIn(3, 'c1'), nodeIn(3, 'c2'), nodeIn(3, 'c3')],
-    ],
-  };
-
-  it('finds no problem in a valid stratified topology or a cascade', () => {
-    assert.deepEqual(topologyProblems(valid, 3), []);
-    assert.deepEqual(topologyProblems({ gateways: [], layers: [[nodeIn(1, 'a')], [nodeIn(2, 'b')]] }, 2), []);
-  });
-
-  it('reports the wrong number of layers', () => {
-    assert.deepEqual(topologyProblems({ gateways: [], layers: valid.layers.slice(0, 2) }, 3), [
-      'expected 3 layers, got 2',
-    ]);
-    assert.deepEqual(topologyProblems({ gateways: [], layers: [] }, 3), ['expected 3 layers, got 0']);
-  });
-
-  it('reports each empty layer by its 1-based number', () => {
-    assert.deepEqual(topologyProblems({ gateways: [], layers: [[nodeIn(1, 'a')], [], []] }, 3), [
-      'layer 2 has no node',
-      'layer 3 has no node',
-    ]);
-  });
-
-  it('reports a node listed in a layer other than the one it declares', () => {
-    const topology: Topology = {
-      gateways: [],
-      layers: [[nodeIn(1, 'a'), nodeIn(2, 'stray')], [nodeIn(2, 'b')], [nodeIn(3, 'c')]],
-    };
-    assert.deepEqual(topologyProblems(topology, 3), ['node stray is listed in layer 1 but says 2']);
-  });
-
-  it('reports the problems of an invalid descriptor, prefixed with its node id', () => {
-    const bad = descriptor({ id: 'b1', layer: 2, publicKey: KEY.toUpperCase() });
-    const topology: Topology = { gateways: [], layers: [[nodeIn(1, 'a')], [bad], [nodeIn(3, 'c')]] };
-    assert.deepEqual(topologyProblems(topology, 3), [
-      'node b1: publicKey must be 32 bytes as 64 lowercase hex characters',
-    ]);
-  });
-
-  it('reports a node whose layer is out of range both as a descriptor problem and as misplaced', () => {
-    const topology: Topology = { gateways: [], layers: [[nodeIn(1, 'a')], [nodeIn(5, 'far')]] };
-    assert.deepEqual(topologyProblems(topology, 2), [
-      'node far: layer must be an integer from 1 to 2, got 5',
-      'node far is listed in layer 2 but says 5',
     ]);
   });
 });

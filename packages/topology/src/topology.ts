@@ -69,22 +69,6 @@ function urlProblems(text: string): string[] {
     : [`url must be http or https, got ${url.protocol}`];
 }
 
-/** Reasons a topology cannot carry traffic; empty when every layer has a node. */
-export function topologyProblems(topology: Topology, layerCount: number): string[] {
-  const problems: string[] = [];
-  if (topology.layers.length !== layerCount) {
-    problems.push(`expected ${layerCount} layers, got ${topology.layers.length}`);
-  }
-  topology.layers.forEach((nodes, index) => {
-    if (nodes.length === 0) problems.push(`layer ${index + 1} has no node`);
-    for (const node of nodes) problems.push(...listedNodeProblems(node, index, layerCount));
-  });
-  for (const gateway of topology.gateways ?? []) {
-    for (const problem of gatewayProblems(gateway)) problems.push(`gateway ${gateway.id}: ${problem}`);
-  }
-  return problems;
-}
-
 /** Reasons `node`, listed at `layers[index]` of a network of `layerCount` layers, is refused there. */
 export function listedNodeProblems(node: NodeDescriptor, index: number, layerCount: number): string[] {
   const problems = descriptorProblems(node, layerCount).map((problem) => `node ${node.id}: ${problem}`);

@@ -1,5 +1,5 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envPattern, envString, envUrl } from '@mixlab/service-kit';
+import { type Env, envChoice, envInt, envLogLevel, envPattern, envUrl, type LogLevel } from '@mixlab/service-kit';
 import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
 
 export interface GatewayConfig {
@@ -14,7 +14,7 @@ export interface GatewayConfig {
   readonly maxPacketsPerRequest: number;
   readonly maxMessagesPerMailbox: number;
   readonly maxMailboxes: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -28,6 +28,6 @@ export function readConfig(env: Env): GatewayConfig {
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
-    logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    logLevel: envLogLevel(env),
   };
 }

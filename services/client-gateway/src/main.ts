@@ -1,11 +1,11 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
-import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
+import { FrameSender, keepRegistered, listenUntilSignalled, readConfigOrExit } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { buildServer } from './server.ts';
 
-const config = readConfig(process.env);
+const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
 const registry = createServiceRegistry({ node: 'gateway' });
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
 let registered = false;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
-import { createServiceRegistry, gatewayMetrics, loopMetrics, seriesValue } from '@mixlab/metrics';
+import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { encodeDelivery, encodeFrames } from '@mixlab/packet';
 import { OCTET_STREAM } from '@mixlab/service-kit';
 import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
@@ -257,7 +258,10 @@ describe('client gateway server', () => {
         payload: Buffer.from([0, 0, 0, 40, 1, 2]),
       });
       assert.equal(broken.statusCode, 400);
-      assert.deepEqual(broken.json(), { error: 'body is not a sequence of frames: frame 0 is truncated' });
+      assert.deepEqual(broken.json(), {
+        error: 'invalid_request',
+        message: 'body is not a sequence of frames: frame 0 is truncated',
+      });
       assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'rejected' }), 1);
       const json = await app.inject({ method: 'POST', url: '/v1/deliveries', payload: { frames: [] } });
       assert.equal(json.statusCode, 415);
@@ -359,6 +363,8 @@ describe('client gateway server', () => {
       const none = await submit({ packets: [{ firstHop: 'mix-1b', packet: b64(1, 2, 3) }] });
       assert.equal(none.statusCode, 502);
       assert.deepEqual(none.json(), {
+        error: 'upstream_failed',
+        message: 'no layer-1 node took the packets; retry shortly',
         accepted: 0,
         rejected: [{ index: 0, reason: 'layer-1 node did not accept the packet' }],
       });
@@ -373,7 +379,8 @@ describe('client gateway server', () => {
       directoryDown = true;
       const response = await submit({ packets: [{ firstHop: 'mix-1a', packet: b64(1, 2, 3) }] });
       assert.equal(response.statusCode, 503);
-      assert.match(response.json().error, /directory is unreachable/);
+      assert.equal(response.json().error, 'directory_unreachable');
+      assert.match(response.json().message, /directory is unreachable/);
       assert.deepEqual(sends, []);
     });
 
@@ -426,7 +433,14 @@ describe('client gateway server', () => {
       });
       const none = await submit({ packets: [{ firstHop: 'mix-9', packet: b64(7, 8, 9) }] });
       assert.equal(none.statusCode, 503);
-      assert.deepEqual(none.json(), { error: 'the directory is unreachable, so first hops cannot be checked; retry' });
+      assert.deepEqual(none.json(), {
+        error: 'directory_unreachable',
+        message: 'the directory is unreachable, so first hops cannot be checked; retry',
+        accepted: 0,
+        rejected: [
+          { index: 0, reason: 'the directory is unreachable, so first hop mix-9 could not be checked; retry' },
+        ],
+      });
       assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [Uint8Array.from([1, 2, 3])] }]);
       assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'rejected' }), 2);
     });
@@ -453,6 +467,7 @@ describe('client gateway server', () => {
       it(`answers 400 to ${name}`, async () => {
         const response = await submit(body);
         assert.equal(response.statusCode, 400);
+        assert.equal(response.json().error, 'invalid_request');
         assert.match(response.json().message, message);
         assert.deepEqual(sends, []);
         assert.equal(fetches, 0);
@@ -464,6 +479,12 @@ describe('client gateway server', () => {
         packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(65).toString('base64') }],
       });
       assert.equal(response.statusCode, 400);
+      assert.deepEqual(response.json(), {
+        error: 'packets_rejected',
+        message: 'every packet was refused: see rejected',
+        accepted: 0,
+        rejected: [{ index: 0, reason: 'packet of 65 bytes exceeds 64' }],
+      });
       assert.deepEqual(sends, []);
     });
 
@@ -607,7 +628,10 @@ describe('client gateway server', () => {
       directoryDown = true;
       const response = await app.inject({ method: 'GET', url: '/v1/topology' });
       assert.equal(response.statusCode, 503);
-      assert.deepEqual(response.json(), { error: 'the directory is unreachable; try again shortly' });
+      assert.deepEqual(response.json(), {
+        error: 'directory_unreachable',
+        message: 'the directory is unreachable; try again shortly',
+      });
     });
 
     it('serves gateway info, /health and /metrics', async () => {

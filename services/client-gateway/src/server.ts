@@ -20,6 +20,7 @@ import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, decodeFrames } from '@mixlab/packet';
 import {
   acceptOctetStream,
+  createServiceApp,
   Forwarder,
   type ForwardOutcome,
   HOP_UNKNOWN,
@@ -27,10 +28,10 @@ import {
   type Outgoing,
   type ResolveHop,
   registerOperationalRoutes,
-  serviceOptions,
+  sendError,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage } from './mailboxes.ts';
 
@@ -121,9 +122,7 @@ function toWire(message: StoredMessage): MailboxMessage {
 export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   const { mailboxes, metrics } = deps;
   const base64Length = Math.ceil(deps.maxPacketBytes / 3) * 4;
-  const app = Fastify(
-    serviceOptions(deps.logger, { bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024 }),
-  );
+  const app = createServiceApp(deps.logger, { bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024 });
   acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
@@ -146,7 +145,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       return await deps.topology.signed();
     } catch (error) {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
-      return reply.code(503).send({ error: 'the directory is unreachable; try again shortly' });
+      return sendError(reply, 'directory_unreachable', 'the directory is unreachable; try again shortly');
     }
   });
 
@@ -184,7 +183,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       await deps.topology.current();
     } catch (error) {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
-      return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
+      return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED);
     }
     const rejected: { index: number; reason: string }[] = [];
     const outgoing: Outgoing[] = [];
@@ -216,21 +215,25 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     };
     // 202 when anything went on; else 503 if the directory failed us (a retry may pass),
     // 502 if layer 1 did, 400 if every packet was refused here.
-    if (response.accepted === 0 && unreachable) return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
-    const status = response.accepted > 0 ? 202 : upstreamFailed ? 502 : 400;
-    return reply.code(status).send(response);
+    if (response.accepted > 0) return reply.code(202).send(response);
+    if (unreachable) return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED, { ...response });
+    return upstreamFailed
+      ? sendError(reply, 'upstream_failed', 'no layer-1 node took the packets; retry shortly', { ...response })
+      : sendError(reply, 'packets_rejected', 'every packet was refused: see rejected', { ...response });
   });
 
   // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
   app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) return reply.code(415).send({ error: 'send application/octet-stream frames' });
+    if (!Buffer.isBuffer(request.body)) {
+      return sendError(reply, 'unsupported_media_type', 'send deliveries as application/octet-stream frames');
+    }
     let frames: Uint8Array[];
     try {
       frames = decodeFrames(request.body, deps.maxPacketsPerRequest);
     } catch (error) {
       metrics.messagesDelivered.inc({ outcome: 'rejected' });
       request.log.warn({ reason: (error as Error).message }, 'delivery body dropped');
-      return reply.code(400).send({ error: `body is not a sequence of frames: ${(error as Error).message}` });
+      return sendError(reply, 'invalid_request', `body is not a sequence of frames: ${(error as Error).message}`);
     }
     const refused: { index: number; reason: string }[] = [];
     frames.forEach((frame, index) => {
@@ -267,7 +270,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     async (request, reply) => {
       const { ids, latencies } = request.body;
       if (latencies && latencies.length !== ids.length) {
-        return reply.code(400).send({ error: 'latencies must have one entry per id, in the same order' });
+        return sendError(reply, 'invalid_request', 'latencies must have one entry per id, in the same order');
       }
       return { acknowledged: acknowledge(request.params.address, request.body) };
     },

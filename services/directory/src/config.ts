@@ -1,7 +1,4 @@
-import { type Env, envChoice, envInt, envString } from '@mixlab/service-kit';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { type Env, envInt, envLogLevel, envString, type LogLevel } from '@mixlab/service-kit';
 
 export interface DirectoryConfig {
   readonly port: number;
@@ -29,6 +26,6 @@ export function readDirectoryConfig(env: Env): DirectoryConfig {
     epochLengthMs: envInt(env, 'EPOCH_LENGTH_MS', 600_000, 1_000, 7 * 24 * HOUR_MS),
     livenessTimeoutMs: envInt(env, 'LIVENESS_TIMEOUT_MS', 15_000, 100, HOUR_MS),
     maxSkewMs: envInt(env, 'MAX_SKEW_MS', 30_000, 0, HOUR_MS),
-    logLevel: envChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logLevel: envLogLevel(env),
   };
 }

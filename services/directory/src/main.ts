@@ -1,12 +1,12 @@
 import { cryptoReady } from '@mixlab/crypto';
 import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
-import { listenUntilSignalled } from '@mixlab/service-kit';
+import { listenUntilSignalled, readConfigOrExit } from '@mixlab/service-kit';
 import { readDirectoryConfig } from './config.ts';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { buildServer } from './server.ts';
 
-const config = readDirectoryConfig(process.env);
+const config = readConfigOrExit('directory', () => readDirectoryConfig(process.env));
 await cryptoReady();
 const key = await loadOrCreateDirectoryKey(config.dataDir);
 

@@ -4,14 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, signDetached, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics, seriesValue } from '@mixlab/metrics';
-import {
-  descriptorSigningBytes,
-  type SignedTopology,
-  type TopologyDocument,
-  TopologyVerificationError,
-  verifyTopology,
-} from '@mixlab/topology';
+import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
+import { descriptorSigningBytes, type SignedTopology, type TopologyDocument, verifyTopology } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
@@ -38,6 +33,13 @@ interface Directory {
   publisher: TopologyPublisher;
   key: SigningKeyPair;
   logs: Record<string, unknown>[];
+}
+
+/** The document of a topology a client accepts under `pinned` at `nowMs`; fails the test on a rejection. */
+function accepted(signed: SignedTopology, pinned: string, nowMs: number): TopologyDocument {
+  const verdict = verifyTopology(signed, { pinnedDirectoryKey: pinned, nowMs });
+  if (!verdict.ok) assert.fail(`the topology was refused (${verdict.reason}): ${verdict.problem}`);
+  return verdict.document;
 }
 
 function startDirectory(key: SigningKeyPair = generateSigningKeyPair(), clock = new TestClock()): Directory {
@@ -76,7 +78,7 @@ describe('directory server', () => {
   };
   /** The topology as a client takes it: verified against the pinned directory key at the test clock. */
   const topology = async (): Promise<TopologyDocument> =>
-    verifyTopology(await signedTopology(), { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+    accepted(await signedTopology(), toHex(d.key.publicKey), d.clock.nowMs);
   const layerIds = async () => (await topology()).layers.map((nodes) => nodes.map((node) => node.id));
   const counted = (outcome: 'accepted' | 'rejected', reason: string) =>
     seriesValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
@@ -100,7 +102,7 @@ describe('directory server', () => {
       assert.deepEqual(response.json(), { id: 'mix-1', replaced: false, epoch: EPOCH });
       const signed = await signedTopology();
       assert.equal(signed.directoryKey, toHex(d.key.publicKey));
-      const document = verifyTopology(signed, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+      const document = accepted(signed, toHex(d.key.publicKey), d.clock.nowMs);
       assert.deepEqual(document, {
         version: 1,
         epoch: EPOCH,
@@ -129,14 +131,11 @@ describe('directory server', () => {
     it('refuses the topology under another pinned key', async () => {
       await register(new TestNode('mix-1', 1).descriptor(d.clock.nowMs));
       const signed = await signedTopology();
-      assert.throws(
-        () =>
-          verifyTopology(signed, {
-            pinnedDirectoryKey: toHex(generateSigningKeyPair().publicKey),
-            nowMs: d.clock.nowMs,
-          }),
-        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'wrong-key',
-      );
+      const verdict = verifyTopology(signed, {
+        pinnedDirectoryKey: toHex(generateSigningKeyPair().publicKey),
+        nowMs: d.clock.nowMs,
+      });
+      assert.equal(verdict.ok ? 'accepted' : verdict.reason, 'wrong-key');
     });
 
     it('replaces a node that re-registers with a newer issuedAt (200): one entry, new url and keys', async () => {
@@ -184,7 +183,10 @@ describe('directory server', () => {
       const gateway = (payload: object) => d.app.inject({ method: 'POST', url: '/v1/gateways', payload });
       assert.equal((await gateway({ id: 'gw-1', url: 'http://gw-1:8080' })).statusCode, 201);
       assert.deepEqual((await gateway({ id: 'gw-1', url: 'http://gw-1:8081' })).json(), { id: 'gw-1', replaced: true });
-      assert.equal((await gateway({ id: 'gw-2', url: 'ftp://gw-2' })).statusCode, 400);
+      const refused = await gateway({ id: 'gw-2', url: 'ftp://gw-2' });
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.json().error, 'gateway_rejected');
+      assert.match(refused.json().problems[0], /url/);
       assert.equal((await gateway({ id: 'gw-2', url: 'http://gw-2:8080', extra: 1 })).statusCode, 400);
       assert.deepEqual((await topology()).gateways, [{ id: 'gw-1', url: 'http://gw-1:8081' }]);
     });
@@ -206,7 +208,15 @@ describe('directory server', () => {
       const { signature: _omitted, ...rest } = node.descriptor(issuedAt);
       return rest;
     };
-    const cases: { name: string; body: () => unknown; status: number; reason: string; problem: RegExp }[] = [
+    const cases: {
+      name: string;
+      body: () => unknown;
+      status: number;
+      reason: string;
+      problem: RegExp;
+      /** The error code, when not descriptor_rejected. */
+      code?: string;
+    }[] = [
       {
         name: 'a signature by another key',
         body: signedByAnotherKey,
@@ -365,6 +375,7 @@ describe('directory server', () => {
         status: 400,
         reason: 'malformed',
         problem: /JSON/,
+        code: 'invalid_request',
       },
       {
         name: 'a body over 4096 bytes',
@@ -372,16 +383,18 @@ describe('directory server', () => {
         status: 413,
         reason: 'malformed',
         problem: /too large/i,
+        code: 'body_too_large',
       },
     ];
 
-    for (const { name, body, status, reason, problem } of cases) {
+    for (const { name, body, status, reason, problem, code = 'descriptor_rejected' } of cases) {
       it(`refuses ${name}: ${status} ${reason}`, async () => {
         const response = await register(body());
         assert.equal(response.statusCode, status);
         const answer = response.json();
         assert.equal(answer.reason, reason);
-        assert.equal(typeof answer.error, 'string');
+        assert.equal(answer.error, code);
+        assert.match(answer.message, new RegExp(`^${reason} descriptor: `));
         assert.ok(Array.isArray(answer.problems) && answer.problems.length > 0);
         assert.ok(
           answer.problems.some((text: string) => problem.test(text)),
@@ -418,6 +431,7 @@ describe('directory server', () => {
       d.clock.advance(1_000);
       const response = await register(other.descriptor(d.clock.nowMs, { url: 'http://impostor:8080' }));
       assert.equal(response.statusCode, 409);
+      assert.equal(response.json().error, 'descriptor_conflict');
       assert.equal(response.json().reason, 'conflicting');
       assert.match(response.json().problems[0], /registered with identity key/);
       assert.deepEqual(await counters(), { ok: 1, conflicting: 1 });
@@ -492,10 +506,8 @@ describe('directory server', () => {
       ]);
       assert.equal(await seriesValue(d.registry, 'mixlab_directory_epoch'), EPOCH + 1);
       // The previous epoch's topology is expired for a client now.
-      assert.throws(
-        () => verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs }),
-        (error: unknown) => error instanceof TopologyVerificationError && error.reason === 'expired',
-      );
+      const verdict = verifyTopology(before, { pinnedDirectoryKey: toHex(d.key.publicKey), nowMs: d.clock.nowMs });
+      assert.equal(verdict.ok ? 'accepted' : verdict.reason, 'expired');
       // A heartbeat with only the old epoch's key is stale now; one with the new keys is accepted.
       const stale = await register(stuck.descriptor(d.clock.nowMs, { epochs: [EPOCH] }));
       assert.equal(stale.json().reason, 'stale');
@@ -550,7 +562,7 @@ describe('directory server', () => {
       await two.app.close();
       for (const signed of [fromOne, fromTwo]) {
         assert.equal(signed.directoryKey, pinned);
-        verifyTopology(signed, { pinnedDirectoryKey: pinned, nowMs: one.clock.nowMs });
+        accepted(signed, pinned, one.clock.nowMs);
       }
     });
   });

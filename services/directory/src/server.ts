@@ -1,6 +1,12 @@
 import type { SigningKeyPair } from '@mixlab/crypto';
 import { DIRECTORY_NODE_STATES, type DirectoryMetrics, type DirectoryRejectionReason } from '@mixlab/metrics';
-import { registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
+import {
+  classifyError,
+  createServiceApp,
+  type ErrorCode,
+  registerOperationalRoutes,
+  sendError,
+} from '@mixlab/service-kit';
 import {
   GATEWAY_ID_PATTERN,
   type GatewayDescriptor,
@@ -11,7 +17,7 @@ import {
   SIGNATURE_PATTERN,
   UNSIGNED_DESCRIPTOR_PROBLEM,
 } from '@mixlab/topology';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { NodeRegistry } from './node-registry.ts';
 import { TopologyPublisher } from './topology-publisher.ts';
@@ -23,7 +29,7 @@ export interface DirectoryDeps {
   readonly directoryKey: SigningKeyPair;
   readonly registry: Registry;
   readonly metrics: DirectoryMetrics;
-  readonly logger?: Parameters<typeof serviceOptions>[0];
+  readonly logger?: FastifyServerOptions['logger'];
   /** How often the liveness gauge is re-evaluated besides on every topology request; default 5000 ms. */
   readonly livenessCheckMs?: number;
   /** Signs and caches topologies; injected in tests to observe the cache. */
@@ -71,20 +77,20 @@ const gatewaySchema = {
   },
 } as const;
 
-const REJECTION_STATUS: Readonly<Record<DirectoryRejectionReason, number>> = {
-  unsigned: 400,
-  malformed: 400,
-  forged: 400,
-  stale: 400,
-  conflicting: 409,
-  replayed: 409,
+/** The error code (and so the status: 400 or 409) of each rejection reason. */
+const REJECTION_CODE: Readonly<Record<DirectoryRejectionReason, ErrorCode>> = {
+  unsigned: 'descriptor_rejected',
+  malformed: 'descriptor_rejected',
+  forged: 'descriptor_rejected',
+  stale: 'descriptor_rejected',
+  conflicting: 'descriptor_conflict',
+  replayed: 'descriptor_conflict',
 };
 
 export function buildServer(deps: DirectoryDeps): FastifyInstance {
   const { nodes, metrics } = deps;
-  const base = serviceOptions(deps.logger, { bodyLimit: BODY_LIMIT });
   // Signed fields are taken as sent: a string where a number belongs is malformed, not converted.
-  const app = Fastify({ ...base, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
+  const app = createServiceApp(deps.logger, { bodyLimit: BODY_LIMIT, ajvOptions: { coerceTypes: false } });
   const publisher = deps.publisher ?? new TopologyPublisher(deps.directoryKey.secretKey);
   const dead = new Set<string>();
 
@@ -119,12 +125,13 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
     reply: FastifyReply,
     reason: DirectoryRejectionReason,
     problems: string[],
-    status = REJECTION_STATUS[reason],
+    code = REJECTION_CODE[reason],
   ) => {
     metrics.registrations.inc({ outcome: 'rejected', reason });
     const id = (request.body as { id?: unknown } | undefined)?.id;
     request.log.warn({ id: typeof id === 'string' ? id : undefined, reason, problems }, 'registration rejected');
-    return reply.code(status).send({ error: `${reason} descriptor`, reason, problems });
+    const message = `${reason} descriptor: ${problems.join('; ')}`;
+    return sendError(reply, code, message, { reason, problems });
   };
 
   app.post(
@@ -133,15 +140,17 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
       schema: { body: signedDescriptorSchema },
       // Bodies that are not JSON, too large, or not shaped like a signed descriptor.
       errorHandler: (error: FastifyError, request, reply) => {
-        const status = error.statusCode ?? 500;
-        if (!error.validation && status >= 500) {
+        const { code, message } = classifyError(error);
+        if (code === 'internal_error') {
           request.log.error({ err: error }, 'registration failed');
-          return reply.code(500).send({ error: 'internal error', reason: 'internal', problems: [error.message] });
+          return sendError(reply, code, message);
         }
         // As verifyDescriptor does, a missing signature is reported before any other problem.
-        return error.validation && isUnsignedDescriptor(request.body)
-          ? reject(request, reply, 'unsigned', [UNSIGNED_DESCRIPTOR_PROBLEM, error.message], 400)
-          : reject(request, reply, 'malformed', [error.message], status);
+        if (error.validation && isUnsignedDescriptor(request.body)) {
+          return reject(request, reply, 'unsigned', [UNSIGNED_DESCRIPTOR_PROBLEM, error.message]);
+        }
+        // Too large or not JSON keeps its own code (413, 415, 400); all count as malformed.
+        return reject(request, reply, 'malformed', [message], error.validation ? 'descriptor_rejected' : code);
       },
     },
     async (request, reply) => {
@@ -175,20 +184,24 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
     {
       schema: { body: gatewaySchema },
       errorHandler: (error: FastifyError, request, reply) => {
-        const status = error.statusCode ?? 500;
-        if (!error.validation && status >= 500) {
+        const { code, message } = classifyError(error);
+        if (code === 'internal_error') {
           request.log.error({ err: error }, 'gateway registration failed');
-          return reply.code(500).send({ error: 'internal error', problems: [error.message] });
+          return sendError(reply, code, message);
         }
-        request.log.warn({ reason: error.message }, 'gateway registration rejected');
-        return reply.code(status).send({ error: 'invalid gateway', problems: [error.message] });
+        request.log.warn({ reason: message }, 'gateway registration rejected');
+        return sendError(reply, error.validation ? 'gateway_rejected' : code, `invalid gateway: ${message}`, {
+          problems: [message],
+        });
       },
     },
     async (request, reply) => {
       const result = nodes.registerGateway(request.body);
       if (!result.ok) {
         request.log.warn({ id: request.body.id, problems: result.problems }, 'gateway registration rejected');
-        return reply.code(400).send({ error: 'invalid gateway', problems: result.problems });
+        return sendError(reply, 'gateway_rejected', `invalid gateway: ${result.problems.join('; ')}`, {
+          problems: result.problems,
+        });
       }
       if (!result.replaced) request.log.info({ gateway: request.body }, 'gateway registered');
       return reply.code(result.replaced ? 200 : 201).send({ id: request.body.id, replaced: result.replaced });

@@ -6,8 +6,8 @@
 import { availableParallelism, cpus } from 'node:os';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
-import { singleKeySet } from '../src/mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelerOptions, WorkerPeeler } from '../src/peeler.ts';
+import { singleKeySet } from '../src/test-support.ts';
 
 const PACKETS_PER_REQUEST = 50;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

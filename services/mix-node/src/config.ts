@@ -6,10 +6,12 @@ import {
   type Env,
   envChoice,
   envInt,
+  envLogLevel,
   envNumber,
   envPattern,
   envString,
   envUrl,
+  type LogLevel,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN } from '@mixlab/topology';
 import { defaultGraceMs } from './key-schedule.ts';
@@ -42,7 +44,7 @@ export interface MixNodeConfig {
   readonly loopRate: number;
   /** A loop not back after this long counts as lost. */
   readonly loopTimeoutMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
 }
 
 /** This host's first external IPv4 address (what other containers reach), else its host name. */
@@ -77,7 +79,7 @@ export function readConfig(env: Env): MixNodeConfig {
     replayCacheEntries: envInt(env, 'REPLAY_CACHE_ENTRIES', 250_000, 1, 100_000_000),
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    logLevel: envLogLevel(env),
   };
 }
 

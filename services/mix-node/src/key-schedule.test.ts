@@ -8,7 +8,6 @@ import {
   keyScheduleProblems,
   nextKeyChangeAt,
   peelOrder,
-  publishedKeyEpochs,
 } from './key-schedule.ts';
 
 // Epochs of 1 s from genesis 1 000 000 ms; the previous key lives 250 ms into the next epoch.
@@ -19,13 +18,11 @@ describe('key schedule', () => {
   it('holds only the current and next keys in epoch 0 (there is no previous one)', () => {
     assert.deepEqual(heldKeyEpochs(at(0), schedule), { current: 0, next: 1 });
     assert.deepEqual(heldKeyEpochs(at(0, 100), schedule), { current: 0, next: 1 });
-    assert.deepEqual(publishedKeyEpochs(at(0), schedule), [0, 1]);
   });
 
   it('at a boundary: the next key becomes current, a new next appears, the old current stays for the grace period', () => {
     assert.deepEqual(heldKeyEpochs(at(6, 999), schedule), { current: 6, next: 7 });
     assert.deepEqual(heldKeyEpochs(at(7), schedule), { current: 7, next: 8, previous: 6 });
-    assert.deepEqual(publishedKeyEpochs(at(7), schedule), [7, 8], 'the previous key is never published');
   });
 
   it('drops the previous key exactly graceMs after the boundary', () => {

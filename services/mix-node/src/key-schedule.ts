@@ -61,12 +61,6 @@ export function peelOrder(held: HeldKeyEpochs): number[] {
   return held.previous === undefined ? [held.current, held.next] : [held.current, held.previous, held.next];
 }
 
-/** The epochs whose public keys the node's descriptor carries at `nowMs`: current and next. */
-export function publishedKeyEpochs(nowMs: number, schedule: KeySchedule): [number, number] {
-  const { current, next } = heldKeyEpochs(nowMs, schedule);
-  return [current, next];
-}
-
 /** The first millisecond after `nowMs` at which the held set changes: the grace expiry or the next boundary. */
 export function nextKeyChangeAt(nowMs: number, schedule: KeySchedule): number {
   const { current, previous } = heldKeyEpochs(nowMs, schedule);

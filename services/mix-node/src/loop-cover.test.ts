@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, loopMetrics, seriesValue } from '@mixlab/metrics';
+import { createServiceRegistry, loopMetrics } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { type Peeled, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import type { Topology, TopologyDocument } from '@mixlab/topology';

@@ -3,7 +3,13 @@ import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metr
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
-import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
+import {
+  FrameSender,
+  keepRegistered,
+  listenUntilSignalled,
+  type Registration,
+  readConfigOrExit,
+} from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
@@ -16,7 +22,7 @@ import { createPeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
 
-const config = readConfig(process.env);
+const config = readConfigOrExit('mix-node', () => readConfig(process.env));
 await cryptoReady();
 
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics, seriesValue } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import { ManualClock, type Random, scriptedRandom } from '@mixlab/runtime';
@@ -10,11 +11,11 @@ import { type SignedTopology, TopologyCache } from '@mixlab/topology';
 import type { Registry } from 'prom-client';
 import type { KeySchedule } from './key-schedule.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { type MixingKeySet, MixingKeys, singleKeySet } from './mixing-keys.ts';
+import { type MixingKeySet, MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { counts, everyHopToMix2, packetCounts } from './test-support.ts';
+import { counts, everyHopToMix2, packetCounts, singleKeySet } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();

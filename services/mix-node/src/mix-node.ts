@@ -155,10 +155,13 @@ export class MixNode {
 
   // 4. pool
 
-  /** Hands an accepted packet to the strategy, which releases it in a shuffled batch. */
+  /**
+   * Hands an accepted packet to the strategy, which releases it in a shuffled batch. Throws
+   * StrategyStoppedError once stop() began: the server answers 503, and nothing is counted.
+   */
   #enqueue(peeled: Peeled): void {
-    this.#deps.metrics.packets.inc({ outcome: 'accepted' });
     this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+    this.#deps.metrics.packets.inc({ outcome: 'accepted' });
   }
 
   // 5. outgoing

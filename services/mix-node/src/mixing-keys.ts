@@ -103,8 +103,3 @@ export class MixingKeys {
     this.#cancel = undefined;
   }
 }
-
-/** A key set of one key pair for one epoch (tests, benchmarks). */
-export function singleKeySet(keys: KeyPair, epoch = 0): MixingKeySet {
-  return { current: epoch, byEpoch: new Map([[epoch, keys]]) };
-}

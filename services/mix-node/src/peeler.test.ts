@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
-import { type MixingKeySet, singleKeySet } from './mixing-keys.ts';
+import type { MixingKeySet } from './mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelerOptions, type PeelResult, WorkerPeeler } from './peeler.ts';
+import { singleKeySet } from './test-support.ts';
 
 const next = () => generateKeyPair();
 /** A Sphinx packet whose first hop is the holder of `key`. */

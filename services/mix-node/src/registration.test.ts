@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair } from '@mixlab/crypto';
-import { keepRegistered, type RegistrationLogger } from '@mixlab/service-kit';
+import { keepRegistered, type RegistrationLogger, sendError } from '@mixlab/service-kit';
 import { compareToStored, type SignedNodeDescriptor, verifyDescriptor } from '@mixlab/topology';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { DescriptorSigner } from './descriptor.ts';
@@ -29,13 +29,24 @@ describe('registration with heartbeats', () => {
     directory.post('/v1/nodes', async (request, reply) => {
       if (refuseNext > 0) {
         refuseNext--;
-        return reply.code(503).send({ error: 'starting', problem: 'the directory is not ready yet' });
+        return sendError(reply, 'shutting_down', 'this service is shutting down; send to another instance');
       }
       const verdict = verifyDescriptor(request.body, { nowMs: Date.now(), maxSkewMs: 5_000, layerCount: 3 });
-      if (!verdict.ok) return reply.code(400).send({ reason: verdict.reason, problem: verdict.problem });
+      // Answers as the directory does (services/directory/src/server.ts).
+      if (!verdict.ok) {
+        const { reason, problem } = verdict;
+        return sendError(reply, 'descriptor_rejected', `${reason} descriptor: ${problem}`, {
+          reason,
+          problems: [problem],
+        });
+      }
       const stored = accepted.at(-1);
       if (stored && compareToStored(stored, verdict.descriptor) !== 'newer') {
-        return reply.code(409).send({ reason: 'replayed', problem: 'issuedAt is not later than the stored one' });
+        const problems = ['issuedAt is not later than the stored one'];
+        return sendError(reply, 'descriptor_conflict', `replayed descriptor: ${problems[0]}`, {
+          reason: 'replayed',
+          problems,
+        });
       }
       accepted.push(verdict.descriptor);
       return reply.code(201).send({ id: verdict.descriptor.id });
@@ -91,8 +102,8 @@ describe('registration with heartbeats', () => {
           .filter((log) => log.level === 'warn')
           .map((log) => [log.details.status, log.details.reason, log.details.tries]),
         [
-          [503, 'starting', 1],
-          [503, 'starting', 2],
+          [503, 'shutting_down', 1],
+          [503, 'shutting_down', 2],
           [400, 'unsigned', 3],
         ],
       );

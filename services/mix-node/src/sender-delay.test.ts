@@ -6,10 +6,9 @@ import { createStrategy, parseStrategyConfig } from '@mixlab/mixing';
 import { sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
-import { everyHopToMix2 } from './test-support.ts';
+import { everyHopToMix2, singleKeySet } from './test-support.ts';
 
 describe('exponential:delay=sender in the mix node', () => {
   let self: KeyPair;

@@ -9,11 +9,10 @@ import { acceptOctetStream, FrameSender, HOP_UNKNOWN, hopFound, OCTET_STREAM } f
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
-import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
-import { counts, packetCounts } from './test-support.ts';
+import { counts, packetCounts, singleKeySet } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -80,7 +79,7 @@ describe('mix node server', () => {
   beforeEach(() => build());
 
   const packet = (message: string) =>
-    onion.wrap([self.hop, next], { gateway: 'http://gw:8080', recipient }, utf8.encode(message));
+    onion.wrap([self.hop, next], { gateway: 'gateway-1', recipient }, utf8.encode(message));
   const post = (payload: Uint8Array | string, contentType = OCTET_STREAM) =>
     app.inject({
       method: 'POST',
@@ -130,7 +129,10 @@ describe('mix node server', () => {
     it(`answers 400 to ${name} and counts one malformed packet`, async () => {
       const response = await post(body);
       assert.equal(response.statusCode, 400);
-      assert.deepEqual(response.json(), { error: `body is not a sequence of frames: ${reason}` });
+      assert.deepEqual(response.json(), {
+        error: 'invalid_request',
+        message: `body is not a sequence of frames: ${reason}`,
+      });
       assert.equal(node.queued, 0);
       assert.deepEqual(await packetCounts(registry), counts({ malformed: 1 }));
     });
@@ -151,10 +153,14 @@ describe('mix node server', () => {
     ] as const) {
       const response = await post(body, contentType);
       assert.equal(response.statusCode, 415);
-      assert.deepEqual(response.json(), { error: 'send packets as application/octet-stream frames' });
+      assert.deepEqual(response.json(), {
+        error: 'unsupported_media_type',
+        message: 'send packets as application/octet-stream frames',
+      });
     }
     const unknown = await post('hello', 'application/x-mixlab');
     assert.equal(unknown.statusCode, 415);
+    assert.equal(unknown.json().error, 'unsupported_media_type');
     assert.deepEqual(await packetCounts(registry), counts({}));
   });
 
@@ -165,6 +171,32 @@ describe('mix node server', () => {
     assert.equal((await post(atLimit)).statusCode, 202);
     const response = await post(new Uint8Array(limit + 1));
     assert.equal(response.statusCode, 413);
+    assert.equal(response.json().error, 'body_too_large');
+    assert.match(response.json().message, /body/i);
+  });
+
+  it('answers unknown routes and malformed JSON in the shared error shape', async () => {
+    const missing = await app.inject({ method: 'GET', url: '/v1/nothing?x=1' });
+    assert.equal(missing.statusCode, 404);
+    assert.deepEqual(missing.json(), {
+      error: 'not_found',
+      message: "no route GET /v1/nothing: see the service's README",
+    });
+    const json = await post('{"packets":', 'application/json');
+    assert.equal(json.statusCode, 400);
+    assert.equal(json.json().error, 'invalid_request');
+  });
+
+  it('answers 503 shutting_down, not 500, once the node stopped, and counts nothing accepted', async () => {
+    assert.equal((await post(encodeFrames([packet('a')]))).statusCode, 202);
+    assert.equal(await node.stop(), 1);
+    const response = await post(encodeFrames([packet('b')]));
+    assert.equal(response.statusCode, 503);
+    assert.deepEqual(response.json(), {
+      error: 'shutting_down',
+      message: 'this node is shutting down; send to another node of its layer',
+    });
+    assert.deepEqual(await packetCounts(registry), counts({ accepted: 1 }));
   });
 
   it('reports /health 503 until ready, then 200', async () => {

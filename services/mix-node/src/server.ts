@@ -1,6 +1,7 @@
+import { StrategyStoppedError } from '@mixlab/mixing';
 import { type Delivery, decodeDelivery, decodeFrames } from '@mixlab/packet';
-import { acceptOctetStream, registerOperationalRoutes, serviceOptions } from '@mixlab/service-kit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { acceptOctetStream, createServiceApp, registerOperationalRoutes, sendError } from '@mixlab/service-kit';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { MixNode } from './mix-node.ts';
 
@@ -16,14 +17,14 @@ export interface MixNodeServerDeps {
 }
 
 export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
-  const app = Fastify(serviceOptions(deps.logger));
+  const app = createServiceApp(deps.logger);
   const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
   acceptOctetStream(app, bodyLimit);
 
   // Body: frames (u32 length + packet), one or more packets per request.
   app.post<{ Body: Buffer }>('/v1/packets', async (request, reply) => {
     if (!Buffer.isBuffer(request.body)) {
-      return reply.code(415).send({ error: 'send packets as application/octet-stream frames' });
+      return sendError(reply, 'unsupported_media_type', 'send packets as application/octet-stream frames');
     }
     let packets: Uint8Array[];
     try {
@@ -31,22 +32,31 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
     } catch (error) {
       const reason = `body is not a sequence of frames: ${(error as Error).message}`;
       deps.node.countMalformedRequest(reason);
-      return reply.code(400).send({ error: reason });
+      return sendError(reply, 'invalid_request', reason);
     }
-    const result = await deps.node.receive(packets);
-    return reply.code(202).send(result);
+    try {
+      return reply.code(202).send(await deps.node.receive(packets));
+    } catch (error) {
+      // Shutdown began (the strategy is stopped): new work goes to another node, not into a 500.
+      if (error instanceof StrategyStoppedError) {
+        return sendError(reply, 'shutting_down', 'this node is shutting down; send to another node of its layer');
+      }
+      throw error;
+    }
   });
 
   // Exit nodes deliver this node's loop cover here, as they deliver messages to a gateway.
   app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) return reply.code(415).send({ error: 'send application/octet-stream frames' });
+    if (!Buffer.isBuffer(request.body)) {
+      return sendError(reply, 'unsupported_media_type', 'send deliveries as application/octet-stream frames');
+    }
     let refused = 0;
     try {
       for (const frame of decodeFrames(request.body, deps.maxPacketsPerRequest)) {
         if (!deps.acceptDelivery(decodeDelivery(frame))) refused++;
       }
     } catch (error) {
-      return reply.code(400).send({ error: `body is not a sequence of deliveries: ${(error as Error).message}` });
+      return sendError(reply, 'invalid_request', `body is not a sequence of deliveries: ${(error as Error).message}`);
     }
     if (refused > 0) request.log.warn({ refused }, "deliveries that are not this node's loops were dropped");
     return reply.code(202).send({ refused });

@@ -1,7 +1,15 @@
 /** Helpers shared by the mix node's tests. */
-import { PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
+import type { KeyPair } from '@mixlab/crypto';
+import { PACKET_OUTCOMES } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
 import type { Registry } from 'prom-client';
+import type { MixingKeySet } from './mixing-keys.ts';
+
+/** A key set of one key pair for one epoch (tests, benchmarks). */
+export function singleKeySet(keys: KeyPair, epoch = 0): MixingKeySet {
+  return { current: epoch, byEpoch: new Map([[epoch, keys]]) };
+}
 
 /** mixlab_packets_total for every outcome. */
 export async function packetCounts(registry: Registry): Promise<Record<string, number>> {

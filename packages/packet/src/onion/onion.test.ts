@@ -8,8 +8,15 @@ import {
   seal,
   X25519_KEY_BYTES,
 } from '@mixlab/crypto';
-import { type Destination, PacketError, type PacketErrorReason, type Peeled, type RouteHop } from '../packet-format.ts';
-import { MAX_GATEWAY_URL_BYTES, MAX_NODE_ID_BYTES, onion } from './onion.ts';
+import {
+  type Destination,
+  MAX_GATEWAY_ID_BYTES,
+  PacketError,
+  type PacketErrorReason,
+  type Peeled,
+  type RouteHop,
+} from '../packet-format.ts';
+import { MAX_NODE_ID_BYTES, onion } from './onion.ts';
 
 const utf8 = new TextEncoder();
 
@@ -70,7 +77,7 @@ describe('onion packet format', () => {
     await cryptoReady();
     nodes = [makeNode('mix-1'), makeNode('mix-2.layer-2'), makeNode('mix_3')];
     route = nodes.map((node) => node.hop);
-    destination = { gateway: 'http://gateway-1:8080/base', recipient: generateKeyPair().publicKey };
+    destination = { gateway: 'gateway-1', recipient: generateKeyPair().publicKey };
     payload = utf8.encode('hello through three layers of mixes');
   });
 
@@ -288,7 +295,7 @@ describe('onion packet format', () => {
       rejects(() => peelLayer([0x02, 0]), 'malformed', /deliver layer is truncated/);
     });
 
-    it('rejects a deliver layer shorter than its gateway URL and recipient', () => {
+    it('rejects a deliver layer shorter than its gateway id and recipient', () => {
       const recipient = new Uint8Array(X25519_KEY_BYTES);
       rejects(
         () => peelLayer(concat([0x02, 0, gateway.length], gateway, recipient.subarray(1))),
@@ -302,7 +309,7 @@ describe('onion packet format', () => {
       );
     });
 
-    it('rejects a deliver layer with an empty gateway URL', () => {
+    it('rejects a deliver layer with an empty gateway id', () => {
       rejects(
         () => peelLayer(concat([0x02, 0, 0], new Uint8Array(X25519_KEY_BYTES), [1])),
         'malformed',
@@ -310,11 +317,11 @@ describe('onion packet format', () => {
       );
     });
 
-    it('rejects a deliver layer whose gateway URL is not UTF-8', () => {
+    it('rejects a deliver layer whose gateway id is not UTF-8', () => {
       rejects(
         () => peelLayer(concat([0x02, 0, 2, 0xc3, 0x28], new Uint8Array(X25519_KEY_BYTES), [1])),
         'malformed',
-        /gateway URL is not valid UTF-8/,
+        /gateway id is not valid UTF-8/,
       );
     });
   });
@@ -357,11 +364,11 @@ describe('onion packet format', () => {
       });
     });
 
-    it('refuses an empty gateway URL or one over the maximum length', () => {
-      for (const gateway of ['', `http://g/${'a'.repeat(MAX_GATEWAY_URL_BYTES)}`]) {
+    it('refuses an empty gateway id or one over the maximum length', () => {
+      for (const gateway of ['', 'g'.repeat(MAX_GATEWAY_ID_BYTES + 1)]) {
         assert.throws(() => onion.wrap(route, { gateway, recipient: destination.recipient }, payload), {
           name: 'RangeError',
-          message: new RegExp(`gateway URL must be 1\\.\\.${MAX_GATEWAY_URL_BYTES} bytes`),
+          message: new RegExp(`gateway id must be 1\\.\\.${MAX_GATEWAY_ID_BYTES} bytes`),
         });
       }
     });

@@ -6,15 +6,21 @@
  *
  * Plaintext of one layer:
  *   forward: 0x01 | idLength u8 | id (UTF-8) | inner packet
- *   deliver: 0x02 | gatewayLength u16 BE | gateway URL (UTF-8) | recipient (32) | payload
+ *   deliver: 0x02 | gatewayLength u16 BE | gateway id (UTF-8) | recipient (32) | payload
  */
 import { type KeyPair, openSealed, SEAL_OVERHEAD_BYTES, seal, X25519_KEY_BYTES } from '@mixlab/crypto';
-import { type Destination, PacketError, type PacketFormat, type Peeled, type RouteHop } from '../packet-format.ts';
+import {
+  type Destination,
+  MAX_GATEWAY_ID_BYTES,
+  PacketError,
+  type PacketFormat,
+  type Peeled,
+  type RouteHop,
+} from '../packet-format.ts';
 
 const FORWARD = 0x01;
 const DELIVER = 0x02;
 export const MAX_NODE_ID_BYTES = 64;
-export const MAX_GATEWAY_URL_BYTES = 512;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -34,8 +40,8 @@ function forwardLayer(nextHop: string, inner: Uint8Array): Uint8Array {
 
 function deliverLayer(destination: Destination, payload: Uint8Array): Uint8Array {
   const gateway = utf8.encode(destination.gateway);
-  if (gateway.length === 0 || gateway.length > MAX_GATEWAY_URL_BYTES) {
-    throw new RangeError(`gateway URL must be 1..${MAX_GATEWAY_URL_BYTES} bytes`);
+  if (gateway.length === 0 || gateway.length > MAX_GATEWAY_ID_BYTES) {
+    throw new RangeError(`gateway id must be 1..${MAX_GATEWAY_ID_BYTES} bytes`);
   }
   if (destination.recipient.length !== X25519_KEY_BYTES) {
     throw new RangeError(`recipient must be a ${X25519_KEY_BYTES}-byte public key`);
@@ -76,10 +82,14 @@ function parseLayer(layer: Uint8Array): Peeled {
     if (layer.length < 3) throw new PacketError('malformed', 'deliver layer is truncated');
     const gatewayLength = new DataView(layer.buffer, layer.byteOffset, layer.byteLength).getUint16(1);
     const recipientStart = 3 + gatewayLength;
-    if (gatewayLength === 0 || layer.length < recipientStart + X25519_KEY_BYTES) {
+    if (
+      gatewayLength === 0 ||
+      gatewayLength > MAX_GATEWAY_ID_BYTES ||
+      layer.length < recipientStart + X25519_KEY_BYTES
+    ) {
       throw new PacketError('malformed', 'deliver layer is shorter than its destination');
     }
-    const gateway = decodeUtf8(layer.subarray(3, recipientStart), 'gateway URL');
+    const gateway = decodeUtf8(layer.subarray(3, recipientStart), 'gateway id');
     const recipient = layer.subarray(recipientStart, recipientStart + X25519_KEY_BYTES);
     const payload = layer.subarray(recipientStart + X25519_KEY_BYTES);
     return { kind: 'deliver', destination: { gateway, recipient }, payload };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createGeometry, defaultGeometry, MAX_GATEWAY_URL_BYTES } from './geometry.ts';
+import { MAX_GATEWAY_ID_BYTES } from '../packet-format.ts';
+import { createGeometry, defaultGeometry } from './geometry.ts';
 
 describe('sphinx geometry', () => {
   it('computes the default sizes: 5 hops, 102-byte slots, 574-byte header, 2622-byte packet', () => {
@@ -14,7 +15,7 @@ describe('sphinx geometry', () => {
     assert.equal(defaultGeometry.payloadOffset, 574);
     assert.equal(defaultGeometry.replyBlockBytes, 767);
     assert.equal(defaultGeometry.replyCapacity, 2028);
-    assert.equal(defaultGeometry.maxMessageBytes, 2048 - 53 - MAX_GATEWAY_URL_BYTES);
+    assert.equal(defaultGeometry.maxMessageBytes, 2048 - 53 - MAX_GATEWAY_ID_BYTES);
     assert.equal(defaultGeometry.messageCapacity(20), 2048 - 53 - 20);
   });
 

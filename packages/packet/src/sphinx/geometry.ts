@@ -1,3 +1,5 @@
+import { MAX_GATEWAY_ID_BYTES } from '../packet-format.ts';
+
 /**
  * Every size of a Sphinx packet, computed from two parameters (the most hops a
  * route may have, the payload block size). Code that needs a size asks the
@@ -21,9 +23,7 @@ export const MAX_DELAY_MS = 2 ** 32 - 1;
 export const PER_HOP_ROUTING_INFO_BYTES = 1 + DELAY_BYTES + 1 + NODE_ID_BYTES + MAC_BYTES;
 /** Zero bytes at the start of the exit plaintext; a tagged payload fails this check with probability 1 - 2^-128. */
 export const PAYLOAD_TAG_BYTES = 16;
-/** The gateway URL is carried with a one-byte length. */
-export const MAX_GATEWAY_URL_BYTES = 255;
-/** Exit plaintext before the gateway URL: zeros (16) | recipient (32) | gateway length (1) | message length (4). */
+/** Exit plaintext before the gateway id: zeros (16) | recipient (32) | gateway length (1) | message length (4). */
 export const DELIVERY_HEADER_BYTES = PAYLOAD_TAG_BYTES + 32 + 1 + 4;
 /** A reply id: what the exit prepends to a reply's payload so the sender finds the secret for it. */
 export const REPLY_ID_BYTES = 16;
@@ -64,10 +64,10 @@ export interface Geometry {
   readonly replyBlockBytes: number;
   /** The largest message a reply carries: payloadBytes − 20. */
   readonly replyCapacity: number;
-  /** The largest message that fits with a gateway URL of the longest allowed length. */
+  /** The largest message that fits with a gateway id of the longest allowed length (MAX_GATEWAY_ID_BYTES). */
   readonly maxMessageBytes: number;
-  /** The largest message that fits with a gateway URL of `gatewayUrlBytes` UTF-8 bytes. */
-  messageCapacity(gatewayUrlBytes: number): number;
+  /** The largest message that fits with a gateway id of `gatewayIdBytes` UTF-8 bytes. */
+  messageCapacity(gatewayIdBytes: number): number;
 }
 
 export function createGeometry(parameters: GeometryParameters = {}): Geometry {
@@ -76,13 +76,13 @@ export function createGeometry(parameters: GeometryParameters = {}): Geometry {
   if (!Number.isInteger(maxHops) || maxHops < 1 || maxHops > 32) {
     throw new RangeError(`maxHops must be an integer 1..32, got ${maxHops}`);
   }
-  const minPayload = DELIVERY_HEADER_BYTES + MAX_GATEWAY_URL_BYTES + 1;
+  const minPayload = DELIVERY_HEADER_BYTES + MAX_GATEWAY_ID_BYTES + 1;
   if (!Number.isInteger(payloadBytes) || payloadBytes < minPayload || payloadBytes > 2 ** 24) {
     throw new RangeError(`payloadBytes must be an integer ${minPayload}..${2 ** 24}, got ${payloadBytes}`);
   }
   const routingInfoBytes = maxHops * PER_HOP_ROUTING_INFO_BYTES;
   const headerBytes = GROUP_ELEMENT_BYTES + routingInfoBytes + MAC_BYTES;
-  const messageCapacity = (gatewayUrlBytes: number): number => payloadBytes - DELIVERY_HEADER_BYTES - gatewayUrlBytes;
+  const messageCapacity = (gatewayIdBytes: number): number => payloadBytes - DELIVERY_HEADER_BYTES - gatewayIdBytes;
   return Object.freeze({
     maxHops,
     perHopRoutingInfoBytes: PER_HOP_ROUTING_INFO_BYTES,
@@ -95,7 +95,7 @@ export function createGeometry(parameters: GeometryParameters = {}): Geometry {
     payloadOffset: headerBytes,
     replyBlockBytes: FIRST_HOP_BYTES + headerBytes + 4 * LIONESS_LEFT_BYTES,
     replyCapacity: payloadBytes - REPLY_PAYLOAD_HEADER_BYTES,
-    maxMessageBytes: messageCapacity(MAX_GATEWAY_URL_BYTES),
+    maxMessageBytes: messageCapacity(MAX_GATEWAY_ID_BYTES),
     messageCapacity,
   });
 }

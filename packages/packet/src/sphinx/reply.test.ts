@@ -84,11 +84,7 @@ describe('sphinx reply blocks', () => {
 
   it('makes reply packets look like forward packets to every intermediate hop', () => {
     const path = nodes(3);
-    const forward = sphinx.wrap(
-      route(path),
-      { gateway: 'http://gateway-1:8080', recipient: home().recipient },
-      utf8.encode('f'),
-    );
+    const forward = sphinx.wrap(route(path), { gateway: 'gateway-1', recipient: home().recipient }, utf8.encode('f'));
     const { block } = replies.createReplyBlock(route(path), home());
     const reply = replies.wrapReply(block, utf8.encode('r')).packet;
     const forwardLinks = travel(sphinx, path, forward).links;

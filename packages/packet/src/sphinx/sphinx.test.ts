@@ -9,7 +9,7 @@ import { flipped, type Node, nodes, peelAll, rejects, route, travel } from './te
 before(cryptoReady);
 
 const utf8 = new TextEncoder();
-const destination = () => ({ gateway: 'http://gateway-1:8080', recipient: generateKeyPair().publicKey });
+const destination = () => ({ gateway: 'gateway-1', recipient: generateKeyPair().publicKey });
 
 describe('sphinx', () => {
   it('is registered as the "sphinx" packet format with the default geometry', () => {

@@ -26,6 +26,7 @@ import {
 } from '@mixlab/crypto';
 import {
   type Destination,
+  MAX_GATEWAY_ID_BYTES,
   PacketError,
   type PacketFormat,
   type Peeled,
@@ -42,7 +43,6 @@ import {
   GROUP_ELEMENT_BYTES,
   MAC_BYTES,
   MAX_DELAY_MS,
-  MAX_GATEWAY_URL_BYTES,
   MAX_REPLY_GATEWAY_BYTES,
   NODE_ID_BYTES,
   PAYLOAD_TAG_BYTES,
@@ -157,8 +157,8 @@ function encodeNodeId(id: string): Uint8Array {
 
 function encodeDeliveryBlock(geometry: Geometry, destination: Destination, message: Uint8Array): Uint8Array {
   const gateway = utf8.encode(destination.gateway);
-  if (gateway.length === 0 || gateway.length > MAX_GATEWAY_URL_BYTES) {
-    throw new RangeError(`gateway URL must be 1..${MAX_GATEWAY_URL_BYTES} UTF-8 bytes`);
+  if (gateway.length === 0 || gateway.length > MAX_GATEWAY_ID_BYTES) {
+    throw new RangeError(`gateway id must be 1..${MAX_GATEWAY_ID_BYTES} UTF-8 bytes`);
   }
   if (destination.recipient.length !== 32) throw new RangeError('recipient must be a 32-byte X25519 public key');
   const capacity = geometry.messageCapacity(gateway.length);
@@ -192,10 +192,10 @@ function decodeDeliveryBlock(block: Uint8Array): { destination: Destination; pay
   const gatewayLength = block[PAYLOAD_TAG_BYTES + 32] as number;
   const messageLength = dataView(block).getUint32(PAYLOAD_TAG_BYTES + 33);
   const messageStart = DELIVERY_HEADER_BYTES + gatewayLength;
-  if (gatewayLength === 0 || messageStart + messageLength > block.length) {
+  if (gatewayLength === 0 || gatewayLength > MAX_GATEWAY_ID_BYTES || messageStart + messageLength > block.length) {
     throw new PacketError('malformed', 'delivery fields do not fit the payload');
   }
-  const gateway = decodeUtf8(block.subarray(DELIVERY_HEADER_BYTES, messageStart), 'gateway URL');
+  const gateway = decodeUtf8(block.subarray(DELIVERY_HEADER_BYTES, messageStart), 'gateway id');
   return {
     destination: { gateway, recipient: block.subarray(PAYLOAD_TAG_BYTES, PAYLOAD_TAG_BYTES + 32) },
     payload: block.subarray(messageStart, messageStart + messageLength),

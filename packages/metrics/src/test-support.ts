@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 /**
  * The value of the one series of `name` (histogram parts by their full name, e.g.
  * `mixlab_batch_size_sum`) whose labels include `labels`; throws unless exactly one
- * matches. For tests and tools that read a service's registry directly.
+ * matches. For tests that read a service's registry directly (`@mixlab/metrics/test-support`).
  */
 export async function seriesValue(
   registry: Registry,

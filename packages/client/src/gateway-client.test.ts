@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { GatewayClient, GatewayError } from './gateway-client.ts';
+
+/** A stand-in gateway answering each request with the status and body the test puts up. */
+describe('GatewayClient reads the shared error body', () => {
+  let server: Server;
+  let client: GatewayClient;
+  let answer: { status: number; body: string };
+  const json = (status: number, body: object) => {
+    answer = { status, body: JSON.stringify(body) };
+  };
+  const packets = { packets: [{ firstHop: 'mix-1', packet: 'AAAA' }] };
+
+  before(async () => {
+    server = createServer((_request, response) => {
+      response.writeHead(answer.status, { 'content-type': 'application/json' });
+      response.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+
+  after(() => {
+    server.close();
+  });
+
+  it('returns per-packet verdicts also when every packet was refused (400) or layer 1 failed (502)', async () => {
+    const rejected = [{ index: 0, reason: 'first hop mix-1 is not a layer-1 node of the current topology' }];
+    for (const [status, error] of [
+      [400, 'packets_rejected'],
+      [502, 'upstream_failed'],
+    ] as const) {
+      json(status, { error, message: 'every packet was refused: see rejected', accepted: 0, rejected });
+      assert.deepEqual(await client.submit(packets), {
+        error,
+        message: 'every packet was refused: see rejected',
+        accepted: 0,
+        rejected,
+      });
+    }
+  });
+
+  it('throws a GatewayError with the code and message of any other error answer', async () => {
+    json(400, { error: 'invalid_request', message: "body must have required property 'packets'" });
+    await assert.rejects(client.submit(packets), (error: unknown) => {
+      assert.ok(error instanceof GatewayError);
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'invalid_request');
+      assert.equal(
+        error.message,
+        "POST /v1/packets answered 400 invalid_request: body must have required property 'packets'",
+      );
+      return true;
+    });
+    json(503, { error: 'directory_unreachable', message: 'the directory is unreachable; try again shortly' });
+    await assert.rejects(client.mailbox('ab'.repeat(32)), { name: 'GatewayError', code: 'directory_unreachable' });
+  });
+
+  it('keeps a body that is not the shared shape as the message', async () => {
+    answer = { status: 502, body: '<html>bad gateway</html>' };
+    await assert.rejects(client.info(), {
+      name: 'GatewayError',
+      code: undefined,
+      message: 'GET /v1/gateway answered 502: <html>bad gateway</html>',
+    });
+  });
+});
