@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseStrategyConfig } from '@mixlab/mixing';
+import { seededRandom } from '@mixlab/runtime';
+import { followTarget, simulateFlood, steadyPool, targetRetention } from './n-minus-one.ts';
+import { clientNames, type Send, simulateCascade } from './test-support.ts';
+
+/** Four standard errors of a share estimated from `trials` Bernoulli draws of probability p, plus rounding slack. */
+const tolerance = (p: number, trials: number) => 4 * Math.sqrt((p * (1 - p)) / trials) + 1e-9;
+
+describe('targetRetention', () => {
+  it('gives the closed forms: batches in one round, (n/(N + n))^r, (1 − p)^r, e^(−r t/mean)', () => {
+    for (const strategy of [
+      'threshold:n=10',
+      'timed:t=1s',
+      'threshold-or-timed:n=5,t=1s',
+      'threshold-and-timed:n=5,t=1s',
+    ]) {
+      const config = parseStrategyConfig(strategy);
+      assert.equal(targetRetention(config, 0), 1);
+      assert.equal(targetRetention(config, 1), 0);
+    }
+    const pool = parseStrategyConfig('pool:t=1s,min=4,fraction=1');
+    assert.equal(targetRetention(pool, 3, { attackerPerRound: 6 }), 0.4 ** 3);
+    assert.equal(targetRetention(parseStrategyConfig('binomial:t=1s,p=0.3'), 2), 0.7 ** 2);
+    const exponential = parseStrategyConfig('exponential:mean=200ms');
+    assert.equal(targetRetention(exponential, 2, { roundMs: 100 }), Math.exp(-1));
+  });
+
+  it('finds the pool a dynamic pool keeps under flooding', () => {
+    assert.equal(steadyPool(4, 1, 6), 4);
+    // fraction 0.5: floor(0.5 (P + 6 − 4)) = 6 leave when P = 10.
+    assert.equal(steadyPool(4, 0.5, 6), 10);
+  });
+});
+
+describe('simulateFlood (the real strategies, seeded)', () => {
+  it('takes one round against threshold and timed batching, and always names the target', () => {
+    for (const strategy of [
+      'threshold:n=10',
+      'timed:t=1s',
+      'threshold-or-timed:n=5,t=1s',
+      'threshold-and-timed:n=5,t=1s',
+    ]) {
+      const result = simulateFlood(parseStrategyConfig(strategy), seededRandom(1), { trials: 200 });
+      assert.equal(result.successRate, 1, strategy);
+      assert.equal(result.meanTargetRounds, 1, strategy);
+      assert.equal(result.meanFlushRounds, 1, strategy);
+      assert.deepEqual(result.retained.slice(0, 3), [1, 0, 0], strategy);
+    }
+  });
+
+  const trials = 4000;
+  for (const [strategy, options] of [
+    ['pool:t=1s,min=4,fraction=1', { attackerPerRound: 6 }],
+    ['pool:t=1s,min=4,fraction=0.5', { attackerPerRound: 6 }],
+    ['binomial:t=1s,p=0.3', {}],
+    ['exponential:mean=1s', { roundMs: 500 }],
+  ] as const) {
+    it(`keeps the target as the closed form says against ${strategy}`, () => {
+      const config = parseStrategyConfig(strategy);
+      const result = simulateFlood(config, seededRandom(2), { ...options, trials, maxRounds: 200 });
+      assert.equal(result.successRate, 1);
+      for (let r = 1; r <= 6; r++) {
+        const expected = targetRetention(config, r, options);
+        const measured = result.retained[r] as number;
+        assert.ok(Math.abs(measured - expected) <= tolerance(expected, trials), `r=${r}: ${measured} vs ${expected}`);
+      }
+    });
+  }
+});
+
+describe('followTarget', () => {
+  const clients = [...clientNames(4), 'attacker-0', 'attacker-1', 'attacker-2', 'attacker-3'];
+  const threshold = parseStrategyConfig('threshold:n=5');
+  const run = (sends: Send[]) =>
+    simulateCascade({
+      clients,
+      layers: [threshold, threshold],
+      sends,
+      endMs: 10_000,
+      random: seededRandom(4),
+      format: 'sphinx',
+    });
+
+  it('names the target’s recipient when only the target and the attacker got in', () => {
+    const sends: Send[] = [{ atMs: 100, sender: 'client-0', recipient: 'client-2', length: 10 }];
+    for (let i = 0; i < 9; i++) {
+      sends.push({ atMs: 101 + i, sender: `attacker-${i % 4}`, recipient: `attacker-${(i + 1) % 4}`, length: 10 });
+    }
+    const trace = run(sends);
+    const found = followTarget(trace.events, trace.roles, {
+      target: 'client-0',
+      attackers: ['attacker-0', 'attacker-1', 'attacker-2', 'attacker-3'],
+      sinceMs: 100,
+    });
+    assert.equal(found.targetSubmissions, 1);
+    assert.equal(found.candidates.length, 1);
+    assert.equal(found.recipient, 'client-2');
+  });
+
+  it('cannot name it when honest traffic was let through too', () => {
+    const sends: Send[] = [
+      { atMs: 100, sender: 'client-0', recipient: 'client-2', length: 10 },
+      { atMs: 101, sender: 'client-1', recipient: 'client-3', length: 10 },
+    ];
+    for (let i = 0; i < 8; i++) {
+      sends.push({ atMs: 102 + i, sender: `attacker-${i % 4}`, recipient: `attacker-${(i + 1) % 4}`, length: 10 });
+    }
+    const trace = run(sends);
+    const found = followTarget(trace.events, trace.roles, {
+      target: 'client-0',
+      attackers: ['attacker-0'],
+      sinceMs: 100,
+    });
+    assert.equal(found.recipient, undefined);
+  });
+});
