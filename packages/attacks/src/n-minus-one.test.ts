@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom } from '@mixlab/runtime';
-import { followTarget, simulateFlood, steadyPool, targetRetention } from './n-minus-one.ts';
+import { floodedNodeOutput, followTarget, simulateFlood, steadyPool, targetRetention } from './n-minus-one.ts';
 import { clientNames, type Send, simulateCascade } from './test-support.ts';
 
 /** Four standard errors of a share estimated from `trials` Bernoulli draws of probability p, plus rounding slack. */
@@ -114,5 +114,32 @@ describe('followTarget', () => {
       sinceMs: 100,
     });
     assert.equal(found.recipient, undefined);
+  });
+});
+
+describe('floodedNodeOutput', () => {
+  // A flooded threshold node of 5 releases to two layer-2 nodes; the attacker routed 3 of its
+  // 4 packets over mix-2a and 1 over mix-2b in that batch.
+  const events = [
+    { atMs: 50, from: 'mix-1', to: 'mix-2a', packets: 2, bytes: 5244 }, // before the attack
+    { atMs: 100, from: 'gateway', to: 'mix-1', packets: 1, bytes: 2622 },
+    { atMs: 120, from: 'mix-1', to: 'mix-2a', packets: 3, bytes: 7866 },
+    { atMs: 120, from: 'mix-1', to: 'mix-2b', packets: 2, bytes: 5244 },
+  ];
+  const own = new Map([
+    ['mix-2a', 3],
+    ['mix-2b', 1],
+  ]);
+
+  it('names the link that carried one packet more than the attacker sent over it', () => {
+    const found = floodedNodeOutput(events, { node: 'mix-1', sinceMs: 100, ownPackets: (e) => own.get(e.to) ?? 0 });
+    assert.equal(found.identified, events[3]);
+    assert.equal(found.releases, 1);
+  });
+
+  it('names nothing when the surplus is spread over several links', () => {
+    const found = floodedNodeOutput(events, { node: 'mix-1', sinceMs: 100, ownPackets: () => 1 });
+    assert.equal(found.candidates.length, 2);
+    assert.equal(found.identified, undefined);
   });
 });

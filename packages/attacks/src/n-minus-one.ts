@@ -13,7 +13,7 @@
 import type { Roles, WireEvent } from '@mixlab/anonymity';
 import { createStrategy, poolReleaseCount, type StrategyConfig } from '@mixlab/mixing';
 import { ManualClock, type SeededRandom } from '@mixlab/runtime';
-import { type Push, traceEnds } from './trace.ts';
+import { type Push, timeOrdered, traceEnds } from './trace.ts';
 
 export interface FloodOptions {
   /** Packets the attacker puts into the node per round, the target's included in its round (pool, binomial, timed, exponential; default 10). */
@@ -188,6 +188,34 @@ export function simulateFlood(
     meanTargetRounds: mean((t) => t.targetRounds as number),
     retained: retainedCounts.map((count) => (flushed === 0 ? Number.NaN : count / flushed)),
   };
+}
+
+/**
+ * The analysis at the flooded node: from `sinceMs` on, its output events that carried more
+ * packets than the attacker's own (`ownPackets`, the attacker's bookkeeping of where its
+ * packets went: after a whole-batch release, every pooled packet of its own that it routed
+ * over that link). Identified when exactly one event carries exactly one packet more;
+ * `releases` counts the node's releases (distinct ms) up to and including that one.
+ */
+export function floodedNodeOutput(
+  events: Iterable<WireEvent>,
+  attack: { readonly node: string; readonly sinceMs: number; readonly ownPackets: (event: WireEvent) => number },
+): {
+  readonly candidates: readonly WireEvent[];
+  readonly identified: WireEvent | undefined;
+  readonly releases: number;
+} {
+  const outputs = timeOrdered(events).filter((e) => e.from === attack.node && e.atMs >= attack.sinceMs);
+  const candidates = outputs.filter((e) => e.packets > attack.ownPackets(e));
+  const identified =
+    candidates.length === 1 &&
+    (candidates[0] as WireEvent).packets - attack.ownPackets(candidates[0] as WireEvent) === 1
+      ? candidates[0]
+      : undefined;
+  const releases = identified
+    ? new Set(outputs.filter((e) => e.atMs <= identified.atMs).map((e) => Math.floor(e.atMs))).size
+    : 0;
+  return { candidates, identified, releases };
 }
 
 /**

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom } from '@mixlab/runtime';
-import { disclosureRoundsNeeded, StatisticalDisclosure, simulateDisclosure } from './statistical-disclosure.ts';
+import {
+  disclosureRoundsFromTrace,
+  disclosureRoundsNeeded,
+  StatisticalDisclosure,
+  simulateDisclosure,
+} from './statistical-disclosure.ts';
+import { clientNames, type Send, simulateCascade } from './test-support.ts';
 
 const model = { recipients: 100, batchSize: 10, friends: 5 };
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
@@ -82,5 +89,40 @@ describe('simulateDisclosure (seeded)', () => {
       const realMessages = (medians[i] as number) * (1 - q);
       assert.ok(Math.abs(realMessages - none) < 0.3 * none, `q=${q}: ${medians}`);
     });
+  });
+});
+
+describe('the attack on a wire trace', () => {
+  it('finds the target’s friends from the rounds of a timed cascade', () => {
+    const clients = clientNames(30);
+    const random = seededRandom(8);
+    const friends = ['client-11', 'client-17', 'client-23'];
+    const sends: Send[] = [];
+    for (let round = 0; round < 400; round++) {
+      // Ten senders per second, the target (client-0) among them every other second.
+      const senders = new Set<number>(round % 2 === 0 ? [0] : []);
+      while (senders.size < 10) senders.add(1 + random.int(29));
+      let offset = 1;
+      for (const sender of senders) {
+        const recipient = sender === 0 ? (friends[random.int(3)] as string) : (clients[random.int(30)] as string);
+        sends.push({ atMs: round * 1000 + offset++, sender: clients[sender] as string, recipient, length: 100 });
+      }
+    }
+    const timed = parseStrategyConfig('timed:t=1s');
+    const trace = simulateCascade({
+      clients,
+      layers: [timed, timed, timed],
+      sends,
+      endMs: 401_000,
+      random: random.fork('mix'),
+      format: 'sphinx',
+    });
+    const rounds = disclosureRoundsFromTrace(trace.events, trace.roles, { roundMs: 1000, lagMs: 1 });
+    assert.equal(rounds.length, 400);
+    assert.ok(rounds.every((r) => r.senders.length === 10 && r.recipients.length === 10));
+    const attack = new StatisticalDisclosure('client-0', clients);
+    for (const round of rounds) attack.observe(round);
+    assert.equal(attack.targetRounds, 200);
+    assert.deepEqual(attack.top(3).sort(), friends);
   });
 });

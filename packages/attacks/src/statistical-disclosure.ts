@@ -6,12 +6,44 @@
  * was in, and subtracting what the others send (learned from the rounds without the target,
  * or uniform), leaves the target's friends on top.
  */
+import type { Roles, WireEvent } from '@mixlab/anonymity';
 import type { SeededRandom } from '@mixlab/runtime';
+import { traceEnds } from './trace.ts';
 
 /** What the attacker sees of one round: who sent and who received (names, repeats allowed). */
 export interface DisclosureRound {
   readonly senders: readonly string[];
   readonly recipients: readonly string[];
+}
+
+/**
+ * Cuts a wire trace into rounds of `roundMs` (from `startMs`, default 0): a round's senders
+ * are the clients that submitted in [start + k R, start + (k + 1) R), its recipients those
+ * pushed to in the same window shifted by `lagMs` (the mixing delay; for a timed mix of
+ * period R with its ticks on the round boundaries, any lag in (0, R]). Exact for batches that
+ * line up with the windows; otherwise the windowed variant of the attack (Mathewson &
+ * Dingledine, PET 2004).
+ */
+export function disclosureRoundsFromTrace(
+  events: Iterable<WireEvent>,
+  roles: Roles,
+  windows: { readonly roundMs: number; readonly lagMs: number; readonly startMs?: number },
+): DisclosureRound[] {
+  const { roundMs, lagMs } = windows;
+  const startMs = windows.startMs ?? 0;
+  if (!(roundMs > 0 && Number.isFinite(roundMs))) throw new RangeError(`roundMs must be a number > 0, got ${roundMs}`);
+  if (!(lagMs >= 0 && Number.isFinite(lagMs))) throw new RangeError(`lagMs must be a number >= 0, got ${lagMs}`);
+  const { submissions, pushes } = traceEnds(events, roles);
+  const rounds: { senders: string[]; recipients: string[] }[] = [];
+  const round = (atMs: number) => {
+    const k = Math.floor((atMs - startMs) / roundMs);
+    if (k < 0) return undefined;
+    while (rounds.length <= k) rounds.push({ senders: [], recipients: [] });
+    return rounds[k];
+  };
+  for (const submission of submissions) round(submission.atMs)?.senders.push(submission.sender);
+  for (const push of pushes) round(push.atMs - lagMs)?.recipients.push(push.recipient);
+  return rounds;
 }
 
 /** Accumulates rounds and estimates the target's contact profile; never sees who sent to whom. */
