@@ -14,23 +14,15 @@ import {
   poissonSends,
   type Send,
   SPHINX_DELIVERY_BYTES,
-  simulateCascade,
+  threeLayers,
 } from './test-support.ts';
 import { traceEnds } from './trace.ts';
 
 const clients = clientNames(10);
 const timed = parseStrategyConfig('timed:t=1s');
 
-function cascade(format: 'sphinx' | 'onion', sends: readonly Send[]) {
-  return simulateCascade({
-    clients,
-    layers: [timed, timed, timed],
-    sends,
-    endMs: 200_000,
-    random: seededRandom(5),
-    format,
-  });
-}
+const cascade = (format: 'sphinx' | 'onion', sends: readonly Send[]) =>
+  threeLayers('timed:t=1s', clients, sends, seededRandom(5), { format });
 
 describe('sizeCorrelation', () => {
   it('links nearly every message through mixing under onion: sizes survive every hop', () => {

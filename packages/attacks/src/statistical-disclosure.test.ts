@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom } from '@mixlab/runtime';
 import {
   disclosureRoundsFromTrace,
@@ -8,7 +7,7 @@ import {
   StatisticalDisclosure,
   simulateDisclosure,
 } from './statistical-disclosure.ts';
-import { clientNames, type Send, simulateCascade } from './test-support.ts';
+import { clientNames, type Send, threeLayers } from './test-support.ts';
 
 const model = { recipients: 100, batchSize: 10, friends: 5 };
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
@@ -108,15 +107,7 @@ describe('the attack on a wire trace', () => {
         sends.push({ atMs: round * 1000 + offset++, sender: clients[sender] as string, recipient, length: 100 });
       }
     }
-    const timed = parseStrategyConfig('timed:t=1s');
-    const trace = simulateCascade({
-      clients,
-      layers: [timed, timed, timed],
-      sends,
-      endMs: 401_000,
-      random: random.fork('mix'),
-      format: 'sphinx',
-    });
+    const trace = threeLayers('timed:t=1s', clients, sends, random.fork('mix'), { endMs: 401_000 });
     const rounds = disclosureRoundsFromTrace(trace.events, trace.roles, { roundMs: 1000, lagMs: 1 });
     assert.equal(rounds.length, 400);
     assert.ok(rounds.every((r) => r.senders.length === 10 && r.recipients.length === 10));

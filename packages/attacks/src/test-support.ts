@@ -2,7 +2,7 @@
 // @mixlab/mixing in a cascade on a manual clock and writes down what a tap would see (with
 // each format's sizes) and the truth. Every hop is instantaneous; a release is one request.
 import type { Roles, TruthRecord, WireEvent } from '@mixlab/anonymity';
-import { createStrategy, type MixStrategy, type StrategyConfig } from '@mixlab/mixing';
+import { createStrategy, type MixStrategy, parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { ManualClock, poissonSchedule, type SeededRandom } from '@mixlab/runtime';
 
 export const GATEWAY = 'gateway';
@@ -104,6 +104,25 @@ export function simulateCascade(options: {
     nodes: options.layers.map((strategy, i) => ({ name: nodeName(i + 1), layer: i + 1, strategy })),
   };
   return { roles, events, truth };
+}
+
+/** Three layers of one strategy, Sphinx sizes and 200 s unless told: the cascade most tests run. */
+export function threeLayers(
+  strategy: string,
+  clients: readonly string[],
+  sends: readonly Send[],
+  random: SeededRandom,
+  options: { readonly format?: 'sphinx' | 'onion'; readonly endMs?: number } = {},
+): CascadeTrace {
+  const config = parseStrategyConfig(strategy);
+  return simulateCascade({
+    clients,
+    layers: [config, config, config],
+    sends,
+    endMs: options.endMs ?? 200_000,
+    random,
+    format: options.format ?? 'sphinx',
+  });
 }
 
 /** Poisson sends at `ratePerSecond` in total from random clients to random others, lengths uniform in [1, 2000]. */

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TruthRecord, WireEvent } from '@mixlab/anonymity';
-import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom, shuffle } from '@mixlab/runtime';
 import { scoreLinking } from './linking.ts';
-import { clientNames, GATEWAY, poissonSends, simulateCascade } from './test-support.ts';
+import { clientNames, GATEWAY, poissonSends, threeLayers } from './test-support.ts';
 import { learnDelayProfile, timingCorrelation } from './timing-correlation.ts';
 import { traceEnds } from './trace.ts';
 
@@ -12,17 +11,9 @@ const clients = clientNames(10);
 
 /** Top-1, mean rank and AUC of the timing attack on a three-layer cascade of `strategy`. */
 function attack(strategy: string, seed = 7) {
-  const config = parseStrategyConfig(strategy);
   const random = seededRandom(seed);
   const sends = poissonSends(clients, 10, 120_000, random.fork('sends'));
-  const trace = simulateCascade({
-    clients,
-    layers: [config, config, config],
-    sends,
-    endMs: 200_000,
-    random: random.fork('mix'),
-    format: 'sphinx',
-  });
+  const trace = threeLayers(strategy, clients, sends, random.fork('mix'));
   const { estimates } = timingCorrelation(trace.events, trace.roles);
   return scoreLinking(estimates, trace.truth, clients).summary;
 }
