@@ -23,23 +23,24 @@ export function submissionShapes(
   options: SubmissionShapeOptions = {},
 ): (string | number)[][] {
   const loneMs = options.loneMs ?? 50;
+  // No other client's submission within loneMs on either side.
+  const lone = (i: number): boolean => {
+    const { atMs, sender } = submissions[i] as Submission;
+    for (const step of [-1, 1]) {
+      for (let j = i + step; j >= 0 && j < submissions.length; j += step) {
+        const other = submissions[j] as Submission;
+        if (Math.abs(other.atMs - atMs) > loneMs) break;
+        if (other.sender !== sender) return false;
+      }
+    }
+    return true;
+  };
   const previous = new Map<string, number>();
   return submissions.map((submission, i) => {
-    let lone = true;
-    for (let j = i - 1; j >= 0 && submission.atMs - (submissions[j] as Submission).atMs <= loneMs && lone; j--) {
-      if ((submissions[j] as Submission).sender !== submission.sender) lone = false;
-    }
-    for (
-      let j = i + 1;
-      j < submissions.length && (submissions[j] as Submission).atMs - submission.atMs <= loneMs && lone;
-      j++
-    ) {
-      if ((submissions[j] as Submission).sender !== submission.sender) lone = false;
-    }
     const last = previous.get(submission.sender);
     previous.set(submission.sender, submission.atMs);
     const gapOctave = last === undefined ? -1 : Math.floor(Math.log2(submission.atMs - last + 1));
-    return [submission.packets, submission.bytes, lone ? 'lone' : 'crowd', gapOctave];
+    return [submission.packets, submission.bytes, lone(i) ? 'lone' : 'crowd', gapOctave];
   });
 }
 

@@ -159,12 +159,11 @@ export function simulateFlood(
     const honest = fill ? Math.min(honestPooled, perRound - 1) : honestPooled;
     for (let i = 0; i < honest; i++) node.add('honest');
     honestIn = honest;
-    let flushRounds: number | undefined;
+    let flushRounds = honest === 0 ? 0 : undefined;
     for (let r = 1; r <= maxRounds && flushRounds === undefined; r++) {
       round(false);
       if (honestIn === 0) flushRounds = r;
     }
-    if (honest === 0) flushRounds = 0;
     let targetRounds: number | undefined;
     if (flushRounds !== undefined) {
       flushed++;
