@@ -19,8 +19,9 @@ export function distributionFromWeights(weights: Float64Array): SenderDistributi
   let total = 0;
   for (const w of weights) total += w;
   const probabilities = new Float64Array(weights.length);
-  for (let i = 0; i < weights.length; i++)
+  for (let i = 0; i < weights.length; i++) {
     probabilities[i] = total > 0 ? (weights[i] as number) / total : 1 / weights.length;
+  }
   return { probabilities, unattributed: 0 };
 }
 

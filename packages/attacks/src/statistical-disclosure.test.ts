@@ -5,6 +5,7 @@ import {
   disclosureRoundsFromTrace,
   disclosureRoundsNeeded,
   StatisticalDisclosure,
+  scoreDisclosure,
   simulateDisclosure,
 } from './statistical-disclosure.ts';
 import { clientNames, type Send, threeLayers } from './test-support.ts';
@@ -34,6 +35,10 @@ describe('StatisticalDisclosure', () => {
     // Background c = d = 1/2; 2 other deliveries in the target rounds: v = (O − 2u)/2.
     assert.deepEqual([...attack.profile()], [1, 0, 0, 0]);
     assert.deepEqual(attack.top(1), ['a']);
+    assert.deepEqual(scoreDisclosure(attack, ['a']), { inTop: 1, ranks: [1], disclosed: true });
+    // b, c and d tie at 0: b is listed first, but a tie does not disclose.
+    assert.deepEqual(scoreDisclosure(attack, ['a', 'b']), { inTop: 2, ranks: [1, 2], disclosed: false });
+    assert.throws(() => scoreDisclosure(attack, ['z']), /not a recipient/);
   });
 
   it('takes the background as uniform before it has seen a round without the target', () => {
@@ -115,5 +120,6 @@ describe('the attack on a wire trace', () => {
     for (const round of rounds) attack.observe(round);
     assert.equal(attack.targetRounds, 200);
     assert.deepEqual(attack.top(3).sort(), friends);
+    assert.equal(scoreDisclosure(attack, friends).disclosed, true);
   });
 });

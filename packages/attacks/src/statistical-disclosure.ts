@@ -118,6 +118,28 @@ export class StatisticalDisclosure {
   }
 }
 
+/**
+ * Scores the attack against the true friends (a set, from the truth): how many are in its
+ * top m, each one's 1-based rank by the estimate, and whether every friend scores strictly
+ * above every other recipient (disclosed; ties count against the attacker).
+ */
+export function scoreDisclosure(
+  attack: StatisticalDisclosure,
+  friends: readonly string[],
+): { readonly inTop: number; readonly ranks: readonly number[]; readonly disclosed: boolean } {
+  const friendSet = new Set(friends);
+  for (const friend of friendSet) {
+    if (!attack.recipients.includes(friend)) throw new RangeError(`friend "${friend}" is not a recipient`);
+  }
+  const top = new Set(attack.top(friendSet.size));
+  const order = attack.top(attack.recipients.length);
+  return {
+    inTop: [...friendSet].filter((friend) => top.has(friend)).length,
+    ranks: [...friendSet].map((friend) => order.indexOf(friend) + 1),
+    disclosed: separates(attack.profile(), attack.recipients, friendSet),
+  };
+}
+
 /** Parameters of Danezis' model: N recipients, batches of b, m friends, confidence l. */
 export interface DisclosureModel {
   readonly recipients: number;

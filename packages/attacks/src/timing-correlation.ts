@@ -36,7 +36,7 @@ function checkOptions(options: TimingOptions): { binMs: number; windowMs: number
   return { binMs, windowMs };
 }
 
-/** Calls `visit(submission, lag)` for every submission within ±windowMs of each push. */
+/** Calls `visit(push, submission, lag)` for every submission within ±windowMs of each push (lag = push − submission). */
 function forPairs(
   submissions: readonly Submission[],
   pushes: readonly Push[],
@@ -104,8 +104,9 @@ export function timingCorrelation(
     const k = Math.floor(lag / profile.binMs);
     const index = clientIndex.get(submission.sender) as number;
     const weights = weightsByPush.get(push) as Float64Array;
-    if (k < profile.weights.length)
+    if (k < profile.weights.length) {
       weights[index] = (weights[index] as number) + submission.packets * (profile.weights[k] as number);
+    }
   });
   const estimates = pushes.map((push) => ({
     recipient: push.recipient,
