@@ -50,6 +50,13 @@ describe('simulateFlood (the real strategies, seeded)', () => {
     }
   });
 
+  it('refuses an exponential mix whose delays the senders choose', () => {
+    assert.throws(
+      () => simulateFlood(parseStrategyConfig('exponential:delay=sender'), seededRandom(1)),
+      /drawn delays/,
+    );
+  });
+
   const trials = 4000;
   for (const [strategy, options] of [
     ['pool:t=1s,min=4,fraction=1', { attackerPerRound: 6 }],
@@ -84,8 +91,12 @@ describe('followTarget', () => {
     });
 
   it('names the target’s recipient when only the target and the attacker got in', () => {
-    const sends: Send[] = [{ atMs: 100, sender: 'client-0', recipient: 'client-2', length: 10 }];
-    for (let i = 0; i < 9; i++) {
+    const sends: Send[] = [
+      { atMs: 100, sender: 'client-0', recipient: 'client-2', length: 10 },
+      // The target's own loop cover comes back to it and says nothing.
+      { atMs: 100.5, sender: 'client-0', recipient: 'client-0', length: 10 },
+    ];
+    for (let i = 0; i < 8; i++) {
       sends.push({ atMs: 101 + i, sender: `attacker-${i % 4}`, recipient: `attacker-${(i + 1) % 4}`, length: 10 });
     }
     const trace = run(sends);
@@ -94,7 +105,7 @@ describe('followTarget', () => {
       attackers: ['attacker-0', 'attacker-1', 'attacker-2', 'attacker-3'],
       sinceMs: 100,
     });
-    assert.equal(found.targetSubmissions, 1);
+    assert.equal(found.targetSubmissions, 2);
     assert.equal(found.candidates.length, 1);
     assert.equal(found.recipient, 'client-2');
   });
@@ -134,6 +145,26 @@ describe('floodedNodeOutput', () => {
   it('names the link that carried one packet more than the attacker sent over it', () => {
     const found = floodedNodeOutput(events, { node: 'mix-1', sinceMs: 100, ownPackets: (e) => own.get(e.to) ?? 0 });
     assert.equal(found.identified, events[3]);
+    assert.equal(found.releases, 1);
+  });
+
+  it('finds the target in a real threshold node flooded by the attacker', () => {
+    const clients = ['client-0', 'client-1', 'attacker'];
+    const sends: Send[] = [{ atMs: 100, sender: 'client-0', recipient: 'client-1', length: 10 }];
+    for (let i = 0; i < 4; i++) sends.push({ atMs: 101 + i, sender: 'attacker', recipient: 'attacker', length: 10 });
+    const threshold = parseStrategyConfig('threshold:n=5');
+    const trace = simulateCascade({
+      clients,
+      layers: [threshold, threshold],
+      sends,
+      endMs: 1000,
+      random: seededRandom(6),
+      format: 'sphinx',
+    });
+    // A whole-batch release: all 4 of the attacker's pooled packets left with it.
+    const found = floodedNodeOutput(trace.events, { node: 'mix-1', sinceMs: 100, ownPackets: () => 4 });
+    assert.equal(found.identified?.to, 'mix-2');
+    assert.equal(found.identified?.packets, 5);
     assert.equal(found.releases, 1);
   });
 

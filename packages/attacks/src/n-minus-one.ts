@@ -39,6 +39,8 @@ function roundPlan(config: StrategyConfig, options: FloodOptions): { perRound: n
     case 'binomial':
       return { perRound, roundMs: config.intervalMs };
     case 'exponential': {
+      if (config.delay === 'sender')
+        throw new RangeError('the flood needs drawn delays: delay=sender leaves them to senders');
       const roundMs = options.roundMs ?? config.meanDelayMs;
       if (!(roundMs !== undefined && roundMs > 0)) throw new RangeError('exponential needs roundMs or a mean delay');
       return { perRound, roundMs };
@@ -219,8 +221,9 @@ export function floodedNodeOutput(
 
 /**
  * The analysis of a trace recorded during the attack: every honest submission but the
- * target's was held back since `sinceMs`, so a push after it to a recipient that is not one
- * of the attacker's endpoints is the target's. Identified when exactly one such push exists.
+ * target's was held back since `sinceMs`, so a push after it to a recipient that is neither
+ * one of the attacker's endpoints nor the target (its own loop cover and acknowledgements
+ * come back to it) is the target's message. Identified when all such pushes go to one recipient.
  */
 export function followTarget(
   events: Iterable<WireEvent>,
@@ -234,7 +237,9 @@ export function followTarget(
   const attackers = new Set(attack.attackers);
   const { submissions, pushes } = traceEnds(events, roles);
   const targetSubmissions = submissions.filter((s) => s.sender === attack.target && s.atMs >= attack.sinceMs).length;
-  const candidates = pushes.filter((p) => p.atMs >= attack.sinceMs && !attackers.has(p.recipient));
+  const candidates = pushes.filter(
+    (p) => p.atMs >= attack.sinceMs && p.recipient !== attack.target && !attackers.has(p.recipient),
+  );
   const recipients = new Set(candidates.map((p) => p.recipient));
   return {
     targetSubmissions,
