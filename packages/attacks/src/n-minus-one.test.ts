@@ -77,19 +77,21 @@ describe('simulateFlood (the real strategies, seeded)', () => {
   }
 });
 
+/** Two threshold-5 layers, the attacker's flood and the target's sends in `sends`. */
+const floodedCascade = (clients: readonly string[], sends: readonly Send[]) => {
+  const threshold = parseStrategyConfig('threshold:n=5');
+  return simulateCascade({
+    clients,
+    layers: [threshold, threshold],
+    sends,
+    endMs: 10_000,
+    random: seededRandom(4),
+    format: 'sphinx',
+  });
+};
+
 describe('followTarget', () => {
   const clients = [...clientNames(4), 'attacker-0', 'attacker-1', 'attacker-2', 'attacker-3'];
-  const threshold = parseStrategyConfig('threshold:n=5');
-  const run = (sends: Send[]) =>
-    simulateCascade({
-      clients,
-      layers: [threshold, threshold],
-      sends,
-      endMs: 10_000,
-      random: seededRandom(4),
-      format: 'sphinx',
-    });
-
   it('names the target’s recipient when only the target and the attacker got in', () => {
     const sends: Send[] = [
       { atMs: 100, sender: 'client-0', recipient: 'client-2', length: 10 },
@@ -99,7 +101,7 @@ describe('followTarget', () => {
     for (let i = 0; i < 8; i++) {
       sends.push({ atMs: 101 + i, sender: `attacker-${i % 4}`, recipient: `attacker-${(i + 1) % 4}`, length: 10 });
     }
-    const trace = run(sends);
+    const trace = floodedCascade(clients, sends);
     const found = followTarget(trace.events, trace.roles, {
       target: 'client-0',
       attackers: ['attacker-0', 'attacker-1', 'attacker-2', 'attacker-3'],
@@ -118,7 +120,7 @@ describe('followTarget', () => {
     for (let i = 0; i < 8; i++) {
       sends.push({ atMs: 102 + i, sender: `attacker-${i % 4}`, recipient: `attacker-${(i + 1) % 4}`, length: 10 });
     }
-    const trace = run(sends);
+    const trace = floodedCascade(clients, sends);
     const found = followTarget(trace.events, trace.roles, {
       target: 'client-0',
       attackers: ['attacker-0'],
@@ -152,15 +154,7 @@ describe('floodedNodeOutput', () => {
     const clients = ['client-0', 'client-1', 'attacker'];
     const sends: Send[] = [{ atMs: 100, sender: 'client-0', recipient: 'client-1', length: 10 }];
     for (let i = 0; i < 4; i++) sends.push({ atMs: 101 + i, sender: 'attacker', recipient: 'attacker', length: 10 });
-    const threshold = parseStrategyConfig('threshold:n=5');
-    const trace = simulateCascade({
-      clients,
-      layers: [threshold, threshold],
-      sends,
-      endMs: 1000,
-      random: seededRandom(6),
-      format: 'sphinx',
-    });
+    const trace = floodedCascade(clients, sends);
     // A whole-batch release: all 4 of the attacker's pooled packets left with it.
     const found = floodedNodeOutput(trace.events, { node: 'mix-1', sinceMs: 100, ownPackets: () => 4 });
     assert.equal(found.identified?.to, 'mix-2');
