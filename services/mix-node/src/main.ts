@@ -64,6 +64,7 @@ const node = new MixNode({
   // A mix node's id names it as the destination of its own loops.
   resolveGateway: async (id) => (await topology.findGateway(id))?.url ?? (await topology.find(id))?.url,
   send: (url, frames) => sender.send(url, frames),
+  deliveryPayloadBytes: packetFormat(config.packetFormat).deliveryPayloadBytes,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 

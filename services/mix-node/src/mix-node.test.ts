@@ -38,6 +38,7 @@ interface FixtureOptions {
   readonly resolveNode?: (id: string) => Promise<string | undefined>;
   readonly failSendTo?: string;
   readonly maxPacketBytes?: number;
+  readonly deliveryPayloadBytes?: number;
 }
 
 describe('MixNode', () => {
@@ -87,6 +88,7 @@ describe('MixNode', () => {
         sends.push({ url, frames: [...frames] });
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
       },
+      deliveryPayloadBytes: options.deliveryPayloadBytes,
     });
     return { node, registry, clock, sends, warnings, random };
   }
@@ -388,6 +390,23 @@ describe('MixNode', () => {
         },
       ]);
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, delivered: 2, forwarded: 1 }));
+    });
+  });
+
+  describe('delivery padding', () => {
+    it('pads every delivery payload with zeros to deliveryPayloadBytes, whatever it carries', async () => {
+      const f = fixture({ threshold: 2, deliveryPayloadBytes: 300 });
+      await f.node.receive([lastHopPacket('short'), lastHopPacket('a somewhat longer message')]);
+      await f.node.settled();
+      const frames = f.sends[0]?.frames ?? [];
+      assert.deepEqual(
+        frames.map((frame) => frame.length),
+        [32 + 300, 32 + 300],
+      );
+      const payloads = frames.map((frame) => decodeDelivery(frame).payload);
+      const unpadded = payloads.map((payload) => text.decode(payload).replace(/\0+$/, '')).sort();
+      assert.deepEqual(unpadded, ['a somewhat longer message', 'short']);
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, delivered: 2 }));
     });
   });
 

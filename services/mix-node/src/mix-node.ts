@@ -46,6 +46,11 @@ export interface MixNodeDeps {
   readonly resolveGateway: (id: string) => Promise<string | undefined>;
   /** POSTs frames to a URL; rejects when they were not accepted. */
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /**
+   * The packet format's deliveryPayloadBytes: every delivery's payload is zero-padded to it, so
+   * messages, acknowledgements and cover are one size past the exit. Absent: sent as peeled (onion).
+   */
+  readonly deliveryPayloadBytes?: number;
 }
 
 export class MixNode {
@@ -171,7 +176,10 @@ export class MixNode {
         continue;
       }
       if (peeled.kind === 'deliver') {
-        const delivery = encodeDelivery({ recipient: peeled.destination.recipient, payload: peeled.payload });
+        const delivery = encodeDelivery(
+          { recipient: peeled.destination.recipient, payload: peeled.payload },
+          this.#deps.deliveryPayloadBytes,
+        );
         addTo(`${base}/v1/deliveries`, delivery, 'delivered');
       } else {
         addTo(`${base}/v1/packets`, peeled.packet, 'forwarded');
