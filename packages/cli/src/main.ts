@@ -2,7 +2,7 @@
 /**
  * mixlab: talk to a mixlab network through its client gateway.
  *   mixlab topology
- *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
+ *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
  *   mixlab listen [--key FILE]
  *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
  */
@@ -22,8 +22,12 @@ commands:
   topology                 print the mix nodes of every layer
   send --to ADDRESS TEXT   send TEXT to the recipient whose address is ADDRESS, wait for its
                            acknowledgement and retransmit when none comes
-                           (--no-ack, --ack-timeout SECONDS (20), --attempts N (3))
-  listen [--key FILE]      print this client's address, then every message it receives
+                           (--no-ack, --ack-timeout SECONDS (20), --attempts N (3));
+                           --reveal-send-time seals the send time into the message so that
+                           listen can show its latency: a leak (the recipient, with a view of
+                           the gateway, can match it to its submission), off by default
+  listen [--key FILE]      print this client's address, then every message it receives (with
+                           its latency when the sender revealed its send time)
   ${LOAD_USAGE}
 
 options:
@@ -43,6 +47,7 @@ const { values, positionals } = parseArgs({
     'no-ack': { type: 'boolean', default: false },
     'ack-timeout': { type: 'string', default: '20' },
     attempts: { type: 'string', default: '3' },
+    'reveal-send-time': { type: 'boolean', default: false },
     key: { type: 'string', default: process.env.MIXLAB_KEY ?? join(homedir(), '.mixlab', 'key.json') },
     help: { type: 'boolean', short: 'h' },
     clients: { type: 'string' },
@@ -92,6 +97,7 @@ try {
         acknowledge: !values['no-ack'],
         ackTimeoutMs: ackTimeout * 1000,
         attempts,
+        revealSendTime: values['reveal-send-time'],
       });
       break;
     }
@@ -108,9 +114,10 @@ try {
       const subscription = client.receive(
         keys,
         (message) => {
-          const latency = Date.now() - message.sentAt;
+          // Only a sender that chose to reveal its send time (send --reveal-send-time) gets a latency.
+          const latency = message.sentAt === undefined ? '' : ` (${Date.now() - message.sentAt} ms)`;
           const text = new TextDecoder().decode(message.body);
-          console.log(`[${new Date().toISOString()}] ${message.id} (${latency} ms): ${text}`);
+          console.log(`[${new Date().toISOString()}] ${message.id}${latency}: ${text}`);
         },
         { onError: (error) => console.error(`mixlab: ${error.message}`) },
       );
