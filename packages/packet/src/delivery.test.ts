@@ -55,13 +55,20 @@ describe('delivery', () => {
     }
   });
 
-  it('pads the payload with zeros to a given size, and refuses a payload longer than that', () => {
+  it('pads the payload with random bytes to a given size, and refuses a payload longer than that', () => {
     const payload = bytes(10, 5);
     const frame = encodeDelivery({ recipient: bytes(X25519_KEY_BYTES, 1), payload }, 64);
     assert.equal(frame.length, X25519_KEY_BYTES + 64);
     const decoded = decodeDelivery(frame);
     assert.deepEqual(decoded.payload.subarray(0, 10), payload);
-    assert.ok(decoded.payload.subarray(10).every((byte) => byte === 0));
+    const padding = decoded.payload.subarray(10);
+    const again = decodeDelivery(encodeDelivery({ recipient: bytes(X25519_KEY_BYTES, 1), payload }, 64)).payload;
+    // 54 random bytes: all zero, or equal twice, with probability 2^-432.
+    assert.ok(
+      padding.some((byte) => byte !== 0),
+      'not zeros',
+    );
+    assert.notDeepEqual(again.subarray(10), padding, 'fresh for every delivery');
     assert.throws(() => encodeDelivery({ recipient: bytes(X25519_KEY_BYTES, 1), payload }, 9), {
       name: 'RangeError',
       message: 'a delivery payload of 10 bytes exceeds the 9 to pad to',

@@ -116,7 +116,7 @@ export interface PacketFormat {
   payloadCapacity?(destination: Destination): number;
   /**
    * The one size of every delivery payload, for formats that have one (Sphinx: reply id +
-   * payload block, what a delivered reply is). The exit pads every delivery with zeros to it
+   * payload block, what a delivered reply is). The exit pads every delivery to it with random bytes
    * (`encodeDelivery`), so past the exit a message, an acknowledgement and loop cover are one
    * size too; a recipient reads its sealed message from the first `payloadCapacity` bytes.
    * Absent when a delivery grows with its payload (onion).

@@ -47,7 +47,7 @@ export interface MixNodeDeps {
   /** POSTs frames to a URL; rejects when they were not accepted. */
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
   /**
-   * The packet format's deliveryPayloadBytes: every delivery's payload is zero-padded to it, so
+   * The packet format's deliveryPayloadBytes: every delivery's payload is padded to it (random bytes), so
    * messages, acknowledgements and cover are one size past the exit. Absent: sent as peeled (onion).
    */
   readonly deliveryPayloadBytes?: number;
