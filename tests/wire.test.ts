@@ -26,8 +26,8 @@ const THRESHOLD = 4;
  * so under onion the size sets of different links cannot overlap by accident.
  */
 const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 1450];
-/** Sphinx only (onion has no reply blocks): messages sent with an acknowledgement, one batch of them. */
-const ACKNOWLEDGED_LENGTHS = [5, 300, 900, 1400];
+/** Sphinx only (onion has no reply blocks): acknowledged messages, one batch; up to 1146 bytes fit beside a reply block. */
+const ACKNOWLEDGED_LENGTHS = [5, 300, 700, 1100];
 const SPHINX_PACKET_BYTES = 2622;
 /** The gateway's id in docker-compose.yml: exits name it in every delivery's routing. */
 const GATEWAY_ID = 'gateway-1';

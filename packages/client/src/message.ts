@@ -3,12 +3,13 @@
  * exit node nor the gateway can read it:
  *   version (1) = 4 | kind (1) | flags (1) | message id (16) | [sent at, ms since the epoch (f64 BE)]
  *   | reply block length (u16 BE) | body length (u32 BE) | reply block | body | zero padding
- * The send time is there only when the sender asked for it (flag 0x01, `revealSendTime`): a
- * recipient holding it, plus a view of the sender's gateway, could match the message to its
+ * The send time is there only when the sender asked for it (flag 0x01, SendOptions.sentAt):
+ * a recipient holding it, plus a view of the sender's gateway, could match the message to its
  * submission and undo the mixing delays, so by default nothing in a message says when it left.
  * Version 3, which always carried the send time, is refused. A reply block, when present,
- * lets the recipient acknowledge the message without learning who sent it. Kind 1 marks loop cover: a client's packet to itself, which only
- * it can read, so on the wire and at the gateway it is any other message. The padding
+ * lets the recipient acknowledge the message without learning who sent it. Kind 1 marks loop
+ * cover: a client's packet to itself, which only it can read, so on the wire and at the
+ * gateway it is any other message. The padding
  * brings every sealed message to one size where the packet format has one (Sphinx), so
  * neither the exit, nor the gateway, nor the wire between them learns a message's length.
  */
