@@ -31,7 +31,8 @@ describe('Sphinx in the cascade: acknowledgements, retransmission, replays', { t
 
   it('acknowledges every message, retransmits a late one, and delivers each exactly once', async () => {
     const { gatewayUrl, prometheusUrl, directoryKey } = cascade as Cascade;
-    const client = new MixnetClient(gatewayUrl, { directoryKey });
+    // Recipients acknowledge after Exp(250 ms) rather than the default 1 s, well inside the time-out.
+    const client = new MixnetClient(gatewayUrl, { directoryKey, ackDelayMeanMs: 250 });
     const senderKeys = generateKeyPair();
     const events: DeliveryEvent[] = [];
     const errors: Error[] = [];

@@ -62,7 +62,14 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
       for (let i = 0; i < MESSAGES; i++) {
         const recipient = i % 2;
         const text = `message ${i} for recipient ${recipient}: ${'x'.repeat(i * 7)}`;
-        const receipt = await sender.send((recipients[recipient] as KeyPair).publicKey, new TextEncoder().encode(text));
+        // Revealed send times (an opt-in leak) let the receiver report latencies to the gateway.
+        const receipt = await sender.send(
+          (recipients[recipient] as KeyPair).publicKey,
+          new TextEncoder().encode(text),
+          {
+            sentAt: Date.now(),
+          },
+        );
         assert.deepEqual(receipt.route, cascadeRoute, 'one node per layer: the only route');
         expected.set(receipt.messageId, { recipient, text });
       }

@@ -1,21 +1,23 @@
 /**
  * The wire, as a passive adversary on the compose network sees it: tcpdump on the
- * cascade's bridge while a client sends messages of varied lengths, then every HTTP
- * request read back from the capture and the packet sizes grouped by link.
+ * cascade's bridge while a client sends messages of varied lengths (under Sphinx, some
+ * with acknowledgements too), then every HTTP request and every WebSocket push read back
+ * from the capture and the sizes grouped by link.
  *
  * Under Sphinx every packet on every link is the same size, and so is every delivery from
- * the exit to the gateway; under the onion baseline a packet's size says which layer it is
- * on (and, hop to hop, which packet it is), and a delivery's size the message's length.
+ * the exit to the gateway and every push from the gateway to a client, whether it carries a
+ * message or an acknowledgement; under the onion baseline a packet's size says which layer
+ * it is on (and, hop to hop, which packet it is), and a delivery's size the message's length.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { MixnetClient, type Subscription } from '@mixlab/client';
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { AcknowledgedSender, MixnetClient, type Subscription } from '@mixlab/client';
+import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
 import { decodeFrames, defaultGeometry, type PacketFormatName, sphinx } from '@mixlab/packet';
 import { type Cascade, eventually, startCascade } from '@mixlab/testbed';
 import { bridgeInterface, buildCaptureImage, type Capture, startCapture } from './capture/capture.ts';
-import { httpRequestsFromPcap, type WireRequest } from './helpers/pcap.ts';
+import { httpRequestsFromPcap, type WireRequest, webSocketsFromPcap } from './helpers/pcap.ts';
 
 const THRESHOLD = 4;
 /**
@@ -24,6 +26,8 @@ const THRESHOLD = 4;
  * so under onion the size sets of different links cannot overlap by accident.
  */
 const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 1450];
+/** Sphinx only (onion has no reply blocks): acknowledged messages, one batch; up to 1146 bytes fit beside a reply block. */
+const ACKNOWLEDGED_LENGTHS = [5, 300, 700, 1100];
 const SPHINX_PACKET_BYTES = 2622;
 /** The gateway's id in docker-compose.yml: exits name it in every delivery's routing. */
 const GATEWAY_ID = 'gateway-1';
@@ -32,6 +36,7 @@ const PORT = 8080;
 /** The links that carry packets, in path order; `client` is the host, behind the published port. */
 const PACKET_LINKS = ['client→client-gateway', 'client-gateway→mix-1', 'mix-1→mix-2', 'mix-2→mix-3'] as const;
 const DELIVERY_LINK = 'mix-3→client-gateway';
+const PUSH_LINK = 'client-gateway→client (WebSocket)';
 /** Compose service → the name it has in the link labels (one node per layer here). */
 const SERVICES: Record<string, string> = {
   'client-gateway': 'client-gateway',
@@ -45,8 +50,10 @@ const SERVICES: Record<string, string> = {
 interface Observation {
   /** Packet sizes per link, in capture order. */
   readonly packets: Map<string, number[]>;
-  /** Message sizes (recipient | sealed message) mix-3 hands to the gateway. */
+  /** Delivery sizes (recipient | sealed message or reply | padding) mix-3 hands to the gateway. */
   readonly deliveries: number[];
+  /** Wire sizes of the WebSocket frames the gateway pushed to the recipient and to the sender (its acknowledgements). */
+  readonly pushes: { readonly recipient: number[]; readonly sender: number[] };
   readonly requestsPerLink: Map<string, number>;
   readonly captureSummary: string;
   readonly seconds: number;
@@ -77,13 +84,13 @@ async function observe(format: PacketFormatName): Promise<Observation> {
   const started = Date.now();
   let cascade: Cascade | undefined;
   let capture: Capture | undefined;
-  let subscription: Subscription | undefined;
+  const subscriptions: Subscription[] = [];
   let cleanedUp = false;
   const cleanUp = async () => {
     if (cleanedUp) return;
     cleanedUp = true;
     pending.delete(cleanUp);
-    subscription?.close();
+    for (const subscription of subscriptions) subscription.close();
     await capture?.dispose().catch((error) => console.error(`removing the capture container: ${error}`));
     await cascade?.stop();
   };
@@ -113,15 +120,17 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     const arrived = new Map<string, Uint8Array>();
     const errors: Error[] = [];
     const receiver = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey });
-    subscription = receiver.receive(
+    const subscription = receiver.receive(
       recipient,
       (message) => {
         arrived.set(message.id, message.body);
       },
       { onError: (error) => errors.push(error) },
     );
+    subscriptions.push(subscription);
     await subscription.opened;
     const sender = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey });
+    const senderKeys = generateKeyPair();
     for (const length of MESSAGE_LENGTHS) {
       const body = new Uint8Array(randomBytes(length));
       const receipt = await sender.send(recipient.publicKey, body);
@@ -135,6 +144,35 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     );
     assert.deepEqual(errors, []);
     for (const [id, body] of expected) assert.deepEqual(new Uint8Array(arrived.get(id) ?? []), body, `message ${id}`);
+
+    if (format === 'sphinx') {
+      // One batch of acknowledged messages: their deliveries, and then the acknowledgements
+      // (each after its own drawn delay), go over the same links at the same sizes.
+      const ackErrors: Error[] = [];
+      const acknowledged = new AcknowledgedSender(sender, senderKeys, {
+        ackTimeoutMs: 60_000,
+        maxAttempts: 1,
+        onError: (error) => ackErrors.push(error),
+      });
+      const acks = sender.receive(senderKeys, () => assert.fail('the sender receives only acknowledgements'), {
+        onReply: acknowledged.handleReply,
+        onError: (error) => ackErrors.push(error),
+      });
+      subscriptions.push(acks);
+      await acks.opened;
+      const sent = await Promise.all(
+        ACKNOWLEDGED_LENGTHS.map((length) =>
+          acknowledged.send(recipient.publicKey, new Uint8Array(randomBytes(length))),
+        ),
+      );
+      const outcomes = await Promise.all(sent.map(({ outcome }) => outcome));
+      assert.deepEqual(
+        outcomes,
+        ACKNOWLEDGED_LENGTHS.map(() => 'acknowledged'),
+      );
+      assert.deepEqual(errors, []);
+      assert.equal(arrived.size, MESSAGE_LENGTHS.length + ACKNOWLEDGED_LENGTHS.length);
+    }
 
     const { pcap, summary } = await capture.stop();
     capture = undefined;
@@ -167,7 +205,27 @@ async function observe(format: PacketFormatName): Promise<Observation> {
       } else continue;
       requestsPerLink.set(link, (requestsPerLink.get(link) ?? 0) + 1);
     }
-    return { packets, deliveries, requestsPerLink, captureSummary: summary, seconds: (Date.now() - started) / 1000 };
+    // The gateway's pushes: frames on the two mailbox sockets, uncompressed, so sizes are the payloads'.
+    const { sockets, unreadable: unreadableSockets } = webSocketsFromPcap(pcap, PORT);
+    assert.deepEqual(unreadableSockets, [], 'WebSocket streams the capture could not read');
+    const pushesTo = (keys: { publicKey: Uint8Array }) => {
+      const socket = sockets.find(({ path }) => path === `/v1/mailboxes/${toHex(keys.publicKey)}/ws`);
+      assert.ok(socket, `no WebSocket for ${toHex(keys.publicKey)} in the capture`);
+      assert.ok(
+        socket.frames.every((frame) => frame.rsv === 0 && frame.opcode === 1),
+        'uncompressed text frames',
+      );
+      return socket.frames.map((frame) => frame.wireBytes);
+    };
+    const pushes = { recipient: pushesTo(recipient), sender: format === 'sphinx' ? pushesTo(senderKeys) : [] };
+    return {
+      packets,
+      deliveries,
+      pushes,
+      requestsPerLink,
+      captureSummary: summary,
+      seconds: (Date.now() - started) / 1000,
+    };
   } finally {
     await cleanUp();
   }
@@ -188,11 +246,14 @@ function printTable(): void {
     }
     rows.push([
       format,
-      `${DELIVERY_LINK} (messages)`,
+      `${DELIVERY_LINK} (deliveries)`,
       String(observation.requestsPerLink.get(DELIVERY_LINK) ?? 0),
       String(observation.deliveries.length),
       range(observation.deliveries),
     ]);
+    const { recipient, sender } = observation.pushes;
+    rows.push([format, `${PUSH_LINK}, messages`, '-', String(recipient.length), range(recipient)]);
+    if (sender.length > 0) rows.push([format, `${PUSH_LINK}, acks`, '-', String(sender.length), range(sender)]);
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
   const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
@@ -204,7 +265,8 @@ function printTable(): void {
   ]);
   console.log(
     [
-      `wire sizes per link, ${MESSAGE_LENGTHS.length} messages of ${MESSAGE_LENGTHS[0]}..${MESSAGE_LENGTHS.at(-1)} bytes, threshold ${THRESHOLD}`,
+      `wire sizes per link, ${MESSAGE_LENGTHS.length} messages of ${MESSAGE_LENGTHS[0]}..${MESSAGE_LENGTHS.at(-1)} bytes ` +
+        `(sphinx: and ${ACKNOWLEDGED_LENGTHS.length} acknowledged), threshold ${THRESHOLD}`,
       ...lines,
       ...details,
     ].join('\n'),
@@ -258,21 +320,33 @@ describe('the wire, as a passive adversary on the compose network sees it', { ti
     assert.ok(shrink1 > 0 && shrink2 > 0, `layers shrink by ${shrink1} and ${shrink2} bytes`);
   });
 
-  it('sphinx: every packet on every link is the same size', async () => {
+  it('sphinx: every packet, delivery and push is one size on its link, messages and acknowledgements alike', async () => {
     const observation = await observe('sphinx');
     observations.set('sphinx', observation);
     assert.equal(defaultGeometry.packetBytes, SPHINX_PACKET_BYTES);
+    // The plain messages, the acknowledged ones, and their acknowledgements.
+    const packets = MESSAGE_LENGTHS.length + 2 * ACKNOWLEDGED_LENGTHS.length;
     for (const [link, sizes] of observation.packets) {
-      assert.equal(sizes.length, MESSAGE_LENGTHS.length, `packets on ${link}`);
+      assert.equal(sizes.length, packets, `packets on ${link}`);
       assert.deepEqual(new Set(sizes), new Set([SPHINX_PACKET_BYTES]), `packet sizes on ${link}`);
     }
-    assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
-    // Past the exit too: senders pad every message to the packet's capacity, so each delivery
-    // (recipient | sealed message) is the same size whatever the message's length.
+    assert.equal(observation.deliveries.length, packets, 'messages and acknowledgements delivered');
+    // Past the exit too: senders pad every message to the packet's capacity, and the exit pads
+    // every delivery (a message, or a reply with its reply id) to the format's one delivery size.
     const capacity = sphinx.payloadCapacity({ gateway: GATEWAY_ID, recipient: new Uint8Array(32) });
-    assert.deepEqual(new Set(observation.deliveries), new Set([32 + capacity]), `delivery sizes on ${DELIVERY_LINK}`);
+    assert.ok(capacity < sphinx.deliveryPayloadBytes);
+    assert.deepEqual(
+      new Set(observation.deliveries),
+      new Set([32 + sphinx.deliveryPayloadBytes]),
+      `delivery sizes on ${DELIVERY_LINK}`,
+    );
+    // And to the clients: a message and an acknowledgement are pushed as frames of one size.
+    const { recipient, sender } = observation.pushes;
+    assert.equal(recipient.length, MESSAGE_LENGTHS.length + ACKNOWLEDGED_LENGTHS.length, 'pushes to the recipient');
+    assert.equal(sender.length, ACKNOWLEDGED_LENGTHS.length, 'pushes (acknowledgements) to the sender');
+    assert.equal(new Set([...recipient, ...sender]).size, 1, `push sizes: ${range([...recipient, ...sender])}`);
     // Batching: one request per packet into mix-1, one per batch after it.
-    assert.equal(observation.requestsPerLink.get('mix-1→mix-2'), MESSAGE_LENGTHS.length / THRESHOLD);
-    assert.equal(observation.requestsPerLink.get('mix-2→mix-3'), MESSAGE_LENGTHS.length / THRESHOLD);
+    assert.equal(observation.requestsPerLink.get('mix-1→mix-2'), packets / THRESHOLD);
+    assert.equal(observation.requestsPerLink.get('mix-2→mix-3'), packets / THRESHOLD);
   });
 });

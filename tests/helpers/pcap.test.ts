@@ -10,9 +10,11 @@ import {
   LINKTYPE_LINUX_SLL,
   LINKTYPE_LINUX_SLL2,
   parseHttpRequests,
+  parseWebSocketFrames,
   readPcap,
   reassembleTcp,
   tcpSegments,
+  webSocketsFromPcap,
 } from './pcap.ts';
 
 interface Segment {
@@ -374,6 +376,81 @@ describe('HTTP/1.1 request parser', () => {
         [CLIENT, 40_001, SERVER, 8080, '/v1/packets', BINARY.length],
         [CLIENT, 40_001, SERVER, 8080, '/v1/packets', 300],
       ],
+    );
+  });
+});
+
+/** A server's unmasked frame: FIN, `opcode`, the payload length in 7, 7+16 or 7+64 bits. */
+function serverFrame(payload: Buffer, opcode = 1): Buffer {
+  const n = payload.length;
+  const header =
+    n < 126
+      ? Buffer.from([0x80 | opcode, n])
+      : n < 65536
+        ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 0xff])
+        : Buffer.concat([
+            Buffer.from([0x80 | opcode, 127]),
+            Buffer.from(new BigUint64Array([BigInt(n)]).buffer).reverse(),
+          ]);
+  return Buffer.concat([header, payload]);
+}
+
+describe('WebSocket frames', () => {
+  it('reads short, 16-bit and 64-bit lengths, unmasks client frames, and leaves a cut frame over', () => {
+    const mask = [1, 2, 3, 4];
+    const masked = Buffer.from([
+      0x81,
+      0x85,
+      ...mask,
+      ...Buffer.from('hello').map((byte, i) => byte ^ (mask[i % 4] as number)),
+    ]);
+    const stream = Buffer.concat([
+      serverFrame(Buffer.from('hi')),
+      serverFrame(Buffer.alloc(300, 0x61)),
+      serverFrame(Buffer.alloc(70_000, 0x62), 2),
+      masked,
+      serverFrame(Buffer.alloc(10)).subarray(0, 6),
+    ]);
+    const { frames, leftoverBytes } = parseWebSocketFrames(stream);
+    assert.deepEqual(
+      frames.map((f) => [f.fin, f.opcode, f.wireBytes, f.payload.length]),
+      [
+        [true, 1, 4, 2],
+        [true, 1, 304, 300],
+        [true, 2, 70_010, 70_000],
+        [true, 1, 11, 5],
+      ],
+    );
+    assert.equal(Buffer.from(frames[3]?.payload ?? []).toString(), 'hello');
+    assert.equal(leftoverBytes, 6);
+  });
+
+  it("finds a capture's upgraded connections and the frames their server sent", () => {
+    const handshake =
+      'GET /v1/mailboxes/ab/ws HTTP/1.1\r\nhost: gateway\r\nconnection: Upgrade\r\nupgrade: websocket\r\n' +
+      'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n';
+    const switched = 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n';
+    const pushes = Buffer.concat([serverFrame(Buffer.alloc(200, 0x7b)), serverFrame(Buffer.alloc(200, 0x7d))]);
+    const segments: Segment[] = [
+      { src: CLIENT, dst: SERVER, sport: 41_000, dport: 8080, seq: 100, flags: 'S' },
+      { src: SERVER, dst: CLIENT, sport: 8080, dport: 41_000, seq: 900, flags: 'S' },
+      { src: CLIENT, dst: SERVER, sport: 41_000, dport: 8080, seq: 101, payload: handshake },
+      { src: SERVER, dst: CLIENT, sport: 8080, dport: 41_000, seq: 901, payload: switched },
+      { src: SERVER, dst: CLIENT, sport: 8080, dport: 41_000, seq: 901 + switched.length, payload: pushes },
+      ...keepAliveConnection(5, 40_000), // plain HTTP: no socket
+    ];
+    const { sockets, unreadable } = webSocketsFromPcap(
+      pcapFile(segments.map((segment) => ethernet(tcpIpPacket(segment)))),
+      8080,
+    );
+    assert.deepEqual(unreadable, []);
+    assert.deepEqual(
+      sockets.map((socket) => [socket.serverIp, socket.clientIp, socket.clientPort, socket.path]),
+      [[SERVER, CLIENT, 41_000, '/v1/mailboxes/ab/ws']],
+    );
+    assert.deepEqual(
+      sockets[0]?.frames.map((frame) => frame.wireBytes),
+      [204, 204],
     );
   });
 });

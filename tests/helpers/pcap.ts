@@ -1,8 +1,9 @@
 /**
  * Just enough of a packet-capture reader for the wire test: classic libpcap files
  * (either byte order, micro- or nanosecond timestamps), Ethernet II / Linux cooked
- * (SLL, SLL2) / raw IPv4, TCP stream reassembly per direction, and HTTP/1.1 request
- * parsing of each client→server stream (keep-alive: several requests per stream).
+ * (SLL, SLL2) / raw IPv4, TCP stream reassembly per direction, HTTP/1.1 request
+ * parsing of each client→server stream (keep-alive: several requests per stream), and
+ * the frames a server sends on a connection upgraded to WebSocket.
  */
 
 export const LINKTYPE_ETHERNET = 1;
@@ -408,4 +409,130 @@ export function httpRequestsFromPcap(file: Uint8Array, serverPort: number): Wire
     }
   }
   return { requests, unreadable };
+}
+
+/** One WebSocket frame (RFC 6455) as it crossed the wire. */
+export interface WebSocketFrame {
+  readonly fin: boolean;
+  /** RSV1..3; RSV1 set means a compressed (permessage-deflate) payload. */
+  readonly rsv: number;
+  /** 1 text, 2 binary, 8 close, 9 ping, 10 pong, 0 continuation. */
+  readonly opcode: number;
+  /** Header and payload: the frame's size on the wire. */
+  readonly wireBytes: number;
+  /** Unmasked. */
+  readonly payload: Uint8Array;
+}
+
+/** The WebSocket frames in a byte stream, one after another; a frame cut short is left over. */
+export function parseWebSocketFrames(stream: Uint8Array): { frames: WebSocketFrame[]; leftoverBytes: number } {
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  const frames: WebSocketFrame[] = [];
+  let offset = 0;
+  while (offset + 2 <= stream.length) {
+    const first = stream[offset] as number;
+    const second = stream[offset + 1] as number;
+    let length = second & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      if (offset + 4 > stream.length) break;
+      length = view.getUint16(offset + 2);
+      header = 4;
+    } else if (length === 127) {
+      if (offset + 10 > stream.length) break;
+      length = Number(view.getBigUint64(offset + 2));
+      header = 10;
+    }
+    const masked = (second & 0x80) !== 0;
+    const mask = masked ? stream.subarray(offset + header, offset + header + 4) : undefined;
+    if (masked) header += 4;
+    const end = offset + header + length;
+    if (end > stream.length) break;
+    const payload = Uint8Array.from(stream.subarray(offset + header, end));
+    if (mask) for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (mask[i % 4] as number);
+    frames.push({
+      fin: (first & 0x80) !== 0,
+      rsv: (first >> 4) & 0x7,
+      opcode: first & 0x0f,
+      wireBytes: end - offset,
+      payload,
+    });
+    offset = end;
+  }
+  return { frames, leftoverBytes: stream.length - offset };
+}
+
+export interface WireWebSocket {
+  /** The server's end. */
+  readonly serverIp: string;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  /** The path the client upgraded, e.g. `/v1/mailboxes/<address>/ws`. */
+  readonly path: string;
+  /** What the server sent after the handshake. */
+  readonly frames: WebSocketFrame[];
+}
+
+const SWITCHING_PROTOCOLS = Buffer.from('HTTP/1.1 101 ');
+
+/**
+ * Every connection to `serverPort` that the capture saw upgraded to WebSocket, with the
+ * frames the server sent on it. Connections the capture cannot read whole are unreadable.
+ */
+export function webSocketsFromPcap(
+  file: Uint8Array,
+  serverPort: number,
+): { sockets: WireWebSocket[]; unreadable: UnreadableStream[] } {
+  const streams = reassembleTcp(tcpSegments(readPcap(file)));
+  const sockets: WireWebSocket[] = [];
+  const unreadable: UnreadableStream[] = [];
+  for (const request of streams) {
+    if (request.dstPort !== serverPort || !request.fromStart) continue;
+    let upgrade: HttpRequest | undefined;
+    try {
+      upgrade = parseHttpRequests(request.data).requests.findLast(
+        (r) => r.headers.upgrade?.toLowerCase() === 'websocket',
+      );
+    } catch {
+      continue; // not HTTP: httpRequestsFromPcap reports it
+    }
+    if (!upgrade) continue;
+    const note = (reason: string) =>
+      unreadable.push({
+        srcIp: request.dstIp,
+        dstIp: request.srcIp,
+        stream: `${request.dstIp}:${serverPort} → ${request.srcIp}:${request.srcPort}`,
+        reason,
+      });
+    const answer = streams.find(
+      (s) =>
+        s.srcIp === request.dstIp &&
+        s.srcPort === serverPort &&
+        s.dstIp === request.srcIp &&
+        s.dstPort === request.srcPort &&
+        s.fromStart,
+    );
+    if (!answer) {
+      note('the server side of the connection is not in the capture');
+      continue;
+    }
+    const data = Buffer.from(answer.data.buffer, answer.data.byteOffset, answer.data.byteLength);
+    const status = data.indexOf(SWITCHING_PROTOCOLS);
+    const headEnd = status < 0 ? -1 : data.indexOf(HEADER_END, status);
+    if (headEnd < 0) {
+      note('the server did not switch protocols');
+      continue;
+    }
+    const { frames, leftoverBytes } = parseWebSocketFrames(data.subarray(headEnd + 4));
+    if (answer.gap) note('bytes missing from the capture');
+    if (leftoverBytes > 0) note(`${leftoverBytes} bytes after the last whole frame`);
+    sockets.push({
+      serverIp: request.dstIp,
+      clientIp: request.srcIp,
+      clientPort: request.srcPort,
+      path: upgrade.path,
+      frames,
+    });
+  }
+  return { sockets, unreadable };
 }

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS, commandUsage, type Parsed, parseCommandLine, USAGE } from './command-line.ts';
+import type { SendSettings } from './send-command.ts';
 
 const KEY = 'ab'.repeat(32);
 const parse = (argv: string[], env: Record<string, string> = {}): Parsed =>
@@ -102,8 +103,20 @@ describe('parseCommandLine: settings', () => {
       kind: 'send',
       gateway: 'http://127.0.0.1:8080',
       directoryKey: undefined,
-      settings: { to: KEY, text: 'hello there', acknowledge: false, ackTimeoutMs: 20_000, attempts: 2 },
+      settings: {
+        to: KEY,
+        text: 'hello there',
+        acknowledge: false,
+        ackTimeoutMs: 20_000,
+        attempts: 2,
+        revealSendTime: false,
+      },
     });
+    const revealing = parse(['send', '--to', KEY, '--reveal-send-time', 'hi']) as { settings: SendSettings };
+    assert.equal(revealing.settings.revealSendTime, true);
+    const misplaced = parse(['listen', '--reveal-send-time']);
+    assert.equal(misplaced.kind, 'error');
+    assert.match((misplaced as { message: string }).message, /--reveal-send-time/);
   });
 });
 

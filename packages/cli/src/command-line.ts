@@ -20,17 +20,20 @@ const GLOBAL_OPTIONS = `options (every command):
                   export MIXLAB_DIRECTORY_KEY=$(docker compose exec directory cat /data/directory.pub))
   -h, --help      this command's usage`;
 
-const SEND_USAGE = `send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
+const SEND_USAGE = `send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
       send TEXT to the recipient whose address is ADDRESS (what \`mixlab listen\` prints), wait
       for its acknowledgement and retransmit when none comes: --ack-timeout SECONDS (20) per
-      attempt, --attempts N (3) in all; --no-ack sends once without waiting`;
+      attempt, --attempts N (3) in all; --no-ack sends once without waiting. --reveal-send-time
+      seals the send time into the message so that listen can show its latency: a leak (the
+      recipient, with a view of the gateway, can match it to its submission), off by default`;
 
 const COMMAND_USAGE: Readonly<Record<Command, string>> = {
   topology: `topology
       print the mix nodes of every layer (verified against the pinned directory key)`,
   send: SEND_USAGE,
   listen: `listen [--key FILE]
-      print this client's address, then every message it receives; --key FILE is its key
+      print this client's address, then every message it receives (with its latency when the
+      sender revealed its send time); --key FILE is its key
       (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`,
   load: LOAD_USAGE,
 };
@@ -84,6 +87,7 @@ const OPTIONS = {
   'directory-key': { type: 'string' },
   to: { type: 'string' },
   'no-ack': { type: 'boolean' },
+  'reveal-send-time': { type: 'boolean' },
   'ack-timeout': { type: 'string' },
   attempts: { type: 'string' },
   key: { type: 'string' },
@@ -102,7 +106,7 @@ const OPTIONS = {
 /** The flags each command takes besides --gateway, --directory-key and --help. */
 const COMMAND_FLAGS: Readonly<Record<Command, readonly string[]>> = {
   topology: [],
-  send: ['to', 'no-ack', 'ack-timeout', 'attempts'],
+  send: ['to', 'no-ack', 'ack-timeout', 'attempts', 'reveal-send-time'],
   listen: ['key'],
   load: ['clients', 'rate', 'duration', 'drain', 'drop-rate', 'loop-rate', 'strategy', 'json', 'seed'],
 };
@@ -166,7 +170,14 @@ function sendSettings(values: Record<string, string | boolean | undefined>, rest
   if (!/^\s*\d+\s*$/.test(attemptsText) || attempts < 1) {
     throw new UsageError(`--attempts must be a whole number >= 1, got "${attemptsText}"`);
   }
-  return { to, text: rest.join(' '), acknowledge: !values['no-ack'], ackTimeoutMs: ackTimeout * 1000, attempts };
+  return {
+    to,
+    text: rest.join(' '),
+    acknowledge: !values['no-ack'],
+    ackTimeoutMs: ackTimeout * 1000,
+    attempts,
+    revealSendTime: values['reveal-send-time'] === true,
+  };
 }
 
 /** Parses and checks a whole command line; a mistake of the user is a `kind: 'error'` result, never a throw. */

@@ -2,7 +2,7 @@
 /**
  * mixlab: talk to a mixlab network through its client gateway.
  *   mixlab topology
- *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] TEXT
+ *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
  *   mixlab listen [--key FILE]
  *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
  *   mixlab [<command>] --help
@@ -63,9 +63,10 @@ try {
       const subscription = client.receive(
         keys,
         (message) => {
-          const latency = Date.now() - message.sentAt;
+          // Only a sender that chose to reveal its send time (send --reveal-send-time) gets a latency.
+          const latency = message.sentAt === undefined ? '' : ` (${Date.now() - message.sentAt} ms)`;
           const text = new TextDecoder().decode(message.body);
-          console.log(`[${new Date().toISOString()}] ${message.id} (${latency} ms): ${text}`);
+          console.log(`[${new Date().toISOString()}] ${message.id}${latency}: ${text}`);
         },
         { onError: (error) => console.error(`mixlab: ${error.message}`) },
       );

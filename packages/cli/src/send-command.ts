@@ -8,6 +8,8 @@ export interface SendSettings {
   readonly acknowledge: boolean;
   readonly ackTimeoutMs: number;
   readonly attempts: number;
+  /** Seal the send time into the message for the recipient's latency display (a leak, opt-in). */
+  readonly revealSendTime: boolean;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -18,7 +20,9 @@ export async function sendCommand(client: MixnetClient, settings: SendSettings):
   const body = new TextEncoder().encode(settings.text);
   const replies = await client.replyFormat();
   if (!settings.acknowledge || !replies) {
-    const receipt = await client.send(recipient, body);
+    const receipt = await client.send(recipient, body, {
+      sentAt: settings.revealSendTime ? Date.now() : undefined,
+    });
     const why = settings.acknowledge ? ' (this packet format has no reply blocks: no acknowledgement)' : '';
     console.log(`sent message ${receipt.messageId} via ${receipt.route.join(' → ')}${why}`);
     return 0;
@@ -47,6 +51,7 @@ export async function sendCommand(client: MixnetClient, settings: SendSettings):
   const sender = new AcknowledgedSender(client, ackKeys, {
     ackTimeoutMs: settings.ackTimeoutMs,
     maxAttempts: settings.attempts,
+    revealSendTime: settings.revealSendTime,
     onEvent: (event) => {
       if (event.type === 'retransmitting') attempts = event.attempt;
       print(event);

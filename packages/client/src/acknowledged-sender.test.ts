@@ -28,12 +28,7 @@ class RecordingClient implements AcknowledgingClient {
     return replies;
   }
 
-  async send(
-    _recipient: Uint8Array,
-    _body: Uint8Array,
-    _now?: number,
-    options: SendOptions = {},
-  ): Promise<SendReceipt> {
+  async send(_recipient: Uint8Array, _body: Uint8Array, options: SendOptions = {}): Promise<SendReceipt> {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('gateway refused the packet');
@@ -58,6 +53,10 @@ class RecordingClient implements AcknowledgingClient {
 
 const settledSoon = () => new Promise((resolve) => setImmediate(resolve));
 
+/** What MixnetClient.receive hands to onReply: the delivery, and the reply id it would carry. */
+const reply = (sender: AcknowledgedSender, delivered: Uint8Array) =>
+  sender.handleReply(delivered, replies.replyId(delivered) as Uint8Array);
+
 describe('AcknowledgedSender', () => {
   let self: KeyPair;
   let hop: KeyPair;
@@ -79,7 +78,6 @@ describe('AcknowledgedSender', () => {
       ackTimeoutMs: 1000,
       maxAttempts,
       clock,
-      now: () => 1_700_000_000_000,
       onEvent: (event) => events.push(event),
       onError: (error) => errors.push(error),
     });
@@ -91,7 +89,7 @@ describe('AcknowledgedSender', () => {
     const sent = await sender.send(recipient, body);
     assert.equal(client.sends[0]?.options.replyTo, self);
     clock.advance(400);
-    sender.handleReply(client.acknowledgement(0));
+    reply(sender, client.acknowledgement(0));
     assert.equal(await sent.outcome, 'acknowledged');
     assert.equal(sender.outstanding, 0);
     assert.deepEqual(
@@ -114,14 +112,14 @@ describe('AcknowledgedSender', () => {
     assert.equal(client.sends[1]?.messageId, sent.messageId);
     assert.equal(client.sends[1]?.options.messageId, sent.messageId);
     // The first attempt's acknowledgement arrives late: it still counts.
-    sender.handleReply(client.acknowledgement(0));
+    reply(sender, client.acknowledgement(0));
     assert.equal(await sent.outcome, 'acknowledged');
     assert.deepEqual(
       events.map((e) => e.type),
       ['sent', 'retransmitting', 'sent', 'acknowledged'],
     );
     // A second acknowledgement of the same message is ignored.
-    sender.handleReply(client.acknowledgement(1));
+    reply(sender, client.acknowledgement(1));
     await settledSoon();
     assert.equal(events.length, 4);
   });
@@ -148,16 +146,44 @@ describe('AcknowledgedSender', () => {
   it('reports a reply that acknowledges another message, or was altered, as an error', async () => {
     const { client, errors, sender } = setUp();
     const sent = await sender.send(recipient, body);
-    sender.handleReply(client.acknowledgement(0, newMessageId()));
+    reply(sender, client.acknowledgement(0, newMessageId()));
     const altered = client.acknowledgement(0);
     altered[100] = (altered[100] as number) ^ 1;
-    sender.handleReply(altered);
+    reply(sender, altered);
     await settledSoon();
     assert.equal(errors.length, 2);
     assert.match(errors[0]?.message ?? '', /does not acknowledge its message/);
     assert.match(errors[1]?.message ?? '', /tagged|altered/);
     sender.close();
     assert.equal(await sent.outcome, 'cancelled');
+  });
+
+  it('claims only deliveries behind its own reply ids, late ones included, and leaves the rest to be opened', async () => {
+    const { client, sender } = setUp();
+    const sent = await sender.send(recipient, body);
+    const message = new Uint8Array(sphinx.deliveryPayloadBytes).fill(9);
+    assert.equal(reply(sender, message), false, 'a message is not a reply');
+    assert.equal(reply(sender, client.acknowledgement(0)), true);
+    assert.equal(await sent.outcome, 'acknowledged');
+    assert.equal(reply(sender, client.acknowledgement(0)), true, 'a late copy is still known as a reply');
+    assert.equal(reply(sender, message), false);
+  });
+
+  it('seals no send time unless asked to reveal it', async () => {
+    const { client, sender } = setUp();
+    await sender.send(recipient, body);
+    assert.equal(client.sends[0]?.options.sentAt, undefined);
+    const revealing = new AcknowledgedSender(client, self, {
+      ackTimeoutMs: 1000,
+      maxAttempts: 1,
+      clock: new ManualClock(),
+      revealSendTime: true,
+      now: () => 1_700_000_000_000,
+    });
+    await revealing.send(recipient, body);
+    assert.equal(client.sends[1]?.options.sentAt, 1_700_000_000_000);
+    sender.close();
+    revealing.close();
   });
 
   it('refuses nonsense options', () => {

@@ -7,8 +7,12 @@
 import { type KeyPair, toHex } from '@mixlab/crypto';
 import type { ReplySecret } from '@mixlab/packet';
 import { type Clock, monotonicClock } from '@mixlab/runtime';
+import { rememberBounded } from './bounded-set.ts';
 import { decodeAcknowledgement } from './message.ts';
 import type { MixnetClient } from './mixnet-client.ts';
+
+/** Reply ids of settled messages remembered to recognise their late acknowledgements. */
+const REMEMBERED_REPLY_IDS = 10_000;
 
 export type DeliveryOutcome = 'acknowledged' | 'expired' | 'cancelled';
 
@@ -25,7 +29,12 @@ export interface AcknowledgedSenderOptions {
   /** Sends in all, the first included. */
   readonly maxAttempts: number;
   readonly clock?: Clock;
-  /** Wall clock for the send time sealed in the message. */
+  /**
+   * Seal each attempt's send time (read on `now`) into the message, for the recipient's
+   * latency display: a leak, opt-in (SendOptions.sentAt).
+   */
+  readonly revealSendTime?: boolean;
+  /** Wall clock for a revealed send time. */
   readonly now?: () => number;
   readonly onEvent?: (event: DeliveryEvent) => void;
   /** Replies that cannot be read (altered, or not acknowledgements). */
@@ -52,6 +61,8 @@ export class AcknowledgedSender {
   readonly #clock: Clock;
   readonly #outstanding = new Map<string, Outstanding>();
   readonly #secrets = new Map<string, { messageId: string; secret: ReplySecret }>();
+  /** Reply ids of settled messages, so that their late acknowledgements are still known as replies. */
+  readonly #settledReplyIds = new Set<string>();
 
   constructor(client: AcknowledgingClient, keys: KeyPair, options: AcknowledgedSenderOptions) {
     if (!(options.ackTimeoutMs > 0)) throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
@@ -79,7 +90,7 @@ export class AcknowledgedSender {
       settle = resolve;
     });
     // The first attempt's failure is the caller's to see; later ones are retried.
-    const receipt = await this.#client.send(recipient, body, this.#now(), { replyTo: this.#keys });
+    const receipt = await this.#client.send(recipient, body, { replyTo: this.#keys, sentAt: this.#sentAt() });
     const entry: Outstanding = {
       recipient,
       body,
@@ -96,19 +107,25 @@ export class AcknowledgedSender {
     return { messageId: receipt.messageId, route: receipt.route, outcome };
   }
 
-  /** Give to `MixnetClient.receive(keys, ..., { onReply })` for this sender's keys. */
-  readonly handleReply = (delivered: Uint8Array): void => {
+  /**
+   * Give to `MixnetClient.receive(keys, ..., { onReply })` for this sender's keys. True when
+   * `replyId` is one of this sender's reply blocks (outstanding, or of a message already
+   * settled, whose late acknowledgement is dropped); false for anything else, a message.
+   */
+  readonly handleReply = (delivered: Uint8Array, replyId: Uint8Array): boolean => {
+    const id = toHex(replyId);
+    const known = this.#secrets.get(id);
+    if (!known) return this.#settledReplyIds.has(id);
     this.#client
       .replyFormat()
       .then((replies) => {
-        const replyId = replies?.replyId(delivered);
-        const known = replyId && this.#secrets.get(toHex(replyId));
-        if (!replies || !known) return; // an acknowledgement for a message already settled
+        if (!replies) return;
         const messageId = decodeAcknowledgement(replies.openReply(known.secret, delivered));
         if (messageId !== known.messageId) throw new Error('a reply came back that does not acknowledge its message');
         this.#settle(messageId, 'acknowledged');
       })
       .catch((error: Error) => this.#options.onError?.(error));
+    return true;
   };
 
   /** Stops every timer; outstanding messages settle as 'cancelled'. */
@@ -126,7 +143,7 @@ export class AcknowledgedSender {
       this.#emit({ type: 'retransmitting', messageId, attempt: entry.attempts });
       this.#armTimer(messageId, entry);
       this.#client
-        .send(entry.recipient, entry.body, this.#now(), { messageId, replyTo: this.#keys })
+        .send(entry.recipient, entry.body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() })
         .then((receipt) => {
           this.#remember(messageId, receipt.replySecret);
           this.#emit({ type: 'sent', messageId, attempt: entry.attempts, route: receipt.route });
@@ -150,7 +167,10 @@ export class AcknowledgedSender {
     if (!entry) return;
     entry.cancelTimer();
     this.#outstanding.delete(messageId);
-    for (const replyId of entry.replyIds) this.#secrets.delete(replyId);
+    for (const replyId of entry.replyIds) {
+      this.#secrets.delete(replyId);
+      rememberBounded(this.#settledReplyIds, replyId, REMEMBERED_REPLY_IDS);
+    }
     if (outcome === 'acknowledged') {
       const afterMs = this.#clock.now() - entry.startedAt;
       this.#emit({ type: 'acknowledged', messageId, attempts: entry.attempts, afterMs });
@@ -164,7 +184,7 @@ export class AcknowledgedSender {
     this.#options.onEvent?.(event);
   }
 
-  #now(): number {
-    return (this.#options.now ?? Date.now)();
+  #sentAt(): number | undefined {
+    return this.#options.revealSendTime ? (this.#options.now ?? Date.now)() : undefined;
   }
 }

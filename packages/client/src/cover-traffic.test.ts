@@ -10,7 +10,7 @@ class FakeClient implements CoverClient {
   readonly loops: { to: Uint8Array; options: SendOptions; bytes: number }[] = [];
   fail = false;
 
-  async send(to: Uint8Array, body: Uint8Array, _now?: number, options: SendOptions = {}): Promise<SendReceipt> {
+  async send(to: Uint8Array, body: Uint8Array, options: SendOptions = {}): Promise<SendReceipt> {
     if (this.fail) throw new Error('gateway refused the packet');
     this.loops.push({ to, options, bytes: body.length });
     return { messageId: options.messageId ?? 'none', route: [] };
@@ -77,8 +77,8 @@ describe('CoverTraffic', () => {
     await tick();
     const first = client.loops[0]?.options.messageId as string;
     clock.advance(300);
-    cover.handleLoop({ id: first, sentAt: 0, body: new Uint8Array(), kind: 'loop' });
-    cover.handleLoop({ id: first, sentAt: 0, body: new Uint8Array(), kind: 'loop' });
+    cover.handleLoop({ id: first, body: new Uint8Array(), kind: 'loop' });
+    cover.handleLoop({ id: first, body: new Uint8Array(), kind: 'loop' });
     assert.equal(cover.counts.loopsReturned, 1, 'a copy counts once');
     assert.deepEqual(cover.counts.loopRoundTripsMs, [300]);
     cover.stop();
@@ -90,7 +90,6 @@ describe('CoverTraffic', () => {
     assert.equal(late.cover.counts.loopsLost, 1);
     late.cover.handleLoop({
       id: late.client.loops[0]?.options.messageId as string,
-      sentAt: 0,
       body: new Uint8Array(),
       kind: 'loop',
     });

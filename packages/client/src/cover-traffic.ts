@@ -20,8 +20,6 @@ export interface CoverTrafficOptions {
   readonly clock?: Clock;
   /** Draws the cover's send times; the CSPRNG by default. */
   readonly random?: Random;
-  /** Wall clock for the send time sealed in a loop. */
-  readonly now?: () => number;
   readonly onError?: (error: Error) => void;
 }
 
@@ -108,7 +106,6 @@ export class CoverTraffic {
   }
 
   async #sendLoop(): Promise<void> {
-    const now = (this.#options.now ?? Date.now)();
     const body = new Uint8Array(this.#options.bodyBytes ?? 0);
     // Waiting for it before it leaves: it may be home before the gateway has answered.
     const messageId = newMessageId();
@@ -119,7 +116,7 @@ export class CoverTraffic {
     const loop = { sentAt: this.#clock.now(), cancel, left: false };
     this.#loops.set(messageId, loop);
     try {
-      await this.#client.send(this.#keys.publicKey, body, now, { kind: 'loop', messageId });
+      await this.#client.send(this.#keys.publicKey, body, { kind: 'loop', messageId });
     } catch (error) {
       cancel();
       this.#loops.delete(messageId);

@@ -10,7 +10,7 @@ import {
   type ReplySecret,
   type RouteHop,
 } from '@mixlab/packet';
-import { exponentialDelay, type Random, secureRandom } from '@mixlab/runtime';
+import { type Clock, exponentialDelay, monotonicClock, type Random, secureRandom } from '@mixlab/runtime';
 import {
   type NodeDescriptor,
   pickRoute,
@@ -19,6 +19,7 @@ import {
   TopologyVerificationError,
   verifyTopology,
 } from '@mixlab/topology';
+import { rememberBounded } from './bounded-set.ts';
 import { GatewayClient } from './gateway-client.ts';
 import {
   encodeAcknowledgement,
@@ -40,6 +41,12 @@ export interface SendOptions {
   readonly replyTo?: KeyPair;
   /** `loop` for loop cover (sent to oneself). */
   readonly kind?: MessageKind;
+  /**
+   * Seal this send time (ms since the epoch) into the message, so the recipient can show its
+   * latency. A leak, and so opt-in: a recipient that also sees the gateway's input can match
+   * the message to its submission and undo the mixing. Absent: the message says nothing of when it left.
+   */
+  readonly sentAt?: number;
 }
 
 export interface SendReceipt {
@@ -60,19 +67,33 @@ export interface ReceiveOptions {
   readonly onError?: (error: Error) => void;
   /**
    * Measurement only: tell the gateway each message's end-to-end latency with its
-   * acknowledgement (mixlab_end_to_end_latency_seconds). Reveals send times to the gateway.
+   * acknowledgement (mixlab_end_to_end_latency_seconds), for messages whose send time
+   * `sendTimeOf` knows. Reveals latencies to the gateway.
    */
   readonly reportLatency?: boolean;
+  /**
+   * A message's send time, ms since the epoch, when the receiver knows it: by default the time
+   * the sender revealed in it (`SendOptions.sentAt`). A process that sends and receives (the load
+   * generator) looks its own send times up instead, so nothing rides in the message.
+   */
+  readonly sendTimeOf?: (message: Message) => number | undefined;
   /** Clock for latencies, ms since the epoch. */
   readonly now?: () => number;
-  /** Deliveries that are replies (acknowledgements) go here instead of `onMessage`. */
-  readonly onReply?: (delivered: Uint8Array) => void;
+  /**
+   * Every delivery could be a reply (one size for all): this is asked first, with the reply id
+   * the delivery would carry, and returns true when it was a reply to one of this receiver's own
+   * blocks (AcknowledgedSender.handleReply); otherwise the delivery is opened as a message.
+   */
+  readonly onReply?: (delivered: Uint8Array, replyId: Uint8Array) => boolean;
   /** This client's own loop cover coming back goes here instead of `onMessage`. */
   readonly onLoop?: (message: Message) => void;
 }
 
 /** Message ids a receiver remembers to drop retransmitted duplicates. */
 const REMEMBERED_MESSAGE_IDS = 10_000;
+
+/** Mean acknowledgement delay when neither ackDelayMeanMs nor meanHopDelayMs is set. */
+export const DEFAULT_ACK_DELAY_MEAN_MS = 1_000;
 
 export interface Subscription {
   /** Resolves once the socket is open and the gateway pushes. */
@@ -96,6 +117,15 @@ export interface MixnetClientOptions {
    * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
    */
   readonly meanHopDelayMs?: number;
+  /**
+   * Mean of the exponentially distributed delay before a received message is acknowledged,
+   * drawn with `random` for every acknowledgement, so that when a reply leaves says nothing of
+   * when the message arrived. Default: meanHopDelayMs × the topology's layers (a route's mixing
+   * delay) when meanHopDelayMs is set, else DEFAULT_ACK_DELAY_MEAN_MS.
+   */
+  readonly ackDelayMeanMs?: number;
+  /** Times acknowledgement delays; monotonic by default. */
+  readonly clock?: Clock;
 }
 
 /** Parses a recipient address (64 hex characters) into its public key. */
@@ -116,13 +146,24 @@ export class MixnetClient {
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
 
   readonly #hopDelay: () => number | undefined;
+  readonly #clock: Clock;
+  readonly #ackDelayMean: () => Promise<number>;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
     this.gateway = new GatewayClient(gatewayUrl);
     const random = options.random ?? secureRandom;
     this.#random = random;
+    this.#clock = options.clock ?? monotonicClock;
     const mean = options.meanHopDelayMs;
     if (mean !== undefined && !(mean > 0)) throw new RangeError(`meanHopDelayMs must be positive, got ${mean}`);
+    const ackMean = options.ackDelayMeanMs;
+    if (ackMean !== undefined && !(ackMean > 0))
+      throw new RangeError(`ackDelayMeanMs must be positive, got ${ackMean}`);
+    this.#ackDelayMean = async () => {
+      if (ackMean !== undefined) return ackMean;
+      if (mean === undefined) return DEFAULT_ACK_DELAY_MEAN_MS;
+      return mean * (await this.topology()).layers.length;
+    };
     // Loopix: the sender draws every hop's delay, so it knows its message's latency distribution.
     this.#hopDelay = () => (mean === undefined ? undefined : Math.max(1, Math.round(exponentialDelay(mean, random))));
     const { directoryKey } = options;
@@ -164,12 +205,7 @@ export class MixnetClient {
   }
 
   /** Seals `body` to `recipient`, wraps it for a fresh random route, and submits it. */
-  async send(
-    recipient: Uint8Array,
-    body: Uint8Array,
-    now = Date.now(),
-    options: SendOptions = {},
-  ): Promise<SendReceipt> {
+  async send(recipient: Uint8Array, body: Uint8Array, options: SendOptions = {}): Promise<SendReceipt> {
     const { info, format } = await this.#gatewayContext();
     const topology = await this.topology();
     const route = pickRoute(topology, this.#random);
@@ -181,7 +217,7 @@ export class MixnetClient {
     }
     const message: Message = {
       id: options.messageId ?? newMessageId(),
-      sentAt: now,
+      sentAt: options.sentAt,
       body,
       replyBlock: reply?.block,
       kind: options.kind,
@@ -234,15 +270,26 @@ export class MixnetClient {
    * Pushes every message for `keys` to `onMessage` as it arrives (and those already
    * waiting), then removes it from the mailbox. A message that carries a reply block is
    * acknowledged through it, every time it arrives (the sender may not have heard the
-   * last acknowledgement); a retransmitted copy reaches `onMessage` only once.
+   * last acknowledgement), after a delay drawn from an exponential distribution
+   * (ackDelayMeanMs); closing the subscription drops acknowledgements still waiting.
+   * A retransmitted copy reaches `onMessage` only once.
    */
   receive(
     keys: KeyPair,
     onMessage: (message: ReceivedMessage) => void | Promise<void>,
     options: ReceiveOptions = {},
   ): Subscription {
-    const { onError = () => {}, reportLatency = false, now = Date.now, onReply, onLoop } = options;
+    const {
+      onError = () => {},
+      reportLatency = false,
+      sendTimeOf = (message: Message) => message.sentAt,
+      now = Date.now,
+      onReply,
+      onLoop,
+    } = options;
     const seen = new Set<string>();
+    const waiting = new Set<() => void>();
+    let closed = false;
     const address = toHex(keys.publicKey);
     const socket = new WebSocket(this.gateway.mailboxSocketUrl(address));
     const ack = (id: string, sentAt: number | undefined) => {
@@ -251,6 +298,17 @@ export class MixnetClient {
           ? { type: 'ack', ids: [id], latencies: [Math.max(0, (now() - sentAt) / 1000)] }
           : { type: 'ack', ids: [id] };
       socket.send(JSON.stringify(frame));
+    };
+    // Not at once: an acknowledgement leaving right after a delivery would tell the gateway which
+    // deliveries were messages (cover is never acknowledged) and link the two.
+    const acknowledgeLater = async (message: Message) => {
+      const delayMs = exponentialDelay(await this.#ackDelayMean(), this.#random);
+      if (closed) return;
+      const cancel = this.#clock.schedule(delayMs, () => {
+        waiting.delete(cancel);
+        this.#acknowledge(message).catch((error) => onError(new Error(`acknowledgement not sent: ${error}`)));
+      });
+      waiting.add(cancel);
     };
     const opened = new Promise<void>((resolve, reject) => {
       socket.addEventListener('open', () => resolve(), { once: true });
@@ -272,20 +330,22 @@ export class MixnetClient {
       const delivered = Buffer.from(payload, 'base64');
       let sentAt: number | undefined;
       try {
-        const { format } = await this.#gatewayContext();
-        if (format.replies?.replyId(delivered)) {
-          if (!onReply) throw new Error('a reply arrived, but this receiver sent no reply blocks');
-          onReply(delivered);
-        } else {
-          const message = openMessage(delivered, keys);
+        const { info, format } = await this.#gatewayContext();
+        const replyId = format.replies?.replyId(delivered);
+        if (!(replyId && onReply?.(delivered, replyId))) {
+          // The sealed message fills the packet's capacity; the exit padded the rest.
+          const capacity = format.payloadCapacity?.({ gateway: info.gatewayId, recipient: keys.publicKey });
+          const message = openMessage(delivered.subarray(0, capacity ?? delivered.length), keys);
           if (message.kind === 'loop') {
             onLoop?.(message);
             ack(deliveryId, undefined);
             return;
           }
-          this.#acknowledge(message).catch((error) => onError(new Error(`acknowledgement not sent: ${error}`)));
+          if (message.replyBlock) {
+            acknowledgeLater(message).catch((error) => onError(new Error(`acknowledgement not sent: ${error}`)));
+          }
           if (!seen.has(message.id)) {
-            sentAt = message.sentAt;
+            sentAt = sendTimeOf(message);
             rememberBounded(seen, message.id, REMEMBERED_MESSAGE_IDS);
             await onMessage({ ...message, deliveryId });
           }
@@ -295,7 +355,15 @@ export class MixnetClient {
       }
       ack(deliveryId, sentAt);
     });
-    return { opened, close: () => socket.close() };
+    return {
+      opened,
+      close: () => {
+        closed = true;
+        for (const cancel of waiting) cancel();
+        waiting.clear();
+        socket.close();
+      },
+    };
   }
 
   #gatewayContext(): Promise<{ info: GatewayInfo; format: PacketFormat }> {
@@ -315,13 +383,4 @@ export class MixnetClient {
 
 function routeHops(route: readonly NodeDescriptor[], delayMs: () => number | undefined): RouteHop[] {
   return route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey), delayMs: delayMs() }));
-}
-
-/** Adds `value`, forgetting the oldest entries beyond `limit` (a Set iterates in insertion order). */
-function rememberBounded(set: Set<string>, value: string, limit: number): void {
-  set.add(value);
-  for (const oldest of set) {
-    if (set.size <= limit) break;
-    set.delete(oldest);
-  }
 }

@@ -53,13 +53,17 @@ describe('LoadTally', () => {
 
   it('adds up sent, delivered, lost, duplicates, unexpected and throughput', () => {
     const tally = new LoadTally(1_000_000);
+    const sendTimes = { a: 1_000_100, b: 1_000_200, c: 1_005_000, d: 1_006_000, e: 1_007_000, f: 1_008_000 };
+    for (const [id, at] of Object.entries(sendTimes)) tally.recordSending(id, at);
     for (const id of ['a', 'b', 'c', 'd', 'e']) tally.recordSent(id);
-    tally.recordSendError();
-    tally.recordReceived('a', 1_000_100, 1_000_600); // 500 ms
-    tally.recordReceived('b', 1_000_200, 1_001_200); // 1000 ms
-    tally.recordReceived('a', 1_000_100, 1_001_300); // duplicate: not a second latency
-    tally.recordReceived('x', 1_000_000, 1_002_000); // not ours: 2000 ms, unexpected
-    tally.recordReceived('c', 1_005_000, 1_012_500); // 7500 ms, the last delivery, 11.9 s after the first
+    tally.recordSendError('f');
+    assert.equal(tally.sendTimeOf('a'), 1_000_100);
+    assert.equal(tally.sendTimeOf('f'), undefined, 'a failed send is forgotten');
+    tally.recordReceived('a', 1_000_600); // 500 ms
+    tally.recordReceived('b', 1_001_200); // 1000 ms
+    tally.recordReceived('a', 1_001_300); // duplicate: not a second latency
+    tally.recordReceived('x', 1_002_000); // not ours: unexpected, and no send time to measure from
+    tally.recordReceived('c', 1_012_500); // 7500 ms, the last delivery, 11.9 s after the first
     tally.recordUnreadable();
     assert.equal(tally.inFlight, 2);
     const summary = tally.summary(settings, 1_015_000);
@@ -85,32 +89,36 @@ describe('LoadTally', () => {
       },
     );
     assert.deepEqual(summary.latencyMs, {
-      count: 4,
+      count: 3,
       minMs: 500,
       p50Ms: 1000,
       p95Ms: 7500,
       p99Ms: 7500,
       maxMs: 7500,
-      meanMs: 2750,
+      meanMs: 3000,
     });
   });
 
   it('matches a receipt that comes before its send resolved', () => {
     const tally = new LoadTally(0);
-    tally.recordReceived('early', 0, 40);
+    tally.recordSending('early', 0);
+    tally.recordReceived('early', 40);
     assert.equal(tally.delivered, 0);
     tally.recordSent('early');
     assert.equal(tally.delivered, 1);
     assert.equal(tally.inFlight, 0);
+    assert.deepEqual(tally.latenciesMs, [40]);
   });
 
   it('divides by the load duration at least, and reports null latency when nothing arrived', () => {
     // 2 delivered over 25 s of deliveries, more than the 10 s of load: a network falling behind.
     const slow = new LoadTally(0);
-    slow.recordSent('p');
-    slow.recordSent('q');
-    slow.recordReceived('p', 0, 5_000);
-    slow.recordReceived('q', 0, 30_000);
+    for (const id of ['p', 'q']) {
+      slow.recordSending(id, 0);
+      slow.recordSent(id);
+    }
+    slow.recordReceived('p', 5_000);
+    slow.recordReceived('q', 30_000);
     assert.equal(slow.summary(settings, 30_000).throughput, 2 / 25);
     const tally = new LoadTally(0);
     tally.recordSent('a');
@@ -119,15 +127,22 @@ describe('LoadTally', () => {
     assert.equal(summary.latencyMs, null);
     assert.equal(summary.lost, 1);
     const quick = new LoadTally(0);
+    quick.recordSending('b', 0);
     quick.recordSent('b');
-    quick.recordReceived('b', 0, 100);
+    quick.recordReceived('b', 100);
     assert.equal(quick.summary(settings, 20_000).throughput, 1 / 10);
   });
 });
 
-/** An in-memory network: every message arrives `delayMs` later, `duplicate` ones twice. */
+/**
+ * An in-memory network: every message arrives `delayMs` later, `duplicate` ones twice. It
+ * records, per receipt, the send time the receiver would report latency from.
+ */
 function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
-  const mailboxes = new Map<string, (message: { id: string; sentAt: number }) => void>();
+  const mailboxes = new Map<string, (message: { id: string; body: Uint8Array }) => void>();
+  const reportedSendTimes: { sentAt: number | undefined; receivedAt: number }[] = [];
+  /** Send times the load generator put in messages (it must put none). */
+  const sealedSendTimes: (number | undefined)[] = [];
   const loopHandlers = new Map<string, ReceiveOptions['onLoop']>();
   let drops = 0;
   let count = 0;
@@ -140,15 +155,17 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
     const self = ++clientCount;
     firstRouteDraws.push(random.float());
     return {
-      async send(recipient, body, now = Date.now(), options = {}) {
-        const id = options.messageId ?? `m${++count}`;
+      async send(recipient, body, options = {}) {
+        count++;
+        const id = options.messageId ?? `m${count}`;
         const address = Buffer.from(recipient).toString('hex');
+        sealedSendTimes.push(options.sentAt);
         if (options.kind === 'loop') {
-          setTimeout(() => loopHandlers.get(address)?.({ id, sentAt: now, body, kind: 'loop' }), delayMs).unref();
+          setTimeout(() => loopHandlers.get(address)?.({ id, body, kind: 'loop' }), delayMs).unref();
           return { messageId: id, route: [] };
         }
         sends.push([self, recipient[0] as number]);
-        const deliver = () => mailboxes.get(address)?.({ id, sentAt: now });
+        const deliver = () => mailboxes.get(address)?.({ id, body });
         setTimeout(deliver, delayMs).unref();
         if (duplicate(count)) setTimeout(deliver, delayMs + 5).unref();
         return { messageId: id, route: [] };
@@ -158,7 +175,10 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
       },
       receive(keys, onMessage, options?: ReceiveOptions): Subscription {
         assert.equal(options?.reportLatency, true);
-        mailboxes.set(Buffer.from(keys.publicKey).toString('hex'), (message) => void onMessage(message));
+        mailboxes.set(Buffer.from(keys.publicKey).toString('hex'), (message) => {
+          void onMessage(message);
+          reportedSendTimes.push({ sentAt: options?.sendTimeOf?.(message), receivedAt: Date.now() });
+        });
         loopHandlers.set(Buffer.from(keys.publicKey).toString('hex'), options?.onLoop);
         return { opened: Promise.resolve(), close: () => {} };
       },
@@ -169,7 +189,7 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
     keyCount++;
     return { publicKey: new Uint8Array(32).fill(keyCount), privateKey: new Uint8Array(32) };
   };
-  return { connect, generateKeys, sends, firstRouteDraws, drops: () => drops };
+  return { connect, generateKeys, sends, firstRouteDraws, drops: () => drops, reportedSendTimes, sealedSendTimes };
 }
 
 describe('runLoad', () => {
@@ -200,6 +220,12 @@ describe('runLoad', () => {
     assert.equal(network.sends.length, summary.sent);
     assert.ok(network.sends.every(([from, to]) => from !== to));
     assert.deepEqual(new Set(network.sends.map(([, to]) => to)), new Set([1, 2, 3]));
+    // Latency comes from the generator's own send times; nothing rides in the message.
+    assert.deepEqual(new Set(network.sealedSendTimes), new Set([undefined]));
+    assert.equal(network.reportedSendTimes.length, summary.sent + 1, 'every receipt, the duplicate too');
+    for (const { sentAt, receivedAt } of network.reportedSendTimes) {
+      assert.ok(sentAt !== undefined && receivedAt - sentAt >= 25 && receivedAt - sentAt < 1000, `sent at ${sentAt}`);
+    }
   });
 
   it('sends cover beside the load when asked, and its loops come back to their senders', async () => {

@@ -2,8 +2,9 @@
  * A load generator: N simulated clients, each with its own key pair and mailbox
  * subscription, each sending at Poisson rate R (messages per second, per client, as
  * Loopix clients do) to a random other simulated client for a while, then waiting for
- * stragglers. Every message carries its send time, so the recipient (this process, on
- * the same clock) measures its end-to-end latency exactly and reports it to the gateway.
+ * stragglers. Sender and recipient are this one process, so it keeps every message's send
+ * time itself (by message id) and measures end-to-end latency exactly on one clock, and
+ * reports it to the gateway; nothing in a message says when it was sent.
  *
  * The arithmetic (percentiles, tallies) is pure and tested; `runLoad` wires it to real
  * clients, clocks and timers. A run is seeded end to end from one number, or not at all.
@@ -12,6 +13,7 @@ import {
   type CoverClient,
   type CoverCounts,
   CoverTraffic,
+  newMessageId,
   type ReceiveOptions,
   type Subscription,
 } from '@mixlab/client';
@@ -140,11 +142,13 @@ export interface LoadSummary {
 
 /**
  * What one run saw, message by message. Receipts may be counted before their send
- * resolves (a fast network), so sent and received ids are matched either way round.
+ * resolves (a fast network), so sent and received ids are matched either way round; the
+ * send time is recorded before the send starts, so a receipt always finds it.
  */
 export class LoadTally {
   readonly startedAt: number;
   readonly latenciesMs: number[] = [];
+  readonly #sendTimes = new Map<string, number>();
   #sent = new Set<string>();
   #received = new Set<string>();
   #delivered = 0;
@@ -168,13 +172,25 @@ export class LoadTally {
     return this.#sent.size - this.#delivered;
   }
 
+  /** A send about to start, at `sentAt` on the run's clock. */
+  recordSending(messageId: string, sentAt: number): void {
+    this.#sendTimes.set(messageId, sentAt);
+  }
+
+  /** When this run sent `messageId`, or undefined when it did not. */
+  sendTimeOf(messageId: string): number | undefined {
+    return this.#sendTimes.get(messageId);
+  }
+
+  /** The gateway accepted the message. */
   recordSent(messageId: string): void {
     if (this.#sent.has(messageId)) return;
     this.#sent.add(messageId);
     if (this.#received.has(messageId)) this.#delivered++;
   }
 
-  recordSendError(): void {
+  recordSendError(messageId: string): void {
+    this.#sendTimes.delete(messageId);
     this.#sendErrors++;
   }
 
@@ -183,13 +199,15 @@ export class LoadTally {
     this.#unreadable++;
   }
 
-  recordReceived(messageId: string, sentAt: number, receivedAt: number): void {
+  /** A receipt; its latency counts when this run sent the message. */
+  recordReceived(messageId: string, receivedAt: number): void {
     if (this.#received.has(messageId)) {
       this.#duplicates++;
       return;
     }
     this.#received.add(messageId);
-    this.latenciesMs.push(Math.max(0, receivedAt - sentAt));
+    const sentAt = this.#sendTimes.get(messageId);
+    if (sentAt !== undefined) this.latenciesMs.push(Math.max(0, receivedAt - sentAt));
     this.#firstDeliveryAt = Math.min(this.#firstDeliveryAt ?? receivedAt, receivedAt);
     this.#lastDeliveryAt = Math.max(this.#lastDeliveryAt ?? receivedAt, receivedAt);
     if (this.#sent.has(messageId)) this.#delivered++;
@@ -237,7 +255,7 @@ export class LoadTally {
 export interface LoadClient extends CoverClient {
   receive(
     keys: KeyPair,
-    onMessage: (message: { readonly id: string; readonly sentAt: number }) => void | Promise<void>,
+    onMessage: (message: { readonly id: string }) => void | Promise<void>,
     options?: ReceiveOptions,
   ): Subscription;
 }
@@ -249,7 +267,7 @@ export interface LoadOptions extends LoadSettings {
    */
   readonly connect: (random: Random) => LoadClient;
   readonly generateKeys: () => KeyPair;
-  /** A wall clock (ms since the epoch): the send times sealed in messages are read on it. */
+  /** The clock send times and receipts are read on (one process, so any clock will do). */
   readonly clock?: Clock;
   readonly onProgress?: (progress: LoadProgress) => void;
   readonly progressIntervalMs?: number;
@@ -309,10 +327,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     client.receive(
       keys,
       (message) => {
-        tally.recordReceived(message.id, message.sentAt, clock.now());
+        tally.recordReceived(message.id, clock.now());
       },
       {
+        // Measurement: latencies from this run's own send times go to the gateway.
         reportLatency: true,
+        sendTimeOf: (message) => tally.sendTimeOf(message.id),
         now: () => clock.now(),
         onLoop: covers[index]?.handleLoop,
         onError: (error) => {
@@ -335,10 +355,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const sendOne = (from: number, to: number) => {
       const { client } = members[from] as (typeof members)[number];
       const recipient = (members[to] as (typeof members)[number]).keys.publicKey;
-      const sending = client.send(recipient, body, clock.now()).then(
+      const messageId = newMessageId();
+      tally.recordSending(messageId, clock.now());
+      const sending = client.send(recipient, body, { messageId }).then(
         (receipt) => tally.recordSent(receipt.messageId),
         (error: Error) => {
-          tally.recordSendError();
+          tally.recordSendError(messageId);
           onError(error);
         },
       );

@@ -98,7 +98,11 @@ export interface ReplyFormat {
   createReplyBlock(route: readonly RouteHop[], destination: Destination): { block: Uint8Array; secret: ReplySecret };
   /** The replier: the packet for a block and a message, and the layer-1 node to hand it to. */
   wrapReply(block: Uint8Array, message: Uint8Array): { firstHop: string; packet: Uint8Array };
-  /** The sender: the reply id of a delivered payload, or undefined when it is not a reply. */
+  /**
+   * The sender: the reply id a delivered payload carries if it is a reply (Sphinx: its first 16
+   * bytes), or undefined when it cannot be one. Every delivery is padded to one size, so only
+   * the sender, looking the id up among its own outstanding reply blocks, tells a reply apart.
+   */
   replyId(delivered: Uint8Array): Uint8Array | undefined;
   /** The sender: the message; throws PacketError('malformed') when the reply was altered. */
   openReply(secret: ReplySecret, delivered: Uint8Array): Uint8Array;
@@ -118,6 +122,14 @@ export interface PacketFormat {
    * grows with its payload (onion).
    */
   payloadCapacity?(destination: Destination): number;
+  /**
+   * The one size of every delivery payload, for formats that have one (Sphinx: reply id +
+   * payload block, what a delivered reply is). The exit pads every delivery to it with random bytes
+   * (`encodeDelivery`), so past the exit a message, an acknowledgement and loop cover are one
+   * size too; a recipient reads its sealed message from the first `payloadCapacity` bytes.
+   * Absent when a delivery grows with its payload (onion).
+   */
+  readonly deliveryPayloadBytes?: number;
   /** Reply blocks, when the format has them (Sphinx does, onion does not). */
   readonly replies?: ReplyFormat;
 }

@@ -4,13 +4,15 @@
  * this node knows it is cover. A loop that does not come back within `timeoutMs` is
  * counted lost: a live signal that something on the way drops packets.
  */
-import { type KeyPair, openSealed, randomBytes, seal, toHex } from '@mixlab/crypto';
+import { type KeyPair, openSealed, randomBytes, SEAL_OVERHEAD_BYTES, seal, toHex } from '@mixlab/crypto';
 import type { LoopMetrics } from '@mixlab/metrics';
 import type { PacketFormat, RouteHop } from '@mixlab/packet';
 import { type Clock, exponentialDelay, type Random } from '@mixlab/runtime';
 import { type Topology, type TopologyDocument, toTopology } from '@mixlab/topology';
 
 const LOOP_ID_BYTES = 16;
+/** A loop's sealed id; the exit pads deliveries past it (deliveryPayloadBytes). */
+const SEALED_LOOP_BYTES = LOOP_ID_BYTES + SEAL_OVERHEAD_BYTES;
 
 export interface LoopCoverDeps {
   readonly nodeId: string;
@@ -64,7 +66,7 @@ export class LoopCover {
 
   /** A delivery addressed to this node: returns true when it was one of its loops coming home. */
   returned(payload: Uint8Array): boolean {
-    const opened = openSealed(payload, this.#deps.keys);
+    const opened = openSealed(payload.subarray(0, SEALED_LOOP_BYTES), this.#deps.keys);
     if (opened?.length !== LOOP_ID_BYTES) return false;
     const id = toHex(opened);
     const loop = this.#outstanding.get(id);

@@ -69,6 +69,7 @@ const node = new MixNode({
     ),
   resolve: nextHops(topology),
   send: (url, frames) => sender.send(url, frames),
+  deliveryPayloadBytes: packetFormat(config.packetFormat).deliveryPayloadBytes,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
 

@@ -45,6 +45,7 @@ interface FixtureOptions {
   readonly resolve?: ResolveHop;
   readonly failSendTo?: string;
   readonly maxPacketBytes?: number;
+  readonly deliveryPayloadBytes?: number;
 }
 
 /** A directory document listing mix-2 and the gateway gw (mix-3 is not listed). */
@@ -115,6 +116,7 @@ describe('MixNode', () => {
         sends.push({ url, frames: [...frames] });
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
       },
+      deliveryPayloadBytes: options.deliveryPayloadBytes,
     });
     return { node, registry, clock, sends, warnings, random };
   }
@@ -416,6 +418,26 @@ describe('MixNode', () => {
         },
       ]);
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, delivered: 2, forwarded: 1 }));
+    });
+  });
+
+  describe('delivery padding', () => {
+    it('pads every delivery payload to deliveryPayloadBytes, whatever it carries', async () => {
+      const f = fixture({ threshold: 2, deliveryPayloadBytes: 300 });
+      await f.node.receive([lastHopPacket('short'), lastHopPacket('a somewhat longer message')]);
+      await f.node.settled();
+      const frames = f.sends[0]?.frames ?? [];
+      assert.deepEqual(
+        frames.map((frame) => frame.length),
+        [32 + 300, 32 + 300],
+      );
+      const messages = ['short', 'a somewhat longer message'];
+      const carried = frames.map((frame) => {
+        const payload = decodeDelivery(frame).payload;
+        return messages.find((message) => text.decode(payload.subarray(0, message.length)) === message);
+      });
+      assert.deepEqual(carried.sort(), [...messages].sort(), 'each payload starts with its message');
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, delivered: 2 }));
     });
   });
 

@@ -52,6 +52,11 @@ export interface MixNodeDeps {
   readonly resolve: ResolveHop;
   /** POSTs frames to a URL; rejects when they were not accepted. */
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /**
+   * The packet format's deliveryPayloadBytes: every delivery's payload is padded to it (random bytes), so
+   * messages, acknowledgements and cover are one size past the exit. Absent: sent as peeled (onion).
+   */
+  readonly deliveryPayloadBytes?: number;
 }
 
 /** mixlab_packets_total counts a packet sent on as forwarded or delivered, and every other end as forward_failed. */
@@ -190,7 +195,7 @@ export class MixNode {
         outgoing.push({
           kind: 'destination',
           hop: gateway,
-          frame: encodeDelivery({ recipient, payload: peeled.payload }),
+          frame: encodeDelivery({ recipient, payload: peeled.payload }, this.#deps.deliveryPayloadBytes),
         });
       }
     }

@@ -103,6 +103,7 @@ export interface SphinxOptions {
 export interface SphinxFormat extends PacketFormat {
   readonly geometry: Geometry;
   payloadCapacity(destination: Destination): number;
+  readonly deliveryPayloadBytes: number;
   readonly replies: ReplyFormat;
 }
 
@@ -443,6 +444,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   }
 
   const { replyBlockBytes, replyCapacity } = geometry;
+  // What peel delivers for a reply, and so the one size the exit pads every delivery to.
   const deliveredReplyBytes = REPLY_ID_BYTES + geometry.payloadBytes;
   const headerOffset = FIRST_HOP_BYTES;
   const replierKeyOffset = FIRST_HOP_BYTES + geometry.headerBytes;
@@ -533,7 +535,15 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   const replies: ReplyFormat = { replyBlockBytes, replyCapacity, createReplyBlock, wrapReply, replyId, openReply };
   const payloadCapacity = (destination: Destination) =>
     geometry.messageCapacity(utf8.encode(destination.gateway).length);
-  return { name: 'sphinx', geometry, wrap, peel, payloadCapacity, replies };
+  return {
+    name: 'sphinx',
+    geometry,
+    wrap,
+    peel,
+    payloadCapacity,
+    deliveryPayloadBytes: deliveredReplyBytes,
+    replies,
+  };
 }
 
 /** Sphinx with the default geometry (5 hops, 2048-byte payload) and system randomness. */

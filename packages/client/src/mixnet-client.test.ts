@@ -1,0 +1,265 @@
+/**
+ * MixnetClient.receive against a fake gateway: a real fastify server in this process with
+ * the gateway's routes a receiver uses (info, packet submission, the mailbox WebSocket).
+ * Deliveries are what an exit hands over: a real one-hop Sphinx packet, peeled and padded.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import websocket, { type WebSocket } from '@fastify/websocket';
+import { cryptoReady, generateKeyPair, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
+import type { AckFrame, ServerFrame, SubmitRequest } from '@mixlab/gateway-api';
+import { decodeDelivery, encodeDelivery, type ReplySecret, sphinx } from '@mixlab/packet';
+import { type Clock, exponentialDelay, ManualClock, seededRandom } from '@mixlab/runtime';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { decodeAcknowledgement, type Message, newMessageId, sealMessage } from './message.ts';
+import { DEFAULT_ACK_DELAY_MEAN_MS, MixnetClient, type ReceivedMessage, type ReceiveOptions } from './mixnet-client.ts';
+
+const GATEWAY_ID = 'gateway-1';
+
+class FakeGateway {
+  readonly app: FastifyInstance;
+  readonly sockets: WebSocket[] = [];
+  readonly acks: AckFrame[] = [];
+  readonly submitted: SubmitRequest['packets'][number][] = [];
+  #deliveries = 0;
+
+  constructor() {
+    this.app = Fastify();
+  }
+
+  async start(): Promise<string> {
+    await this.app.register(websocket);
+    this.app.get('/v1/gateway', async () => ({ gatewayId: GATEWAY_ID, packetFormat: 'sphinx' }));
+    this.app.post<{ Body: SubmitRequest }>('/v1/packets', async (request, reply) => {
+      this.submitted.push(...request.body.packets);
+      return reply.code(202).send({ accepted: request.body.packets.length, rejected: [] });
+    });
+    this.app.get('/v1/mailboxes/:address/ws', { websocket: true }, (socket) => {
+      this.sockets.push(socket);
+      socket.on('message', (data: Buffer) => this.acks.push(JSON.parse(data.toString('utf8')) as AckFrame));
+      socket.on('close', () => this.sockets.splice(this.sockets.indexOf(socket), 1));
+    });
+    return this.app.listen({ host: '127.0.0.1', port: 0 });
+  }
+
+  /** Pushes one delivery to every connected receiver; returns its mailbox id. */
+  push(payload: Uint8Array): string {
+    const id = (++this.#deliveries).toString(16).padStart(32, '0');
+    const frame: ServerFrame = {
+      type: 'message',
+      message: { id, payload: Buffer.from(payload).toString('base64'), receivedAt: Date.now() },
+    };
+    for (const socket of this.sockets) socket.send(JSON.stringify(frame));
+    return id;
+  }
+
+  ackedIds(): string[] {
+    return this.acks.flatMap((ack) => ack.ids);
+  }
+}
+
+/** Waits (in real time) for `condition`, which the socket and HTTP round trips make true. */
+async function until(what: string, condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A clock that records every delay it is asked to schedule. */
+function recordingClock(): { clock: Clock; manual: ManualClock; delays: number[] } {
+  const manual = new ManualClock();
+  const delays: number[] = [];
+  return {
+    manual,
+    delays,
+    clock: {
+      now: () => manual.now(),
+      schedule: (delayMs, fn) => {
+        delays.push(delayMs);
+        return manual.schedule(delayMs, fn);
+      },
+    },
+  };
+}
+
+describe('MixnetClient.receive', () => {
+  let gateway: FakeGateway;
+  let url: string;
+  let hop: KeyPair;
+  let recipient: KeyPair;
+  let senderKeys: KeyPair;
+  const route = () => [{ id: 'mix-1', publicKey: hop.publicKey }];
+
+  before(async () => {
+    await cryptoReady();
+    hop = generateKeyPair();
+    recipient = generateKeyPair();
+    senderKeys = generateKeyPair();
+    gateway = new FakeGateway();
+    url = await gateway.start();
+  });
+
+  after(async () => {
+    await gateway.app.close();
+  });
+
+  /** What the exit hands the gateway for a packet: peeled by the one hop, padded to the one delivery size. */
+  function exitDelivery(packet: Uint8Array): Uint8Array {
+    const peeled = sphinx.peel(packet, hop);
+    assert.equal(peeled.kind, 'deliver');
+    if (peeled.kind !== 'deliver') throw new Error('not a delivery');
+    const frame = encodeDelivery(
+      { recipient: peeled.destination.recipient, payload: peeled.payload },
+      sphinx.deliveryPayloadBytes,
+    );
+    return decodeDelivery(frame).payload;
+  }
+
+  /** A message to `recipient` as a sender wraps it (padded to the capacity) and the exit delivers it. */
+  function deliveryOf(message: Message, to = recipient): Uint8Array {
+    const destination = { gateway: GATEWAY_ID, recipient: to.publicKey };
+    const sealed = sealMessage(message, to.publicKey, sphinx.payloadCapacity(destination));
+    return exitDelivery(sphinx.wrap(route(), destination, sealed));
+  }
+
+  function withReplyBlock(body: string): { message: Message; secret: ReplySecret } {
+    const { block, secret } = sphinx.replies.createReplyBlock(route(), {
+      gateway: GATEWAY_ID,
+      recipient: senderKeys.publicKey,
+    });
+    return { message: { id: newMessageId(), body: new TextEncoder().encode(body), replyBlock: block }, secret };
+  }
+
+  async function listen(client: MixnetClient, options: ReceiveOptions = {}) {
+    const received: ReceivedMessage[] = [];
+    const loops: Message[] = [];
+    const errors: Error[] = [];
+    const before = gateway.sockets.length;
+    const subscription = client.receive(recipient, (message) => void received.push(message), {
+      onError: (error) => errors.push(error),
+      onLoop: (message) => loops.push(message),
+      ...options,
+    });
+    await subscription.opened;
+    await until('the gateway to see the socket', () => gateway.sockets.length === before + 1);
+    return { subscription, received, loops, errors };
+  }
+
+  it('hands a retransmitted message over once, acknowledges every delivery, and reads padded deliveries', async () => {
+    const acksBefore = gateway.acks.length;
+    const client = new MixnetClient(url, { clock: new ManualClock() });
+    const { subscription, received, loops, errors } = await listen(client);
+    try {
+      const message = { id: newMessageId(), body: new TextEncoder().encode('once') };
+      const delivery = deliveryOf(message);
+      assert.equal(delivery.length, sphinx.deliveryPayloadBytes, 'the exit padded it');
+      const ids = [
+        gateway.push(delivery),
+        gateway.push(deliveryOf(message)), // a retransmission: same id, another packet
+        gateway.push(deliveryOf({ id: newMessageId(), body: new Uint8Array(4), kind: 'loop' })),
+        gateway.push(randomBytes(sphinx.deliveryPayloadBytes)), // not for us: an error, still removed
+      ];
+      await until('every delivery to be acknowledged', () => gateway.acks.length - acksBefore === ids.length);
+      assert.deepEqual(gateway.ackedIds().slice(-ids.length).sort(), [...ids].sort());
+      assert.equal(received.length, 1);
+      assert.equal(received[0]?.id, message.id);
+      assert.equal(new TextDecoder().decode(received[0]?.body), 'once');
+      assert.equal(received[0]?.sentAt, undefined, 'no send time unless the sender revealed it');
+      assert.deepEqual(received[0]?.deliveryId, ids[0]);
+      assert.equal(loops.length, 1, 'loop cover goes to onLoop');
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]?.message ?? '', /does not open with this key/);
+      assert.ok(
+        gateway.acks.slice(acksBefore).every((ack) => ack.latencies === undefined),
+        'no latencies unless asked',
+      );
+    } finally {
+      subscription.close();
+    }
+  });
+
+  it('acknowledges through the reply block after a drawn delay, once per copy, never at once', async () => {
+    const submittedBefore = gateway.submitted.length;
+    const { clock, manual, delays } = recordingClock();
+    const client = new MixnetClient(url, { clock, random: seededRandom(7), ackDelayMeanMs: 500 });
+    const { subscription, received } = await listen(client);
+    try {
+      const { message, secret } = withReplyBlock('please acknowledge');
+      gateway.push(deliveryOf(message));
+      gateway.push(deliveryOf(message));
+      await until('both acknowledgements to be scheduled', () => delays.length === 2);
+      assert.equal(received.length, 1);
+      const draws = seededRandom(7);
+      assert.deepEqual(delays, [exponentialDelay(500, draws), exponentialDelay(500, draws)]);
+      const [first, second] = [...delays].sort((a, b) => a - b) as [number, number];
+      manual.advance(first - 0.001);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(gateway.submitted.length, submittedBefore, 'nothing leaves before its delay');
+      manual.advance(0.001);
+      await until('the first acknowledgement', () => gateway.submitted.length === submittedBefore + 1);
+      manual.advance(second - first);
+      await until('the second acknowledgement', () => gateway.submitted.length === submittedBefore + 2);
+      for (const { firstHop, packet } of gateway.submitted.slice(submittedBefore)) {
+        assert.equal(firstHop, 'mix-1');
+        const reply = exitDelivery(Buffer.from(packet, 'base64'));
+        assert.equal(reply.length, sphinx.deliveryPayloadBytes, 'a reply is as large as a message');
+        assert.equal(decodeAcknowledgement(sphinx.replies.openReply(secret, reply)), message.id);
+      }
+    } finally {
+      subscription.close();
+    }
+  });
+
+  it('gives onReply the deliveries behind its reply ids, and opens the others', async () => {
+    const client = new MixnetClient(url, { clock: new ManualClock() });
+    const { message, secret } = withReplyBlock('x');
+    const known = toHex(secret.id);
+    const replies: Uint8Array[] = [];
+    const received: ReceivedMessage[] = [];
+    const subscription = client.receive(senderKeys, (m) => void received.push(m), {
+      onReply: (delivered, replyId) => toHex(replyId) === known && replies.push(delivered) > 0,
+    });
+    await subscription.opened;
+    try {
+      const { packet } = sphinx.replies.wrapReply(message.replyBlock as Uint8Array, new Uint8Array([1, 2]));
+      const acksBefore = gateway.acks.length;
+      gateway.push(exitDelivery(packet));
+      gateway.push(deliveryOf({ id: newMessageId(), body: new Uint8Array(3) }, senderKeys));
+      await until('both deliveries to be handled', () => gateway.acks.length === acksBefore + 2);
+      assert.equal(replies.length, 1);
+      assert.deepEqual(sphinx.replies.openReply(secret, replies[0] as Uint8Array), new Uint8Array([1, 2]));
+      assert.equal(received.length, 1, 'the message was not taken for a reply');
+    } finally {
+      subscription.close();
+    }
+  });
+
+  it(`draws acknowledgement delays from Exp(mean ${DEFAULT_ACK_DELAY_MEAN_MS} ms) by default (Kolmogorov-Smirnov, alpha 0.01)`, async () => {
+    const { clock, manual, delays } = recordingClock();
+    const client = new MixnetClient(url, { clock, random: seededRandom(2026) });
+    const { subscription } = await listen(client);
+    const n = 400;
+    try {
+      const { message } = withReplyBlock('sample');
+      const delivery = deliveryOf(message);
+      for (let i = 0; i < n; i++) gateway.push(delivery); // every copy is acknowledged, each after its own draw
+      await until(`${n} acknowledgements to be scheduled`, () => delays.length === n, 10_000);
+    } finally {
+      subscription.close();
+    }
+    assert.equal(manual.pendingTimers, 0, 'closing dropped the acknowledgements still waiting');
+    const sorted = [...delays].sort((a, b) => a - b);
+    const cdf = (x: number) => 1 - Math.exp(-x / DEFAULT_ACK_DELAY_MEAN_MS);
+    const d = Math.max(...sorted.map((x, i) => Math.max((i + 1) / n - cdf(x), cdf(x) - i / n)));
+    const critical = 1.628 / Math.sqrt(n); // the asymptotic KS critical value at alpha = 0.01
+    assert.ok(d < critical, `KS statistic ${d.toFixed(4)} >= ${critical.toFixed(4)}`);
+    const mean = delays.reduce((sum, x) => sum + x, 0) / n;
+    assert.ok(Math.abs(mean - DEFAULT_ACK_DELAY_MEAN_MS) < 150, `sample mean ${mean.toFixed(0)} ms`);
+  });
+
+  it('refuses a non-positive acknowledgement delay mean', () => {
+    assert.throws(() => new MixnetClient(url, { ackDelayMeanMs: 0 }), /ackDelayMeanMs must be positive/);
+  });
+});
