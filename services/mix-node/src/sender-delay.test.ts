@@ -8,8 +8,7 @@ import { ManualClock } from '@mixlab/runtime';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
-import { everyHopToMix2 } from './test-support.ts';
+import { everyHopToMix2, TEST_REPLAY } from './test-support.ts';
 
 describe('exponential:delay=sender in the mix node', () => {
   let self: KeyPair;
@@ -24,8 +23,12 @@ describe('exponential:delay=sender in the mix node', () => {
     const clock = new ManualClock();
     let sent = 0;
     const mixNode = new MixNode({
-      peeler: new InlinePeeler({ format: 'sphinx', keys: singleKeySet(self), maxPacketBytes: 4096 }),
-      replayCache: new ReplayCache({ maxEntriesPerEpoch: 100 }),
+      peeler: new InlinePeeler({
+        format: 'sphinx',
+        keys: singleKeySet(self),
+        replay: TEST_REPLAY,
+        maxPacketBytes: 4096,
+      }),
       keys: singleKeySet(self),
       clock,
       metrics: mixNodeMetrics(createServiceRegistry({})),

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { ThresholdStrategy } from '@mixlab/mixing';
-import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
+import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import { acceptOctetStream, FrameSender, HOP_UNKNOWN, hopFound, OCTET_STREAM } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -11,9 +11,8 @@ import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { singleKeySet } from './mixing-keys.ts';
 import { InlinePeeler } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
-import { counts, packetCounts } from './test-support.ts';
+import { counts, packetCounts, TEST_REPLAY } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -40,14 +39,17 @@ describe('mix node server', () => {
   let ready: boolean;
   let sends: { url: string; frames: Uint8Array[] }[];
 
-  function build(send?: (url: string, frames: Uint8Array[]) => Promise<void>): void {
+  function build(
+    send?: (url: string, frames: Uint8Array[]) => Promise<void>,
+    format: 'onion' | 'sphinx' = 'onion',
+  ): void {
+    const maxPacketBytes = format === 'sphinx' ? sphinx.geometry.packetBytes : MAX_PACKET_BYTES;
     registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
     const clock = new ManualClock();
     sends = [];
     ready = false;
     node = new MixNode({
-      peeler: new InlinePeeler({ format: 'onion', keys: singleKeySet(self.keys), maxPacketBytes: MAX_PACKET_BYTES }),
-      replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+      peeler: new InlinePeeler({ format, keys: singleKeySet(self.keys), replay: TEST_REPLAY, maxPacketBytes }),
       keys: singleKeySet(self.keys),
       clock,
       metrics: mixNodeMetrics(registry),
@@ -71,7 +73,7 @@ describe('mix node server', () => {
       node,
       registry,
       maxPacketsPerRequest: MAX_PACKETS,
-      maxPacketBytes: MAX_PACKET_BYTES,
+      maxPacketBytes,
       isReady: () => ready,
       acceptDelivery: () => false,
     });

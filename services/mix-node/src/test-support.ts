@@ -2,6 +2,10 @@
 import { PACKET_OUTCOMES, seriesValue } from '@mixlab/metrics';
 import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
 import type { Registry } from 'prom-client';
+import { replayFilterSize } from './replay-filter.ts';
+
+/** Replay filters for tests: 10,000 tags at a false-positive rate of 1e-6 (36 KB per epoch). */
+export const TEST_REPLAY = replayFilterSize(10_000, 1e-6);
 
 /** mixlab_packets_total for every outcome. */
 export async function packetCounts(registry: Registry): Promise<Record<string, number>> {
