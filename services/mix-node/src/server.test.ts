@@ -91,16 +91,31 @@ describe('mix node server', () => {
       payload: typeof payload === 'string' ? payload : Buffer.from(payload),
     });
 
-  it('accepts frames with 202 and reports accepted and rejected packets', async () => {
+  it('acknowledges frames with 202 and the number received, good or bad', async () => {
     const response = await post(encodeFrames([packet('a'), new Uint8Array(10), packet('b')]));
     assert.equal(response.statusCode, 202);
     assert.match(String(response.headers['content-type']), /^application\/json/);
-    assert.deepEqual(response.json(), {
-      accepted: 2,
-      rejected: [{ index: 1, outcome: 'malformed', reason: 'packet of 10 bytes is shorter than one layer' }],
-    });
+    assert.deepEqual(response.json(), { received: 3 });
     assert.equal(node.queued, 2);
     assert.deepEqual(await packetCounts(registry), counts({ accepted: 2, malformed: 1 }));
+  });
+
+  it('tells a peer nothing per packet: a tagged, a malformed and a replayed packet answer as three good ones', async () => {
+    build(undefined, 'sphinx');
+    const exitPacket = (message: string) =>
+      sphinx.wrap([self.hop], { gateway: 'gateway-1', recipient }, utf8.encode(message));
+    const seen = exitPacket('seen');
+    assert.equal((await post(encodeFrames([seen]))).statusCode, 202);
+    // A tagging attacker flips a payload bit at hop 1; this node is the exit and finds the payload altered.
+    const tagged = exitPacket('tagged');
+    tagged[sphinx.geometry.payloadOffset + 100] = (tagged[sphinx.geometry.payloadOffset + 100] as number) ^ 1;
+    const bad = await post(encodeFrames([tagged, new Uint8Array(10), Uint8Array.from(seen)]));
+    const good = await post(encodeFrames([exitPacket('a'), exitPacket('b'), exitPacket('c')]));
+    assert.deepEqual(await packetCounts(registry), counts({ accepted: 4, malformed: 2, replay: 1, delivered: 3 }));
+    assert.equal(bad.statusCode, good.statusCode);
+    assert.equal(bad.body, good.body, 'byte-identical answers');
+    assert.equal(bad.headers['content-type'], good.headers['content-type']);
+    assert.equal(bad.headers['content-length'], good.headers['content-length']);
   });
 
   it('pools across requests and forwards once the threshold is reached', async () => {
@@ -113,10 +128,10 @@ describe('mix node server', () => {
     assert.deepEqual(await packetCounts(registry), counts({ accepted: 3, forwarded: 3 }));
   });
 
-  it('answers 202 with nothing accepted to an empty body', async () => {
+  it('answers 202 with nothing received to an empty body', async () => {
     const response = await post(new Uint8Array(0));
     assert.equal(response.statusCode, 202);
-    assert.deepEqual(response.json(), { accepted: 0, rejected: [] });
+    assert.deepEqual(response.json(), { received: 0 });
     assert.deepEqual(await packetCounts(registry), counts({}));
   });
 

@@ -33,8 +33,9 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       deps.node.countMalformedRequest(reason);
       return reply.code(400).send({ error: reason });
     }
-    const result = await deps.node.receive(packets);
-    return reply.code(202).send(result);
+    // Receipt only: which packets were dropped and why stays in the node's log and metrics.
+    await deps.node.receive(packets);
+    return reply.code(202).send({ received: packets.length });
   });
 
   // Exit nodes deliver this node's loop cover here, as they deliver messages to a gateway.
