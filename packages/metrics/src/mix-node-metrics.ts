@@ -49,7 +49,7 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
   for (const outcome of PACKET_OUTCOMES) packets.inc({ outcome }, 0);
   const peeled = new Counter({
     name: 'mixlab_packets_peeled_total',
-    help: "Packets this mix node opened, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
+    help: "Packets this mix node opened, replays not counted, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
     labelNames: ['key'],
     registers,
   });

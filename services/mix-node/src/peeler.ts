@@ -181,11 +181,11 @@ export class WorkerPeeler implements Peeler {
 
   constructor(options: PeelerOptions, workers: number = availableParallelism()) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be at least 1, got ${workers}`);
-    // Refuses a key set without its current key here rather than in a worker.
     this.replayFilters = new ReplayFilters(options.replay);
     const workerData: PeelWorkerData = {
       format: options.format,
       maxPacketBytes: options.maxPacketBytes,
+      // Refuses a key set without its current key here rather than in a worker.
       keys: withReplayFilters(this.replayFilters, options.keys),
     };
     this.#workers = Array.from({ length: workers }, () => {
