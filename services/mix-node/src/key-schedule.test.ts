@@ -52,6 +52,10 @@ describe('key schedule', () => {
     assert.equal(nextKeyChangeAt(at(7, 900), schedule), at(8));
     assert.equal(nextKeyChangeAt(at(7, 999), schedule), at(8));
     assert.equal(nextKeyChangeAt(at(7, 300), { ...schedule, nextKeyWindowMs: 0 }), at(8));
+    const overlapping = { ...schedule, graceMs: 600, nextKeyWindowMs: 500 };
+    assert.equal(nextKeyChangeAt(at(7, 100), overlapping), at(7, 500), 'the window opens during the grace period');
+    assert.equal(nextKeyChangeAt(at(7, 500), overlapping), at(7, 600));
+    assert.deepEqual(peelableEpochs(at(7, 550), overlapping), [7, 6, 8]);
   });
 
   it('peels with the next key only in its window before the boundary: a packet for it is undecryptable earlier', () => {

@@ -107,9 +107,10 @@ export function nextKeyChangeAt(nowMs: number, schedule: KeySchedule): number {
   const { current, previous } = heldKeyEpochs(nowMs, schedule);
   const start = epochStart(current, schedule.epochs);
   const boundary = start + schedule.epochs.lengthMs;
-  if (previous !== undefined) return start + schedule.graceMs;
+  const graceEnds = previous === undefined ? boundary : start + schedule.graceMs;
   const windowOpens = boundary - schedule.nextKeyWindowMs;
-  return nowMs < windowOpens ? windowOpens : boundary;
+  // The grace period and the window may overlap (a long grace, a long window): whichever comes first.
+  return Math.min(graceEnds, windowOpens > nowMs ? windowOpens : boundary, boundary);
 }
 
 /** How the key of `epoch` relates to the current epoch. */
