@@ -6,7 +6,6 @@ export const PACKET_OUTCOMES = [
   'malformed',
   'undecryptable',
   'replay',
-  'replay_cache_full',
   'forwarded',
   'delivered',
   'sunk',
@@ -30,6 +29,8 @@ export interface MixNodeMetrics {
   readonly packets: Counter<'outcome'>;
   readonly replayCacheEntries: Gauge;
   readonly replayCacheBytes: Gauge;
+  /** The false-positive rate each epoch's replay filter is sized for (at its planned entries). */
+  readonly replayCacheFalsePositiveRate: Gauge;
   /** Packets opened, by the key that opened them: previous (in flight across a rotation) or next (clock ahead). */
   readonly peeled: Counter<'key'>;
   /** The epoch of the node's current mixing key. */
@@ -48,7 +49,7 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
   for (const outcome of PACKET_OUTCOMES) packets.inc({ outcome }, 0);
   const peeled = new Counter({
     name: 'mixlab_packets_peeled_total',
-    help: "Packets this mix node opened, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
+    help: "Packets this mix node opened, replays not counted, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
     labelNames: ['key'],
     registers,
   });
@@ -77,12 +78,17 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
     packets,
     replayCacheEntries: new Gauge({
       name: 'mixlab_replay_cache_entries',
-      help: 'Replay tags remembered, over the epochs still held.',
+      help: 'Replay tags remembered, over the epochs whose keys still peel.',
       registers,
     }),
     replayCacheBytes: new Gauge({
       name: 'mixlab_replay_cache_bytes',
-      help: 'Memory held by the replay cache (exact: preallocated tables).',
+      help: 'Memory held by the replay filters (exact: one preallocated Bloom filter per epoch).',
+      registers,
+    }),
+    replayCacheFalsePositiveRate: new Gauge({
+      name: 'mixlab_replay_cache_false_positive_rate',
+      help: 'The chance that a new packet is taken for a replay, that each Bloom filter is sized for once it holds its planned entries.',
       registers,
     }),
     peeled,

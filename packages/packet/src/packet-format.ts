@@ -68,7 +68,14 @@ export type Peeled =
       readonly delayMs?: number;
     };
 
-export type PacketErrorReason = 'malformed' | 'undecryptable';
+/** `replay`: authentic, but the node's ReplayCheck has seen its tag (only `peel` with a check throws it). */
+export type PacketErrorReason = 'malformed' | 'undecryptable' | 'replay';
+
+/** A node's memory of the replay tags it has let through (one per key). */
+export interface ReplayCheck {
+  /** True when `tag` was seen before; otherwise remembers it and returns false. */
+  seen(tag: Uint8Array): boolean;
+}
 
 /** A packet a node must drop; `reason` is the outcome it is counted under. */
 export class PacketError extends Error {
@@ -113,8 +120,13 @@ export interface PacketFormat {
   readonly name: PacketFormatName;
   /** Builds the packet the first hop of `route` receives. */
   wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array;
-  /** Removes this node's layer; throws PacketError when the packet must be dropped. */
-  peel(packet: Uint8Array, keys: KeyPair): Peeled;
+  /**
+   * Removes this node's layer; throws PacketError when the packet must be dropped. With
+   * `replay`, the packet's replay tag is checked as soon as the packet is known to be
+   * authentic for `keys` and before the rest of the work: a tag seen before throws
+   * PacketError('replay'), so a replay costs the authentication and nothing more.
+   */
+  peel(packet: Uint8Array, keys: KeyPair, replay?: ReplayCheck): Peeled;
   /**
    * The most payload bytes one packet to `destination` carries, for formats whose packets are
    * all one size (Sphinx). A sender that pads every payload to it hides message lengths past

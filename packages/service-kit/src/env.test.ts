@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, envChoice, envInt, envString, envUrl } from './env.ts';
+import { ConfigError, envChoice, envInt, envOptionalInt, envString, envUrl } from './env.ts';
 
 function throwsConfig(read: () => unknown, message: string): void {
   assert.throws(read, (error: unknown) => {
@@ -64,6 +64,34 @@ describe('envInt', () => {
       );
     });
   }
+});
+
+describe('envOptionalInt', () => {
+  it('is undefined when unset, blank or "off"', () => {
+    for (const env of [
+      {},
+      { MAX_WAIT_MS: '' },
+      { MAX_WAIT_MS: ' ' },
+      { MAX_WAIT_MS: 'off' },
+      { MAX_WAIT_MS: ' off ' },
+    ]) {
+      assert.equal(envOptionalInt(env, 'MAX_WAIT_MS', 1, 3_600_000), undefined);
+    }
+  });
+
+  it('parses an integer within the bounds', () => {
+    assert.equal(envOptionalInt({ MAX_WAIT_MS: '1' }, 'MAX_WAIT_MS', 1, 3_600_000), 1);
+    assert.equal(envOptionalInt({ MAX_WAIT_MS: '3600000' }, 'MAX_WAIT_MS', 1, 3_600_000), 3_600_000);
+  });
+
+  it('rejects values out of range or not integers, with the envInt message', () => {
+    for (const text of ['0', '3600001', 'OFF', 'none', '2.5']) {
+      throwsConfig(
+        () => envOptionalInt({ MAX_WAIT_MS: text }, 'MAX_WAIT_MS', 1, 3_600_000),
+        `MAX_WAIT_MS must be an integer from 1 to 3600000, got "${text}"`,
+      );
+    }
+  });
 });
 
 describe('envUrl', () => {

@@ -36,6 +36,13 @@ export function envInt(env: Env, name: string, fallback: number | undefined, min
   return value;
 }
 
+/** An optional positive integer; unset, empty or "off" mean undefined. */
+export function envOptionalInt(env: Env, name: string, min: number, max: number): number | undefined {
+  const text = raw(env, name);
+  if (text === undefined || text === 'off') return undefined;
+  return envInt(env, name, undefined, min, max);
+}
+
 export function envUrl(env: Env, name: string, fallback?: string): string {
   const value = envString(env, name, fallback);
   let url: URL;

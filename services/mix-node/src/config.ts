@@ -8,13 +8,14 @@ import {
   envInt,
   envLogLevel,
   envNumber,
+  envOptionalInt,
   envPattern,
   envString,
   envUrl,
   type LogLevel,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN } from '@mixlab/topology';
-import { defaultGraceMs } from './key-schedule.ts';
+import { defaultGraceMs, defaultNextKeyWindowMs } from './key-schedule.ts';
 
 export interface MixNodeConfig {
   readonly port: number;
@@ -29,6 +30,8 @@ export interface MixNodeConfig {
   readonly epochLengthMs: number;
   /** How long after a boundary the previous epoch's key still peels packets in flight. */
   readonly keyGraceMs: number;
+  /** How long before its epoch the next epoch's key already peels packets (for clocks a little ahead). */
+  readonly nextKeyWindowMs: number;
   /** How often the node re-registers (a freshly signed descriptor) with the directory. */
   readonly heartbeatMs: number;
   readonly packetFormat: PacketFormatName;
@@ -38,8 +41,13 @@ export interface MixNodeConfig {
   readonly maxPacketsPerRequest: number;
   /** Worker threads that peel packets; 0 peels on the event loop thread. */
   readonly workers: number;
-  /** Replay tags remembered per epoch; memory is about 23 bytes each (preallocated). */
-  readonly replayCacheEntries: number;
+  /**
+   * The packets per second each epoch's replay filter is planned for, over the time its key
+   * peels; undefined: this node's peel capacity, measured at start-up.
+   */
+  readonly replayRatePerSecond: number | undefined;
+  /** The chance that a new packet is taken for a replay once a filter holds its planned entries. */
+  readonly replayFalsePositiveRate: number;
   /** Loop cover sent per second on average (Poisson); 0 sends none. */
   readonly loopRate: number;
   /** A loop not back after this long counts as lost. */
@@ -70,13 +78,15 @@ export function readConfig(env: Env): MixNodeConfig {
     dataDir: envString(env, 'DATA_DIR', '/data'),
     epochLengthMs,
     keyGraceMs: envInt(env, 'KEY_GRACE_MS', defaultGraceMs(epochLengthMs), 0, epochLengthMs - 1),
+    nextKeyWindowMs: envInt(env, 'NEXT_KEY_WINDOW_MS', defaultNextKeyWindowMs(epochLengthMs), 0, epochLengthMs - 1),
     heartbeatMs: envInt(env, 'HEARTBEAT_MS', 5_000, 100, 3_600_000),
     packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'),
     strategy: readStrategy(env),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
     workers: env.WORKERS?.trim() === 'auto' ? availableParallelism() : envInt(env, 'WORKERS', 0, 0, 256),
-    replayCacheEntries: envInt(env, 'REPLAY_CACHE_ENTRIES', 250_000, 1, 100_000_000),
+    replayRatePerSecond: envOptionalInt(env, 'REPLAY_RATE_PER_SECOND', 1, 10_000_000),
+    replayFalsePositiveRate: envNumber(env, 'REPLAY_FALSE_POSITIVE_RATE', 1e-6, 1e-12, 0.1),
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: envLogLevel(env),

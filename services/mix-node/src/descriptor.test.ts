@@ -18,7 +18,10 @@ describe('the descriptor a node publishes', () => {
 
   function setUp() {
     const clock = new ManualClock(START + 100_000);
-    const keys = new MixingKeys({ epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000 }, clock);
+    const keys = new MixingKeys(
+      { epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000, nextKeyWindowMs: 30_000 },
+      clock,
+    );
     const signer = new DescriptorSigner({
       id: 'mix-1',
       layer: 2,
@@ -39,6 +42,9 @@ describe('the descriptor a node publishes', () => {
     assert.ok(verdict.ok, verdict.ok ? '' : verdict.problem);
     assert.equal(descriptor.identityKey, toHex(identity.publicKey));
     assert.equal(descriptor.issuedAt, clock.now());
+    // Into the next key's window, where the node peels with it too.
+    clock.advance((E + 1) * 600_000 - 30_000 - clock.now());
+    keys.update();
     const held = keys.keySet().byEpoch;
     assert.deepEqual(descriptor.mixingKeys, [
       { epoch: E, publicKey: toHex(held.get(E)?.publicKey as Uint8Array) },

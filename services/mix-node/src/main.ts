@@ -14,12 +14,13 @@ import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
 import { identityPath, loadOrCreateIdentity } from './identity.ts';
+import { keyLifetimeMs } from './key-schedule.ts';
 import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
-import { createPeeler } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
+import { createPeeler, measurePeelRate } from './peeler.ts';
+import { replayFilterSize } from './replay-filter.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfigOrExit('mix-node', () => readConfig(process.env));
@@ -28,9 +29,19 @@ await cryptoReady();
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
 const identityFile = identityPath(config.dataDir, config.nodeId);
 const identity = await loadOrCreateIdentity(identityFile);
-const mixingKeys = new MixingKeys(
-  { epochs: { genesisMs: 0, lengthMs: config.epochLengthMs }, graceMs: config.keyGraceMs },
-  wallClock,
+const keySchedule = {
+  epochs: { genesisMs: 0, lengthMs: config.epochLengthMs },
+  graceMs: config.keyGraceMs,
+  nextKeyWindowMs: config.nextKeyWindowMs,
+};
+const mixingKeys = new MixingKeys(keySchedule, wallClock);
+// Each epoch's replay filter holds what one key can open over its life at full speed: no
+// sender gets more packets than that past the MAC, so flooding cannot push the
+// false-positive rate past the stated one.
+const replayRate = config.replayRatePerSecond ?? measurePeelRate(config.packetFormat, config.workers, monotonicClock);
+const replaySize = replayFilterSize(
+  Math.ceil((replayRate * keyLifetimeMs(keySchedule)) / 1000),
+  config.replayFalsePositiveRate,
 );
 const descriptors = new DescriptorSigner({
   id: config.nodeId,
@@ -50,12 +61,11 @@ const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl
   refetchAfterMs: 1_000,
 });
 const peeler = createPeeler(
-  { format: config.packetFormat, keys: mixingKeys.keySet(), maxPacketBytes: config.maxPacketBytes },
+  { format: config.packetFormat, keys: mixingKeys.keySet(), replay: replaySize, maxPacketBytes: config.maxPacketBytes },
   config.workers,
 );
 const node = new MixNode({
   peeler,
-  replayCache: new ReplayCache({ maxEntriesPerEpoch: config.replayCacheEntries }),
   keys: mixingKeys.keySet(),
   clock: monotonicClock,
   metrics: mixNodeMetrics(registry),
@@ -124,7 +134,16 @@ app.log.info(
     identityLegacyFormat: identity.legacy,
     epochLengthMs: config.epochLengthMs,
     keyGraceMs: config.keyGraceMs,
+    nextKeyWindowMs: config.nextKeyWindowMs,
     epoch: mixingKeys.current,
+    replayFilter: {
+      ratePerSecond: replayRate,
+      rateMeasured: config.replayRatePerSecond === undefined,
+      entries: replaySize.entries,
+      falsePositiveRate: replaySize.falsePositiveRate,
+      bytes: replaySize.bits / 8,
+      hashes: replaySize.hashes,
+    },
   },
   'mix node listening',
 );

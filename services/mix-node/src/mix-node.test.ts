@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
+import { cryptoReady, fromHex, generateKeyPair, type KeyPair, SEAL_OVERHEAD_BYTES, seal } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
 import { ThresholdStrategy } from '@mixlab/mixing';
@@ -14,8 +14,8 @@ import { MixNode, type PooledPacket } from './mix-node.ts';
 import { type MixingKeySet, MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
 import { InlinePeeler, type Peeler, type PeelResult } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
-import { counts, everyHopToMix2, packetCounts, singleKeySet } from './test-support.ts';
+import { type ReplayFilterSize, type ReplayFilters, replayFilterSize } from './replay-filter.ts';
+import { counts, everyHopToMix2, packetCounts, singleKeySet, TEST_REPLAY } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -94,9 +94,9 @@ describe('MixNode', () => {
       peeler: new InlinePeeler({
         format: 'onion',
         keys: singleKeySet(self.keys),
+        replay: TEST_REPLAY,
         maxPacketBytes: options.maxPacketBytes ?? 4096,
       }),
-      replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
       keys: singleKeySet(self.keys),
       clock,
       metrics: mixNodeMetrics(registry),
@@ -364,7 +364,7 @@ describe('MixNode', () => {
       const first = await f.node.receive([packet, packet]);
       assert.deepEqual(first, {
         accepted: 1,
-        rejected: [{ index: 1, outcome: 'replay', reason: 'this packet was seen before in this epoch' }],
+        rejected: [{ index: 1, outcome: 'replay', reason: 'this packet was seen before with this key' }],
       });
       const later = await f.node.receive([Uint8Array.from(packet), forwardPacket('fresh')]);
       assert.deepEqual(
@@ -558,8 +558,12 @@ describe('MixNode', () => {
       const clock = new ManualClock();
       let finish: () => void = () => {};
       const slow = new MixNode({
-        peeler: new InlinePeeler({ format: 'onion', keys: singleKeySet(self.keys), maxPacketBytes: 4096 }),
-        replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+        peeler: new InlinePeeler({
+          format: 'onion',
+          keys: singleKeySet(self.keys),
+          replay: TEST_REPLAY,
+          maxPacketBytes: 4096,
+        }),
         keys: singleKeySet(self.keys),
         clock,
         metrics: mixNodeMetrics(createServiceRegistry({})),
@@ -587,8 +591,9 @@ describe('MixNode', () => {
 });
 
 describe('MixNode under key rotation', () => {
-  // Epochs of 10 s; the previous key peels for 2 s after a boundary. Start 1 s before epoch 6.
-  const schedule: KeySchedule = { epochs: { genesisMs: 0, lengthMs: 10_000 }, graceMs: 2_000 };
+  // Epochs of 10 s; the previous key peels for 2 s after a boundary, the next from 1 s before
+  // it. Start 2 s before epoch 6, before the window of its key.
+  const schedule: KeySchedule = { epochs: { genesisMs: 0, lengthMs: 10_000 }, graceMs: 2_000, nextKeyWindowMs: 1_000 };
   const recipient = new Uint8Array(32).fill(9);
   let next: RouteHop;
 
@@ -604,6 +609,9 @@ describe('MixNode under key rotation', () => {
     constructor(inner: Peeler) {
       this.#inner = inner;
     }
+    get replayFilters(): ReplayFilters {
+      return this.#inner.replayFilters;
+    }
     async peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
       const results = await this.#inner.peel(packets);
       await this.#gate.promise;
@@ -618,33 +626,36 @@ describe('MixNode under key rotation', () => {
     async close(): Promise<void> {}
   }
 
-  function rotating(options: { gated?: boolean } = {}) {
-    const wallClock = new ManualClock(59_000);
+  function rotating(options: { gated?: boolean; replay?: ReplayFilterSize } = {}) {
+    const wallClock = new ManualClock(58_000);
     const keys = new MixingKeys(schedule, wallClock);
     const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
-    const replayCache = new ReplayCache({ maxEntriesPerEpoch: 100 });
-    const inline = new InlinePeeler({ format: 'onion', keys: keys.keySet(), maxPacketBytes: 4096 });
+    const inline = new InlinePeeler({
+      format: 'onion',
+      keys: keys.keySet(),
+      replay: options.replay ?? TEST_REPLAY,
+      maxPacketBytes: 4096,
+    });
     const peeler = options.gated ? new GatedPeeler(inline) : inline;
     const clock = new ManualClock();
     const node = new MixNode({
       peeler,
-      replayCache,
       keys: keys.keySet(),
       clock,
       metrics: mixNodeMetrics(registry),
       logger: { warn: () => {} },
       createStrategy: ({ release }) =>
-        new ThresholdStrategy<PooledPacket>({ threshold: 100 }, { clock, random: scriptedRandom([]), release }),
+        new ThresholdStrategy<PooledPacket>({ threshold: 1_000 }, { clock, random: scriptedRandom([]), release }),
       resolve: everyHopToMix2,
       send: async () => {},
     });
     keys.start(() => node.setKeys(keys.keySet()));
-    /** A packet built for this node's key of `epoch`, as a client holding it would build it. */
+    /** A packet built for this node's published key of `epoch`, as a client holding the topology would build it. */
     const packetFor = (epoch: number, message = 'hello') => {
-      const pair = keys.keySet().byEpoch.get(epoch);
-      assert.ok(pair, `a key for epoch ${epoch} is held`);
+      const key = keys.published().find((published) => published.epoch === epoch);
+      assert.ok(key, `a key for epoch ${epoch} is published`);
       return onion.wrap(
-        [{ id: 'mix-1', publicKey: pair.publicKey }, next],
+        [{ id: 'mix-1', publicKey: fromHex(key.publicKey) as Uint8Array }, next],
         { gateway: 'gw', recipient },
         utf8.encode(message),
       );
@@ -652,7 +663,7 @@ describe('MixNode under key rotation', () => {
     const outcomes = async (packets: Uint8Array[]) =>
       (await node.receive(packets)).rejected.map((rejection) => rejection.outcome);
     const peeledWith = async (key: string) => seriesValue(registry, 'mixlab_packets_peeled_total', { key });
-    return { wallClock, keys, registry, replayCache, node, peeler, packetFor, outcomes, peeledWith };
+    return { wallClock, keys, registry, node, peeler, packetFor, outcomes, peeledWith };
   }
 
   it('peels a packet built for the previous key during the grace period, and finds it undecryptable after', async () => {
@@ -660,7 +671,7 @@ describe('MixNode under key rotation', () => {
     assert.equal(await seriesValue(f.registry, 'mixlab_mixing_key_epoch'), 5);
     const early = f.packetFor(5, 'early');
     const late = f.packetFor(5, 'late');
-    f.wallClock.advance(1_000); // epoch 6 begins
+    f.wallClock.advance(2_000); // epoch 6 begins
     assert.equal(f.keys.current, 6);
     assert.equal(await seriesValue(f.registry, 'mixlab_mixing_key_epoch'), 6);
     f.wallClock.advance(1_999);
@@ -676,48 +687,65 @@ describe('MixNode under key rotation', () => {
     f.keys.stop();
   });
 
-  it('peels a packet built for the next key (a client whose clock is ahead)', async () => {
+  it('peels a packet built for the next key in the window before its epoch (a client whose clock is ahead)', async () => {
     const f = rotating();
     const ahead = f.packetFor(6);
+    assert.deepEqual(await f.outcomes([ahead]), ['undecryptable'], 'before the window');
+    f.wallClock.advance(1_000); // the window opens
     assert.deepEqual(await f.outcomes([ahead, f.packetFor(5)]), []);
     assert.equal(await f.peeledWith('next'), 1);
     assert.equal(await f.peeledWith('current'), 1);
     f.wallClock.advance(1_000);
     // Its tag was remembered under epoch 6, the epoch of the key that opened it.
     assert.deepEqual(await f.outcomes([ahead]), ['replay']);
-    assert.equal(await f.peeledWith('current'), 2);
     f.keys.stop();
   });
 
-  it("remembers replay tags per key epoch and frees an epoch's table when its key is dropped", async () => {
+  it('a flood built for the next key before its window leaves the honest packets of that epoch alone', async () => {
+    // The old fixed-size cache: 50 entries, 50 such packets beforehand, then 0 of 5 honest packets accepted.
+    const f = rotating({ replay: replayFilterSize(50, 1e-6) });
+    const flood = Array.from({ length: 50 }, (_, i) => f.packetFor(6, `flood ${i}`));
+    assert.deepEqual(await f.outcomes(flood), Array(50).fill('undecryptable'));
+    assert.equal(f.peeler.replayFilters.entries, 0, 'nothing was remembered for epoch 6');
+    f.wallClock.advance(2_000); // epoch 6 begins
+    const honest = Array.from({ length: 5 }, (_, i) => f.packetFor(6, `honest ${i}`));
+    assert.deepEqual(await f.outcomes(honest), []);
+    assert.equal(await f.peeledWith('current'), 5);
+    f.keys.stop();
+  });
+
+  it("keeps one replay filter per key epoch and frees an epoch's filter when its key is dropped", async () => {
     const f = rotating();
     const oldPacket = f.packetFor(5);
     assert.deepEqual(await f.outcomes([oldPacket, oldPacket]), ['replay']);
-    const oneTable = f.replayCache.bytes;
-    assert.ok(oneTable > 0);
+    const oneFilter = f.peeler.replayFilters.bytes;
+    assert.equal(oneFilter, (TEST_REPLAY.bits / 32 + 2) * 4, 'the bits and two header words');
+    f.wallClock.advance(1_000);
+    assert.equal(f.peeler.replayFilters.bytes, 2 * oneFilter, "epoch 6's filter is made when its key starts to peel");
     f.wallClock.advance(1_000);
     assert.deepEqual(await f.outcomes([f.packetFor(6)]), []);
-    assert.equal(f.replayCache.bytes, 2 * oneTable, 'one table per epoch');
-    assert.equal(f.replayCache.entries, 2);
+    assert.equal(f.peeler.replayFilters.bytes, 2 * oneFilter, 'one filter per epoch');
+    assert.equal(f.peeler.replayFilters.entries, 2);
     assert.deepEqual(await f.outcomes([oldPacket]), ['replay'], 'still caught during the grace period');
     f.wallClock.advance(2_000);
-    assert.equal(f.replayCache.bytes, oneTable, "epoch 5's table is freed with its key");
-    assert.equal(f.replayCache.entries, 1);
-    assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_bytes'), oneTable);
+    assert.equal(f.peeler.replayFilters.bytes, oneFilter, "epoch 5's filter is freed with its key");
+    assert.equal(f.peeler.replayFilters.entries, 1);
+    assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_bytes'), oneFilter);
     assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_entries'), 1);
+    assert.equal(await seriesValue(f.registry, 'mixlab_replay_cache_false_positive_rate'), 1e-6);
     f.keys.stop();
   });
 
-  it('drops a packet whose key expired while it was being peeled, without bringing its replay table back', async () => {
+  it('drops a packet whose key expired while it was being peeled, without bringing its replay filter back', async () => {
     const f = rotating({ gated: true });
-    f.wallClock.advance(1_000);
     const packet = f.packetFor(5);
+    f.wallClock.advance(2_000);
     const receiving = f.outcomes([packet]);
     await new Promise((resolve) => setImmediate(resolve));
     f.wallClock.advance(2_000); // the grace period ends while the packet is in the peeler
     (f.peeler as GatedPeeler).open();
     assert.deepEqual(await receiving, ['undecryptable']);
-    assert.equal(f.replayCache.bytes, 0, 'no table was made for the retired epoch');
+    assert.equal(f.peeler.replayFilters.bytes, (TEST_REPLAY.bits / 32 + 2) * 4, "only epoch 6's filter is held");
     f.keys.stop();
   });
 });

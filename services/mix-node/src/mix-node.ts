@@ -2,10 +2,13 @@
  * The path of a packet through one mix node, in stages, top to bottom:
  *   1. incoming  `receive`: the packets of one request
  *   2. crypto    `#peel` → Peeler: remove this node's layer with the key of the packet's epoch
- *   3. replay    `#checkReplay` → ReplayCache: a tag seen before in that epoch drops the packet
+ *   3. replay    inside the peel, right after the MAC: a tag already in that epoch's replay
+ *                filter drops the packet before the blinding and payload work; `#checkOpened`
+ *                drops what opened with a key that expired meanwhile
  *   4. pool      `#enqueue` → the mixing strategy, which releases shuffled batches
  *   5. outgoing  `#release` → Forwarder: one request per next hop or gateway per batch
- * Keys rotate per epoch through `setKeys`.
+ * Keys rotate per epoch through `setKeys`. Why a packet was dropped goes to the log and the
+ * metrics only: the sender of a request learns that it arrived, nothing per packet.
  */
 import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { MixStrategy, StrategyContext } from '@mixlab/mixing';
@@ -14,7 +17,6 @@ import type { Clock } from '@mixlab/runtime';
 import { Forwarder, type ForwardOutcome, type HopKind, type Outgoing, type ResolveHop } from '@mixlab/service-kit';
 import type { MixingKeySet } from './mixing-keys.ts';
 import type { Peeler, PeelResult } from './peeler.ts';
-import type { ReplayCache } from './replay-cache.ts';
 
 /** A packet this node's key opened, with that key's epoch. */
 type Opened = Extract<PeelResult, { ok: true }>;
@@ -28,7 +30,7 @@ export interface PooledPacket {
 
 export interface Rejection {
   readonly index: number;
-  readonly outcome: Extract<PacketOutcome, 'malformed' | 'undecryptable' | 'replay' | 'replay_cache_full'>;
+  readonly outcome: Extract<PacketOutcome, 'malformed' | 'undecryptable' | 'replay'>;
   readonly reason: string;
 }
 
@@ -37,10 +39,11 @@ export interface MixNodeLogger {
 }
 
 export interface MixNodeDeps {
-  /** Removes this node's layer (on worker threads, or inline) with the keys given to `setKeys`. */
+  /**
+   * Removes this node's layer (on worker threads, or inline) with the keys given to
+   * `setKeys`, and drops replays with the replay filter of each key's epoch.
+   */
   readonly peeler: Peeler;
-  /** Replay tags, per key epoch; an epoch's table is freed when its key is dropped. */
-  readonly replayCache: ReplayCache;
   /** The mixing keys to start with (handed to the peeler); later ones come through `setKeys`. */
   readonly keys: MixingKeySet;
   readonly clock: Clock;
@@ -82,17 +85,18 @@ export class MixNode {
       logger: deps.logger,
     });
     this.#keys = deps.keys;
+    deps.metrics.replayCacheFalsePositiveRate.set(deps.peeler.replayFilters.size.falsePositiveRate);
     this.setKeys(deps.keys);
   }
 
   /**
-   * Rotates to a new key set (from MixingKeys): the peeler gets it, and the replay
-   * tables of epochs whose key is gone are freed, since no packet can open with it again.
+   * Rotates to a new key set (from MixingKeys): the peeler gets it, with an empty replay
+   * filter for a new epoch; the filters of epochs whose key is gone are freed, since no
+   * packet can open with it again.
    */
   setKeys(keys: MixingKeySet): void {
     this.#keys = keys;
     this.#deps.peeler.setKeys(keys);
-    this.#deps.replayCache.retireBefore(Math.min(...keys.byEpoch.keys()));
     this.#deps.metrics.mixingKeyEpoch.set(keys.current);
     this.#updateGauges();
   }
@@ -107,13 +111,17 @@ export class MixNode {
 
   // 1. incoming
 
-  /** Takes the packets of one request; a bad packet is dropped alone, never its neighbours. */
+  /**
+   * Takes the packets of one request; a bad packet is dropped alone, never its neighbours.
+   * What was dropped and why is for the log, the metrics and tests: never send it back to
+   * the peer (a tagged packet's fate at the exit would tell a tagging attacker everything).
+   */
   async receive(packets: readonly Uint8Array[]): Promise<{ accepted: number; rejected: Rejection[] }> {
     const results = await this.#peel(packets);
     const rejected: Rejection[] = [];
     let accepted = 0;
     for (const [index, result] of results.entries()) {
-      const refusal = result.ok ? this.#checkReplay(result) : { outcome: result.reason, reason: result.message };
+      const refusal = result.ok ? this.#checkOpened(result) : { outcome: result.reason, reason: result.message };
       if (refusal) {
         this.#deps.metrics.packets.inc({ outcome: refusal.outcome });
         this.#deps.logger.warn({ index, ...refusal }, 'packet dropped');
@@ -140,21 +148,18 @@ export class MixNode {
     return this.#deps.peeler.peel(packets);
   }
 
-  // 3. replay
+  // 3. replay (tags were checked in the peel)
 
-  /** Says why a peeled packet must be dropped as a replay, or undefined when it is new in its epoch. */
-  #checkReplay({ peeled, epoch, key }: Opened): Omit<Rejection, 'index'> | undefined {
+  /** Says why an opened packet must still be dropped, or undefined when it goes on to the pool. */
+  #checkOpened({ epoch, key }: Opened): Omit<Rejection, 'index'> | undefined {
     if (!this.#keys.byEpoch.has(epoch)) {
-      // Its key was dropped while it was being peeled, and with it the epoch's replay table.
+      // Its key was dropped while it was being peeled, and with it the epoch's replay filter.
       return {
         outcome: 'undecryptable',
         reason: `the key of epoch ${epoch} expired while the packet was being peeled`,
       };
     }
     this.#deps.metrics.peeled.inc({ key });
-    const verdict = peeled.replayTag ? this.#deps.replayCache.check(epoch, peeled.replayTag) : 'new';
-    if (verdict === 'replay') return { outcome: 'replay', reason: 'this packet was seen before in this epoch' };
-    if (verdict === 'full') return { outcome: 'replay_cache_full', reason: 'the replay cache for this epoch is full' };
     return undefined;
   }
 
@@ -204,8 +209,8 @@ export class MixNode {
 
   #updateGauges(): void {
     this.#deps.metrics.queueDepth.set({ strategy: this.#pool.name }, this.#pool.queued);
-    this.#deps.metrics.replayCacheEntries.set(this.#deps.replayCache.entries);
-    this.#deps.metrics.replayCacheBytes.set(this.#deps.replayCache.bytes);
+    this.#deps.metrics.replayCacheEntries.set(this.#deps.peeler.replayFilters.entries);
+    this.#deps.metrics.replayCacheBytes.set(this.#deps.peeler.replayFilters.bytes);
   }
 
   /** Stops the pool and waits for batches already on their way. */

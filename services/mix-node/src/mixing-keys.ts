@@ -14,10 +14,11 @@ import {
   heldKeyEpochs,
   type KeySchedule,
   nextKeyChangeAt,
+  peelableEpochs,
   peelOrder,
 } from './key-schedule.ts';
 
-/** The keys a peeler opens packets with: the current epoch's and the others the schedule holds. */
+/** The keys a peeler opens packets with: the current epoch's and the others the schedule lets peel now. */
 export interface MixingKeySet {
   readonly current: number;
   /** Every held key pair by epoch; holds `current`. */
@@ -29,6 +30,8 @@ export interface KeyChange {
   readonly rotated: boolean;
   readonly added: readonly number[];
   readonly dropped: readonly number[];
+  /** True when the next epoch's key began to peel (its window opened). */
+  readonly nextKeyOpened: boolean;
 }
 
 export class MixingKeys {
@@ -38,6 +41,7 @@ export class MixingKeys {
   readonly #generate: () => KeyPair;
   readonly #pairs = new Map<number, KeyPair>();
   #held: HeldKeyEpochs;
+  #peelable: number[];
   #cancel: (() => void) | undefined;
 
   constructor(schedule: KeySchedule, clock: Clock, generate: () => KeyPair = generateKeyPair) {
@@ -46,6 +50,7 @@ export class MixingKeys {
     this.#clock = clock;
     this.#generate = generate;
     this.#held = heldKeyEpochs(clock.now(), schedule);
+    this.#peelable = peelableEpochs(clock.now(), schedule);
     for (const epoch of [this.#held.current, this.#held.next]) this.#pairs.set(epoch, generate());
   }
 
@@ -53,10 +58,10 @@ export class MixingKeys {
     return this.#held.current;
   }
 
-  /** What the peelers use, in peel order (current, previous, next). */
+  /** What the peelers use, in peel order (current, previous, next): the keys that peel now. */
   keySet(): MixingKeySet {
     const byEpoch = new Map<number, KeyPair>();
-    for (const epoch of peelOrder(this.#held)) {
+    for (const epoch of this.#peelable) {
       const pair = this.#pairs.get(epoch);
       if (pair) byEpoch.set(epoch, pair);
     }
@@ -73,17 +78,21 @@ export class MixingKeys {
 
   /** Brings the key pairs in line with the schedule at the clock's time; returns what changed, if anything. */
   update(): KeyChange | undefined {
-    const held = heldKeyEpochs(this.#clock.now(), this.#schedule);
+    const now = this.#clock.now();
+    const held = heldKeyEpochs(now, this.#schedule);
+    const peelable = peelableEpochs(now, this.#schedule);
+    const nextKeyOpened = peelable.includes(held.next) && !this.#peelable.includes(held.next);
     const wanted = new Set(peelOrder(held));
     // Only current and next keys are ever made: a previous key nobody was given is useless.
     const added = [held.current, held.next].filter((epoch) => !this.#pairs.has(epoch));
     const dropped = [...this.#pairs.keys()].filter((epoch) => !wanted.has(epoch)).sort((a, b) => a - b);
     const rotated = held.current !== this.#held.current;
     this.#held = held;
-    if (!rotated && added.length === 0 && dropped.length === 0) return undefined;
+    this.#peelable = peelable;
+    if (!rotated && !nextKeyOpened && added.length === 0 && dropped.length === 0) return undefined;
     for (const epoch of dropped) this.#pairs.delete(epoch);
     for (const epoch of added) this.#pairs.set(epoch, this.#generate());
-    return { rotated, added, dropped };
+    return { rotated, added, dropped, nextKeyOpened };
   }
 
   /** Updates at every change time from now on, calling `onChange` after each change. */

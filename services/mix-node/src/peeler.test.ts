@@ -3,8 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
 import type { MixingKeySet } from './mixing-keys.ts';
-import { InlinePeeler, type Peeler, type PeelerOptions, type PeelResult, WorkerPeeler } from './peeler.ts';
-import { singleKeySet } from './test-support.ts';
+import {
+  InlinePeeler,
+  measurePeelRate,
+  type Peeler,
+  type PeelerOptions,
+  type PeelResult,
+  WorkerPeeler,
+} from './peeler.ts';
+import { singleKeySet, TEST_REPLAY } from './test-support.ts';
 
 const next = () => generateKeyPair();
 /** A Sphinx packet whose first hop is the holder of `key`. */
@@ -23,14 +30,15 @@ const summary = (results: PeelResult[]) =>
   results.map((result) => (result.ok ? `${result.key}:${result.epoch}` : result.reason));
 
 describe('peelers', () => {
+  let self: KeyPair;
   let options: PeelerOptions;
   let packets: Uint8Array[];
   let workers: WorkerPeeler;
 
   before(async () => {
     await cryptoReady();
-    const self: KeyPair = generateKeyPair();
-    options = { format: 'sphinx', keys: singleKeySet(self, 3), maxPacketBytes: 4096 };
+    self = generateKeyPair();
+    options = { format: 'sphinx', keys: singleKeySet(self, 3), replay: TEST_REPLAY, maxPacketBytes: 4096 };
     const good = Array.from({ length: 8 }, (_, i) => packetFor(self, i));
     const tampered = Uint8Array.from(good[0] as Uint8Array);
     tampered[40] = (tampered[40] as number) ^ 1;
@@ -55,13 +63,48 @@ describe('peelers', () => {
   });
 
   it('spreads concurrent requests over the workers and answers each one', async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, () => workers.peel(packets.slice(0, 4))));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => workers.peel([0, 1, 2, 3].map((j) => packetFor(self, 10 * i + j)))),
+    );
     for (const batch of results)
       assert.deepEqual(
         batch.map((r) => r.ok),
         [true, true, true, true],
       );
     assert.equal(workers.size, 2);
+  });
+
+  it('drops a second copy as a replay, in the same request or a later one, with the key that opened it', async () => {
+    const peeler = new InlinePeeler(options);
+    const packet = packetFor(self, 42);
+    assert.deepEqual(summary(await peeler.peel([packet, packet])), ['current:3', 'replay']);
+    assert.deepEqual(summary(await peeler.peel([Uint8Array.from(packet)])), ['replay']);
+    assert.equal(peeler.replayFilters.entries, 1);
+  });
+
+  it('two workers peeling copies of the same packets at once let each one through exactly once', async () => {
+    const two = new WorkerPeeler(options, 2);
+    try {
+      const batch = Array.from({ length: 300 }, (_, i) => packetFor(self, i % 256));
+      // Round robin: the two requests go to the two workers, which peel the same packets in the same order.
+      const [first, second] = await Promise.all([two.peel(batch), two.peel(batch)]);
+      const passed = batch.map((_, i) => [first[i], second[i]].filter((result) => result?.ok).length);
+      assert.deepEqual(passed, Array(300).fill(1));
+      const refused = [...first, ...second].filter((result) => !result.ok);
+      assert.deepEqual(new Set(refused.map((result) => result.reason)), new Set(['replay']));
+      assert.equal(two.replayFilters.entries, 300, 'both workers set bits in the one shared filter');
+    } finally {
+      await two.close();
+    }
+  });
+
+  it('measures the peel rate of one thread and scales it by the workers', () => {
+    let reads = 0;
+    const clock = { now: () => (reads++ === 0 ? 1_000 : 1_050), schedule: () => () => {} };
+    // 20 packets in 50 ms on one thread: 400 packets/s; three workers peel three times that.
+    assert.equal(measurePeelRate('sphinx', 3, clock, 20), 1_200);
+    reads = 0;
+    assert.equal(measurePeelRate('onion', 0, clock, 20), 400, 'the event loop thread alone');
   });
 
   it('refuses a pool of no workers, and a key set without its current key', () => {
@@ -104,11 +147,11 @@ describe('peeling under key rotation', () => {
   }
 
   it('opens a packet with whichever held key it was built for, and says which', async () => {
-    await check(new InlinePeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 }));
+    await check(new InlinePeeler({ format: 'sphinx', keys: rotated, replay: TEST_REPLAY, maxPacketBytes: 4096 }));
   });
 
   it('does the same on worker threads', async () => {
-    const peeler = new WorkerPeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 }, 2);
+    const peeler = new WorkerPeeler({ format: 'sphinx', keys: rotated, replay: TEST_REPLAY, maxPacketBytes: 4096 }, 2);
     try {
       await check(peeler);
     } finally {
@@ -117,7 +160,7 @@ describe('peeling under key rotation', () => {
   });
 
   it('a packet for a dropped key is undecryptable once the grace period is over', async () => {
-    const peeler = new InlinePeeler({ format: 'sphinx', keys: rotated, maxPacketBytes: 4096 });
+    const peeler = new InlinePeeler({ format: 'sphinx', keys: rotated, replay: TEST_REPLAY, maxPacketBytes: 4096 });
     const late = packetFor(previous);
     peeler.setKeys({
       current: 7,
@@ -132,11 +175,15 @@ describe('peeling under key rotation', () => {
   });
 
   it('every worker gets key updates: a packet for a freshly rotated key peels on each of them', async () => {
-    const peeler = new WorkerPeeler({ format: 'sphinx', keys: singleKeySet(current, 7), maxPacketBytes: 4096 }, 3);
+    const peeler = new WorkerPeeler(
+      { format: 'sphinx', keys: singleKeySet(current, 7), replay: TEST_REPLAY, maxPacketBytes: 4096 },
+      3,
+    );
     try {
       const fresh = next(); // made after the workers started
-      const perWorker = (packet: Uint8Array) => Promise.all(Array.from({ length: 3 }, () => peeler.peel([packet])));
-      assert.deepEqual((await perWorker(packetFor(fresh))).flatMap(summary), Array(3).fill('undecryptable'));
+      // A packet of its own for each worker: a copy would be a replay.
+      const perWorker = (key: KeyPair) => Promise.all(Array.from({ length: 3 }, () => peeler.peel([packetFor(key)])));
+      assert.deepEqual((await perWorker(fresh)).flatMap(summary), Array(3).fill('undecryptable'));
 
       // Boundary: 8 becomes current with the fresh key; 7 stays for the grace period.
       peeler.setKeys({
@@ -146,11 +193,11 @@ describe('peeling under key rotation', () => {
           [7, current],
         ]),
       });
-      assert.deepEqual((await perWorker(packetFor(fresh))).flatMap(summary), Array(3).fill('current:8'));
-      assert.deepEqual((await perWorker(packetFor(current))).flatMap(summary), Array(3).fill('previous:7'));
+      assert.deepEqual((await perWorker(fresh)).flatMap(summary), Array(3).fill('current:8'));
+      assert.deepEqual((await perWorker(current)).flatMap(summary), Array(3).fill('previous:7'));
 
       peeler.setKeys(singleKeySet(fresh, 8)); // grace over
-      assert.deepEqual((await perWorker(packetFor(current))).flatMap(summary), Array(3).fill('undecryptable'));
+      assert.deepEqual((await perWorker(current)).flatMap(summary), Array(3).fill('undecryptable'));
     } finally {
       await peeler.close();
     }

@@ -4,12 +4,15 @@
  * `WorkerPeeler` hands each request to one of N worker threads (round robin).
  *
  * Keys rotate per epoch (key-schedule.ts): a peeler holds the current epoch's key and
- * the others the schedule keeps (previous during the grace period, next), tries the
- * current key first, then the others, and says which one opened the packet.
+ * the others the schedule lets peel (previous during the grace period, next in the window
+ * before its epoch), tries the current key first, then the others, and says which one
+ * opened the packet. Each key comes with its epoch's replay filter, which the packet
+ * format checks as soon as the key has authenticated a packet: a replay is refused
+ * before the rest of the hop's work.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { KeyPair } from '@mixlab/crypto';
+import { generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import {
   PacketError,
   type PacketErrorReason,
@@ -18,8 +21,10 @@ import {
   type Peeled,
   packetFormat,
 } from '@mixlab/packet';
+import type { Clock } from '@mixlab/runtime';
 import { type KeyRole, keyRole } from './key-schedule.ts';
 import type { MixingKeySet } from './mixing-keys.ts';
+import { ReplayFilter, type ReplayFilterSize, ReplayFilters, type SharedReplayFilter } from './replay-filter.ts';
 
 export type PeelResult =
   | {
@@ -33,22 +38,43 @@ export type PeelResult =
 
 export interface Peeler {
   peel(packets: readonly Uint8Array[]): Promise<PeelResult[]>;
-  /** Replaces the held keys; requests made after the call peel with the new ones. */
+  /**
+   * Replaces the held keys; requests made after the call peel with the new ones. An epoch
+   * new to the set gets an empty replay filter, and the filters of dropped epochs are freed.
+   */
   setKeys(keys: MixingKeySet): void;
+  /** The replay filters of the held keys' epochs (for the gauges). */
+  readonly replayFilters: ReplayFilters;
   close(): Promise<void>;
 }
 
 export interface PeelerOptions {
   readonly format: PacketFormatName;
   readonly keys: MixingKeySet;
+  /** The size of each epoch's replay filter. */
+  readonly replay: ReplayFilterSize;
   readonly maxPacketBytes: number;
 }
 
-/** One held key, with the role it is reported under when it opens a packet. */
+/** The held keys with their epochs' replay filters: what a worker is sent when keys change. */
+export interface PeelKeys {
+  readonly keys: MixingKeySet;
+  readonly replay: ReadonlyMap<number, SharedReplayFilter>;
+}
+
+/** What a worker needs to peel: posted once as its workerData. */
+export interface PeelWorkerData {
+  readonly format: PacketFormatName;
+  readonly maxPacketBytes: number;
+  readonly keys: PeelKeys;
+}
+
+/** One held key, with the role it is reported under when it opens a packet and its epoch's replay filter. */
 interface HeldKey {
   readonly epoch: number;
   readonly keys: KeyPair;
   readonly role: KeyRole;
+  readonly replay: ReplayFilter;
 }
 
 /** What peeling needs, worked out once per key set rather than per packet. */
@@ -59,24 +85,26 @@ export interface PeelContext {
   readonly maxPacketBytes: number;
 }
 
-/** The held keys in the order they are tried; throws when the set holds no key for its current epoch. */
-function keysInPeelOrder({ current, byEpoch }: MixingKeySet): HeldKey[] {
-  const currentKeys = byEpoch.get(current);
-  if (!currentKeys) throw new Error(`the key set holds no key for its current epoch ${current}`);
-  const others = [...byEpoch]
-    .filter(([epoch]) => epoch !== current)
-    .sort(([a], [b]) => a - b)
-    .map(([epoch, keys]) => ({ epoch, keys, role: keyRole(epoch, current) }));
-  return [{ epoch: current, keys: currentKeys, role: 'current' }, ...others];
+/** Throws when `keys` holds no key for its current epoch. */
+function checkKeySet({ current, byEpoch }: MixingKeySet): void {
+  if (!byEpoch.has(current)) throw new Error(`the key set holds no key for its current epoch ${current}`);
 }
 
-/** Prepares `options` for peelOne: once per key set, not per packet. */
-export function peelContext(options: PeelerOptions): PeelContext {
-  return {
-    format: packetFormat(options.format),
-    keys: keysInPeelOrder(options.keys),
-    maxPacketBytes: options.maxPacketBytes,
-  };
+/** The held keys in the order they are tried: current, then the others by epoch. */
+function keysInPeelOrder({ keys: { current, byEpoch }, replay }: PeelKeys): HeldKey[] {
+  checkKeySet({ current, byEpoch });
+  return [...byEpoch]
+    .sort(([a], [b]) => (a === current ? -1 : b === current ? 1 : a - b))
+    .map(([epoch, keys]) => {
+      const filter = replay.get(epoch);
+      if (!filter) throw new Error(`no replay filter for the key of epoch ${epoch}`);
+      return { epoch, keys, role: keyRole(epoch, current), replay: new ReplayFilter(filter) };
+    });
+}
+
+/** Prepares a worker's (or the inline peeler's) data for peelOne: once per key set, not per packet. */
+export function peelContext({ format, maxPacketBytes, keys }: PeelWorkerData): PeelContext {
+  return { format: packetFormat(format), keys: keysInPeelOrder(keys), maxPacketBytes };
 }
 
 /**
@@ -93,9 +121,9 @@ export function peelOne(packet: Uint8Array, context: PeelContext): PeelResult {
     };
   }
   let firstFailure: PeelResult | undefined;
-  for (const { epoch, keys, role } of context.keys) {
+  for (const { epoch, keys, role, replay } of context.keys) {
     try {
-      return { ok: true, peeled: context.format.peel(packet, keys), epoch, key: role };
+      return { ok: true, peeled: context.format.peel(packet, keys, replay), epoch, key: role };
     } catch (error) {
       if (!(error instanceof PacketError)) throw error;
       const failure: PeelResult = { ok: false, reason: error.reason, message: error.message };
@@ -106,11 +134,20 @@ export function peelOne(packet: Uint8Array, context: PeelContext): PeelResult {
   return firstFailure as PeelResult;
 }
 
+/** Gives `keys` their epochs' replay filters (new ones where needed), freeing the filters of dropped epochs. */
+function withReplayFilters(filters: ReplayFilters, keys: MixingKeySet): PeelKeys {
+  checkKeySet(keys);
+  return { keys, replay: filters.keep(keys.byEpoch.keys()) };
+}
+
 export class InlinePeeler implements Peeler {
+  readonly replayFilters: ReplayFilters;
   #context: PeelContext;
 
   constructor(options: PeelerOptions) {
-    this.#context = peelContext(options);
+    this.replayFilters = new ReplayFilters(options.replay);
+    const keys = withReplayFilters(this.replayFilters, options.keys);
+    this.#context = peelContext({ format: options.format, maxPacketBytes: options.maxPacketBytes, keys });
   }
 
   async peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
@@ -119,7 +156,7 @@ export class InlinePeeler implements Peeler {
   }
 
   setKeys(keys: MixingKeySet): void {
-    this.#context = { ...this.#context, keys: keysInPeelOrder(keys) };
+    this.#context = { ...this.#context, keys: keysInPeelOrder(withReplayFilters(this.replayFilters, keys)) };
   }
 
   async close(): Promise<void> {}
@@ -128,7 +165,7 @@ export class InlinePeeler implements Peeler {
 /** What WorkerPeeler posts to its workers. */
 export type PeelWorkerRequest =
   | { readonly type: 'peel'; readonly id: number; readonly packets: readonly Uint8Array[] }
-  | { readonly type: 'keys'; readonly keys: MixingKeySet };
+  | { readonly type: 'keys'; readonly keys: PeelKeys };
 
 interface Pending {
   resolve(results: PeelResult[]): void;
@@ -136,6 +173,7 @@ interface Pending {
 }
 
 export class WorkerPeeler implements Peeler {
+  readonly replayFilters: ReplayFilters;
   readonly #workers: Worker[];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
@@ -143,9 +181,15 @@ export class WorkerPeeler implements Peeler {
 
   constructor(options: PeelerOptions, workers: number = availableParallelism()) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be at least 1, got ${workers}`);
-    keysInPeelOrder(options.keys); // refuses a key set without its current key, here rather than in a worker
+    this.replayFilters = new ReplayFilters(options.replay);
+    const workerData: PeelWorkerData = {
+      format: options.format,
+      maxPacketBytes: options.maxPacketBytes,
+      // Refuses a key set without its current key here rather than in a worker.
+      keys: withReplayFilters(this.replayFilters, options.keys),
+    };
     this.#workers = Array.from({ length: workers }, () => {
-      const worker = new Worker(new URL('./peel-worker.ts', import.meta.url), { workerData: options });
+      const worker = new Worker(new URL('./peel-worker.ts', import.meta.url), { workerData });
       worker.on('message', ({ id, results }: { id: number; results: PeelResult[] }) => {
         this.#pending.get(id)?.resolve(results);
         this.#pending.delete(id);
@@ -172,10 +216,13 @@ export class WorkerPeeler implements Peeler {
     });
   }
 
-  /** Messages to a worker arrive in order, so every request posted after this call sees the new keys. */
+  /**
+   * Messages to a worker arrive in order, so every request posted after this call sees the
+   * new keys. The replay filters' buffers are shared, not copied: all workers set the same bits.
+   */
   setKeys(keys: MixingKeySet): void {
-    keysInPeelOrder(keys);
-    for (const worker of this.#workers) worker.postMessage({ type: 'keys', keys } satisfies PeelWorkerRequest);
+    const message = { type: 'keys', keys: withReplayFilters(this.replayFilters, keys) } satisfies PeelWorkerRequest;
+    for (const worker of this.#workers) worker.postMessage(message);
   }
 
   async close(): Promise<void> {
@@ -186,4 +233,27 @@ export class WorkerPeeler implements Peeler {
 /** `workers` 0 peels on the event loop thread; N > 0 uses N worker threads. */
 export function createPeeler(options: PeelerOptions, workers: number): Peeler {
   return workers === 0 ? new InlinePeeler(options) : new WorkerPeeler(options, workers);
+}
+
+/**
+ * Packets per second this node can peel, measured: one thread's rate over `samples`
+ * packets (after as many to warm up), times the threads that peel (`workers`, or the
+ * event loop alone for 0). No sender can get more packets than this past the MAC, so
+ * it is what the replay filters are sized for.
+ */
+export function measurePeelRate(name: PacketFormatName, workers: number, clock: Clock, samples = 200): number {
+  const format = packetFormat(name);
+  const node = generateKeyPair();
+  const route = [
+    { id: 'measure-1', publicKey: node.publicKey },
+    { id: 'measure-2', publicKey: generateKeyPair().publicKey },
+  ];
+  const packets = Array.from({ length: 2 * samples }, () =>
+    format.wrap(route, { gateway: 'measure', recipient: node.publicKey }, new Uint8Array(1024)),
+  );
+  for (const packet of packets.slice(samples)) format.peel(packet, node);
+  const start = clock.now();
+  for (const packet of packets.slice(0, samples)) format.peel(packet, node);
+  const elapsedMs = Math.max(clock.now() - start, 1e-3);
+  return Math.ceil(((samples * 1000) / elapsedMs) * Math.max(1, workers));
 }

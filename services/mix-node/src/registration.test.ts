@@ -60,7 +60,7 @@ describe('registration with heartbeats', () => {
 
   it('retries until the directory answers, logs its refusals, then heartbeats freshly signed descriptors', async () => {
     const keys = new MixingKeys(
-      { epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000 },
+      { epochs: { genesisMs: 0, lengthMs: 600_000 }, graceMs: 60_000, nextKeyWindowMs: 30_000 },
       {
         now: Date.now,
         schedule: () => () => {},

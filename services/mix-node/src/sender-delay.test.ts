@@ -4,11 +4,10 @@ import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, parseStrategyConfig } from '@mixlab/mixing';
 import { sphinx } from '@mixlab/packet';
-import { ManualClock } from '@mixlab/runtime';
+import { type Clock, ManualClock, monotonicClock } from '@mixlab/runtime';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { InlinePeeler } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
-import { everyHopToMix2, singleKeySet } from './test-support.ts';
+import { everyHopToMix2, singleKeySet, TEST_REPLAY } from './test-support.ts';
 
 describe('exponential:delay=sender in the mix node', () => {
   let self: KeyPair;
@@ -19,12 +18,20 @@ describe('exponential:delay=sender in the mix node', () => {
     next = generateKeyPair();
   });
 
-  function node(strategy: string) {
-    const clock = new ManualClock();
+  /** A node with `strategy` on `clock` (default a ManualClock); `advance` moves that clock on. */
+  function node(
+    strategy: string,
+    clock: Clock = new ManualClock(),
+    advance = (ms: number) => (clock as ManualClock).advance(ms),
+  ) {
     let sent = 0;
     const mixNode = new MixNode({
-      peeler: new InlinePeeler({ format: 'sphinx', keys: singleKeySet(self), maxPacketBytes: 4096 }),
-      replayCache: new ReplayCache({ maxEntriesPerEpoch: 100 }),
+      peeler: new InlinePeeler({
+        format: 'sphinx',
+        keys: singleKeySet(self),
+        replay: TEST_REPLAY,
+        maxPacketBytes: 4096,
+      }),
       keys: singleKeySet(self),
       clock,
       metrics: mixNodeMetrics(createServiceRegistry({})),
@@ -42,7 +49,7 @@ describe('exponential:delay=sender in the mix node', () => {
     });
     /** How many packets were sent once `ms` more have passed. */
     const sentAfter = async (ms: number) => {
-      clock.advance(ms);
+      advance(ms);
       await mixNode.settled();
       return sent;
     };
@@ -73,5 +80,22 @@ describe('exponential:delay=sender in the mix node', () => {
     // The random source's u = 1 - 1/e makes the drawn delay exactly the mean.
     assert.equal(await sentAfter(399), 0);
     assert.equal(await sentAfter(1), 1);
+  });
+
+  it('holds a packet carrying the longest delay, 2^32 - 1 ms, that long on the real clock (setTimeout alone fires it at once)', async (t) => {
+    // The node's own clock, whose timeouts past 2^31 - 1 ms run as a chain; node:test's timers clamp as Node's do.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { mixNode, sentAfter } = node('exponential:delay=sender,mean=5s', monotonicClock, (ms) =>
+      t.mock.timers.tick(ms),
+    );
+    const longest = 2 ** 32 - 1;
+    await mixNode.receive([packet(longest)]);
+    // Steps that end where the chained timeouts are due (mock timers count a timeout set in a
+    // callback from the end of the tick, so a step past one would delay the rest by as much).
+    const longestTimeout = 2 ** 31 - 1;
+    assert.equal(await sentAfter(1), 0, 'not released at once');
+    assert.equal(await sentAfter(longestTimeout - 1), 0, 'nor after the longest single timeout');
+    assert.equal(await sentAfter(longestTimeout), 0, 'nor 1 ms early');
+    assert.equal(await sentAfter(longest - 2 * longestTimeout), 1, 'released after exactly 2^32 - 1 ms');
   });
 });

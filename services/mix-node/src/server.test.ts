@@ -3,16 +3,15 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
 import { ThresholdStrategy } from '@mixlab/mixing';
-import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop } from '@mixlab/packet';
+import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import { acceptOctetStream, FrameSender, HOP_UNKNOWN, hopFound, OCTET_STREAM } from '@mixlab/service-kit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { InlinePeeler } from './peeler.ts';
-import { ReplayCache } from './replay-cache.ts';
 import { buildServer } from './server.ts';
-import { counts, packetCounts, singleKeySet } from './test-support.ts';
+import { counts, packetCounts, singleKeySet, TEST_REPLAY } from './test-support.ts';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -39,14 +38,17 @@ describe('mix node server', () => {
   let ready: boolean;
   let sends: { url: string; frames: Uint8Array[] }[];
 
-  function build(send?: (url: string, frames: Uint8Array[]) => Promise<void>): void {
+  function build(
+    send?: (url: string, frames: Uint8Array[]) => Promise<void>,
+    format: 'onion' | 'sphinx' = 'onion',
+  ): void {
+    const maxPacketBytes = format === 'sphinx' ? sphinx.geometry.packetBytes : MAX_PACKET_BYTES;
     registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
     const clock = new ManualClock();
     sends = [];
     ready = false;
     node = new MixNode({
-      peeler: new InlinePeeler({ format: 'onion', keys: singleKeySet(self.keys), maxPacketBytes: MAX_PACKET_BYTES }),
-      replayCache: new ReplayCache({ maxEntriesPerEpoch: 1000 }),
+      peeler: new InlinePeeler({ format, keys: singleKeySet(self.keys), replay: TEST_REPLAY, maxPacketBytes }),
       keys: singleKeySet(self.keys),
       clock,
       metrics: mixNodeMetrics(registry),
@@ -70,7 +72,7 @@ describe('mix node server', () => {
       node,
       registry,
       maxPacketsPerRequest: MAX_PACKETS,
-      maxPacketBytes: MAX_PACKET_BYTES,
+      maxPacketBytes,
       isReady: () => ready,
       acceptDelivery: () => false,
     });
@@ -88,16 +90,31 @@ describe('mix node server', () => {
       payload: typeof payload === 'string' ? payload : Buffer.from(payload),
     });
 
-  it('accepts frames with 202 and reports accepted and rejected packets', async () => {
+  it('acknowledges frames with 202 and the number received, good or bad', async () => {
     const response = await post(encodeFrames([packet('a'), new Uint8Array(10), packet('b')]));
     assert.equal(response.statusCode, 202);
     assert.match(String(response.headers['content-type']), /^application\/json/);
-    assert.deepEqual(response.json(), {
-      accepted: 2,
-      rejected: [{ index: 1, outcome: 'malformed', reason: 'packet of 10 bytes is shorter than one layer' }],
-    });
+    assert.deepEqual(response.json(), { received: 3 });
     assert.equal(node.queued, 2);
     assert.deepEqual(await packetCounts(registry), counts({ accepted: 2, malformed: 1 }));
+  });
+
+  it('tells a peer nothing per packet: a tagged, a malformed and a replayed packet answer as three good ones', async () => {
+    build(undefined, 'sphinx');
+    const exitPacket = (message: string) =>
+      sphinx.wrap([self.hop], { gateway: 'gateway-1', recipient }, utf8.encode(message));
+    const seen = exitPacket('seen');
+    assert.equal((await post(encodeFrames([seen]))).statusCode, 202);
+    // A tagging attacker flips a payload bit at hop 1; this node is the exit and finds the payload altered.
+    const tagged = exitPacket('tagged');
+    tagged[sphinx.geometry.payloadOffset + 100] = (tagged[sphinx.geometry.payloadOffset + 100] as number) ^ 1;
+    const bad = await post(encodeFrames([tagged, new Uint8Array(10), Uint8Array.from(seen)]));
+    const good = await post(encodeFrames([exitPacket('a'), exitPacket('b'), exitPacket('c')]));
+    assert.deepEqual(await packetCounts(registry), counts({ accepted: 4, malformed: 2, replay: 1, delivered: 3 }));
+    assert.equal(bad.statusCode, good.statusCode);
+    assert.equal(bad.body, good.body, 'byte-identical answers');
+    assert.equal(bad.headers['content-type'], good.headers['content-type']);
+    assert.equal(bad.headers['content-length'], good.headers['content-length']);
   });
 
   it('pools across requests and forwards once the threshold is reached', async () => {
@@ -110,10 +127,10 @@ describe('mix node server', () => {
     assert.deepEqual(await packetCounts(registry), counts({ accepted: 3, forwarded: 3 }));
   });
 
-  it('answers 202 with nothing accepted to an empty body', async () => {
+  it('answers 202 with nothing received to an empty body', async () => {
     const response = await post(new Uint8Array(0));
     assert.equal(response.statusCode, 202);
-    assert.deepEqual(response.json(), { accepted: 0, rejected: [] });
+    assert.deepEqual(response.json(), { received: 0 });
     assert.deepEqual(await packetCounts(registry), counts({}));
   });
 

@@ -35,7 +35,9 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       return sendError(reply, 'invalid_request', reason);
     }
     try {
-      return reply.code(202).send(await deps.node.receive(packets));
+      // Receipt only: which packets were dropped and why stays in the node's log and metrics.
+      await deps.node.receive(packets);
+      return reply.code(202).send({ received: packets.length });
     } catch (error) {
       // Shutdown began (the strategy is stopped): new work goes to another node, not into a 500.
       if (error instanceof StrategyStoppedError) {

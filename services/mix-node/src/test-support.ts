@@ -5,11 +5,15 @@ import { seriesValue } from '@mixlab/metrics/test-support';
 import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
 import type { Registry } from 'prom-client';
 import type { MixingKeySet } from './mixing-keys.ts';
+import { replayFilterSize } from './replay-filter.ts';
 
 /** A key set of one key pair for one epoch (tests, benchmarks). */
 export function singleKeySet(keys: KeyPair, epoch = 0): MixingKeySet {
   return { current: epoch, byEpoch: new Map([[epoch, keys]]) };
 }
+
+/** Replay filters for tests: 10,000 tags at a false-positive rate of 1e-6 (36 KB per epoch). */
+export const TEST_REPLAY = replayFilterSize(10_000, 1e-6);
 
 /** mixlab_packets_total for every outcome. */
 export async function packetCounts(registry: Registry): Promise<Record<string, number>> {

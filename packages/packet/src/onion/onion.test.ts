@@ -85,6 +85,25 @@ describe('onion packet format', () => {
     return nodes[index] as Node;
   }
 
+  describe('replay check', () => {
+    it('checks the sealed box ephemeral key once the layer opens, and refuses a copy as a replay', () => {
+      const packet = onion.wrap(route, destination, payload);
+      const tags: Uint8Array[] = [];
+      const check = {
+        seen: (tag: Uint8Array) => {
+          tags.push(Uint8Array.from(tag));
+          return tags.length > 1;
+        },
+      };
+      rejects(() => onion.peel(packet, node(1).keys, check), 'undecryptable', /does not open/);
+      rejects(() => onion.peel(flipped(packet, 60), node(0).keys, check), 'undecryptable', /does not open/);
+      assert.equal(tags.length, 0, 'a packet that does not open is never remembered: junk cannot fill the memory');
+      expectForward(onion.peel(packet, node(0).keys, check));
+      assert.deepEqual(tags[0], packet.subarray(0, X25519_KEY_BYTES));
+      rejects(() => onion.peel(packet, node(0).keys, check), 'replay', /seen before/);
+    });
+  });
+
   describe('round trip', () => {
     it('is named onion', () => {
       assert.equal(onion.name, 'onion');

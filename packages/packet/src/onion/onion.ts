@@ -15,6 +15,7 @@ import {
   PacketError,
   type PacketFormat,
   type Peeled,
+  type ReplayCheck,
   type RouteHop,
 } from '../packet-format.ts';
 
@@ -112,7 +113,7 @@ export const onion: PacketFormat = {
     return packet;
   },
 
-  peel(packet: Uint8Array, keys: KeyPair): Peeled {
+  peel(packet: Uint8Array, keys: KeyPair, replay?: ReplayCheck): Peeled {
     if (packet.length <= SEAL_OVERHEAD_BYTES) {
       throw new PacketError('malformed', `packet of ${packet.length} bytes is shorter than one layer`);
     }
@@ -121,6 +122,10 @@ export const onion: PacketFormat = {
       throw new PacketError('undecryptable', 'layer does not open with this node key (wrong node or altered)');
     }
     // The sealed box's ephemeral public key: fresh for every layer, the same in every copy of one.
-    return { ...parseLayer(layer), replayTag: packet.subarray(0, X25519_KEY_BYTES) };
+    // It is readable before opening, but checked only after: opening is what authenticates the
+    // packet, and a tag remembered for junk would let anyone fill the node's replay memory.
+    const replayTag = packet.subarray(0, X25519_KEY_BYTES);
+    if (replay?.seen(replayTag)) throw new PacketError('replay', 'this packet was seen before with this key');
+    return { ...parseLayer(layer), replayTag };
   },
 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair, type X25519Backend, x25519 } from '@mixlab/crypto';
 import { packetFormat } from '../index.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
 import { createSphinx, sphinx } from './sphinx.ts';
@@ -66,6 +66,95 @@ describe('sphinx', () => {
     assert.ok(first.kind === 'forward');
     const exit = sphinx.peel(first.packet, (path[1] as Node).keys);
     assert.equal(exit.replayTag?.length, 32);
+  });
+
+  describe('the replay check (peel with a ReplayCheck)', () => {
+    /** The default X25519 backend, counting what a peel asks of it. */
+    function countingX25519() {
+      const calls = { point: 0, scalar: 0, multiply: 0 };
+      const backend: X25519Backend = {
+        name: x25519.name,
+        point: (bytes) => {
+          calls.point++;
+          return x25519.point(bytes);
+        },
+        scalar: (bytes) => {
+          calls.scalar++;
+          return x25519.scalar(bytes);
+        },
+        multiply: (scalar, point) => {
+          calls.multiply++;
+          return x25519.multiply(scalar, point);
+        },
+      };
+      return { backend, calls };
+    }
+    /** A packet that records whether any byte of its payload was read (LIONESS reads them all). */
+    function watched(packet: Uint8Array): { packet: Uint8Array; payloadRead: () => boolean } {
+      let read = false;
+      const { payloadOffset } = defaultGeometry;
+      class Watched extends Uint8Array {
+        override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+          if ((end ?? this.length) > payloadOffset) read = true;
+          return super.subarray(begin, end);
+        }
+      }
+      const copy = new Watched(packet.length);
+      copy.set(packet);
+      return { packet: copy, payloadRead: () => read };
+    }
+    const remembering = () => {
+      const tags = new Set<string>();
+      return {
+        seen: (tag: Uint8Array) => {
+          const key = Buffer.from(tag).toString('hex');
+          if (tags.has(key)) return true;
+          tags.add(key);
+          return false;
+        },
+      };
+    };
+
+    it('stops a replay right after the MAC: one X25519 multiplication, no blinding, no payload work', () => {
+      const path = nodes(2);
+      const { backend, calls } = countingX25519();
+      const format = createSphinx(defaultGeometry, { x25519: backend });
+      const packet = sphinx.wrap(route(path), destination(), utf8.encode('once'));
+      const check = remembering();
+      const key = (path[0] as Node).keys;
+      format.peel(sphinx.wrap(route(path), destination(), utf8.encode('warm')), key); // decodes the node key once
+      const first = watched(packet);
+      Object.assign(calls, { point: 0, scalar: 0, multiply: 0 });
+      assert.equal(format.peel(first.packet, key, check).kind, 'forward');
+      assert.deepEqual(calls, { point: 1, scalar: 1, multiply: 2 }, 'shared secret and blinding');
+      assert.equal(first.payloadRead(), true, 'LIONESS read the payload');
+
+      const again = watched(packet);
+      Object.assign(calls, { point: 0, scalar: 0, multiply: 0 });
+      rejects(() => format.peel(again.packet, key, check), 'replay', /seen before/);
+      assert.deepEqual(calls, { point: 1, scalar: 0, multiply: 1 }, 'the shared secret only');
+      assert.equal(again.payloadRead(), false, 'no LIONESS');
+    });
+
+    it('stops a replay at the exit before the payload, and checks only packets that pass the MAC', () => {
+      const path = nodes(1);
+      const packet = sphinx.wrap(route(path), destination(), utf8.encode('exit'));
+      const key = (path[0] as Node).keys;
+      const tags: Uint8Array[] = [];
+      const check = {
+        seen: (tag: Uint8Array) => {
+          tags.push(tag);
+          return tags.length > 1;
+        },
+      };
+      rejects(() => sphinx.peel(flipped(packet, 40), key, check), 'undecryptable');
+      assert.equal(tags.length, 0, 'an altered header never reaches the replay check');
+      assert.equal(sphinx.peel(packet, key, check).kind, 'deliver');
+      const again = watched(packet);
+      rejects(() => sphinx.peel(again.packet, key, check), 'replay');
+      assert.equal(again.payloadRead(), false);
+      assert.deepEqual(tags[0], sphinx.peel(packet, key).replayTag, 'the tag checked is the one peel returns');
+    });
   });
 
   describe('header integrity', () => {

@@ -30,6 +30,7 @@ import {
   PacketError,
   type PacketFormat,
   type Peeled,
+  type ReplayCheck,
   type ReplyFormat,
   type ReplySecret,
   type RouteHop,
@@ -383,7 +384,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     return blake2b(MAC_BYTES, covered, keys.headerMac);
   }
 
-  function peel(packet: Uint8Array, nodeKeys: KeyPair): Peeled {
+  function peel(packet: Uint8Array, nodeKeys: KeyPair, replay?: ReplayCheck): Peeled {
     if (packet.length !== packetBytes) {
       throw new PacketError('malformed', `packet of ${packet.length} bytes; a Sphinx packet is ${packetBytes} bytes`);
     }
@@ -404,6 +405,8 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
         'header MAC mismatch: packet is for another node key, or its header was altered',
       );
     }
+    // Authentic: a replay stops here, before the blinding and LIONESS, at the cost of one X25519 and the MAC.
+    if (replay?.seen(keys.replayTag)) throw new PacketError('replay', 'this packet was seen before with this key');
 
     // Routing info | one zero slot, decrypted: this hop's command, then the next hop's routing info.
     const routing = new Uint8Array(R + P);
