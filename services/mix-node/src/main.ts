@@ -7,6 +7,7 @@ import {
   FrameSender,
   keepRegistered,
   listenUntilSignalled,
+  openStateOrExit,
   type Registration,
   readConfigOrExit,
 } from '@mixlab/service-kit';
@@ -16,6 +17,7 @@ import { DescriptorSigner } from './descriptor.ts';
 import { identityPath, loadOrCreateIdentity } from './identity.ts';
 import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { mixingKeysPath, SqliteMixingKeyStore } from './mixing-key-store.ts';
 import { MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
 import { createPeeler } from './peeler.ts';
@@ -28,10 +30,17 @@ await cryptoReady();
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
 const identityFile = identityPath(config.dataDir, config.nodeId);
 const identity = await loadOrCreateIdentity(identityFile);
-const mixingKeys = new MixingKeys(
-  { epochs: { genesisMs: 0, lengthMs: config.epochLengthMs }, graceMs: config.keyGraceMs },
-  wallClock,
-);
+// Kept next to it, so a restarted node still opens packets wrapped to the keys it published.
+const mixingKeyFile = mixingKeysPath(config.dataDir, config.nodeId);
+const { mixingKeys, keyStore, keyFile } = openStateOrExit('mix-node', () => {
+  const { store, opened } = SqliteMixingKeyStore.open(mixingKeyFile);
+  const keys = new MixingKeys(
+    { epochs: { genesisMs: 0, lengthMs: config.epochLengthMs }, graceMs: config.keyGraceMs },
+    wallClock,
+    { store },
+  );
+  return { mixingKeys: keys, keyStore: store, keyFile: opened };
+});
 const descriptors = new DescriptorSigner({
   id: config.nodeId,
   layer: config.layer,
@@ -110,6 +119,7 @@ await listenUntilSignalled(app, config.port, async () => {
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
+  keyStore.close();
 });
 app.log.info(
   {
@@ -124,9 +134,13 @@ app.log.info(
     epochLengthMs: config.epochLengthMs,
     keyGraceMs: config.keyGraceMs,
     epoch: mixingKeys.current,
+    mixingKeyFile,
+    mixingKeysRestored: mixingKeys.restored,
   },
   'mix node listening',
 );
+if (keyFile.permissionsTightened)
+  app.log.warn({ mixingKeyFile }, 'the mixing key file was readable by others; its mode is now 0600');
 if (identity.permissionsTightened)
   app.log.warn({ identityFile }, 'the identity key file was readable by others; its mode is now 0600');
 if (identity.legacy)
@@ -138,7 +152,13 @@ if (identity.legacy)
 // Rotate at every boundary and grace expiry; publish the new keys right away.
 mixingKeys.start((change) => {
   node.setKeys(mixingKeys.keySet());
-  app.log.info({ epoch: mixingKeys.current, ...change }, 'mixing keys changed');
+  const { saveError, ...changed } = change;
+  app.log.info({ epoch: mixingKeys.current, ...changed }, 'mixing keys changed');
+  if (saveError)
+    app.log.error(
+      { err: saveError, mixingKeyFile, epochs: change.added },
+      'new mixing keys could not be saved: they are used, but a restart before they expire makes packets wrapped to them unopenable',
+    );
   if (change.rotated) registration?.refresh();
 });
 
