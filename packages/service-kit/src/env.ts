@@ -96,13 +96,7 @@ export const EX_CONFIG = 78;
  * misconfiguration from a crash. Any other error is a bug and is thrown as it is.
  */
 export function readConfigOrExit<T>(service: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${service}: configuration error: ${error.message}\n`);
-    process.exit(EX_CONFIG);
-  }
+  return orExit(service, read, ConfigError, 'configuration error', EX_CONFIG);
 }
 
 /** sysexits.h EX_DATAERR: the process ended because its state on disk cannot be used. */
@@ -115,11 +109,22 @@ export const EX_DATAERR = 65;
  * replaced or repaired. Any other error is thrown as it is.
  */
 export function openStateOrExit<T>(service: string, open: () => T): T {
+  return orExit(service, open, DatabaseFileError, 'state error', EX_DATAERR);
+}
+
+/** `run`'s result; an `expected` error becomes one line on stderr and exit code `code`. */
+function orExit<T>(
+  service: string,
+  run: () => T,
+  expected: new (message: string) => Error,
+  label: string,
+  code: number,
+): T {
   try {
-    return open();
+    return run();
   } catch (error) {
-    if (!(error instanceof DatabaseFileError)) throw error;
-    process.stderr.write(`${service}: state error: ${error.message}\n`);
-    process.exit(EX_DATAERR);
+    if (!(error instanceof expected)) throw error;
+    process.stderr.write(`${service}: ${label}: ${error.message}\n`);
+    process.exit(code);
   }
 }
