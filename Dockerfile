@@ -19,7 +19,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app ./
 COPY . .
-# Keys that must survive a restart (identities, the directory key) live on a volume here;
+# State that must survive a restart (keys, mailboxes, registrations) lives on a volume here;
 # a new named volume takes this directory's owner.
 RUN mkdir -p /data && chown node:node /data
 USER node

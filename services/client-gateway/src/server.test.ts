@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
@@ -64,9 +68,17 @@ describe('client gateway server', () => {
   let fetches: number;
   let directoryDown: boolean;
   let clients: WebSocket[];
+  let root: string;
+  let mailboxFile: string;
+  let files = 0;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mixlab-gateway-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
 
   beforeEach(async () => {
-    mailboxes = new Mailboxes({ maxPerMailbox: 3, maxMailboxes: 100 });
+    mailboxFile = join(root, `mailboxes-${++files}.sqlite`);
+    mailboxes = Mailboxes.open(mailboxFile, { maxPerMailbox: 3, maxMailboxes: 100, maxBytes: 1 << 20 }).mailboxes;
     sends = [];
     failingUrls = new Set();
     fetches = 0;
@@ -107,6 +119,7 @@ describe('client gateway server', () => {
   afterEach(async () => {
     for (const ws of clients) ws.terminate();
     await app.close();
+    mailboxes.close();
   });
 
   const deliver = (frames: Uint8Array[]) =>
@@ -248,6 +261,26 @@ describe('client gateway server', () => {
         1,
       );
       assert.equal(await gauge(), 4);
+    });
+
+    it('answers 503 storage_failed when the commit fails, keeping and counting none of the request', async () => {
+      await deliver([delivery(ALICE, 'kept')]);
+      // A disk that fails, emulated by a trigger in the mailbox file.
+      const other = new DatabaseSync(mailboxFile);
+      other.exec(
+        "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.payload = CAST('lost' AS BLOB) BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+      );
+      other.close();
+      const response = await deliver([delivery(BOB, 'fine'), delivery(ALICE, 'lost')]);
+      assert.equal(response.statusCode, 503);
+      assert.deepEqual(response.json(), {
+        error: 'storage_failed',
+        message: 'the messages could not be stored (none of this request was kept); retry',
+      });
+      assert.deepEqual(await list(BOB), []);
+      assert.equal((await list(ALICE)).length, 1);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'stored' }), 1);
+      assert.equal(await gauge(), 1);
     });
 
     it('answers 400 to a delivery body that is not whole frames, and 415 to JSON', async () => {

@@ -33,7 +33,7 @@ import {
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Mailboxes, StoredMessage } from './mailboxes.ts';
+import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
@@ -236,24 +236,37 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       return sendError(reply, 'invalid_request', `body is not a sequence of frames: ${(error as Error).message}`);
     }
     const refused: { index: number; reason: string }[] = [];
-    frames.forEach((frame, index) => {
-      let reason: string;
-      try {
-        const { recipient, payload } = decodeDelivery(frame);
-        const result = mailboxes.store(toHex(recipient), payload);
-        if ('stored' in result) {
-          metrics.messagesDelivered.inc({ outcome: 'stored' });
-          return;
-        }
-        reason = result.refused;
-        metrics.messagesDelivered.inc({ outcome: 'mailbox_full' });
-      } catch (error) {
-        reason = (error as Error).message;
-        metrics.messagesDelivered.inc({ outcome: 'rejected' });
-      }
+    const refuse = (index: number, reason: string, outcome: 'rejected' | 'mailbox_full') => {
+      metrics.messagesDelivered.inc({ outcome });
       request.log.warn({ index, reason }, 'delivery refused');
       refused.push({ index, reason });
+    };
+    const messages: { index: number; address: string; payload: Uint8Array }[] = [];
+    frames.forEach((frame, index) => {
+      try {
+        const { recipient, payload } = decodeDelivery(frame);
+        messages.push({ index, address: toHex(recipient), payload });
+      } catch (error) {
+        refuse(index, (error as Error).message, 'rejected');
+      }
     });
+    // One commit for the request; the exit hears "stored" only once it is on disk.
+    let results: StoreResult[];
+    try {
+      results = mailboxes.storeAll(messages);
+    } catch (error) {
+      request.log.error({ err: error, messages: messages.length }, 'deliveries could not be stored');
+      return sendError(
+        reply,
+        'storage_failed',
+        'the messages could not be stored (none of this request was kept); retry',
+      );
+    }
+    results.forEach((result, i) => {
+      if ('stored' in result) metrics.messagesDelivered.inc({ outcome: 'stored' });
+      else refuse((messages[i] as { index: number }).index, result.refused, 'mailbox_full');
+    });
+    refused.sort((a, b) => a.index - b.index);
     updateMailboxGauge();
     return reply.code(202).send({ stored: frames.length - refused.length, refused });
   });

@@ -24,7 +24,7 @@ export interface MixNodeConfig {
   /** URL other nodes and the gateway use to reach this node. */
   readonly advertisedUrl: string;
   readonly directoryUrl: string;
-  /** Where the identity key is kept: `${dataDir}/${nodeId}/identity.json` (a volume, so a restart keeps it). */
+  /** Where the identity key and mixing keys are kept: `${dataDir}/${nodeId}/` (a volume, so a restart keeps them). */
   readonly dataDir: string;
   /** Epoch length (genesis 0, as the directory's): mixing keys rotate at every boundary. */
   readonly epochLengthMs: number;

@@ -7,6 +7,7 @@ import {
   FrameSender,
   keepRegistered,
   listenUntilSignalled,
+  openStateOrExit,
   type Registration,
   readConfigOrExit,
 } from '@mixlab/service-kit';
@@ -17,6 +18,7 @@ import { identityPath, loadOrCreateIdentity } from './identity.ts';
 import { keyLifetimeMs } from './key-schedule.ts';
 import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { mixingKeysPath, SqliteMixingKeyStore } from './mixing-key-store.ts';
 import { MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
 import { createPeeler, measurePeelRate } from './peeler.ts';
@@ -34,7 +36,13 @@ const keySchedule = {
   graceMs: config.keyGraceMs,
   nextKeyWindowMs: config.nextKeyWindowMs,
 };
-const mixingKeys = new MixingKeys(keySchedule, wallClock);
+// Kept next to it, so a restarted node still opens packets wrapped to the keys it published.
+const mixingKeyFile = mixingKeysPath(config.dataDir, config.nodeId);
+const { mixingKeys, keyStore, keyFile } = openStateOrExit('mix-node', () => {
+  const { store, opened } = SqliteMixingKeyStore.open(mixingKeyFile);
+  const keys = new MixingKeys(keySchedule, wallClock, { store });
+  return { mixingKeys: keys, keyStore: store, keyFile: opened };
+});
 // Each epoch's replay filter holds what one key can open over its life at full speed: no
 // sender gets more packets than that past the MAC, so flooding cannot push the
 // false-positive rate past the stated one.
@@ -121,6 +129,7 @@ await listenUntilSignalled(app, config.port, async () => {
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
+  keyStore.close();
 });
 app.log.info(
   {
@@ -144,9 +153,13 @@ app.log.info(
       bytes: replaySize.bits / 8,
       hashes: replaySize.hashes,
     },
+    mixingKeyFile,
+    mixingKeysRestored: mixingKeys.restored,
   },
   'mix node listening',
 );
+if (keyFile.permissionsTightened)
+  app.log.warn({ mixingKeyFile }, 'the mixing key file was readable by others; its mode is now 0600');
 if (identity.permissionsTightened)
   app.log.warn({ identityFile }, 'the identity key file was readable by others; its mode is now 0600');
 if (identity.legacy)
@@ -158,7 +171,13 @@ if (identity.legacy)
 // Rotate at every boundary and grace expiry; publish the new keys right away.
 mixingKeys.start((change) => {
   node.setKeys(mixingKeys.keySet());
-  app.log.info({ epoch: mixingKeys.current, ...change }, 'mixing keys changed');
+  const { saveError, ...changed } = change;
+  app.log.info({ epoch: mixingKeys.current, ...changed }, 'mixing keys changed');
+  if (saveError)
+    app.log.error(
+      { err: saveError, mixingKeyFile, epochs: change.added },
+      'new mixing keys could not be saved: they are used, but a restart before they expire makes packets wrapped to them unopenable',
+    );
   if (change.rotated) registration?.refresh();
 });
 
