@@ -4,3 +4,4 @@ export * from './gateway-metrics.ts';
 export * from './mix-node-metrics.ts';
 export * from './registry.ts';
 export * from './series-value.ts';
+export * from './stage-metrics.ts';
