@@ -132,6 +132,8 @@ export class MixnetClient {
       {
         maxAgeMs: 5_000,
         refetchAfterMs: 1_000,
+        // Refreshed (and verified) in the background: no send waits for it every 5 s.
+        serveStaleMs: 10_000,
         verify: (signed) =>
           verifyTopology(signed, { pinnedDirectoryKey: directoryKey ?? '', nowMs: Date.now(), maxSkewMs: 5_000 }),
       },
