@@ -19,6 +19,19 @@ export interface FrameSenderOptions {
   readonly maxFramesPerRequest?: number;
 }
 
+/**
+ * How mix nodes and the gateway send on: a few keep-alive connections per target, retries, and
+ * under load what waits behind two requests to a target goes in one (up to 100 frames, the
+ * gateway's cap per delivery request).
+ */
+export const FORWARDING_SENDER: FrameSenderOptions = {
+  connections: 8,
+  attempts: 3,
+  timeoutMs: 10_000,
+  coalesceAt: 2,
+  maxFramesPerRequest: 100,
+};
+
 /** Sends waiting for a URL's next request. */
 interface Waiting {
   readonly frames: Uint8Array[];

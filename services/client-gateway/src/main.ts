@@ -1,5 +1,5 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
-import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
+import { FORWARDING_SENDER, FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -7,14 +7,7 @@ import { buildServer } from './server.ts';
 
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
-const sender = new FrameSender({
-  connections: 8,
-  attempts: 3,
-  timeoutMs: 10_000,
-  // Under load, what waits behind two requests to a node goes in one: less HTTP per packet.
-  coalesceAt: 2,
-  maxFramesPerRequest: 100,
-});
+const sender = new FrameSender(FORWARDING_SENDER);
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),

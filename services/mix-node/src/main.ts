@@ -3,7 +3,13 @@ import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metr
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
-import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
+import {
+  FORWARDING_SENDER,
+  FrameSender,
+  keepRegistered,
+  listenUntilSignalled,
+  type Registration,
+} from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
@@ -36,14 +42,7 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender({
-  connections: 8,
-  attempts: 3,
-  timeoutMs: 10_000,
-  // Under load, what waits behind two requests to a node goes in one: less HTTP per packet.
-  coalesceAt: 2,
-  maxFramesPerRequest: 100,
-});
+const sender = new FrameSender(FORWARDING_SENDER);
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
