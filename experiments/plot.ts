@@ -16,10 +16,10 @@ const ROW = 50;
 const LAYER_COLOURS = ['#4e79a7', '#f28e2b', '#59a14f'];
 const BOX_COLOUR = '#6b8fc7';
 
-const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const num = (value: number) => Number(value.toFixed(1));
+export const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const num = (value: number) => Number(value.toFixed(1));
 
-function text(x: number, y: number, content: string, attributes = ''): string {
+export function text(x: number, y: number, content: string, attributes = ''): string {
   return `<text x="${num(x)}" y="${num(y)}" ${attributes}>${escapeXml(content)}</text>`;
 }
 
@@ -29,7 +29,7 @@ function formatMs(value: number): string {
 }
 
 /** Ticks (ms) covering [low, high] at `steps` × 10^k: 1-2-5, or 1-3 when decades are narrow. */
-function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
+export function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
   const ticks: number[] = [];
   for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high * 10; decade *= 10) {
     for (const step of steps) {
