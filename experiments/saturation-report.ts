@@ -40,6 +40,8 @@ export interface StepResult {
   /** 1-minute load average at the end of the step. */
   readonly load1: number;
   readonly errors: readonly string[];
+  /** The load generator threads' event-loop delay p99 (ms, the worst thread): how long its own work held receipts up. */
+  readonly loadGeneratorLoopDelayP99Ms?: number;
 }
 
 export interface StrategyRamp {
@@ -147,7 +149,7 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
     ] as const) {
       if (!step) continue;
       lines.push(
-        `Stages ${title.toLowerCase()}, ${step.offered} msg/s: end to end p50 ${f(step.latency?.p50Ms)} ms, p99 ${f(step.latency?.p99Ms)} ms (\`mixlab_stage_seconds\`, this step's observations only; quantiles interpolated in buckets that double from 0.1 ms; forwarding stages include the next hop's answer, so they nest).`,
+        `Stages ${title.toLowerCase()}, ${step.offered} msg/s: end to end p50 ${f(step.latency?.p50Ms)} ms, p99 ${f(step.latency?.p99Ms)} ms; the load generator's event-loop delay p99 ${f(step.loadGeneratorLoopDelayP99Ms)} ms (\`mixlab_stage_seconds\`, this step's observations only; quantiles interpolated in buckets that double from 0.1 ms; forwarding stages include the next hop's answer, so they nest).`,
         '',
         ...stageTable(step),
         '',

@@ -263,6 +263,7 @@ class LoadWorkers {
       latency: latencyStats(latencies) ?? null,
       latenciesMs: latencies,
       errors: [...new Set(results.flatMap((r) => r.errors))].slice(0, 5),
+      loopDelayP99Ms: Math.max(...results.map((r) => r.loopDelayMs.p99)),
     };
   }
 
@@ -331,6 +332,7 @@ try {
           cpuSeconds: seconds,
           load1: load1(),
           errors: measured.errors,
+          loadGeneratorLoopDelayP99Ms: measured.loopDelayP99Ms,
         };
         const keptUp = step.carried >= 0.95 * attempted && (step.latency?.p99Ms ?? Number.POSITIVE_INFINITY) <= 1000;
         log(
