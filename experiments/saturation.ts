@@ -237,8 +237,11 @@ class LoadWorkers {
       this.#workers.map(
         (worker, i) =>
           new Promise<LoadStepAnswer>((resolve, reject) => {
-            worker.once('message', resolve);
             worker.once('error', reject);
+            worker.once('message', (answer: LoadStepAnswer) => {
+              worker.off('error', reject);
+              resolve(answer);
+            });
             worker.postMessage({
               ...step,
               clients: shares[i] as number,
