@@ -74,6 +74,21 @@ export interface SaturationRun {
 const f = (value: number | undefined, digits = 1) =>
   value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
 const maxCarried = (ramp: StrategyRamp) => Math.max(0, ...ramp.steps.map((s) => s.carried));
+const SERVICES = ['directory', 'mix-layer-1', 'mix-layer-2', 'mix-layer-3', 'client-gateway'];
+
+/**
+ * The cascade's own CPU per delivered message (ms) in the saturation step: its services above
+ * their idle use, without the load generator, Prometheus or docker-proxy, which share the cores
+ * here but are not the cascade.
+ */
+function cascadeCpuPerMessage(ramp: StrategyRamp): number | undefined {
+  const step = ramp.steps.find((s) => s.kind === 'ramp' && s.offered === ramp.saturation);
+  if (!step || step.carried <= 0) return undefined;
+  const cores = step.cpu
+    .filter((share) => SERVICES.includes(share.name))
+    .reduce((sum, share) => sum + share.cores - (ramp.idle.find((i) => i.name === share.name)?.cores ?? 0), 0);
+  return (cores / step.carried) * 1000;
+}
 
 /** CPU per delivered message (ms), per component, above what it used idle (healthchecks, scrapes, heartbeats). */
 function stepRow(step: StepResult, idle: readonly CpuShare[]): string {
@@ -119,12 +134,14 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
       )}; at the fastest (${bound.fastest}) a message's public-key work is ${f(bound.publicKeyMicros, 0)} µs, so ${bound.cores} cores bound the cascade at **${Math.round(bound.boundPerSecond)} msg/s**.`,
     `The whole packet work as the code does it (wrap ${f(bound.packetMicros.wrap, 0)} µs, hop ${f(bound.packetMicros.hop, 0)} µs twice, exit ${f(bound.packetMicros.exit, 0)} µs, open ${f(bound.packetMicros.open, 0)} µs, with the symmetric crypto) bounds it at ${Math.round(bound.packetBoundPerSecond)} msg/s.`,
     '',
-    '| strategy | saturation (msg/s offered) | most carried (msg/s) | of the public-key bound | of the packet-work bound |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...run.ramps.map(
-      (ramp) =>
-        `| \`${ramp.strategy}\` | ${ramp.saturation ?? '–'} | ${f(maxCarried(ramp))} | ${f((ramp.saturation ?? 0) / bound.boundPerSecond, 2)} | ${f((ramp.saturation ?? 0) / bound.packetBoundPerSecond, 2)} |`,
-    ),
+    '| strategy | saturation (msg/s offered) | most carried (msg/s) | of the public-key bound | of the packet-work bound | cascade CPU per message at saturation (ms) | cores / that (msg/s) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...run.ramps.map((ramp) => {
+      const cpu = cascadeCpuPerMessage(ramp);
+      return `| \`${ramp.strategy}\` | ${ramp.saturation ?? '–'} | ${f(maxCarried(ramp))} | ${f((ramp.saturation ?? 0) / bound.boundPerSecond, 2)} | ${f((ramp.saturation ?? 0) / bound.packetBoundPerSecond, 2)} | ${f(cpu, 2)} | ${cpu ? Math.round((bound.cores * 1000) / cpu) : '–'} |`;
+    }),
+    '',
+    "The load generator runs on the same cores (its CPU per message is in each step's row below), and so does whatever else the machine runs: the last column is what the cascade's services would carry with the cores to themselves, at the CPU per message they spent in the saturation step.",
     '',
   ];
   for (const ramp of run.ramps) {
