@@ -287,8 +287,11 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
         if (sent.has(message.id)) return;
         sent.add(message.id);
         const started = performance.now();
-        socket.send(JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame), () =>
-          metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000),
+        socket.send(
+          JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame),
+          (error?: Error) => {
+            if (!error) metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000);
+          },
         );
         metrics.messagesPushed.inc();
       };
