@@ -8,7 +8,8 @@
  * public-key bound measured in the same run, and writes docs/experiments/saturation.md and
  * saturation.svg (and saturation.json).
  *
- *   npm run bench:cascade [-- --step 6s --drain 3s --clients 8 --workers 2 --rates 25,50,100 --out DIR]
+ *   npm run bench:cascade [-- --step 6s --drain 3s --floor 15s --clients 8 --workers 2 --rates 25,50,100
+ *                              --only 'threshold:n=1' (strategies separated by |) --via direct|published --out DIR]
  *   node experiments/saturation.ts --render docs/experiments/saturation.json
  */
 import { execFileSync } from 'node:child_process';
