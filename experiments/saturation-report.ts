@@ -119,7 +119,7 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
     '# Cascade saturation',
     '',
     `Run ${run.startedAt} to ${run.finishedAt} on ${run.machine.cpu}, ${run.machine.cores} cores, Node ${run.machine.node}, Docker ${run.machine.docker}, with \`npm run bench:cascade\` ([experiments/saturation.ts](../../experiments/saturation.ts)).`,
-    `Each step: ${settings.clients} simulated clients on ${settings.workers} worker threads, Poisson sends for ${settings.stepSeconds} s (seeded), up to ${settings.drainSeconds} s of drain, \`sphinx\` packets, no cover; a fresh three-layer cascade (one node per layer) per strategy. A step falls behind when it carries less than 0.95 of what was sent or its p99 exceeds 1 s; the saturation point is the last step before that. Other work shared the 2 cores: every step lists the 1-minute load average.`,
+    `Each step: ${settings.clients} simulated clients on ${settings.workers} worker threads, Poisson sends for ${settings.stepSeconds} s (seeded), up to ${settings.drainSeconds} s of drain, \`sphinx\` packets, no cover; a fresh three-layer cascade (one node per layer) per strategy. A step falls behind when it carries less than 0.95 of what was sent or its p99 exceeds 1 s; the saturation point is the last step before that. Other work shared the 2 cores: every step lists the 1-minute load average, and its CPU column says how much of the cores the cascade, Prometheus and the load generator got (well under 2 at saturation means other work took the rest).`,
     '',
     '![Offered against carried load, and p50/p99 latency, per step](saturation.svg)',
     '',
