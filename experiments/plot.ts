@@ -23,6 +23,18 @@ export function text(x: number, y: number, content: string, attributes = ''): st
   return `<text x="${num(x)}" y="${num(y)}" ${attributes}>${escapeXml(content)}</text>`;
 }
 
+/** A plot's title line, and beneath it the machine and the time of the run. */
+export function heading(
+  title: string,
+  machine: { readonly cpu: string; readonly cores: number; readonly node: string },
+  startedAt: string,
+): string[] {
+  return [
+    text(20, 26, title, 'font-size="16" font-weight="bold"'),
+    text(20, 46, `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${startedAt}`, 'fill="#555"'),
+  ];
+}
+
 function formatMs(value: number): string {
   if (value >= 1000) return `${Number((value / 1000).toPrecision(3))} s`;
   return `${Math.round(value)} ms`;
@@ -60,17 +72,10 @@ export function renderSvg(run: ExperimentRun): string {
   );
   const { load } = run;
   out.push(
-    text(
-      20,
-      26,
+    ...heading(
       `Mixing strategies under one load: ${load.clients} clients × ${load.ratePerClient} msg/s (Poisson), ${load.durationSeconds} s each, 3-layer cascade`,
-      'font-size="16" font-weight="bold"',
-    ),
-    text(
-      20,
-      46,
-      `${run.machine.cpu}, ${run.machine.cores} cores, Node ${run.machine.node}; ${run.startedAt}`,
-      'fill="#555"',
+      run.machine,
+      run.startedAt,
     ),
     text(LATENCY_LEFT, TOP - 22, 'End-to-end latency (log scale)', 'font-weight="bold"'),
     text(BATCH_LEFT, TOP - 22, 'Mean batch size per layer', 'font-weight="bold"'),

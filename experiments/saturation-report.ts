@@ -1,6 +1,6 @@
 /** The saturation bench's results as markdown and a self-contained SVG (in plot.ts's style, with its helpers). */
 import type { LatencyStats } from '@mixlab/load';
-import { logTicks, num, text } from './plot.ts';
+import { heading, logTicks, num, text } from './plot.ts';
 import type { PublicKeyBound } from './public-key-bound.ts';
 
 export interface CpuShare {
@@ -199,17 +199,10 @@ export function renderSaturationSvg(run: SaturationRun): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     '<title>Cascade saturation: offered against carried load, and latency per step</title>',
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
-    text(
-      20,
-      26,
+    ...heading(
       `Cascade saturation: ${run.settings.clients} clients, ${run.settings.stepSeconds} s steps, 3 layers, sphinx`,
-      'font-size="16" font-weight="bold"',
-    ),
-    text(
-      20,
-      46,
-      `${run.machine.cpu}, ${run.machine.cores} cores, Node ${run.machine.node}; ${run.startedAt}`,
-      'fill="#555"',
+      run.machine,
+      run.startedAt,
     ),
   ];
   const steps = run.ramps.flatMap((ramp) => ramp.steps.filter((s) => s.kind === 'ramp'));
