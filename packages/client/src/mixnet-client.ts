@@ -180,6 +180,8 @@ export class MixnetClient {
       {
         maxAgeMs: 5_000,
         refetchAfterMs: 1_000,
+        // Refreshed (and verified) in the background: no send waits for it every 5 s.
+        serveStaleMs: 10_000,
         // The cache's fetch fails on a refusal, so the verdict is raised here.
         verify: (signed) => {
           const verdict = verifyTopology(signed, {

@@ -3,3 +3,4 @@ export * from './directory-metrics.ts';
 export * from './gateway-metrics.ts';
 export * from './mix-node-metrics.ts';
 export * from './registry.ts';
+export * from './stage-metrics.ts';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import {
+  FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
   listenUntilSignalled,
@@ -23,7 +24,7 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
   }),
 );
 const registry = createServiceRegistry({ node: 'gateway' });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+const sender = new FrameSender(FORWARDING_SENDER);
 let registered = false;
 const app = await buildServer({
   mailboxes,
@@ -31,6 +32,8 @@ const app = await buildServer({
   topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
     maxAgeMs: 2_000,
     refetchAfterMs: 1_000,
+    // Refreshed in the background: no submit waits for the directory every 2 s.
+    serveStaleMs: 10_000,
   }),
   send: (url, frames) => sender.send(url, frames),
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },

@@ -200,6 +200,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       submitted.push(index);
     }
     const { outcomes } = await forwarder.forward(outgoing, request.log);
+    metrics.stage.observe({ stage: 'gateway_submit' }, reply.elapsedTime / 1000);
     let unreachable = false;
     let upstreamFailed = false;
     outcomes.forEach((outcome, i) => {
@@ -268,6 +269,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     });
     refused.sort((a, b) => a.index - b.index);
     updateMailboxGauge();
+    metrics.stage.observe({ stage: 'gateway_delivery' }, reply.elapsedTime / 1000);
     return reply.code(202).send({ stored: frames.length - refused.length, refused });
   });
 
@@ -300,7 +302,13 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       const push = (message: StoredMessage) => {
         if (sent.has(message.id)) return;
         sent.add(message.id);
-        send({ type: 'message', message: toWire(message) });
+        const started = performance.now();
+        socket.send(
+          JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame),
+          (error?: Error) => {
+            if (!error) metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000);
+          },
+        );
         metrics.messagesPushed.inc();
       };
       socket.on('message', (data: Buffer) => {

@@ -4,6 +4,7 @@ import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
+  FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
   listenUntilSignalled,
@@ -61,12 +62,14 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+const sender = new FrameSender(FORWARDING_SENDER);
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
   maxAgeMs: Math.min(30_000, Math.floor(config.epochLengthMs / 4)),
   refetchAfterMs: 1_000,
+  // Refreshed in the background: no batch waits for the directory at every refresh.
+  serveStaleMs: 30_000,
 });
 const peeler = createPeeler(
   { format: config.packetFormat, keys: mixingKeys.keySet(), replay: replaySize, maxPacketBytes: config.maxPacketBytes },
