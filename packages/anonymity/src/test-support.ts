@@ -1,16 +1,11 @@
 // Test support only; never exported from the package. Runs the real strategies of
 // @mixlab/mixing on a manual clock and writes down what a tap would see, and the truth.
 // Randomness is the load generator's seeded source, so that tests draw as the experiments do.
-import { exponentialGapMs, seededRandom } from '@mixlab/client';
-import { createStrategy, ManualClock, type MixStrategy, type Rng, type StrategyConfig } from '@mixlab/mixing';
+import { createStrategy, type MixStrategy, type StrategyConfig } from '@mixlab/mixing';
+import { exponentialGapMs, ManualClock, type Random, seededRandom } from '@mixlab/runtime';
 import type { AnonymityObserver, Observation } from './observer.ts';
 import type { TruthRecord } from './scoring.ts';
 import type { Roles, WireEvent } from './wire.ts';
-
-function seededRng(seed: number): Rng {
-  const random = seededRandom(seed);
-  return { int: (max) => Math.floor(random() * max), float: random };
-}
 
 export const GATEWAY = 'gateway';
 export const nodeName = (layer: number) => `mix-${layer}`;
@@ -75,7 +70,7 @@ export function simulateCascade(options: {
   readonly onEvent?: (event: WireEvent, queued: readonly number[]) => void;
 }): Simulation {
   const clock = new ManualClock();
-  const rng = seededRng(options.seed);
+  const random = seededRandom(options.seed);
   const events: WireEvent[] = [];
   const truth: SimulatedDelivery[] = [];
   const batches: string[][][] = options.layers.map(() => []);
@@ -108,7 +103,7 @@ export function simulateCascade(options: {
         record(GATEWAY, packet.recipient, 1);
       }
     };
-    strategies.push(createStrategy<Packet>(config, { clock, rng, release }));
+    strategies.push(createStrategy<Packet>(config, { clock, random, release }));
   });
   for (const send of options.sends) {
     clock.advance(send.atMs - clock.now());
@@ -129,11 +124,11 @@ export function simulateCascade(options: {
 function randomSends(
   clients: readonly string[],
   seed: number,
-  next: (random: () => number) => number | undefined,
+  next: (random: Random) => number | undefined,
   recipients: 'others' | 'anyone' = 'others',
 ): Send[] {
   const random = seededRandom(seed);
-  const pick = (n: number) => Math.floor(random() * n);
+  const pick = (n: number) => random.int(n);
   const sends: Send[] = [];
   for (let at = next(random); at !== undefined; at = next(random)) {
     const sender = pick(clients.length);
@@ -153,7 +148,7 @@ export function poissonSends(
   recipients: 'others' | 'anyone' = 'others',
 ): Send[] {
   let at = 0;
-  const next = (random: () => number) => {
+  const next = (random: Random) => {
     at += exponentialGapMs(ratePerSecond, random);
     return at < durationMs ? at : undefined;
   };
@@ -165,7 +160,7 @@ export function roundSends(clients: readonly string[], perRound: number, rounds:
   let sent = 0;
   const sends = randomSends(clients, seed, (random) => {
     if (sent === perRound * rounds) return undefined;
-    return Math.floor(sent++ / perRound) * 1000 + 1 + random() * 998;
+    return Math.floor(sent++ / perRound) * 1000 + 1 + random.float() * 998;
   });
   return sends.sort((x, y) => x.atMs - y.atMs);
 }
