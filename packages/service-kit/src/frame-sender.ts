@@ -1,6 +1,7 @@
 import { encodeFrames } from '@mixlab/packet';
 import { Agent } from 'undici';
 import { OCTET_STREAM } from './http.ts';
+import { endpointOf, type WireTap } from './wire-tap.ts';
 
 export interface FrameSenderOptions {
   /** Keep-alive connections per origin. */
@@ -8,6 +9,8 @@ export interface FrameSenderOptions {
   /** Tries per request, for network errors and 5xx answers. */
   readonly attempts: number;
   readonly timeoutMs: number;
+  /** Told of every request as it goes on the wire (the anonymity observer's tap). */
+  readonly tap?: WireTap;
 }
 
 /** POSTs framed packets over a keep-alive connection pool, retrying transient failures. */
@@ -29,6 +32,7 @@ export class FrameSender {
     const body = encodeFrames(frames);
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
+      this.#options.tap?.sent(endpointOf(url), body.length, frames.length);
       try {
         const response = await this.#agent.request({
           origin: new URL(url).origin,
