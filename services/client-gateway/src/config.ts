@@ -1,5 +1,5 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envPattern, envString, envUrl } from '@mixlab/service-kit';
+import { type Env, envChoice, envInt, envPattern, envString, envTapAddress, envUrl } from '@mixlab/service-kit';
 import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
 
 export interface GatewayConfig {
@@ -15,6 +15,8 @@ export interface GatewayConfig {
   readonly maxMessagesPerMailbox: number;
   readonly maxMailboxes: number;
   readonly logLevel: string;
+  /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -29,5 +31,6 @@ export function readConfig(env: Env): GatewayConfig {
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    tapAddress: envTapAddress(env),
   };
 }

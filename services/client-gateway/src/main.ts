@@ -1,5 +1,5 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
-import { FrameSender, keepRegistered, listenUntilSignalled } from '@mixlab/service-kit';
+import { endpointOf, FrameSender, keepRegistered, listenUntilSignalled, UdpWireTap } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -7,7 +7,11 @@ import { buildServer } from './server.ts';
 
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+// The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
+const tap = config.tapAddress
+  ? new UdpWireTap({ target: config.tapAddress, self: endpointOf(config.advertisedUrl), now: Date.now })
+  : undefined;
+const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000, tap });
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),
@@ -17,6 +21,7 @@ const app = await buildServer({
     refetchAfterMs: 1_000,
   }),
   send: (url, frames) => sender.send(url, frames),
+  tap,
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,
   registry,
@@ -30,6 +35,7 @@ const stopping = new AbortController();
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
   await sender.close();
+  tap?.close();
 });
 app.log.info({ directory: config.directoryUrl, gatewayId: config.gatewayId }, 'client gateway listening');
 await keepRegistered(

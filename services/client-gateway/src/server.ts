@@ -25,9 +25,11 @@ import {
   HOP_UNKNOWN,
   hopFound,
   type Outgoing,
+  peerEndpoint,
   type ResolveHop,
   registerOperationalRoutes,
   serviceOptions,
+  type WireTap,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -39,6 +41,8 @@ export interface GatewayDeps {
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** The anonymity observer's tap: told of each client submission and push, by the client's connection. */
+  readonly tap?: WireTap;
   readonly info: GatewayInfo;
   readonly registry: Registry;
   readonly metrics: GatewayMetrics;
@@ -114,6 +118,10 @@ const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: stri
   failed: () => 'layer-1 node did not accept the packet',
 };
 
+/** A client's connection as a tap on its link names it. */
+const peerOf = (socket: { remoteAddress?: string; remotePort?: number } | undefined) =>
+  peerEndpoint(socket?.remoteAddress, socket?.remotePort);
+
 function toWire(message: StoredMessage): MailboxMessage {
   return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
 }
@@ -140,6 +148,9 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   };
 
   app.get('/v1/gateway', async () => deps.info);
+
+  // The caller's connection as this gateway (and a tap on the link) sees it: its address and port.
+  app.get('/v1/connection', async (request) => ({ peer: peerOf(request.socket) }));
 
   app.get('/v1/topology', async (request, reply) => {
     try {
@@ -186,6 +197,12 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       request.log.warn({ reason: String(error) }, 'directory unreachable');
       return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
     }
+    // What a tap on the client's link saw arrive: its connection, the body's size, the packets in it.
+    deps.tap?.received(
+      peerOf(request.socket),
+      Number(request.headers['content-length'] ?? 0),
+      request.body.packets.length,
+    );
     const rejected: { index: number; reason: string }[] = [];
     const outgoing: Outgoing[] = [];
     /** The submitted index of each outgoing packet. */
@@ -281,10 +298,13 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       const { address } = request.params;
       const send = (frame: ServerFrame) => socket.send(JSON.stringify(frame));
       const sent = new Set<string>();
+      const peer = peerOf(request.socket);
       const push = (message: StoredMessage) => {
         if (sent.has(message.id)) return;
         sent.add(message.id);
-        send({ type: 'message', message: toWire(message) });
+        const frame = JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame);
+        deps.tap?.sent(peer, Buffer.byteLength(frame), 1);
+        socket.send(frame);
         metrics.messagesPushed.inc();
       };
       socket.on('message', (data: Buffer) => {

@@ -9,6 +9,7 @@ import {
   envNumber,
   envPattern,
   envString,
+  envTapAddress,
   envUrl,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN } from '@mixlab/topology';
@@ -43,6 +44,8 @@ export interface MixNodeConfig {
   /** A loop not back after this long counts as lost. */
   readonly loopTimeoutMs: number;
   readonly logLevel: string;
+  /** The anonymity observer's tap (host:port), told of every request this node sends; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
 /** This host's first external IPv4 address (what other containers reach), else its host name. */
@@ -78,6 +81,7 @@ export function readConfig(env: Env): MixNodeConfig {
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    tapAddress: envTapAddress(env),
   };
 }
 

@@ -3,7 +3,14 @@ import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metr
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
-import { FrameSender, keepRegistered, listenUntilSignalled, type Registration } from '@mixlab/service-kit';
+import {
+  endpointOf,
+  FrameSender,
+  keepRegistered,
+  listenUntilSignalled,
+  type Registration,
+  UdpWireTap,
+} from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
@@ -36,7 +43,11 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+// The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
+const tap = config.tapAddress
+  ? new UdpWireTap({ target: config.tapAddress, self: endpointOf(config.advertisedUrl), now: wallClock.now })
+  : undefined;
+const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000, tap });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
@@ -104,6 +115,7 @@ await listenUntilSignalled(app, config.port, async () => {
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
+  tap?.close();
 });
 app.log.info(
   {
