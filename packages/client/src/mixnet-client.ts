@@ -12,6 +12,7 @@ import {
 } from '@mixlab/packet';
 import { exponentialDelay, type Random, secureRandom } from '@mixlab/runtime';
 import { type NodeDescriptor, pickRoute, type Topology, TopologyCache, verifyTopology } from '@mixlab/topology';
+import { Agent, type Dispatcher } from 'undici';
 import { GatewayClient } from './gateway-client.ts';
 import {
   encodeAcknowledgement,
@@ -85,6 +86,12 @@ export interface MixnetClientOptions {
    */
   readonly random?: Random;
   /**
+   * The HTTP connections to the gateway. By default each client has its own single
+   * keep-alive connection, as a user on a machine of their own would: what a tap on the
+   * link sees of this client is that connection, not a pool shared with other clients.
+   */
+  readonly dispatcher?: Dispatcher;
+  /**
    * Ask every hop to hold the packet for an exponentially distributed delay with this mean
    * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
    */
@@ -97,6 +104,9 @@ export function parseAddress(address: string): Uint8Array {
   if (key?.length !== 32) throw new Error(`an address is 64 hex characters (a public key), got "${address}"`);
   return key;
 }
+
+/** One keep-alive connection, held between requests about as long as the gateway keeps it (72 s). */
+const ownConnection = () => new Agent({ connections: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
 
 /**
  * A mixnet client: wraps messages locally and submits them through the gateway,
@@ -111,7 +121,7 @@ export class MixnetClient {
   readonly #hopDelay: () => number | undefined;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
-    this.gateway = new GatewayClient(gatewayUrl);
+    this.gateway = new GatewayClient(gatewayUrl, options.dispatcher ?? ownConnection());
     const random = options.random ?? secureRandom;
     this.#random = random;
     const mean = options.meanHopDelayMs;
