@@ -157,7 +157,10 @@ export class UdpWireTap implements WireTap {
       ({ address }) => {
         this.#address = address;
       },
-      () => {},
+      () => {
+        // Not there yet (the observer may start after this service): ask again in a second.
+        this.#resolvedAt = performance.now() - RESOLVE_EVERY_MS + 1_000;
+      },
     );
   }
 
