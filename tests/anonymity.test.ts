@@ -51,6 +51,19 @@ async function recipient(cascade: Cascade) {
   return { keys, ids, close: () => subscription.close() };
 }
 
+/** The observer's estimates once it has seen `count` pushes (it lags the wire by its slack). */
+function observedPushes(cascade: Cascade, count: number): Promise<Estimates> {
+  return eventually(
+    'the observer to have seen every push',
+    async () => {
+      const current = await json<Estimates>(`${cascade.observerUrl}/v1/estimates`);
+      return current.pushes.length >= count ? current : undefined;
+    },
+    30_000,
+    500,
+  );
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -62,15 +75,7 @@ async function scoreAgainstTruth(
   received: readonly string[],
   senderOf: ReadonlyMap<string, string>,
 ): Promise<{ summary: ScoreSummary; estimates: Estimates; recipientSlot: string }> {
-  const estimates = await eventually(
-    'the observer to have seen every push',
-    async () => {
-      const current = await json<Estimates>(`${cascade.observerUrl}/v1/estimates`);
-      return current.pushes.length >= received.length ? current : undefined;
-    },
-    30_000,
-    500,
-  );
+  const estimates = await observedPushes(cascade, received.length);
   const slotOf = new Map(estimates.clients.map((client) => [client.endpoint, client.name]));
   const recipients = new Set(estimates.pushes.map((push) => push.to));
   assert.equal(recipients.size, 1, `one recipient connection on the wire, got ${[...recipients].join(', ')}`);
@@ -93,20 +98,24 @@ async function scoreAgainstTruth(
   return { summary, estimates, recipientSlot: recipientSlot as string };
 }
 
-describe('the observer without mixing (threshold:n=1)', { timeout: 300_000 }, () => {
+/** A cascade of `strategy` for the enclosing describe: started before its tests, stopped after. */
+function cascadeOf(strategy: string): () => Cascade {
   let cascade: Cascade | undefined;
-
   before(async () => {
     await cryptoReady();
-    cascade = await startCascade({ MIXLAB_STRATEGY: 'threshold:n=1' });
+    cascade = await startCascade({ MIXLAB_STRATEGY: strategy });
   });
-
   after(async () => {
     await cascade?.stop();
   });
+  return () => cascade as Cascade;
+}
+
+describe('the observer without mixing (threshold:n=1)', { timeout: 300_000 }, () => {
+  const cascade = cascadeOf('threshold:n=1');
 
   it('names the true sender of at least 95 % of messages sent apart, from the wire alone', async () => {
-    const c = cascade as Cascade;
+    const c = cascade();
     const SENDERS = 4;
     const MESSAGES = 40;
     const users = await Promise.all(Array.from({ length: SENDERS }, () => user(c)));
@@ -152,19 +161,10 @@ function mixEntropy(counts: readonly number[]): number {
 }
 
 describe('the observer on a threshold:n=8 cascade without cover', { timeout: 300_000 }, () => {
-  let cascade: Cascade | undefined;
-
-  before(async () => {
-    await cryptoReady();
-    cascade = await startCascade({ MIXLAB_STRATEGY: 'threshold:n=8' });
-  });
-
-  after(async () => {
-    await cascade?.stop();
-  });
+  const cascade = cascadeOf('threshold:n=8');
 
   it("gives each message the entropy of its first-layer batch's sender mix, within 0.01 bits", async () => {
-    const c = cascade as Cascade;
+    const c = cascade();
     const users = await Promise.all(Array.from({ length: 4 }, () => user(c)));
     const inbox = await recipient(c);
     // Messages per user in each round of 8: one batch per round, the next sent once it has left.
@@ -191,15 +191,7 @@ describe('the observer on a threshold:n=8 cascade without cover', { timeout: 300
         inbox.ids.length >= (round + 1) * 8 ? true : undefined,
       );
     }
-    const estimates = await eventually(
-      'the observer to have seen every push',
-      async () => {
-        const current = await json<Estimates>(`${c.observerUrl}/v1/estimates`);
-        return current.pushes.length >= inbox.ids.length ? current : undefined;
-      },
-      30_000,
-      500,
-    );
+    const estimates = await observedPushes(c, inbox.ids.length);
     inbox.close();
     await Promise.all(users.map((u) => u.connection.close()));
     assert.equal(estimates.pushes.length, ROUNDS.length * 8);
