@@ -38,8 +38,7 @@ const ticker = setInterval(() => observatory.advance(Date.now()), 50);
 const refreshTopology = async () => {
   try {
     // Unverified, as the mix nodes read it: only which address is which node matters here.
-    observatory.setTopology((await fetchSignedTopology(config.directoryUrl)).document);
-    topologyKnown = true;
+    topologyKnown = observatory.setTopology((await fetchSignedTopology(config.directoryUrl)).document);
   } catch (error) {
     app?.log.warn({ reason: String(error) }, 'directory unreachable; topology not refreshed');
   }

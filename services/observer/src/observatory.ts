@@ -76,11 +76,14 @@ export class Observatory {
     this.#clients = new ClientSlots(options.maxClients);
   }
 
-  /** A topology from the directory; the model starts afresh only when nodes or gateways moved. */
-  setTopology(document: TopologyDocument): void {
-    if (document.gateways.length === 0) return; // nothing reaches a client yet
+  /**
+   * A topology from the directory; the model starts afresh only when nodes or gateways moved.
+   * Returns whether the model follows a topology (none has a gateway yet: nothing to watch).
+   */
+  setTopology(document: TopologyDocument): boolean {
+    if (document.gateways.length === 0) return this.#engine !== undefined;
     const directory = directoryOf(document, this.#options.strategy);
-    if (directory.key === this.#directory?.key) return;
+    if (directory.key === this.#directory?.key) return true;
     const first = this.#directory === undefined;
     this.#directory = directory;
     this.#engine = new AnonymityObserver(rolesOf(directory, this.#clients), {
@@ -92,6 +95,7 @@ export class Observatory {
       { nodes: directory.nodes.map((node) => node.name), gateways: directory.gateways, reset: !first },
       'observer model follows the topology',
     );
+    return true;
   }
 
   /** One tap datagram; never throws (a bad or late one is counted and dropped). */
