@@ -109,6 +109,16 @@ export interface UdpWireTapOptions {
   readonly now: () => number;
 }
 
+/**
+ * A service's tap, named by its advertised URL (as the directory publishes it) and stamped
+ * with the wall clock every container shares; none when `address` (TAP_ADDRESS) is unset.
+ */
+export function serviceTap(address: string | undefined, advertisedUrl: string): UdpWireTap | undefined {
+  return address === undefined
+    ? undefined
+    : new UdpWireTap({ target: address, self: endpointOf(advertisedUrl), now: Date.now });
+}
+
 /** How long a tap keeps the observer's address before it looks the name up again (it may restart elsewhere). */
 const RESOLVE_EVERY_MS = 10_000;
 

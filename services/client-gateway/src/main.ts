@@ -1,5 +1,5 @@
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
-import { endpointOf, FrameSender, keepRegistered, listenUntilSignalled, UdpWireTap } from '@mixlab/service-kit';
+import { FrameSender, keepRegistered, listenUntilSignalled, serviceTap } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
@@ -8,9 +8,7 @@ import { buildServer } from './server.ts';
 const config = readConfig(process.env);
 const registry = createServiceRegistry({ node: 'gateway' });
 // The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
-const tap = config.tapAddress
-  ? new UdpWireTap({ target: config.tapAddress, self: endpointOf(config.advertisedUrl), now: Date.now })
-  : undefined;
+const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000, tap });
 let registered = false;
 const app = await buildServer({

@@ -191,18 +191,18 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   } as const;
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
-    try {
-      await deps.topology.current();
-    } catch (error) {
-      request.log.warn({ reason: String(error) }, 'directory unreachable');
-      return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
-    }
     // What a tap on the client's link saw arrive: its connection, the body's size, the packets in it.
     deps.tap?.received(
       peerOf(request.socket),
       Number(request.headers['content-length'] ?? 0),
       request.body.packets.length,
     );
+    try {
+      await deps.topology.current();
+    } catch (error) {
+      request.log.warn({ reason: String(error) }, 'directory unreachable');
+      return reply.code(503).send({ error: FIRST_HOPS_UNCHECKED });
+    }
     const rejected: { index: number; reason: string }[] = [];
     const outgoing: Outgoing[] = [];
     /** The submitted index of each outgoing packet. */

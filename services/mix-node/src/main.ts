@@ -3,14 +3,7 @@ import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metr
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
-import {
-  endpointOf,
-  FrameSender,
-  keepRegistered,
-  listenUntilSignalled,
-  type Registration,
-  UdpWireTap,
-} from '@mixlab/service-kit';
+import { FrameSender, keepRegistered, listenUntilSignalled, type Registration, serviceTap } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { DescriptorSigner } from './descriptor.ts';
@@ -44,9 +37,7 @@ const descriptors = new DescriptorSigner({
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
 // The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
-const tap = config.tapAddress
-  ? new UdpWireTap({ target: config.tapAddress, self: endpointOf(config.advertisedUrl), now: wallClock.now })
-  : undefined;
+const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000, tap });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
