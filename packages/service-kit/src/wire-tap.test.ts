@@ -15,6 +15,7 @@ import {
   envTapAddress,
   MAX_TAP_DATAGRAM_BYTES,
   peerEndpoint,
+  serviceTap,
   TAP_FIELDS,
   TapDatagramError,
   UdpWireTap,
@@ -96,6 +97,7 @@ describe('tap datagrams', () => {
     assert.equal(envTapAddress({}), undefined);
     assert.equal(envTapAddress({ TAP_ADDRESS: 'observer:9999' }), 'observer:9999');
     assert.throws(() => envTapAddress({ TAP_ADDRESS: 'http://observer:9999' }), /host:port/);
+    assert.equal(serviceTap(undefined, 'http://10.0.0.7:8080'), undefined, 'no tap unless one is configured');
   });
 });
 
