@@ -116,6 +116,17 @@ describe('UdpWireTap', () => {
     observer.close();
   });
 
+  it('looks a named observer up when it is built, so the first events after start-up reach it', async () => {
+    const observer = await listener();
+    const tap = new UdpWireTap({ target: `localhost:${observer.port}`, self: 'a:1', now: () => 7 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    tap.sent('b:2', 10, 1);
+    const [first] = (await observer.next(1)).map((message) => decodeTapEvent(message));
+    assert.deepEqual(first, { atMs: 7, from: 'a:1', to: 'b:2', bytes: 10, packets: 1 });
+    tap.close();
+    observer.close();
+  });
+
   it('never fails its caller when no observer listens, or the name does not resolve', () => {
     const nobody = new UdpWireTap({ target: '127.0.0.1:9', self: 'a:1', now: () => 0 });
     const unknown = new UdpWireTap({ target: 'no-such-observer.invalid:9999', self: 'a:1', now: () => 0 });

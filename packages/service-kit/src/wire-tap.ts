@@ -132,6 +132,8 @@ export class UdpWireTap implements WireTap {
   /** The target's address, looked up at most every RESOLVE_EVERY_MS (no DNS query per datagram). */
   #address: string | undefined;
   #resolvedAt = Number.NEGATIVE_INFINITY;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(options: UdpWireTapOptions) {
     const { hostname, port } = new URL(`udp://${options.target}`);
@@ -140,10 +142,12 @@ export class UdpWireTap implements WireTap {
     this.#port = Number(port);
     this.#self = options.self;
     this.#now = options.now;
-    if (isIP(this.#host)) this.#address = this.#host;
     this.#socket = createSocket(this.#host.includes(':') ? 'udp6' : 'udp4');
     this.#socket.on('error', () => {});
     this.#socket.unref();
+    // Looked up now, not at the first event: the first packets a service sends are tapped too.
+    if (isIP(this.#host)) this.#address = this.#host;
+    else this.#resolve();
   }
 
   sent(to: string, bytes: number, packets: number): void {
@@ -155,26 +159,33 @@ export class UdpWireTap implements WireTap {
   }
 
   #send(datagram: Buffer): void {
-    if (this.#address === undefined || performance.now() - this.#resolvedAt > RESOLVE_EVERY_MS) this.#resolve();
+    const stale = this.#retry === undefined && performance.now() - this.#resolvedAt > RESOLVE_EVERY_MS;
+    if (stale && !isIP(this.#host)) this.#resolve();
     // Until the first look-up answers, events are not sent: a tap loses, it never waits.
     if (this.#address !== undefined) this.#socket.send(datagram, this.#port, this.#address, () => {});
   }
 
+  /** Looks the target up; until it answers (the observer may start after this service), again every second. */
   #resolve(): void {
-    if (isIP(this.#host)) return;
+    if (this.#closed) return;
     this.#resolvedAt = performance.now();
     lookup(this.#host, { family: 4 }).then(
       ({ address }) => {
         this.#address = address;
       },
       () => {
-        // Not there yet (the observer may start after this service): ask again in a second.
-        this.#resolvedAt = performance.now() - RESOLVE_EVERY_MS + 1_000;
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.#resolve();
+        }, 1_000);
+        this.#retry.unref();
       },
     );
   }
 
   close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
     this.#socket.close();
   }
 }
