@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { type ScoreSummary, scoreDeliveries, type TruthRecord } from '@mixlab/anonymity';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
-import { type Cascade, eventually, queryValue, startCascade } from '@mixlab/testbed';
+import { type Cascade, eventually, queryByLabel, queryValue, startCascade } from '@mixlab/testbed';
 import { Agent, request } from 'undici';
 
 /** /v1/estimates, as much of it as the test reads. */
@@ -205,5 +205,23 @@ describe('the observer on a threshold:n=8 cascade without cover', { timeout: 300
       `threshold:n=8, ${inbox.ids.length} messages in ${ROUNDS.length} batches: worst |H_observed - H_batch| = ${worst}`,
     );
     assert.ok(worst <= 0.01, `every message within 0.01 bits of its batch's sender mix; errors ${errors.join(', ')}`);
+
+    // Per node, each packet leaving a batch of 8 is uniform over the 8 that entered: 3 bits on every layer.
+    const perLayer = await eventually('every packet of every layer in Prometheus', async () => {
+      const counts = await queryByLabel(
+        c.prometheusUrl,
+        'sum by (layer) (mixlab_anonymity_entropy_bits_count{scope="node"})',
+        'layer',
+      );
+      return ['1', '2', '3'].every((layer) => counts[layer] === ROUNDS.length * 8)
+        ? queryByLabel(
+            c.prometheusUrl,
+            'sum by (layer) (mixlab_anonymity_entropy_bits_sum{scope="node"}) / sum by (layer) (mixlab_anonymity_entropy_bits_count{scope="node"})',
+            'layer',
+          )
+        : undefined;
+    });
+    for (const layer of ['1', '2', '3'])
+      assert.ok(Math.abs((perLayer[layer] ?? 0) - 3) < 1e-9, `layer ${layer}: ${perLayer[layer]}`);
   });
 });
