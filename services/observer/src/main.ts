@@ -40,7 +40,7 @@ const refreshTopology = async () => {
     // Unverified, as the mix nodes read it: only which address is which node matters here.
     topologyKnown = observatory.setTopology((await fetchSignedTopology(config.directoryUrl)).document);
   } catch (error) {
-    app?.log.warn({ reason: String(error) }, 'directory unreachable; topology not refreshed');
+    app?.log.warn({ reason: String(error) }, 'topology not refreshed (directory unreachable or unusable)');
   }
 };
 const refresher = setInterval(refreshTopology, config.topologyRefreshMs);
