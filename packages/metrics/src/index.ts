@@ -1,3 +1,4 @@
+export * from './anonymity-metrics.ts';
 export * from './cover-metrics.ts';
 export * from './directory-metrics.ts';
 export * from './gateway-metrics.ts';

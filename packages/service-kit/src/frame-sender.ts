@@ -1,6 +1,7 @@
 import { encodeFrames } from '@mixlab/packet';
 import { Agent } from 'undici';
 import { OCTET_STREAM } from './http.ts';
+import { endpointOf, type WireTap } from './wire-tap.ts';
 
 export interface FrameSenderOptions {
   /** Keep-alive connections per origin. */
@@ -17,6 +18,8 @@ export interface FrameSenderOptions {
   readonly coalesceAt?: number;
   /** The most frames a coalesced request carries (the receivers' cap per request). */
   readonly maxFramesPerRequest?: number;
+  /** Told of every request as it goes on the wire (the anonymity observer's tap). */
+  readonly tap?: WireTap;
 }
 
 /**
@@ -117,6 +120,7 @@ export class FrameSender {
     const { origin, pathname } = new URL(url);
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
+      this.#options.tap?.sent(endpointOf(url), body.length, frames.length);
       try {
         const response = await this.#agent.request({
           origin,

@@ -6,6 +6,7 @@ import {
   envLogLevel,
   envPattern,
   envString,
+  envTapAddress,
   envUrl,
   type LogLevel,
 } from '@mixlab/service-kit';
@@ -28,6 +29,8 @@ export interface GatewayConfig {
   /** Where the mailboxes are kept (`mailboxes.sqlite`): a volume, so a restart keeps them. */
   readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -44,5 +47,6 @@ export function readConfig(env: Env): GatewayConfig {
     maxStoredBytes: envInt(env, 'MAX_STORED_BYTES', 1024 ** 3, 1024, 1024 ** 4),
     dataDir: envString(env, 'DATA_DIR', '/data'),
     logLevel: envLogLevel(env),
+    tapAddress: envTapAddress(env),
   };
 }

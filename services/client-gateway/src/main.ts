@@ -7,6 +7,7 @@ import {
   listenUntilSignalled,
   openStateOrExit,
   readConfigOrExit,
+  serviceTap,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -24,7 +25,9 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
   }),
 );
 const registry = createServiceRegistry({ node: 'gateway' });
-const sender = new FrameSender(FORWARDING_SENDER);
+// The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
+const tap = serviceTap(config.tapAddress, config.advertisedUrl);
+const sender = new FrameSender({ ...FORWARDING_SENDER, tap });
 let registered = false;
 const app = await buildServer({
   mailboxes,
@@ -36,6 +39,7 @@ const app = await buildServer({
     serveStaleMs: 10_000,
   }),
   send: (url, frames) => sender.send(url, frames),
+  tap,
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,
   registry,
@@ -50,6 +54,7 @@ await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
   await sender.close();
   mailboxes.close();
+  tap?.close();
 });
 app.log.info(
   {

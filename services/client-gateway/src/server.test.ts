@@ -75,6 +75,8 @@ describe('client gateway server', () => {
     root = await mkdtemp(join(tmpdir(), 'mixlab-gateway-'));
   });
   after(() => rm(root, { recursive: true, force: true }));
+  /** What the gateway told its wire tap, in order. */
+  let tapped: { direction: 'sent' | 'received'; peer: string; bytes: number; packets: number }[];
 
   beforeEach(async () => {
     mailboxFile = join(root, `mailboxes-${++files}.sqlite`);
@@ -84,6 +86,7 @@ describe('client gateway server', () => {
     fetches = 0;
     directoryDown = false;
     clients = [];
+    tapped = [];
     const topology = new TopologyCache(
       async () => {
         fetches++;
@@ -104,6 +107,10 @@ describe('client gateway server', () => {
       send: async (url, frames) => {
         sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
+      },
+      tap: {
+        sent: (peer, bytes, packets) => tapped.push({ direction: 'sent', peer, bytes, packets }),
+        received: (peer, bytes, packets) => tapped.push({ direction: 'received', peer, bytes, packets }),
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
       registry,
@@ -646,6 +653,48 @@ describe('client gateway server', () => {
       assert.deepEqual(await second.next(), pushed);
       assert.equal(await metricValue(registry, 'mixlab_gateway_messages_pushed_total'), 2);
       assert.equal(await metricValue(registry, 'mixlab_gateway_connected_clients'), 1);
+    });
+  });
+
+  describe('wire tap', () => {
+    it('hears each submission from the client connection, with its size and packet count, and only that', async () => {
+      const body = JSON.stringify({
+        packets: [
+          { firstHop: 'mix-1a', packet: Buffer.from([1, 1, 1]).toString('base64') },
+          { firstHop: 'mix-9', packet: Buffer.from([2, 2, 2]).toString('base64') },
+        ],
+      });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/packets',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+        remoteAddress: '172.18.0.1',
+      });
+      assert.equal(response.statusCode, 202);
+      const peer = (await app.inject({ url: '/v1/connection', remoteAddress: '172.18.0.1' })).json().peer;
+      assert.match(peer, /^172\.18\.0\.1:\d+$/);
+      // The refused packet was on the wire all the same.
+      assert.deepEqual(tapped, [{ direction: 'received', peer, bytes: Buffer.byteLength(body), packets: 2 }]);
+    });
+
+    it("hears each push to a recipient, one packet of the frame's size, and nothing of deliveries it received", async () => {
+      await deliver([delivery(ALICE, 'one')]);
+      assert.equal(tapped.length, 0, 'the exit node taps its own deliveries');
+      const client = await connect(ALICE);
+      const frame = await client.next();
+      assert.equal(tapped.length, 1);
+      const push = tapped[0];
+      assert.deepEqual(
+        { ...push, peer: '' },
+        {
+          direction: 'sent',
+          peer: '',
+          bytes: Buffer.byteLength(JSON.stringify(frame)),
+          packets: 1,
+        },
+      );
+      assert.match(push?.peer ?? '', /:\d+$/);
     });
   });
 

@@ -26,9 +26,11 @@ import {
   HOP_UNKNOWN,
   hopFound,
   type Outgoing,
+  peerEndpoint,
   type ResolveHop,
   registerOperationalRoutes,
   sendError,
+  type WireTap,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -40,6 +42,8 @@ export interface GatewayDeps {
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** The anonymity observer's tap: told of each client submission and push, by the client's connection. */
+  readonly tap?: WireTap;
   readonly info: GatewayInfo;
   readonly registry: Registry;
   readonly metrics: GatewayMetrics;
@@ -115,6 +119,10 @@ const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: stri
   failed: () => 'layer-1 node did not accept the packet',
 };
 
+/** A client's connection as a tap on its link names it. */
+const peerOf = (socket: { remoteAddress?: string; remotePort?: number } | undefined) =>
+  peerEndpoint(socket?.remoteAddress, socket?.remotePort);
+
 function toWire(message: StoredMessage): MailboxMessage {
   return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
 }
@@ -139,6 +147,9 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   };
 
   app.get('/v1/gateway', async () => deps.info);
+
+  // The caller's connection as this gateway (and a tap on the link) sees it: its address and port.
+  app.get('/v1/connection', async (request) => ({ peer: peerOf(request.socket) }));
 
   app.get('/v1/topology', async (request, reply) => {
     try {
@@ -179,6 +190,12 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   } as const;
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
+    // What a tap on the client's link saw arrive: its connection, the body's size, the packets in it.
+    deps.tap?.received(
+      peerOf(request.socket),
+      Number(request.headers['content-length'] ?? 0),
+      request.body.packets.length,
+    );
     try {
       await deps.topology.current();
     } catch (error) {
@@ -299,16 +316,16 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       const { address } = request.params;
       const send = (frame: ServerFrame) => socket.send(JSON.stringify(frame));
       const sent = new Set<string>();
+      const peer = peerOf(request.socket);
       const push = (message: StoredMessage) => {
         if (sent.has(message.id)) return;
         sent.add(message.id);
         const started = performance.now();
-        socket.send(
-          JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame),
-          (error?: Error) => {
-            if (!error) metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000);
-          },
-        );
+        const frame = JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame);
+        deps.tap?.sent(peer, Buffer.byteLength(frame), 1);
+        socket.send(frame, (error?: Error) => {
+          if (!error) metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000);
+        });
         metrics.messagesPushed.inc();
       };
       socket.on('message', (data: Buffer) => {

@@ -11,6 +11,7 @@ import {
   envOptionalInt,
   envPattern,
   envString,
+  envTapAddress,
   envUrl,
   type LogLevel,
 } from '@mixlab/service-kit';
@@ -53,6 +54,8 @@ export interface MixNodeConfig {
   /** A loop not back after this long counts as lost. */
   readonly loopTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The anonymity observer's tap (host:port), told of every request this node sends; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
 /** This host's first external IPv4 address (what other containers reach), else its host name. */
@@ -90,6 +93,7 @@ export function readConfig(env: Env): MixNodeConfig {
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: envLogLevel(env),
+    tapAddress: envTapAddress(env),
   };
 }
 

@@ -11,6 +11,7 @@ import {
   openStateOrExit,
   type Registration,
   readConfigOrExit,
+  serviceTap,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -62,7 +63,9 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender(FORWARDING_SENDER);
+// The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
+const tap = serviceTap(config.tapAddress, config.advertisedUrl);
+const sender = new FrameSender({ ...FORWARDING_SENDER, tap });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
@@ -133,6 +136,7 @@ await listenUntilSignalled(app, config.port, async () => {
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
   keyStore.close();
+  tap?.close();
 });
 app.log.info(
   {
