@@ -15,7 +15,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -101,11 +101,20 @@ async function ourCgroups(): Promise<string[]> {
   return found;
 }
 
-/** Removes a cgroup and the (empty) cgroups under it, deepest first. */
-async function removeCgroup(path: string): Promise<void> {
+/** Kills what still runs in a cgroup (containers of an engine that was killed), then removes it, deepest first. */
+async function removeCgroup(path: string, log: (line: string) => void): Promise<void> {
   const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) if (entry.isDirectory()) await removeCgroup(`${path}/${entry.name}`);
-  await sh('rmdir', [path]).catch(() => {});
+  for (const entry of entries) if (entry.isDirectory()) await removeCgroup(`${path}/${entry.name}`, log);
+  const procs = await readFile(`${path}/cgroup.procs`, 'utf8').catch(() => '');
+  for (const pid of procs.split('\n').filter((line) => /^\d+$/.test(line))) {
+    log(`killing process ${pid} left in ${path}`);
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {}
+  }
+  if (procs.trim())
+    await waitUntil(async () => !(await readFile(`${path}/cgroup.procs`, 'utf8').catch(() => '')).trim(), 10_000);
+  await rmdir(path).catch(() => {});
 }
 
 /** The engines' pids from their pid files (an earlier run's too). */
@@ -161,7 +170,7 @@ export async function removeHosts(log: (line: string) => void = () => {}): Promi
     }
   }
   for (const point of ourMounts()) await sh('umount', ['-l', point]).catch(() => {});
-  for (const cgroup of await ourCgroups()) await removeCgroup(cgroup);
+  for (const cgroup of await ourCgroups()) await removeCgroup(cgroup, log);
   for (const netns of await namespaces()) await sh('ip', ['netns', 'delete', netns]).catch(() => {});
   await sh('ip', ['link', 'delete', HOST_LINK]).catch(() => {});
   await rm(RUN_ROOT, { recursive: true, force: true });
@@ -181,7 +190,8 @@ export async function removeHosts(log: (line: string) => void = () => {}): Promi
 async function startEngine(host: SwarmHost, index: number): Promise<void> {
   const netns = netnsOf(index);
   const runDir = `${RUN_ROOT}/${host.name}`;
-  await sh('mkdir', ['-p', runDir, `${DATA_ROOT}/${host.name}`]);
+  await mkdir(runDir, { recursive: true });
+  await mkdir(`${DATA_ROOT}/${host.name}`, { recursive: true });
   const flags = [
     `--data-root=${DATA_ROOT}/${host.name}`,
     `--exec-root=${runDir}/exec`,

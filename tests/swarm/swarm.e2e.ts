@@ -341,5 +341,18 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
         .join(', ')}`,
     );
     log(`layer-2 nodes on the routes: ${[...layer2Nodes].sort().join(', ')}`);
+    // Why packets were lost, in the mix nodes' own words (warnings, counted by message and reason).
+    const warnings = new Map<string, number>();
+    for (const layer of LAYERS) {
+      const output = await docker(manager, 'service', 'logs', '--raw', `${STACK}_mix-layer-${layer}`);
+      for (const line of output.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as { level?: number; msg?: string; reason?: string };
+        if ((entry.level ?? 0) < 40) continue;
+        const key = `layer ${layer}: ${entry.msg}${entry.reason ? ` (${entry.reason.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDRESS')})` : ''}`;
+        warnings.set(key, (warnings.get(key) ?? 0) + 1);
+      }
+    }
+    log(`mix node warnings: ${[...warnings].map(([key, n]) => `${n}× ${key}`).join('; ') || 'none'}`);
   });
 });
