@@ -17,6 +17,8 @@ export function copyImages(images: readonly string[], host: string): Promise<str
     const save = spawn('docker', ['save', ...images], { stdio: ['ignore', 'pipe', 'pipe'] });
     const load = spawn('docker', ['--host', host, 'load'], { stdio: ['pipe', 'pipe', 'pipe'] });
     save.stdout.pipe(load.stdin);
+    // A load that fails early closes its input: that is reported below, not thrown here.
+    load.stdin.on('error', () => {});
     let saveErr = '';
     let loadOut = '';
     save.stderr.on('data', (chunk) => {
@@ -32,9 +34,12 @@ export function copyImages(images: readonly string[], host: string): Promise<str
     save.on('error', reject);
     load.on('error', reject);
     load.on('close', async (code) => {
+      if (code !== 0) save.kill();
       const saveCode = await saved;
-      if (saveCode !== 0) reject(new Error(`docker save ${images.join(' ')} failed (${saveCode}): ${saveErr.trim()}`));
-      else if (code !== 0) reject(new Error(`docker --host ${host} load failed (${code}): ${loadOut.trim()}`));
+      // A save that failed by itself (not killed above) is the cause of whatever load said.
+      if (saveCode !== 0 && saveCode !== null) {
+        reject(new Error(`docker save ${images.join(' ')} failed (${saveCode}): ${saveErr.trim()}`));
+      } else if (code !== 0) reject(new Error(`docker --host ${host} load failed (${code}): ${loadOut.trim()}`));
       else resolve(loadOut.trim());
     });
   });

@@ -279,7 +279,15 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
       phase = `layer 2 scaling to ${SCALED}`;
       log(`scaling layer 2 to ${SCALED} after ${sequence} messages`);
       await docker(manager, 'service', 'scale', '--detach', `${STACK}_mix-layer-2=${SCALED}`);
-      await converged([REPLICAS, SCALED, REPLICAS], `${SCALED} nodes in layer 2, in the topology and scraped`);
+      const scaled = await converged(
+        [REPLICAS, SCALED, REPLICAS],
+        `${SCALED} nodes in layer 2, in the topology and scraped`,
+      );
+      // Spread over the zones: no host runs two more of the layer's nodes than another.
+      const perHost = cluster?.hosts.map(
+        (host) => scaled.get(2)?.hosts.filter((name) => name === host.name).length ?? 0,
+      );
+      assert.ok(perHost && Math.max(...perHost) - Math.min(...perHost) <= 1, `layer 2 per host: ${perHost}`);
       phase = `${SCALED} in layer 2`;
       await sleep(15_000);
       phase = `layer 2 scaling to ${REPLICAS}`;
