@@ -101,9 +101,12 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
           for (const node of nodes) assert.match(node.url, /^http:\/\/10\.231\.\d+\.\d+:8080$/, node.id);
         }
         const scraped = await queryByLabel(prometheusUrl, 'max by (node, layer) (mixlab_mixing_key_epoch)', 'node');
+        // Every target Prometheus discovered is up, and there are as many as running nodes.
+        const targets = await queryByLabel(prometheusUrl, 'count(up{job="mix-node"})', '');
         const up = await queryByLabel(prometheusUrl, 'sum(up{job="mix-node"})', '');
         const expected = LAYERS.flatMap((layer) => running.get(layer)?.ids ?? []);
-        if (!sameSet(Object.keys(scraped), expected) || up[''] !== expected.length) return undefined;
+        if (!sameSet(Object.keys(scraped), expected)) return undefined;
+        if (targets[''] !== expected.length || up[''] !== expected.length) return undefined;
         return running;
       },
       180_000,
