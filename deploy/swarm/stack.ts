@@ -34,6 +34,7 @@ export const NODE_LABELS = {
   zone: 'mixlab.zone',
 } as const;
 
+const STACK_MODULE = 'deploy/swarm/stack.ts';
 const MIX_LAYER = /^mix-layer-\d+$/;
 const MIX_NODE_HOSTNAME = '{{.Node.Hostname}}-{{.Task.Slot}}';
 
@@ -121,7 +122,7 @@ function list(value: unknown, where: string): unknown[] {
   return value;
 }
 
-function names(chosen: readonly string[], known: Json, option: string): void {
+function requireServices(chosen: readonly string[], known: Json, option: string): void {
   const unknown = chosen.filter((name) => !(name in known));
   if (unknown.length > 0) throw new StackError(`${option} names no compose service: ${unknown.join(', ')}`);
 }
@@ -136,8 +137,8 @@ export function toStack(compose: unknown, options: StackOptions): StackFile {
     if (!isEmpty(project[key] ?? {})) throw new StackError(`top-level ${key} are not carried over yet`);
   }
   const composeServices = object(project.services, 'services');
-  names(options.publish, composeServices, 'publish');
-  names(options.omit, composeServices, 'omit');
+  requireServices(options.publish, composeServices, 'publish');
+  requireServices(options.omit, composeServices, 'omit');
   const networks = object(project.networks, 'networks');
   const others = Object.keys(networks).filter((name) => name !== 'default');
   if (others.length > 0) throw new StackError(`only the default network is carried over, not ${others.join(', ')}`);
@@ -213,8 +214,6 @@ function toStackService(
   out.deploy = deploy(service, where, role, mixLayer);
   return out;
 }
-
-const STACK_MODULE = 'deploy/swarm/stack.ts';
 
 function ports(value: unknown, where: string): Json[] {
   const result = list(value, `${where}.ports`).map((entry, index) => {
