@@ -15,10 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
+import { eventually, MIXLAB_IMAGE, queryByLabel, REPO_ROOT } from '@mixlab/testbed';
 import { copyImages } from '../../deploy/swarm/copy-images.ts';
 import { DEFAULT_SUBNET, generateStack } from '../../deploy/swarm/generate-stack.ts';
-import { eventually, MIXLAB_IMAGE, REPO_ROOT } from '../helpers/cascade.ts';
-import { queryByLabel } from '../helpers/prometheus.ts';
 import { type SimulatedHosts, type SwarmHost, startHosts } from './hosts.ts';
 
 const STACK = 'mixlab';
