@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { CRYPTO_BACKENDS, type CryptoBackendName, generateKeyPair, useCryptoBackend } from '@mixlab/crypto';
 import { packetFormat } from '../index.ts';
 import { createGeometry, defaultGeometry } from './geometry.ts';
 import { createSphinx, sphinx } from './sphinx.ts';
 import { flipped, type Node, nodes, peelAll, rejects, route, travel } from './test-support.ts';
 
-before(cryptoReady);
-
 const utf8 = new TextEncoder();
 const destination = () => ({ gateway: 'http://gateway-1:8080', recipient: generateKeyPair().publicKey });
 
-describe('sphinx', () => {
+for (const backend of CRYPTO_BACKENDS) describe(`sphinx, ${backend} backend`, () => sphinxSuite(backend));
+
+function sphinxSuite(backend: CryptoBackendName): void {
+  before(() => useCryptoBackend(backend));
+
   it('is registered as the "sphinx" packet format with the default geometry', () => {
     assert.equal(packetFormat('sphinx'), sphinx);
     assert.equal(sphinx.name, 'sphinx');
@@ -242,4 +244,4 @@ describe('sphinx', () => {
     const { last } = travel(sphinx, path, sphinx.wrap(route(path), destination(), new Uint8Array(0)));
     assert.ok(last.kind === 'deliver' && last.payload.length === 0);
   });
-});
+}
