@@ -35,9 +35,16 @@ function backend(): CryptoBackend {
   return active;
 }
 
+const loaded = new Map<CryptoBackendName, CryptoBackend>();
+
 async function load(name: CryptoBackendName): Promise<CryptoBackend> {
-  if (name === 'native') return (await import('./native.ts')).loadNative();
-  return (await import('./wasm.ts')).loadWasm();
+  let found = loaded.get(name);
+  if (!found) {
+    found =
+      name === 'native' ? (await import('./native.ts')).loadNative() : await (await import('./wasm.ts')).loadWasm();
+    loaded.set(name, found);
+  }
+  return found;
 }
 
 /** Chooses the backend (native libsodium when it loads here, else WebAssembly); idempotent. */
@@ -58,6 +65,19 @@ export function cryptoBackend(): CryptoBackendName {
 /** Switches to `name` (for tests and benchmarks); rejects when it cannot load here. */
 export async function useCryptoBackend(name: CryptoBackendName): Promise<void> {
   active = await load(name);
+}
+
+/** Runs `fn` on backend `name`, then restores the one in use: for benchmarks that interleave both. */
+export function withCryptoBackend<T>(name: CryptoBackendName, fn: () => T): T {
+  const chosen = loaded.get(name);
+  if (!chosen) throw new Error(`@mixlab/crypto: await useCryptoBackend('${name}') before withCryptoBackend`);
+  const previous = active;
+  active = chosen;
+  try {
+    return fn();
+  } finally {
+    active = previous;
+  }
 }
 
 /** A fresh X25519 key pair for sealed boxes. */

@@ -1,10 +1,11 @@
 /**
  * A mix node's peeling throughput on one core and on all cores: requests of 50
  * Sphinx packets, peeled inline and by WorkerPeeler with one and N worker threads,
- * measured in the same run. Prints packets per second and the ratio to one core.
+ * measured in the same run. Prints packets per second, the ratio to one core, and N workers
+ * against one (the goal on 2 cores: at least 1.7).
  */
-import { availableParallelism, cpus } from 'node:os';
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { cryptoBackend, cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { sphinx } from '@mixlab/packet';
 import { singleKeySet } from '../src/mixing-keys.ts';
 import { InlinePeeler, type Peeler, type PeelerOptions, WorkerPeeler } from '../src/peeler.ts';
@@ -47,15 +48,26 @@ async function rate(peeler: Peeler, inFlight: number): Promise<number> {
 
 const cores = availableParallelism();
 console.log(`mixlab mix-node peeling bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, ${SECONDS} s each`);
-console.log(`requests of ${PACKETS_PER_REQUEST} Sphinx packets (${sphinx.geometry.packetBytes} bytes)\n`);
+console.log(
+  `requests of ${PACKETS_PER_REQUEST} Sphinx packets (${sphinx.geometry.packetBytes} bytes), crypto backend ${cryptoBackend()}, ` +
+    `load average ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}\n`,
+);
 const inline = await rate(new InlinePeeler(options), 1);
 const row = (label: string, value: number) =>
   console.log(
     `${label.padEnd(40)} ${Math.round(value).toLocaleString('en').padStart(8)} packets/s   ×${(value / inline).toFixed(2)}`,
   );
 row('inline, event loop thread (1 core)', inline);
+const byWorkers = new Map<number, number>();
 for (const workers of [...new Set([1, cores])]) {
   const peeler = new WorkerPeeler(options, workers);
-  row(`${workers} worker thread${workers > 1 ? 's' : ''}`, await rate(peeler, workers * 2));
+  byWorkers.set(workers, await rate(peeler, workers * 2));
+  row(`${workers} worker thread${workers > 1 ? 's' : ''}`, byWorkers.get(workers) as number);
   await peeler.close();
+}
+if (cores > 1) {
+  const scaling = (byWorkers.get(cores) as number) / (byWorkers.get(1) as number);
+  console.log(`\n${cores} workers / 1 worker: ×${scaling.toFixed(2)}${cores === 2 ? ' (goal ≥ 1.7)' : ''}`);
 }
