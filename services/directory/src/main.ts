@@ -1,4 +1,4 @@
-import { cryptoReady } from '@mixlab/crypto';
+import { cryptoBackend, cryptoReady } from '@mixlab/crypto';
 import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
 import { listenUntilSignalled } from '@mixlab/service-kit';
 import { readDirectoryConfig } from './config.ts';
@@ -42,6 +42,7 @@ app.log.info(
     epoch: nodes.epoch(),
     livenessTimeoutMs: config.livenessTimeoutMs,
     maxSkewMs: config.maxSkewMs,
+    crypto: cryptoBackend(),
   },
   'directory ready',
 );
