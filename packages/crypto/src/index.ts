@@ -146,6 +146,8 @@ export function x25519(scalar: X25519Scalar | Uint8Array, point: X25519Point | U
   return backend().x25519(scalar, point);
 }
 
+export { mergeX25519Scalars } from './x25519-merge.ts';
+
 /** The public point of a scalar (X25519 with the base point). */
 export function x25519Base(scalar: Uint8Array): Uint8Array {
   return backend().x25519Base(scalar);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { CRYPTO_BACKENDS, type CryptoBackendName, generateKeyPair, useCryptoBackend } from '@mixlab/crypto';
 import { packetFormat } from '../index.ts';
@@ -35,6 +36,28 @@ function sphinxSuite(backend: CryptoBackendName): void {
       assert.deepEqual(last.destination.recipient, to.recipient);
     });
   }
+
+  it('gives the same bytes whether the sender merges blinding factors or multiplies by each in turn', () => {
+    for (const hops of [1, 2, defaultGeometry.maxHops]) {
+      const path = nodes(hops);
+      const to = destination();
+      const randomness = new Uint8Array(randomBytes(4096));
+      const replaying = () => {
+        let used = 0;
+        return (length: number) => {
+          used += length;
+          return randomness.slice(used - length, used);
+        };
+      };
+      const merged = createSphinx(defaultGeometry, { rng: replaying() });
+      const inTurn = createSphinx(defaultGeometry, { rng: replaying(), mergeScalars: false });
+      assert.deepEqual(merged.wrap(route(path), to, utf8.encode('x')), inTurn.wrap(route(path), to, utf8.encode('x')));
+      assert.deepEqual(
+        merged.replies.createReplyBlock(route(path), to),
+        inTurn.replies.createReplyBlock(route(path), to),
+      );
+    }
+  });
 
   it('blinds the group element and re-encrypts every part at each hop', () => {
     const path = nodes(3);
