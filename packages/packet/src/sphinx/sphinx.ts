@@ -134,14 +134,15 @@ export function deriveHopKeys(alpha: Uint8Array, sharedSecret: Uint8Array): HopK
   input.set(alpha, KEY_DOMAIN.length);
   input.set(sharedSecret, KEY_DOMAIN.length + GROUP_ELEMENT_BYTES);
   const master = blake2b(32, input);
-  // One allocation: header MAC key | routing key | blinding | replay tag | LIONESS key.
+  // Header MAC key | routing key | blinding | replay tag | LIONESS key, derived in place.
   const derived = new Uint8Array(4 * 64);
   for (let id = 1; id <= 4; id++) kdfInto(derived.subarray((id - 1) * 64, id * 64), id, KDF_CONTEXT, master);
   return {
     headerMac: derived.subarray(0, 32),
     routing: derived.subarray(32, 64),
     blinding: derived.subarray(64, 96),
-    replayTag: derived.subarray(96, 128),
+    // A copy: peel hands the tag out (to the replay cache, across threads), never the keys beside it.
+    replayTag: derived.slice(96, 128),
     payload: derived.subarray(128, 256),
   };
 }
