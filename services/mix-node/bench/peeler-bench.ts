@@ -1,6 +1,6 @@
 /**
  * A mix node's peeling throughput on one core and on all cores: requests of 50
- * Sphinx packets, peeled inline and by WorkerPeeler with one and N worker threads,
+ * Sphinx packets, peeled inline and by WorkerPeeler with one and N worker threads, in turns,
  * measured in the same run. Prints packets per second, the ratio to one core, and N workers
  * against one (the goal on 2 cores: at least 1.7).
  */
@@ -28,13 +28,12 @@ const requests = Array.from({ length: 40 }, () =>
 );
 const options: PeelerOptions = { format: 'sphinx', keys: singleKeySet(self), maxPacketBytes: 4096 };
 
-/** Keeps `inFlight` requests going for SECONDS; returns packets peeled per second. */
-async function rate(peeler: Peeler, inFlight: number): Promise<number> {
-  await peeler.peel(requests[0] as Uint8Array[]); // warm up (worker start, JIT)
+/** Keeps `inFlight` requests going for `ms`; returns the packets peeled and the time taken. */
+async function run(peeler: Peeler, inFlight: number, ms: number): Promise<{ peeled: number; ms: number }> {
   let peeled = 0;
   let next = 0;
-  const deadline = performance.now() + SECONDS * 1000;
   const start = performance.now();
+  const deadline = start + ms;
   const lane = async () => {
     while (performance.now() < deadline) {
       const results = await peeler.peel(requests[next++ % requests.length] as Uint8Array[]);
@@ -43,7 +42,25 @@ async function rate(peeler: Peeler, inFlight: number): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, lane));
-  return peeled / ((performance.now() - start) / 1000);
+  return { peeled, ms: performance.now() - start };
+}
+
+/**
+ * Packets per second of each peeler (with its requests in flight), taken in turns of 500 ms for
+ * SECONDS each, so load from other processes hits them alike.
+ */
+async function rates(peelers: readonly { peeler: Peeler; inFlight: number }[]): Promise<number[]> {
+  for (const { peeler } of peelers) await peeler.peel(requests[0] as Uint8Array[]); // warm up (worker start, JIT)
+  const totals = peelers.map(() => ({ peeled: 0, ms: 0 }));
+  for (let turn = 0; turn < SECONDS * 2; turn++) {
+    for (const [k, { peeler, inFlight }] of peelers.entries()) {
+      const { peeled, ms } = await run(peeler, inFlight, 500);
+      const total = totals[k] as { peeled: number; ms: number };
+      total.peeled += peeled;
+      total.ms += ms;
+    }
+  }
+  return totals.map(({ peeled, ms }) => (peeled * 1000) / ms);
 }
 
 const cores = availableParallelism();
@@ -54,20 +71,22 @@ console.log(
       .map((load) => load.toFixed(2))
       .join(' ')}\n`,
 );
-const inline = await rate(new InlinePeeler(options), 1);
+const counts = [...new Set([1, cores])];
+const peelers = [
+  { peeler: new InlinePeeler(options) as Peeler, inFlight: 1 },
+  ...counts.map((workers) => ({ peeler: new WorkerPeeler(options, workers) as Peeler, inFlight: workers * 2 })),
+];
+const [inline, ...byWorkers] = (await rates(peelers)) as [number, ...number[]];
+await Promise.all(peelers.map(({ peeler }) => peeler.close()));
 const row = (label: string, value: number) =>
   console.log(
     `${label.padEnd(40)} ${Math.round(value).toLocaleString('en').padStart(8)} packets/s   ×${(value / inline).toFixed(2)}`,
   );
 row('inline, event loop thread (1 core)', inline);
-const byWorkers = new Map<number, number>();
-for (const workers of [...new Set([1, cores])]) {
-  const peeler = new WorkerPeeler(options, workers);
-  byWorkers.set(workers, await rate(peeler, workers * 2));
-  row(`${workers} worker thread${workers > 1 ? 's' : ''}`, byWorkers.get(workers) as number);
-  await peeler.close();
-}
+counts.forEach((workers, k) => {
+  row(`${workers} worker thread${workers > 1 ? 's' : ''}`, byWorkers[k] as number);
+});
 if (cores > 1) {
-  const scaling = (byWorkers.get(cores) as number) / (byWorkers.get(1) as number);
+  const scaling = (byWorkers[1] as number) / (byWorkers[0] as number);
   console.log(`\n${cores} workers / 1 worker: ×${scaling.toFixed(2)}${cores === 2 ? ' (goal ≥ 1.7)' : ''}`);
 }
