@@ -1,4 +1,4 @@
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { cryptoBackend, cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
@@ -143,6 +143,7 @@ app.log.info(
     strategy: formatStrategyConfig(config.strategy),
     format: config.packetFormat,
     workers: config.workers,
+    crypto: cryptoBackend(),
     loopRate: config.loopRate,
     identityKey: descriptors.identityKey,
     identityFile,
