@@ -2,14 +2,16 @@
  * Sending with delivery acknowledgements: each message carries a single-use reply
  * block; the recipient answers through it; a message whose acknowledgement has not
  * come back after `ackTimeoutMs` is sent again (same id, fresh routes and reply block),
- * up to `maxAttempts` sends. Timers run on an injected Clock.
+ * up to `maxAttempts` sends. A send that fails while the gateway, directory or a layer is away
+ * counts as an attempt whose packet was lost. Timers run on an injected Clock.
  */
 import { type KeyPair, toHex } from '@mixlab/crypto';
 import type { ReplySecret } from '@mixlab/packet';
 import { type Clock, monotonicClock } from '@mixlab/runtime';
 import { rememberBounded } from './bounded-set.ts';
-import { decodeAcknowledgement } from './message.ts';
-import type { MixnetClient } from './mixnet-client.ts';
+import { decodeAcknowledgement, newMessageId } from './message.ts';
+import type { MixnetClient, SendReceipt } from './mixnet-client.ts';
+import { failureReason, isTransient, retryAfterOf } from './transient.ts';
 
 /** Reply ids of settled messages remembered to recognise their late acknowledgements. */
 const REMEMBERED_REPLY_IDS = 10_000;
@@ -80,7 +82,12 @@ export class AcknowledgedSender {
     return this.#outstanding.size;
   }
 
-  /** Sends `body`; `outcome` settles when it is acknowledged, or after the last attempt times out. */
+  /**
+   * Sends `body`; `outcome` settles when it is acknowledged, or after the last attempt times out.
+   * A send that fails for a reason that may pass (gateway, directory or a layer away for a
+   * moment, see isTransient) is a lost packet: the next attempt follows after the ack timeout,
+   * or after the gateway's Retry-After. Any other failure of the first attempt is thrown.
+   */
   async send(
     recipient: Uint8Array,
     body: Uint8Array,
@@ -89,8 +96,7 @@ export class AcknowledgedSender {
     const outcome = new Promise<DeliveryOutcome>((resolve) => {
       settle = resolve;
     });
-    // The first attempt's failure is the caller's to see; later ones are retried.
-    const receipt = await this.#client.send(recipient, body, { replyTo: this.#keys, sentAt: this.#sentAt() });
+    const messageId = newMessageId();
     const entry: Outstanding = {
       recipient,
       body,
@@ -100,11 +106,21 @@ export class AcknowledgedSender {
       cancelTimer: () => {},
       settle,
     };
-    this.#outstanding.set(receipt.messageId, entry);
-    this.#remember(receipt.messageId, receipt.replySecret);
-    this.#emit({ type: 'sent', messageId: receipt.messageId, attempt: 1, route: receipt.route });
-    this.#armTimer(receipt.messageId, entry);
-    return { messageId: receipt.messageId, route: receipt.route, outcome };
+    let receipt: SendReceipt;
+    try {
+      receipt = await this.#client.send(recipient, body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() });
+    } catch (error) {
+      if (!isTransient(error) || this.#options.maxAttempts < 2) throw error;
+      this.#outstanding.set(messageId, entry);
+      this.#emit({ type: 'send_failed', messageId, attempt: 1, reason: failureReason(error) });
+      this.#armTimer(messageId, entry, retryAfterOf(error));
+      return { messageId, route: [], outcome };
+    }
+    this.#outstanding.set(messageId, entry);
+    this.#remember(messageId, receipt.replySecret);
+    this.#emit({ type: 'sent', messageId, attempt: 1, route: receipt.route });
+    this.#armTimer(messageId, entry);
+    return { messageId, route: receipt.route, outcome };
   }
 
   /**
@@ -133,23 +149,29 @@ export class AcknowledgedSender {
     for (const messageId of [...this.#outstanding.keys()]) this.#settle(messageId, 'cancelled');
   }
 
-  #armTimer(messageId: string, entry: Outstanding): void {
-    entry.cancelTimer = this.#clock.schedule(this.#options.ackTimeoutMs, () => {
+  /** The next attempt after `delayMs` (the ack timeout unless the gateway asked for a wait). */
+  #armTimer(messageId: string, entry: Outstanding, delayMs = this.#options.ackTimeoutMs): void {
+    entry.cancelTimer = this.#clock.schedule(delayMs, () => {
       if (entry.attempts >= this.#options.maxAttempts) {
         this.#settle(messageId, 'expired');
         return;
       }
       entry.attempts++;
-      this.#emit({ type: 'retransmitting', messageId, attempt: entry.attempts });
+      const attempt = entry.attempts;
+      this.#emit({ type: 'retransmitting', messageId, attempt });
       this.#armTimer(messageId, entry);
       this.#client
         .send(entry.recipient, entry.body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() })
         .then((receipt) => {
           this.#remember(messageId, receipt.replySecret);
-          this.#emit({ type: 'sent', messageId, attempt: entry.attempts, route: receipt.route });
+          this.#emit({ type: 'sent', messageId, attempt, route: receipt.route });
         })
         .catch((error) => {
-          this.#emit({ type: 'send_failed', messageId, attempt: entry.attempts, reason: String(error) });
+          this.#emit({ type: 'send_failed', messageId, attempt, reason: failureReason(error) });
+          const retryAfter = retryAfterOf(error);
+          if (retryAfter === undefined || !this.#outstanding.has(messageId) || entry.attempts !== attempt) return;
+          entry.cancelTimer();
+          this.#armTimer(messageId, entry, retryAfter);
         });
     });
   }
