@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS, commandUsage, type Parsed, parseCommandLine, USAGE } from './command-line.ts';
 import type { SendSettings } from './send-command.ts';
 
 const KEY = 'ab'.repeat(32);
+
+/** The URL of a local port nobody listens on (it was free a moment ago). */
+async function closedPort(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
 const parse = (argv: string[], env: Record<string, string> = {}): Parsed =>
   parseCommandLine({ argv, env, defaultKeyFile: '/home/me/.mixlab/key.json' });
 /** The first line of an error: the one that names what to fix (the usage follows). */
@@ -93,8 +103,11 @@ describe('parseCommandLine: settings', () => {
         gateway: 'https://gw:2',
         directoryKey: undefined,
         keyFile: '/k',
+        giveUpAfter: undefined,
       },
     );
+    assert.equal((parse(['listen', '--give-up-after', '5']) as { giveUpAfter: number }).giveUpAfter, 5);
+    assert.match(error(parse(['listen', '--give-up-after', '0'])), /^--give-up-after must be a whole number >= 1/);
     assert.equal((parse(['listen']) as { keyFile: string }).keyFile, '/home/me/.mixlab/key.json');
   });
 
@@ -136,5 +149,16 @@ describe('the mixlab executable', () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^mixlab: --directory-key must be /);
     assert.equal(result.stdout, '');
+  });
+
+  it('says in one line that the gateway cannot be reached, and what to check; exits 1', async () => {
+    const gateway = await closedPort();
+    const result = run('topology', '--gateway', gateway, '--directory-key', KEY);
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      `mixlab: cannot reach the gateway at ${gateway} (ECONNREFUSED: nothing listens there): is it running ` +
+        '(docker compose ps client-gateway), and is --gateway or MIXLAB_GATEWAY its published URL?\n',
+    );
   });
 });

@@ -31,10 +31,12 @@ const COMMAND_USAGE: Readonly<Record<Command, string>> = {
   topology: `topology
       print the mix nodes of every layer (verified against the pinned directory key)`,
   send: SEND_USAGE,
-  listen: `listen [--key FILE]
+  listen: `listen [--key FILE] [--give-up-after N]
       print this client's address, then every message it receives (with its latency when the
       sender revealed its send time); --key FILE is its key
-      (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`,
+      (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing). When the gateway goes
+      away it says so on stderr and reconnects with backoff (0.5 s doubling to 30 s); with
+      --give-up-after N it exits 1 after N failed reconnections in a row (default: never)`,
   load: LOAD_USAGE,
 };
 
@@ -75,7 +77,7 @@ export type Parsed =
   | { readonly kind: 'error'; readonly message: string }
   | ({ readonly kind: 'topology' } & Common)
   | ({ readonly kind: 'send'; readonly settings: SendSettings } & Common)
-  | ({ readonly kind: 'listen'; readonly keyFile: string } & Common)
+  | ({ readonly kind: 'listen'; readonly keyFile: string; readonly giveUpAfter: number | undefined } & Common)
   | ({
       readonly kind: 'load';
       readonly settings: ReturnType<typeof parseLoadArgs>;
@@ -91,6 +93,7 @@ const OPTIONS = {
   'ack-timeout': { type: 'string' },
   attempts: { type: 'string' },
   key: { type: 'string' },
+  'give-up-after': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   clients: { type: 'string' },
   rate: { type: 'string' },
@@ -107,7 +110,7 @@ const OPTIONS = {
 const COMMAND_FLAGS: Readonly<Record<Command, readonly string[]>> = {
   topology: [],
   send: ['to', 'no-ack', 'ack-timeout', 'attempts', 'reveal-send-time'],
-  listen: ['key'],
+  listen: ['key', 'give-up-after'],
   load: ['clients', 'rate', 'duration', 'drain', 'drop-rate', 'loop-rate', 'strategy', 'json', 'seed'],
 };
 
@@ -242,7 +245,14 @@ export function parseCommandLine(invocation: Invocation): Parsed {
           'MIXLAB_KEY',
           invocation.defaultKeyFile,
         );
-        return { kind: 'listen', keyFile: keyFile.value as string, ...common };
+        const giveUpText = values['give-up-after'] as string | undefined;
+        if (giveUpText !== undefined && !/^\s*[1-9]\d*\s*$/.test(giveUpText)) {
+          throw new UsageError(
+            `--give-up-after must be a whole number >= 1 of failed reconnections, got "${giveUpText}"`,
+          );
+        }
+        const giveUpAfter = giveUpText === undefined ? undefined : Number(giveUpText);
+        return { kind: 'listen', keyFile: keyFile.value as string, giveUpAfter, ...common };
       }
       case 'load': {
         if (rest.length > 0) throw new UsageError(`load takes no arguments, got "${rest.join(' ')}"`);

@@ -145,8 +145,7 @@ describe('AcknowledgedSender', () => {
   });
 
   /** What undici throws when nothing listens on the gateway's port. */
-  const refused = () =>
-    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8080'), { code: 'ECONNREFUSED' });
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8080'), { code: 'ECONNREFUSED' });
 
   it('takes a first send that fails with "layer k has no node" or ECONNREFUSED for a lost packet, and retries at the timeout', async () => {
     const { clock, client, events, sender } = setUp(3);

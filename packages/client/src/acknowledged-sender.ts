@@ -20,7 +20,14 @@ export type DeliveryOutcome = 'acknowledged' | 'expired' | 'cancelled';
 
 export type DeliveryEvent =
   | { readonly type: 'sent'; readonly messageId: string; readonly attempt: number; readonly route: readonly string[] }
-  | { readonly type: 'send_failed'; readonly messageId: string; readonly attempt: number; readonly reason: string }
+  | {
+      readonly type: 'send_failed';
+      readonly messageId: string;
+      readonly attempt: number;
+      readonly reason: string;
+      /** What the send threw: unreachableReason turns a connection failure into what to check. */
+      readonly error: unknown;
+    }
   | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number }
   | { readonly type: 'acknowledged'; readonly messageId: string; readonly attempts: number; readonly afterMs: number }
   | { readonly type: 'expired'; readonly messageId: string; readonly attempts: number };
@@ -112,7 +119,7 @@ export class AcknowledgedSender {
     } catch (error) {
       if (!isTransient(error) || this.#options.maxAttempts < 2) throw error;
       this.#outstanding.set(messageId, entry);
-      this.#emit({ type: 'send_failed', messageId, attempt: 1, reason: failureReason(error) });
+      this.#emit({ type: 'send_failed', messageId, attempt: 1, reason: failureReason(error), error });
       this.#armTimer(messageId, entry, retryAfterOf(error));
       return { messageId, route: [], outcome };
     }
@@ -167,7 +174,7 @@ export class AcknowledgedSender {
           this.#emit({ type: 'sent', messageId, attempt, route: receipt.route });
         })
         .catch((error) => {
-          this.#emit({ type: 'send_failed', messageId, attempt, reason: failureReason(error) });
+          this.#emit({ type: 'send_failed', messageId, attempt, reason: failureReason(error), error });
           const retryAfter = retryAfterOf(error);
           if (retryAfter === undefined || !this.#outstanding.has(messageId) || entry.attempts !== attempt) return;
           entry.cancelTimer();
