@@ -120,11 +120,13 @@ describe('parseCommandLine: settings', () => {
         to: KEY,
         text: 'hello there',
         acknowledge: false,
-        ackTimeoutMs: 20_000,
+        ackTimeoutMs: undefined,
         attempts: 2,
         revealSendTime: false,
       },
     });
+    const timed = parse(['send', '--to', KEY, '--ack-timeout', '2.5', 'hi']) as { settings: SendSettings };
+    assert.equal(timed.settings.ackTimeoutMs, 2_500);
     const revealing = parse(['send', '--to', KEY, '--reveal-send-time', 'hi']) as { settings: SendSettings };
     assert.equal(revealing.settings.revealSendTime, true);
     const misplaced = parse(['listen', '--reveal-send-time']);

@@ -22,8 +22,12 @@ const GLOBAL_OPTIONS = `options (every command):
 
 const SEND_USAGE = `send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
       send TEXT to the recipient whose address is ADDRESS (what \`mixlab listen\` prints), wait
-      for its acknowledgement and retransmit when none comes: --ack-timeout SECONDS (20) per
-      attempt, --attempts N (3) in all; --no-ack sends once without waiting. --reveal-send-time
+      for its acknowledgement and retransmit when none comes, --attempts N (3) sends in all.
+      Each attempt waits twice its route's expected round trip and 2 s (from the strategies
+      the nodes publish in the topology; 20 s when a node publishes none), or --ack-timeout
+      SECONDS. A send the network cannot take yet (gateway unreachable, a layer without a
+      node, 429/503) counts as a lost packet: it is retried after the same wait (or the
+      gateway's Retry-After). --no-ack sends once without waiting. --reveal-send-time
       seals the send time into the message so that listen can show its latency: a leak (the
       recipient, with a view of the gateway, can match it to its submission), off by default`;
 
@@ -163,11 +167,14 @@ function sendSettings(values: Record<string, string | boolean | undefined>, rest
     throw new UsageError(`--to: ${(error as Error).message}`);
   }
   if (rest.length === 0) throw new UsageError('send needs the TEXT to send');
-  const ackTimeoutText = (values['ack-timeout'] as string | undefined) ?? '20';
+  const ackTimeoutText = values['ack-timeout'] as string | undefined;
   const attemptsText = (values.attempts as string | undefined) ?? '3';
   const ackTimeout = Number(ackTimeoutText);
   const attempts = Number(attemptsText);
-  if (ackTimeoutText.trim() === '' || !(ackTimeout > 0) || !Number.isFinite(ackTimeout)) {
+  if (
+    ackTimeoutText !== undefined &&
+    (ackTimeoutText.trim() === '' || !(ackTimeout > 0) || !Number.isFinite(ackTimeout))
+  ) {
     throw new UsageError(`--ack-timeout must be a positive number of seconds, got "${ackTimeoutText}"`);
   }
   if (!/^\s*\d+\s*$/.test(attemptsText) || attempts < 1) {
@@ -177,7 +184,7 @@ function sendSettings(values: Record<string, string | boolean | undefined>, rest
     to,
     text: rest.join(' '),
     acknowledge: !values['no-ack'],
-    ackTimeoutMs: ackTimeout * 1000,
+    ackTimeoutMs: ackTimeoutText === undefined ? undefined : ackTimeout * 1000,
     attempts,
     revealSendTime: values['reveal-send-time'] === true,
   };

@@ -1,5 +1,6 @@
 import {
   AcknowledgedSender,
+  DEFAULT_ACK_TIMEOUT_MS,
   type DeliveryEvent,
   isTransient,
   type MixnetClient,
@@ -15,7 +16,8 @@ export interface SendSettings {
   readonly text: string;
   /** Wait for a delivery acknowledgement, retransmitting on time-out. */
   readonly acknowledge: boolean;
-  readonly ackTimeoutMs: number;
+  /** Per attempt; undefined: from each attempt's route (AcknowledgedSender). */
+  readonly ackTimeoutMs: number | undefined;
   readonly attempts: number;
   /** Seal the send time into the message for the recipient's latency display (a leak, opt-in). */
   readonly revealSendTime: boolean;
@@ -41,15 +43,17 @@ async function gatewayReplies(
   out: SendOutput,
   clock: Clock,
 ): ReturnType<MixnetClient['replyFormat']> {
+  // No route yet, so no expected round trip: the fixed timeout, unless the user set one.
+  const waitMs = settings.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await client.replyFormat();
     } catch (error) {
       if (!isTransient(error) || attempt >= settings.attempts) throw error;
       out.error(
-        `mixlab: ${unreachableReason(client.gateway.baseUrl, error)}; retrying in ${seconds(settings.ackTimeoutMs)} (attempt ${attempt + 1} of ${settings.attempts})`,
+        `mixlab: ${unreachableReason(client.gateway.baseUrl, error)}; retrying in ${seconds(waitMs)} (attempt ${attempt + 1} of ${settings.attempts})`,
       );
-      await sleep(clock, settings.ackTimeoutMs);
+      await sleep(clock, waitMs);
     }
   }
 }
@@ -81,9 +85,7 @@ export async function sendCommand(
       out.log(`sent message ${event.messageId} via ${event.route.join(' → ')} (attempt ${event.attempt})`);
     } else if (event.type === 'retransmitting') {
       // After a send that did not go out there is nothing to wait for: say it is a retry.
-      const why = lastFailed
-        ? 'retrying'
-        : `no acknowledgement within ${seconds(settings.ackTimeoutMs)}; retransmitting`;
+      const why = lastFailed ? 'retrying' : `no acknowledgement within ${seconds(event.waitedMs)}; retransmitting`;
       out.log(`${why} (attempt ${event.attempt} of ${settings.attempts})`);
     } else if (event.type === 'send_failed') {
       out.log(`attempt ${event.attempt} not sent: ${unreachableReason(client.gateway.baseUrl, event.error)}`);

@@ -4,7 +4,13 @@ import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { type ReplySecret, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import { EmptyLayerError } from '@mixlab/topology';
-import { AcknowledgedSender, type AcknowledgingClient, type DeliveryEvent } from './acknowledged-sender.ts';
+import {
+  AcknowledgedSender,
+  type AcknowledgingClient,
+  ackTimeoutForRoundTrip,
+  DEFAULT_ACK_TIMEOUT_MS,
+  type DeliveryEvent,
+} from './acknowledged-sender.ts';
 import { GatewayError } from './gateway-client.ts';
 import { encodeAcknowledgement, newMessageId } from './message.ts';
 import type { SendOptions, SendReceipt } from './mixnet-client.ts';
@@ -17,6 +23,8 @@ const replies = sphinx.replies!;
  */
 class RecordingClient implements AcknowledgingClient {
   readonly sends: { messageId: string; options: SendOptions; block: Uint8Array }[] = [];
+  /** The expected round trip each receipt reports, as MixnetClient computes it from the routes. */
+  roundTripMs: number | undefined;
   /** Errors the next sends throw, one each, before sends succeed again. */
   readonly failures: Error[] = [];
   readonly #hop: KeyPair;
@@ -40,7 +48,8 @@ class RecordingClient implements AcknowledgingClient {
     });
     const messageId = options.messageId ?? newMessageId();
     this.sends.push({ messageId, options, block });
-    return { messageId, route: ['mix-1'], replySecret: secret satisfies ReplySecret };
+    const receipt = { messageId, route: ['mix-1'], replySecret: secret satisfies ReplySecret };
+    return this.roundTripMs === undefined ? receipt : { ...receipt, expectedRoundTripMs: this.roundTripMs };
   }
 
   /** What the sender's mailbox receives when the recipient acknowledges send `index`. */
@@ -272,6 +281,45 @@ describe('AcknowledgedSender', () => {
     assert.equal(client.sends[1]?.options.sentAt, 1_700_000_000_000);
     sender.close();
     revealing.close();
+  });
+
+  it("times each attempt out after its route's expected round trip when no timeout is set", async () => {
+    const clock = new ManualClock();
+    const client = new RecordingClient(hop, self);
+    const events: DeliveryEvent[] = [];
+    const sender = new AcknowledgedSender(client, self, { maxAttempts: 3, clock, onEvent: (e) => events.push(e) });
+    client.roundTripMs = 40_000; // a pool cascade: longer than the old fixed 20 s
+    const sent = await sender.send(recipient, body);
+    assert.equal(ackTimeoutForRoundTrip(40_000), 82_000, 'twice the mean and 2 s');
+    clock.advance(81_999);
+    await settledSoon();
+    assert.equal(client.sends.length, 1, 'no retransmission before the route timeout');
+    client.roundTripMs = 3_000; // the next attempt's routes are quicker
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 2);
+    clock.advance(ackTimeoutForRoundTrip(3_000) - 1);
+    await settledSoon();
+    assert.equal(client.sends.length, 2);
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 3);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'retransmitting').map((e) => e.type === 'retransmitting' && e.waitedMs),
+      [82_000, 8_000],
+    );
+    client.roundTripMs = undefined; // a node that published no strategy: the default
+    const fallback = await sender.send(recipient, body);
+    clock.advance(DEFAULT_ACK_TIMEOUT_MS - 1);
+    await settledSoon();
+    assert.equal(client.sends.length, 4);
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 5);
+    sender.close();
+    assert.equal(await sent.outcome, 'expired', 'its third attempt timed out meanwhile');
+    assert.equal(await fallback.outcome, 'cancelled');
+    assert.equal(ackTimeoutForRoundTrip(100), 5_000, 'never below MIN_ACK_TIMEOUT_MS');
   });
 
   it('refuses nonsense options', () => {

@@ -28,13 +28,32 @@ export type DeliveryEvent =
       /** What the send threw: unreachableReason turns a connection failure into what to check. */
       readonly error: unknown;
     }
-  | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number }
+  /** `waitedMs`: the timeout (or Retry-After) that ran out before this attempt. */
+  | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number; readonly waitedMs: number }
   | { readonly type: 'acknowledged'; readonly messageId: string; readonly attempts: number; readonly afterMs: number }
   | { readonly type: 'expired'; readonly messageId: string; readonly attempts: number };
 
+/** The acknowledgement timeout when neither the caller nor the route says. */
+export const DEFAULT_ACK_TIMEOUT_MS = 20_000;
+/** No timeout shorter than this: a route of quick mixes still crosses the network twice. */
+export const MIN_ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * The acknowledgement timeout for a route whose mean round trip is `expectedRoundTripMs`:
+ * twice the mean (mixing delays spread widely: exponential, geometric, a pool's tail) plus
+ * 2 s for the network and processing, at least MIN_ACK_TIMEOUT_MS.
+ */
+export function ackTimeoutForRoundTrip(expectedRoundTripMs: number): number {
+  return Math.max(MIN_ACK_TIMEOUT_MS, Math.ceil(2 * expectedRoundTripMs + 2_000));
+}
+
 export interface AcknowledgedSenderOptions {
-  /** How long to wait for an acknowledgement before sending again. */
-  readonly ackTimeoutMs: number;
+  /**
+   * How long to wait for an acknowledgement before sending again. Unset: per attempt, from its
+   * route's expected round trip (ackTimeoutForRoundTrip of SendReceipt.expectedRoundTripMs),
+   * else DEFAULT_ACK_TIMEOUT_MS.
+   */
+  readonly ackTimeoutMs?: number;
   /** Sends in all, the first included. */
   readonly maxAttempts: number;
   readonly clock?: Clock;
@@ -59,6 +78,10 @@ interface Outstanding {
   readonly startedAt: number;
   readonly replyIds: string[];
   attempts: number;
+  /** When the last attempt was made (clock ms): what a retransmission waited is measured from it. */
+  attemptAt: number;
+  /** The last attempt's timeout: also the wait after an attempt that did not go out. */
+  timeoutMs: number;
   cancelTimer: () => void;
   settle: (outcome: DeliveryOutcome) => void;
 }
@@ -74,7 +97,9 @@ export class AcknowledgedSender {
   readonly #settledReplyIds = new Set<string>();
 
   constructor(client: AcknowledgingClient, keys: KeyPair, options: AcknowledgedSenderOptions) {
-    if (!(options.ackTimeoutMs > 0)) throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    if (options.ackTimeoutMs !== undefined && !(options.ackTimeoutMs > 0)) {
+      throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    }
     if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
       throw new RangeError(`maxAttempts must be a positive integer, got ${options.maxAttempts}`);
     }
@@ -110,6 +135,8 @@ export class AcknowledgedSender {
       startedAt: this.#clock.now(),
       replyIds: [],
       attempts: 1,
+      attemptAt: this.#clock.now(),
+      timeoutMs: this.#options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
       cancelTimer: () => {},
       settle,
     };
@@ -125,6 +152,7 @@ export class AcknowledgedSender {
     }
     this.#outstanding.set(messageId, entry);
     this.#remember(messageId, receipt.replySecret);
+    entry.timeoutMs = this.#timeoutFor(receipt);
     this.#emit({ type: 'sent', messageId, attempt: 1, route: receipt.route });
     this.#armTimer(messageId, entry);
     return { messageId, route: receipt.route, outcome };
@@ -156,8 +184,15 @@ export class AcknowledgedSender {
     for (const messageId of [...this.#outstanding.keys()]) this.#settle(messageId, 'cancelled');
   }
 
-  /** The next attempt after `delayMs` (the ack timeout unless the gateway asked for a wait). */
-  #armTimer(messageId: string, entry: Outstanding, delayMs = this.#options.ackTimeoutMs): void {
+  /** The caller's timeout, else the route's, else the default. */
+  #timeoutFor(receipt: SendReceipt): number {
+    if (this.#options.ackTimeoutMs !== undefined) return this.#options.ackTimeoutMs;
+    const roundTrip = receipt.expectedRoundTripMs;
+    return roundTrip === undefined ? DEFAULT_ACK_TIMEOUT_MS : ackTimeoutForRoundTrip(roundTrip);
+  }
+
+  /** The next attempt after `delayMs`: the attempt's timeout unless the gateway asked for a wait. */
+  #armTimer(messageId: string, entry: Outstanding, delayMs = entry.timeoutMs): void {
     entry.cancelTimer = this.#clock.schedule(delayMs, () => {
       if (entry.attempts >= this.#options.maxAttempts) {
         this.#settle(messageId, 'expired');
@@ -165,13 +200,21 @@ export class AcknowledgedSender {
       }
       entry.attempts++;
       const attempt = entry.attempts;
-      this.#emit({ type: 'retransmitting', messageId, attempt });
+      const now = this.#clock.now();
+      this.#emit({ type: 'retransmitting', messageId, attempt, waitedMs: now - entry.attemptAt });
+      entry.attemptAt = now;
+      // The timer runs from the send, not from its answer; a route-derived timeout replaces it then.
       this.#armTimer(messageId, entry);
       this.#client
         .send(entry.recipient, entry.body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() })
         .then((receipt) => {
           this.#remember(messageId, receipt.replySecret);
           this.#emit({ type: 'sent', messageId, attempt, route: receipt.route });
+          const timeoutMs = this.#timeoutFor(receipt);
+          if (timeoutMs === entry.timeoutMs || !this.#outstanding.has(messageId) || entry.attempts !== attempt) return;
+          entry.timeoutMs = timeoutMs;
+          entry.cancelTimer();
+          this.#armTimer(messageId, entry, Math.max(0, timeoutMs - (this.#clock.now() - entry.attemptAt)));
         })
         .catch((error) => {
           this.#emit({ type: 'send_failed', messageId, attempt, reason: failureReason(error), error });

@@ -16,6 +16,7 @@ import {
   type ConnectionEvent,
   DEFAULT_ACK_DELAY_MEAN_MS,
   DEFAULT_RECONNECT,
+  expectedRoundTripMs,
   MixnetClient,
   type ReceivedMessage,
   type ReceiveOptions,
@@ -400,5 +401,32 @@ describe('MixnetClient.receive across gateway restarts', () => {
       [1, 2, 3, 4, 5, 6].map((k) => reconnectDelayMs(k, options, high)),
       [100, 200, 400, 800, 1000, 1000],
     );
+  });
+});
+
+describe('expectedRoundTripMs', () => {
+  const hop = (id: string, strategy?: string) => ({
+    id,
+    layer: 1,
+    url: 'http://x:1',
+    publicKey: 'ab'.repeat(32),
+    strategy,
+  });
+  const assumptions = { arrivalsPerSecond: 1 };
+
+  it('adds every hop of the route out and back, and the mean acknowledgement delay', () => {
+    const out = [
+      hop('a', 'threshold:n=3,maxWait=1000ms'),
+      hop('b', 'timed:t=500ms'),
+      hop('c', 'exponential:mean=200ms'),
+    ];
+    const back = [hop('d', 'binomial:t=1000ms,p=0.5'), hop('e', 'pool:t=1000ms,min=5,fraction=0.5')];
+    // 1000 + 250 + 200 out, 1500 + 7000 back, 1000 for the acknowledgement.
+    assert.equal(expectedRoundTripMs([out, back], 1_000, assumptions), 10_950);
+  });
+
+  it('knows nothing when a node published no strategy, or one it cannot read', () => {
+    assert.equal(expectedRoundTripMs([[hop('a', 'timed:t=1s'), hop('b')]], 0, assumptions), undefined);
+    assert.equal(expectedRoundTripMs([[hop('a', 'quantum:q=1')]], 0, assumptions), undefined);
   });
 });

@@ -1,5 +1,6 @@
 import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
+import { type DelayAssumptions, expectedDelayMs, parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import {
   DROP_RECIPIENT,
   PACKET_FORMAT_NAMES,
@@ -56,6 +57,12 @@ export interface SendReceipt {
   readonly route: readonly string[];
   /** What reads the acknowledgement, when one was asked for. */
   readonly replySecret?: ReplySecret;
+  /**
+   * The mean time for the message to arrive, be acknowledged and the acknowledgement to come
+   * back (expectedRoundTripMs), when a reply was asked for and every node of both routes
+   * published its strategy.
+   */
+  readonly expectedRoundTripMs?: number;
 }
 
 export interface ReceivedMessage extends Message {
@@ -162,6 +169,39 @@ export interface MixnetClientOptions {
   readonly ackDelayMeanMs?: number;
   /** Times acknowledgement delays; monotonic by default. */
   readonly clock?: Clock;
+  /**
+   * Packets reaching each mix node per second, assumed for expected delays of batching
+   * strategies (DelayAssumptions); default DEFAULT_NODE_ARRIVALS_PER_SECOND.
+   */
+  readonly nodeArrivalsPerSecond?: number;
+}
+
+/** The compose cascade's loop cover alone brings each node about one packet a second. */
+export const DEFAULT_NODE_ARRIVALS_PER_SECOND = 1;
+
+/**
+ * The mean round trip of an acknowledged message: every hop's expected delay on the route
+ * out and on the reply block's route back (expectedDelayMs of each node's published strategy),
+ * plus the recipient's mean acknowledgement delay. Undefined when a node published no strategy
+ * (or one this client cannot read): the caller falls back to a fixed timeout.
+ */
+export function expectedRoundTripMs(
+  routes: readonly (readonly NodeDescriptor[])[],
+  ackDelayMeanMs: number,
+  assumptions: DelayAssumptions,
+): number | undefined {
+  let total = ackDelayMeanMs;
+  for (const node of routes.flat()) {
+    if (node.strategy === undefined) return undefined;
+    let config: StrategyConfig;
+    try {
+      config = parseStrategyConfig(node.strategy);
+    } catch {
+      return undefined; // a strategy newer than this client
+    }
+    total += expectedDelayMs(config, assumptions);
+  }
+  return total;
 }
 
 /** Parses a recipient address (64 hex characters) into its public key. */
@@ -184,6 +224,7 @@ export class MixnetClient {
   readonly #hopDelay: () => number | undefined;
   readonly #clock: Clock;
   readonly #ackDelayMean: () => Promise<number>;
+  readonly #assumptions: DelayAssumptions;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
     this.gateway = new GatewayClient(gatewayUrl);
@@ -192,6 +233,11 @@ export class MixnetClient {
     this.#clock = options.clock ?? monotonicClock;
     const mean = options.meanHopDelayMs;
     if (mean !== undefined && !(mean > 0)) throw new RangeError(`meanHopDelayMs must be positive, got ${mean}`);
+    const arrivalsPerSecond = options.nodeArrivalsPerSecond ?? DEFAULT_NODE_ARRIVALS_PER_SECOND;
+    if (!(arrivalsPerSecond > 0)) {
+      throw new RangeError(`nodeArrivalsPerSecond must be positive, got ${arrivalsPerSecond}`);
+    }
+    this.#assumptions = { arrivalsPerSecond, senderMeanDelayMs: mean };
     const ackMean = options.ackDelayMeanMs;
     if (ackMean !== undefined && !(ackMean > 0))
       throw new RangeError(`ackDelayMeanMs must be positive, got ${ackMean}`);
@@ -246,10 +292,13 @@ export class MixnetClient {
     const topology = await this.topology();
     const route = pickRoute(topology, this.#random);
     let reply: { block: Uint8Array; secret: ReplySecret } | undefined;
+    let roundTripMs: number | undefined;
     if (options.replyTo) {
       if (!format.replies) throw new Error(`the ${format.name} format has no reply blocks, so no acknowledgements`);
       const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
-      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#random), this.#hopDelay), back);
+      const replyRoute = pickRoute(topology, this.#random);
+      reply = format.replies.createReplyBlock(routeHops(replyRoute, this.#hopDelay), back);
+      roundTripMs = expectedRoundTripMs([route, replyRoute], await this.#ackDelayMean(), this.#assumptions);
     }
     const message: Message = {
       id: options.messageId ?? newMessageId(),
@@ -268,7 +317,12 @@ export class MixnetClient {
       throw new Error(`cannot wrap the message: ${(error as Error).message}`, { cause: error });
     }
     await this.#submit((route[0] as NodeDescriptor).id, packet);
-    return { messageId: message.id, route: route.map((node) => node.id), replySecret: reply?.secret };
+    return {
+      messageId: message.id,
+      route: route.map((node) => node.id),
+      replySecret: reply?.secret,
+      ...(roundTripMs === undefined ? {} : { expectedRoundTripMs: roundTripMs }),
+    };
   }
 
   /**
