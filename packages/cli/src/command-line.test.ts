@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS, commandUsage, type Parsed, parseCommandLine, USAGE } from './command-line.ts';
 import type { SendSettings } from './send-command.ts';
+import { closedPort } from './test-support.ts';
 
 const KEY = 'ab'.repeat(32);
 
-/** The URL of a local port nobody listens on (it was free a moment ago). */
-async function closedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 const parse = (argv: string[], env: Record<string, string> = {}): Parsed =>
   parseCommandLine({ argv, env, defaultKeyFile: '/home/me/.mixlab/key.json' });
 /** The first line of an error: the one that names what to fix (the usage follows). */

@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
 import { ManualClock } from '@mixlab/runtime';
 import { connectionLine } from './listen-command.ts';
 import { sendCommand } from './send-command.ts';
+import { closedPort } from './test-support.ts';
 
 const TO = 'cd'.repeat(32);
-
-async function closedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
 
