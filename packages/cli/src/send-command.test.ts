@@ -44,7 +44,7 @@ describe('connectionLine', () => {
     const gateway = 'http://127.0.0.1:8080';
     assert.equal(
       connectionLine({ type: 'lost', reason: 'cannot reach the gateway', failures: 2, retryInMs: 1234 }, gateway),
-      "mixlab: lost the gateway's mailbox connection: cannot reach the gateway; reconnecting in 1.2 s (2 failed in a row)",
+      'mixlab: no mailbox connection to the gateway: cannot reach the gateway; reconnecting in 1.2 s (2 failed in a row)',
     );
     assert.equal(
       connectionLine({ type: 'reopened', failures: 3 }, gateway),

@@ -9,7 +9,7 @@ import {
 } from '@mixlab/client';
 import { generateKeyPair } from '@mixlab/crypto';
 import { type Clock, monotonicClock, sleep } from '@mixlab/runtime';
-import { connectionLine } from './listen-command.ts';
+import { connectionLine, seconds } from './listen-command.ts';
 
 export interface SendSettings {
   readonly to: string;
@@ -22,8 +22,6 @@ export interface SendSettings {
   /** Seal the send time into the message for the recipient's latency display (a leak, opt-in). */
   readonly revealSendTime: boolean;
 }
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Where `send` writes: the console, or a test's lines. */
 export interface SendOutput {
