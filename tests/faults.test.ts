@@ -1,9 +1,9 @@
 /**
- * Faults lose nothing: with one node per layer, layer 2 restarts while a client sends
+ * Faults lose nothing: with one node per layer, layer 2 goes away while a client sends
  * acknowledged messages. Packets queued at the node or sent to it while it is down are lost;
- * their senders retransmit (a send the network refuses meanwhile counts as a lost packet),
- * the cascade resumes once the node is back, and every message is acknowledged and reaches its
- * recipient once.
+ * their senders retransmit (a send the network refuses meanwhile, "layer 2 has no node" once
+ * the directory marks the node dead, counts as a lost packet), the cascade resumes once the node
+ * is back, and every message is acknowledged and reaches its recipient once.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,15 +13,11 @@ import { AcknowledgedSender, type DeliveryEvent, MixnetClient } from '@mixlab/cl
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { type Cascade, startCascade } from '@mixlab/testbed';
 
-const MESSAGES = 12;
 const ACK_TIMEOUT_MS = 3_000;
-/** Enough attempts to outlast a restart (a few seconds) several times over. */
-const ATTEMPTS = 8;
+const docker = async (...args: string[]) => (await promisify(execFile)('docker', args)).stdout.trim();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const startedAt = async (id: string): Promise<string> =>
-  (await promisify(execFile)('docker', ['inspect', '--format', '{{.State.StartedAt}}', id])).stdout.trim();
-
-describe('faults: a layer-2 restart under acknowledged traffic', { timeout: 400_000 }, () => {
+describe('faults: layer 2 goes away under acknowledged traffic', { timeout: 600_000 }, () => {
   let cascade: Cascade | undefined;
 
   before(async () => {
@@ -37,7 +33,17 @@ describe('faults: a layer-2 restart under acknowledged traffic', { timeout: 400_
     await cascade?.stop();
   });
 
-  it('acknowledges every message and delivers each once although layer 2 restarted mid-way', async () => {
+  /**
+   * Sends `messages` acknowledged messages `gapMs` apart, running `fault` on layer 2's container
+   * before message `faultAt`; checks that every one is acknowledged and delivered once.
+   */
+  async function sendThrough(options: {
+    messages: number;
+    gapMs: number;
+    attempts: number;
+    faultAt: number;
+    fault: (container: string) => Promise<void>;
+  }): Promise<DeliveryEvent[]> {
     const { gatewayUrl, directoryKey, environment } = cascade as Cascade;
     const client = new MixnetClient(gatewayUrl, { directoryKey, ackDelayMeanMs: 250 });
     const senderKeys = generateKeyPair();
@@ -46,7 +52,7 @@ describe('faults: a layer-2 restart under acknowledged traffic', { timeout: 400_
     const errors: Error[] = [];
     const sender = new AcknowledgedSender(client, senderKeys, {
       ackTimeoutMs: ACK_TIMEOUT_MS,
-      maxAttempts: ATTEMPTS,
+      maxAttempts: options.attempts,
       onEvent: (event) => events.push(event),
       onError: (error) => errors.push(error),
     });
@@ -60,37 +66,78 @@ describe('faults: a layer-2 restart under acknowledged traffic', { timeout: 400_
         onError: (error) => errors.push(error),
       }),
     ];
-    const layer2 = environment.getContainer('mix-layer-2-1');
-    const before = await startedAt(layer2.getId());
+    const layer2 = environment.getContainer('mix-layer-2-1').getId();
+    const startedBefore = await docker('inspect', '--format', '{{.State.StartedAt}}', layer2);
     try {
       await Promise.all(subscriptions.map((s) => s.opened));
       const sent: Awaited<ReturnType<AcknowledgedSender['send']>>[] = [];
-      let restarted: Promise<void> | undefined;
-      for (let i = 0; i < MESSAGES; i++) {
-        if (i === 3) restarted = layer2.restart({ timeout: 1 });
+      let fault: Promise<void> | undefined;
+      for (let i = 0; i < options.messages; i++) {
+        if (i === options.faultAt) fault = options.fault(layer2);
         sent.push(await sender.send(recipient.publicKey, new TextEncoder().encode(`message ${i}`)));
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(options.gapMs);
       }
-      await restarted;
-      assert.notEqual(await startedAt(layer2.getId()), before, 'layer 2 restarted');
+      await fault;
+      assert.notEqual(
+        await docker('inspect', '--format', '{{.State.StartedAt}}', layer2),
+        startedBefore,
+        'layer 2 restarted',
+      );
       const outcomes = await Promise.all(sent.map((s) => s.outcome));
-      const summary = events.filter((e) => e.type !== 'sent').map((e) => `${e.messageId.slice(0, 6)} ${e.type}`);
-      assert.deepEqual(outcomes, Array(MESSAGES).fill('acknowledged'), summary.join('\n'));
+      const story = events.filter((e) => e.type !== 'sent').map((e) => `${e.messageId.slice(0, 6)} ${e.type}`);
+      assert.deepEqual(outcomes, Array(options.messages).fill('acknowledged'), story.join('\n'));
       // Acknowledged means its recipient opened it; retransmitted copies are dropped as duplicates.
       assert.deepEqual(
         sent.map((s) => received.get(s.messageId)),
-        Array(MESSAGES).fill(1),
+        Array(options.messages).fill(1),
       );
-      const retried = new Set(events.filter((e) => e.type === 'retransmitting').map((e) => e.messageId));
-      const failed = events.filter((e) => e.type === 'send_failed');
-      console.log(
-        `faults: ${retried.size} of ${MESSAGES} messages needed more than one attempt; ${failed.length} sends refused while layer 2 was down`,
-      );
-      assert.ok(retried.size > 0, 'the restart cost some packets: the test saw the fault');
       assert.deepEqual(errors, []);
+      return events;
     } finally {
       sender.close();
       for (const subscription of subscriptions) subscription.close();
     }
+  }
+
+  /** "n of m messages needed more than one attempt; k sends refused: reasons". */
+  function summary(events: DeliveryEvent[], messages: number): string {
+    const retried = new Set(events.filter((e) => e.type === 'retransmitting').map((e) => e.messageId));
+    const refused = events.flatMap((e) => (e.type === 'send_failed' ? [e.reason.replace(/ \(.*$/, '')] : []));
+    return `${retried.size} of ${messages} messages needed more than one attempt; ${refused.length} sends refused: ${[...new Set(refused)].join('; ')}`;
+  }
+
+  it('acknowledges every message and delivers each once although layer 2 restarted mid-way', async () => {
+    const events = await sendThrough({
+      messages: 12,
+      gapMs: 500,
+      attempts: 8,
+      faultAt: 3,
+      fault: async (container) => void (await docker('restart', '--time', '1', container)),
+    });
+    console.log(`restart: ${summary(events, 12)}`);
+    assert.ok(
+      events.some((e) => e.type === 'retransmitting'),
+      'the restart cost some packets: the test saw the fault',
+    );
+  });
+
+  it('keeps retrying through "layer 2 has no node" while layer 2 is stopped for 25 s, and resumes when it starts', async () => {
+    const events = await sendThrough({
+      messages: 20,
+      gapMs: 1_000,
+      attempts: 16,
+      faultAt: 2,
+      fault: async (container) => {
+        // An operator's stop: no restart policy applies; starting it again is the manual step.
+        await docker('stop', '--time', '1', container);
+        await sleep(25_000);
+        await docker('start', container);
+      },
+    });
+    console.log(`stop/start: ${summary(events, 20)}`);
+    assert.ok(
+      events.some((e) => e.type === 'send_failed' && /layer 2 has no node/.test(e.reason)),
+      'the directory marked the node dead and senders met the empty layer',
+    );
   });
 });
