@@ -316,11 +316,7 @@ function copyDocument(document: TopologyDocument): TopologyDocument {
     epoch: document.epoch,
     validFrom: document.validFrom,
     validUntil: document.validUntil,
-    layers: document.layers.map((nodes) =>
-      nodes.map(({ id, layer, url, identityKey, publicKey, nextPublicKey, strategy }) =>
-        listedNode({ id, layer, url, identityKey, publicKey, nextPublicKey, strategy }),
-      ),
-    ),
+    layers: document.layers.map((nodes) => nodes.map(listedNode)),
     gateways: document.gateways.map(({ id, url }) => ({ id, url })),
   };
 }
