@@ -60,6 +60,7 @@ const descriptors = new DescriptorSigner({
   identity: identity.keys,
   mixingKeys: () => mixingKeys.published(),
   now: Date.now,
+  strategy: formatStrategyConfig(config.strategy),
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
