@@ -4,15 +4,7 @@
  * JSON, so that `--render FILE` redraws them without containers.
  */
 import { escapeXml, heading, num, text } from './plot.ts';
-
-export interface Machine {
-  readonly cpu: string;
-  readonly cores: number;
-  readonly memoryGiB: number;
-  readonly node: string;
-  readonly docker: string;
-  readonly platform: string;
-}
+import type { Machine } from './report.ts';
 
 /** A linking attack scored against the truth (the summary of scoreLinking). */
 export interface LinkScore {

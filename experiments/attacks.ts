@@ -10,9 +10,7 @@
  *   npm run experiment -- attacks [--duration 40s --drain 10s --clients 6 --rate 1 --only timed,onion --push http://127.0.0.1:8090]
  *   node experiments/attacks.ts --render docs/experiments/attacks.json
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scoreDeliveries } from '@mixlab/anonymity';
@@ -36,11 +34,11 @@ import {
   type DisclosurePoint,
   type LinkScore,
   type LiveResult,
-  type Machine,
   renderAttacksMarkdown,
   renderDisclosureSvg,
   renderTimingSvg,
 } from './attacks-report.ts';
+import { machine } from './machine.ts';
 
 /** No mixing, then three mixing strategies of similar delay; then the onion format once. */
 const CONFIGURATIONS: readonly { strategy: string; packetFormat: 'sphinx' | 'onion' }[] = [
@@ -83,21 +81,6 @@ async function writeReport(directory: string, run: AttacksRun): Promise<void> {
 if (values.render) {
   await writeReport(dirname(values.render), JSON.parse(await readFile(values.render, 'utf8')) as AttacksRun);
   process.exit(0);
-}
-
-function machine(): Machine {
-  let docker = 'unknown';
-  try {
-    docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
-  } catch {}
-  return {
-    cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: totalmem() / 2 ** 30,
-    node: process.version,
-    docker,
-    platform: `${platform()} ${release()}`,
-  };
 }
 
 const linkScore = (summary: LinkingSummary): LinkScore => ({

@@ -51,7 +51,7 @@ describe('mixlab attack (analysis)', () => {
     const { trace, truth } = unmixed();
     const result = disclosureAttack(trace, { target: 'client-1', friends: 2, roundMs: 100, lagMs: 20 }, truth);
     assert.equal(result.targetRounds, 10);
-    assert.deepEqual(result.score?.friends.sort(), ['client-5', 'client-6']);
+    assert.deepEqual([...(result.score?.friends ?? [])].sort(), ['client-5', 'client-6']);
     assert.equal(result.score?.inTop, 2);
     assert.throws(() => disclosureAttack(trace, { target: 'nobody', friends: 1, roundMs: 300, lagMs: 0 }), /nobody/);
   });
