@@ -103,6 +103,13 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     `Load per cascade: ${load.clients} clients x ${load.ratePerClient} msg/s for ${load.durationSeconds} s (drain ${load.drainSeconds} s),`,
     `seed ${load.seed}, bodies ${load.bodyBytes.min}-${load.bodyBytes.max} bytes uniform, no cover, no node loops.`,
     '',
+    ...(run.live.length === 0
+      ? [
+          '**This report holds no live runs** (`--simulation-only`, or every cascade was left out): only',
+          'the disclosure simulation below.',
+          '',
+        ]
+      : []),
     '## Timing correlation (passive, global), per strategy',
     '',
     '![timing accuracy against mixing delay](attacks-timing.svg)',

@@ -50,7 +50,7 @@ const CONFIGURATIONS: readonly { strategy: string; packetFormat: 'sphinx' | 'oni
 ];
 const SEED = 10;
 const BODY_BYTES = { min: 1, max: 1000 };
-const COVER_SHARES = [0, 0.25, 0.5, 0.75];
+const COVER_SHARES = [0, 0.25, 0.5, 0.75, 0.9];
 const DISCLOSURE = { recipients: 100, batchSize: 10, friends: 5 };
 const DISCLOSURE_SEEDS = 200;
 const DISCLOSURE_BUDGET = 100;
@@ -66,6 +66,8 @@ const { values } = parseArgs({
     push: { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'docs', 'experiments') },
     render: { type: 'string' },
+    // Only the disclosure simulation: no containers.
+    'simulation-only': { type: 'boolean', default: false },
   },
 });
 
@@ -168,12 +170,15 @@ const load = {
   durationMs: parseDuration(values.duration, { bareUnit: 's', what: '--duration' }),
   drainMs: parseDuration(values.drain, { bareUnit: 's', what: '--drain', allowZero: true }),
 };
-const chosen = values.only
-  ? CONFIGURATIONS.filter((c) =>
-      values.only?.split(',').some((only) => c.strategy.startsWith(only) || c.packetFormat === only),
-    )
-  : CONFIGURATIONS;
-if (chosen.length === 0) throw new Error(`--only ${values.only} matches none of the configurations`);
+const chosen = values['simulation-only']
+  ? []
+  : values.only
+    ? CONFIGURATIONS.filter((c) =>
+        values.only?.split(',').some((only) => c.strategy.startsWith(only) || c.packetFormat === only),
+      )
+    : CONFIGURATIONS;
+if (chosen.length === 0 && !values['simulation-only'])
+  throw new Error(`--only ${values.only} matches none of the configurations`);
 
 await cryptoReady();
 const startedAt = new Date();
