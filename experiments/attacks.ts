@@ -94,12 +94,16 @@ const linkScore = (summary: LinkingSummary): LinkScore => ({
   randomRank: summary.baseline.rank,
 });
 
-/** Onion: E[1/(1 + X)], X ~ Binomial(M − 1, 1/L) other submissions of the same length; Sphinx: 1/N. */
+/**
+ * Onion: a push is linked for sure when its submission's size is unique on the wire, else
+ * guessed among the submissions of that size: top-1 = distinct submission sizes / submissions
+ * (bodies are base64 in JSON on the wire, so about 4 bytes per 3 of body: lengths 1-1000 give
+ * some 334 wire sizes, not 1000). Sphinx: one size, 1/N.
+ */
 function sizeTheory(capture: AttackRunCapture, packetFormat: string): number {
   if (packetFormat !== 'onion') return 1 / capture.senders.length;
-  const submissions = traceEnds(capture.trace.events, rolesOfTrace(capture.trace)).submissions.length;
-  const p = 1 / (BODY_BYTES.max - BODY_BYTES.min + 1);
-  return (1 - (1 - p) ** submissions) / (submissions * p);
+  const { submissions } = traceEnds(capture.trace.events, rolesOfTrace(capture.trace));
+  return new Set(submissions.map((submission) => submission.bytes)).size / Math.max(submissions.length, 1);
 }
 
 /** Every attack of one live run, scored; the attacks see only `capture.trace`. */
