@@ -198,8 +198,8 @@ function axes(xLabel: string, yLabel: string, xTicks: [number, string][], yTicks
   ];
 }
 
-const svg = (body: string[]) =>
-  `<svg xmlns="http://www.w3.org/2000/svg" width="${PLOT.width}" height="${PLOT.height}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
+const svg = (title: string, body: string[]) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${PLOT.width}" height="${PLOT.height}" font-family="sans-serif" font-size="12">\n<title>${escapeXml(title)}</title>\n<rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
 
 /** Timing top-1 (and the observer's) against the median end-to-end latency, log x. */
 export function renderTimingSvg(run: AttacksRun): string {
@@ -248,7 +248,7 @@ export function renderTimingSvg(run: AttacksRun): string {
     `<circle cx="${right + 14}" cy="${top + 80}" r="4" fill="none" stroke="#59a14f" stroke-width="2"/>`,
     text(right + 24, top + 84, 'observer posterior'),
   ];
-  return svg(body);
+  return svg('Timing correlation: top-1 accuracy against mixing delay', body);
 }
 
 /** Disclosure rounds (median, 10th-90th) against the cover share, with the closed forms. */
@@ -287,5 +287,5 @@ export function renderDisclosureSvg(run: AttacksRun): string {
     `<line x1="${right + 8}" y1="${top + 80}" x2="${right + 28}" y2="${top + 80}" stroke="#b07aa1" stroke-width="2" stroke-dasharray="8 3"/>`,
     text(right + 32, top + 84, 'closed form l = 2'),
   ];
-  return svg(body);
+  return svg('Statistical disclosure: rounds against drop-cover share', body);
 }
