@@ -113,7 +113,9 @@ export function linkingAttack(
       learned: { modalDelayMs: peak * profile.binMs },
     };
   }
-  const { estimates, shrinkBytes } = sizeCorrelation(trace.events, roles, {
+  // Several shrinks: the wire carries packets base64 in JSON, which rounds sizes (docs/attacks.md).
+  const { estimates, shrinkBytes, shrinks } = sizeCorrelation(trace.events, roles, {
+    multipleShrinks: true,
     ...(options.shrinkBytes === undefined ? {} : { shrinkBytes: options.shrinkBytes }),
     ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
   });
@@ -122,7 +124,7 @@ export function linkingAttack(
     senders,
     pushes: estimates.length,
     estimates: overCandidates(estimates, roles.clients, senders),
-    learned: { shrinkBytes },
+    learned: { shrinkBytes, shrinksLearned: shrinks.size },
     exitLink: exitLinkSizes(trace.events, roles),
   };
 }
