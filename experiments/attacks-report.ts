@@ -86,6 +86,13 @@ const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 const ms = (x: number | undefined) =>
   x === undefined ? 'n/a' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`;
 
+/** The exit link's sizes per packet, the four commonest; onion batches average many lengths. */
+function exitSizes(sizes: readonly { readonly bytes: number; readonly events: number }[]): string {
+  const common = [...sizes].sort((a, b) => b.events - a.events).slice(0, 4);
+  const shown = common.map((s) => `${Math.round(s.bytes)} B x ${s.events}`).join(', ');
+  return sizes.length > common.length ? `${shown} and ${sizes.length - common.length} more sizes` : shown;
+}
+
 export function renderAttacksMarkdown(run: AttacksRun): string {
   const { machine, load } = run;
   const ok = run.live.filter((r) => !r.error);
@@ -133,13 +140,15 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...ok.map(
       (r) =>
-        `| \`${r.strategy}\` | ${r.packetFormat} | ${f3(r.size?.top1)} | ${f3(r.size?.auc)} | ${f3(r.size?.theoryTop1)} | ${r.size?.shrinkBytes ?? 'n/a'} B | ${(r.size?.exitLinkSizes ?? []).map((s) => `${s.bytes} B x ${s.events}`).join(', ')} |`,
+        `| \`${r.strategy}\` | ${r.packetFormat} | ${f3(r.size?.top1)} | ${f3(r.size?.auc)} | ${f3(r.size?.theoryTop1)} | ${r.size?.shrinkBytes ?? 'n/a'} B | ${exitSizes(r.size?.exitLinkSizes ?? [])} |`,
     ),
     '',
     'Theory: under onion a message keeps its length through every mix, so the attack fails only',
     'when another submission had the same size on the wire; guessing among those, top-1 = distinct',
     'submission sizes / submissions (bodies travel base64 in JSON, about 4 bytes per 3, so lengths',
-    '1-1000 give some 334 wire sizes; same-sender collisions and ties put the measure a little above). Under',
+    '1-1000 give some 334 wire sizes; same-sender collisions and ties put the measure a little above).',
+    'The attack learns every shrink that lines the size histograms up (`multipleShrinks`): base64',
+    "rounds, so one message's shrink takes two values 4 bytes apart. Under",
     "Sphinx every packet and every delivery has one size: the attack is left with each client's",
     'share of the traffic, chance 1/N. The exit -> gateway column is what a tap on that link sees:',
     'one size per packet format, so it tells nothing about senders (acknowledgements, when sent,',
