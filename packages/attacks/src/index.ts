@@ -3,6 +3,8 @@ export * from './distinguisher.ts';
 export * from './linking.ts';
 export * from './loop-alarm.ts';
 export * from './n-minus-one.ts';
+export * from './recorded-trace.ts';
+export * from './run-truth.ts';
 export * from './size-correlation.ts';
 export * from './statistical-disclosure.ts';
 export * from './timing-correlation.ts';

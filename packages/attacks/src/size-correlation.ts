@@ -15,6 +15,12 @@ export interface SizeOptions {
   readonly shrinkBytes?: number;
   /** Longest delay considered, in ms (default: the whole trace, so that only sizes speak). */
   readonly windowMs?: number;
+  /**
+   * Learn every shrink that lines the histograms up, not only the best (`learnShrinkProfile`):
+   * when the wire encodes packets in a way that rounds (base64 in JSON: 4 bytes per 3), one
+   * message's shrink takes two values. Ignored when `shrinkBytes` is given.
+   */
+  readonly multipleShrinks?: boolean;
 }
 
 const histogram = (sizes: Iterable<number>): Map<number, number> => {
@@ -29,12 +35,7 @@ const histogram = (sizes: Iterable<number>): Map<number, number> => {
  * Ties go to the smallest d. Undefined without submissions or pushes.
  */
 export function learnShrinkBytes(submissions: readonly Submission[], pushes: readonly Push[]): number | undefined {
-  const sent = histogram(submissions.map((s) => s.bytes));
-  const delivered = histogram(pushes.map((p) => p.bytes));
-  const score = new Map<number, number>();
-  for (const [s, sCount] of sent) {
-    for (const [p, pCount] of delivered) score.set(s - p, (score.get(s - p) ?? 0) + sCount * pCount);
-  }
+  const score = shiftScores(submissions, pushes);
   let best: number | undefined;
   let bestScore = -1;
   for (const [shift, value] of score) {
@@ -46,14 +47,51 @@ export function learnShrinkBytes(submissions: readonly Submission[], pushes: rea
   return best;
 }
 
+/** Shift → score of the cross-correlation of the two size histograms (see learnShrinkBytes). */
+function shiftScores(submissions: readonly Submission[], pushes: readonly Push[]): Map<number, number> {
+  const sent = histogram(submissions.map((s) => s.bytes));
+  const delivered = histogram(pushes.map((p) => p.bytes));
+  const score = new Map<number, number>();
+  for (const [s, sCount] of sent) {
+    for (const [p, pCount] of delivered) score.set(s - p, (score.get(s - p) ?? 0) + sCount * pCount);
+  }
+  return score;
+}
+
+/**
+ * Every shrink that lines up the size histograms well: the shifts scoring at least `share`
+ * (default 0.4) of the best, each weighted by its score less the mean score of all shifts
+ * (what unrelated pairs give). Empty without submissions or pushes.
+ */
+export function learnShrinkProfile(
+  submissions: readonly Submission[],
+  pushes: readonly Push[],
+  share = 0.4,
+): Map<number, number> {
+  const scores = shiftScores(submissions, pushes);
+  const values = [...scores.values()];
+  const best = Math.max(0, ...values);
+  const background = values.reduce((sum, v) => sum + v, 0) / Math.max(values.length, 1);
+  const profile = new Map<number, number>();
+  for (const [shift, score] of scores) {
+    if (score >= share * best && score > background) profile.set(shift, score - background);
+  }
+  return profile;
+}
+
 /** For every push, the distribution of its sender over `roles.clients` by size alone. */
 export function sizeCorrelation(
   events: Iterable<WireEvent>,
   roles: Roles,
   options: SizeOptions = {},
-): { estimates: DeliveryEstimate[]; shrinkBytes: number | undefined } {
+): { estimates: DeliveryEstimate[]; shrinkBytes: number | undefined; shrinks: ReadonlyMap<number, number> } {
   const { submissions, pushes } = traceEnds(events, roles);
   const shrinkBytes = options.shrinkBytes ?? learnShrinkBytes(submissions, pushes);
+  // Shrink → weight: one shrink unless asked to learn several.
+  const shrinks: Map<number, number> =
+    options.shrinkBytes === undefined && options.multipleShrinks
+      ? learnShrinkProfile(submissions, pushes)
+      : new Map(shrinkBytes === undefined ? [] : [[shrinkBytes, 1]]);
   const windowMs = options.windowMs ?? Number.POSITIVE_INFINITY;
   const clientIndex = new Map(roles.clients.map((name, index) => [name, index]));
   // Submissions so far, by size then sender; those older than the window are taken out again.
@@ -76,11 +114,16 @@ export function sizeCorrelation(
     while (removed < added && (submissions[removed] as Submission).atMs < push.atMs - windowMs) {
       count(submissions[removed++] as Submission, -1);
     }
-    const row = shrinkBytes === undefined ? undefined : bySize.get(push.bytes + shrinkBytes);
-    const weights = row ? Float64Array.from(row, (w) => Math.max(w, 0)) : new Float64Array(roles.clients.length);
+    const weights = new Float64Array(roles.clients.length);
+    for (const [shrink, weight] of shrinks) {
+      const row = bySize.get(push.bytes + shrink);
+      if (row)
+        for (let i = 0; i < weights.length; i++)
+          weights[i] = (weights[i] as number) + weight * Math.max(row[i] as number, 0);
+    }
     return { recipient: push.recipient, order: push.order, senders: distributionFromWeights(weights) };
   });
-  return { estimates, shrinkBytes };
+  return { estimates, shrinkBytes, shrinks };
 }
 
 /** How many exit → gateway messages had each size, smallest first. */

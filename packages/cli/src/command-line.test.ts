@@ -76,6 +76,43 @@ describe('parseCommandLine: errors name what the user set', () => {
   });
 });
 
+describe('parseCommandLine: attack', () => {
+  it('takes an attack name, the observer and the analysis flags', () => {
+    const parsed = parse([
+      'attack',
+      'timing',
+      '--observer',
+      'http://127.0.0.1:8090',
+      '--truth',
+      't.json',
+      '--bin-ms',
+      '2',
+    ]);
+    assert.equal(parsed.kind, 'attack');
+    const { settings } = parsed as Extract<Parsed, { kind: 'attack' }>;
+    assert.equal(settings.attack, 'timing');
+    assert.equal(settings.observerUrl, 'http://127.0.0.1:8090');
+    assert.equal(settings.truthFile, 't.json');
+    assert.equal(settings.binMs, 2);
+    assert.equal(settings.windowMs, undefined);
+  });
+
+  it('names what is missing or wrong', () => {
+    assert.match(
+      error(parse(['attack', 'guess', '--observer', 'http://o'])),
+      /^attack needs one of timing, size, disclosure/,
+    );
+    assert.match(error(parse(['attack', 'size'])), /^attack needs --observer URL/);
+    assert.match(error(parse(['attack', 'size', '--observer', 'observer:8080'])), /^--observer must be/);
+    assert.match(error(parse(['attack', 'disclosure', '--observer', 'http://o'])), /needs --target CLIENT/);
+    assert.match(error(parse(['attack', 'timing', '--observer', 'http://o', '--bin-ms', '0'])), /^--bin-ms must be/);
+    assert.match(
+      error(parse(['attack', 'timing', '--observer', 'http://o', '--clients', '3'])),
+      /does not take --clients/,
+    );
+  });
+});
+
 describe('parseCommandLine: settings', () => {
   it('takes flags over MIXLAB_* variables over defaults', () => {
     assert.deepEqual(parse(['topology']), {

@@ -6,10 +6,11 @@
 import { parseArgs } from 'node:util';
 import { parseAddress } from '@mixlab/client';
 import { type LoadArgs, parseLoadArgs } from '@mixlab/load';
+import { ATTACK_USAGE, ATTACKS, type AttackName, type AttackSettings } from './attack-command.ts';
 import { LOAD_USAGE } from './load-command.ts';
 import type { SendSettings } from './send-command.ts';
 
-export const COMMANDS = ['topology', 'send', 'listen', 'load'] as const;
+export const COMMANDS = ['topology', 'send', 'listen', 'load', 'attack'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const GLOBAL_OPTIONS = `options (every command):
@@ -42,6 +43,7 @@ const COMMAND_USAGE: Readonly<Record<Command, string>> = {
       away it says so on stderr and reconnects with backoff (0.5 s doubling to 30 s); with
       --give-up-after N it exits 1 after N failed reconnections in a row (default: never)`,
   load: LOAD_USAGE,
+  attack: ATTACK_USAGE,
 };
 
 /** `mixlab <command> --help`. */
@@ -58,6 +60,8 @@ commands:
   listen [--key FILE]      print this client's address, then every message it receives
   load --clients N --rate R --duration D
                            simulated clients send Poisson traffic to each other; a summary
+  attack timing|size|disclosure --observer URL [--truth FILE]
+                           a passive attack on the wire trace the observer recorded
 
 ${GLOBAL_OPTIONS}
 
@@ -86,7 +90,9 @@ export type Parsed =
       readonly kind: 'load';
       readonly settings: ReturnType<typeof parseLoadArgs>;
       readonly jsonFile: string | undefined;
-    } & Common);
+      readonly truthFile: string | undefined;
+    } & Common)
+  | ({ readonly kind: 'attack'; readonly settings: AttackSettings } & Common);
 
 const OPTIONS = {
   gateway: { type: 'string' },
@@ -108,6 +114,15 @@ const OPTIONS = {
   strategy: { type: 'string' },
   json: { type: 'string' },
   seed: { type: 'string' },
+  truth: { type: 'string' },
+  observer: { type: 'string' },
+  'bin-ms': { type: 'string' },
+  'window-ms': { type: 'string' },
+  'shrink-bytes': { type: 'string' },
+  target: { type: 'string' },
+  friends: { type: 'string' },
+  'round-ms': { type: 'string' },
+  'lag-ms': { type: 'string' },
 } as const;
 
 /** The flags each command takes besides --gateway, --directory-key and --help. */
@@ -115,7 +130,19 @@ const COMMAND_FLAGS: Readonly<Record<Command, readonly string[]>> = {
   topology: [],
   send: ['to', 'no-ack', 'ack-timeout', 'attempts', 'reveal-send-time'],
   listen: ['key', 'give-up-after'],
-  load: ['clients', 'rate', 'duration', 'drain', 'drop-rate', 'loop-rate', 'strategy', 'json', 'seed'],
+  load: ['clients', 'rate', 'duration', 'drain', 'drop-rate', 'loop-rate', 'strategy', 'json', 'seed', 'truth'],
+  attack: [
+    'observer',
+    'truth',
+    'json',
+    'bin-ms',
+    'window-ms',
+    'shrink-bytes',
+    'target',
+    'friends',
+    'round-ms',
+    'lag-ms',
+  ],
 };
 
 class UsageError extends Error {}
@@ -156,6 +183,53 @@ function directoryKey(text: string | undefined, source: string): string | undefi
     );
   }
   return text.trim();
+}
+
+/** A number flag: undefined when not given; `integer` asks for a whole number. */
+function numberFlag(values: Record<string, unknown>, flag: string, min: number, integer = false): number | undefined {
+  const text = values[flag] as string | undefined;
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a number'} >= ${min}, got "${text}"`);
+  }
+  return value;
+}
+
+function attackSettings(values: Record<string, string | boolean | undefined>, rest: string[]): AttackSettings {
+  const [name, ...extra] = rest;
+  if (name === undefined || !(ATTACKS as readonly string[]).includes(name)) {
+    throw new UsageError(`attack needs one of ${ATTACKS.join(', ')}, got "${name ?? ''}"`);
+  }
+  if (extra.length > 0) throw new UsageError(`attack takes one name, got "${rest.join(' ')}"`);
+  const observer = values.observer as string | undefined;
+  if (observer === undefined)
+    throw new UsageError('attack needs --observer URL (the observer, e.g. http://127.0.0.1:8090)');
+  let url: URL | undefined;
+  try {
+    url = new URL(observer);
+  } catch {
+    // reported below
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new UsageError(`--observer must be the observer's http(s) URL, got "${observer}"`);
+  }
+  if (name === 'disclosure' && values.target === undefined) {
+    throw new UsageError('attack disclosure needs --target CLIENT (a client slot, e.g. client-3)');
+  }
+  return {
+    attack: name as AttackName,
+    observerUrl: observer,
+    truthFile: values.truth as string | undefined,
+    jsonFile: values.json as string | undefined,
+    binMs: numberFlag(values, 'bin-ms', 0.001),
+    windowMs: numberFlag(values, 'window-ms', 0.001),
+    shrinkBytes: numberFlag(values, 'shrink-bytes', Number.NEGATIVE_INFINITY, true),
+    target: values.target as string | undefined,
+    friends: numberFlag(values, 'friends', 1, true),
+    roundMs: numberFlag(values, 'round-ms', 0.001),
+    lagMs: numberFlag(values, 'lag-ms', 0),
+  };
 }
 
 function sendSettings(values: Record<string, string | boolean | undefined>, rest: string[]): SendSettings {
@@ -269,8 +343,16 @@ export function parseCommandLine(invocation: Invocation): Parsed {
         } catch (error) {
           throw new UsageError((error as Error).message);
         }
-        return { kind: 'load', settings, jsonFile: values.json as string | undefined, ...common };
+        return {
+          kind: 'load',
+          settings,
+          jsonFile: values.json as string | undefined,
+          truthFile: values.truth as string | undefined,
+          ...common,
+        };
       }
+      case 'attack':
+        return { kind: 'attack', settings: attackSettings(values, rest), ...common };
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

@@ -9,14 +9,16 @@ import { generateKeyPair } from '@mixlab/crypto';
 import { formatProgress, formatSummary, type LoadSettings, runLoad } from '@mixlab/load';
 
 export const LOAD_USAGE = `load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE]
-       [--drop-rate R] [--loop-rate R] [--seed N]
+       [--drop-rate R] [--loop-rate R] [--seed N] [--truth FILE]
       N simulated clients, each with its own key pair and mailbox, each sending R messages
       per second (Poisson; R is per client, so N x R in total) to a random other simulated
       client for D (30s, 2m, or bare seconds), then waiting up to --drain (default 30s) for
       stragglers. --drop-rate and --loop-rate add Loopix cover per client per second (drop
       to the sink, loops to itself). --strategy labels the summary with what the mix nodes
       run; --json writes the summary to FILE. --seed N (0 to 2^32 - 1) draws send times,
-      recipients, routes, hop delays and cover timing from N, to repeat a traffic pattern.`;
+      recipients, routes, hop delays and cover timing from N, to repeat a traffic pattern.
+      --truth FILE writes who sent what to whom and when (the ground truth \`mixlab attack
+      --truth FILE\` scores an attack against; no attack reads it).`;
 
 export interface LoadCommandOptions {
   readonly gateway: string;
@@ -24,6 +26,7 @@ export interface LoadCommandOptions {
   readonly directoryKey?: string | undefined;
   readonly settings: LoadSettings;
   readonly jsonFile?: string | undefined;
+  readonly truthFile?: string | undefined;
   readonly out?: NodeJS.WriteStream;
 }
 
@@ -33,6 +36,7 @@ export async function loadCommand({
   directoryKey,
   settings,
   jsonFile,
+  truthFile,
   out = process.stdout,
 }: LoadCommandOptions) {
   const tty = out.isTTY === true;
@@ -48,7 +52,7 @@ export async function loadCommand({
   let progressShown = false;
   const errors = new Map<string, number>();
   try {
-    const { summary } = await runLoad({
+    const { summary, truth } = await runLoad({
       ...settings,
       connect: (random) => new MixnetClient(gateway, { directoryKey, random }),
       generateKeys: generateKeyPair,
@@ -81,6 +85,11 @@ export async function loadCommand({
       await mkdir(dirname(jsonFile), { recursive: true });
       await writeFile(jsonFile, `${JSON.stringify(summary, null, 2)}\n`);
       out.write(`summary written to ${jsonFile}\n`);
+    }
+    if (truthFile) {
+      await mkdir(dirname(truthFile), { recursive: true });
+      await writeFile(truthFile, `${JSON.stringify(truth)}\n`);
+      out.write(`truth written to ${truthFile}\n`);
     }
     return summary;
   } finally {

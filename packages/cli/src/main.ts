@@ -4,7 +4,8 @@
  *   mixlab topology
  *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
  *   mixlab listen [--key FILE] [--give-up-after N]
- *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
+ *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N] [--truth FILE]
+ *   mixlab attack timing|size|disclosure --observer URL [--truth FILE]
  *   mixlab [<command>] --help
  */
 import { homedir } from 'node:os';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { MixnetClient, unreachableReason } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
+import { attackCommand } from './attack-command.ts';
 import { parseCommandLine } from './command-line.ts';
 import { connectionLine } from './listen-command.ts';
 import { loadCommand } from './load-command.ts';
@@ -33,6 +35,15 @@ if (parsed.kind === 'help') {
   process.exit(0);
 }
 if (parsed.kind === 'error') fail(parsed.message, 2);
+if (parsed.kind === 'attack') {
+  // Analysis only: reads the observer's trace (and the truth file), never the gateway.
+  try {
+    await attackCommand(parsed.settings);
+  } catch (error) {
+    fail((error as Error).message, 1);
+  }
+  process.exit(0);
+}
 
 await cryptoReady();
 const { gateway, directoryKey } = parsed;
@@ -88,7 +99,13 @@ try {
       break;
     }
     case 'load':
-      await loadCommand({ gateway, directoryKey, settings: parsed.settings, jsonFile: parsed.jsonFile });
+      await loadCommand({
+        gateway,
+        directoryKey,
+        settings: parsed.settings,
+        jsonFile: parsed.jsonFile,
+        truthFile: parsed.truthFile,
+      });
       break;
   }
 } catch (error) {

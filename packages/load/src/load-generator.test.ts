@@ -196,7 +196,7 @@ describe('runLoad', () => {
   it('sends to the other simulated clients, waits for stragglers, and counts duplicates', async () => {
     const network = fakeNetwork(30, (n) => n === 3);
     const progress: number[] = [];
-    const { summary, latenciesMs } = await runLoad({
+    const { summary, latenciesMs, truth } = await runLoad({
       clients: 3,
       ratePerClient: 20,
       durationMs: 400,
@@ -225,6 +225,16 @@ describe('runLoad', () => {
     assert.equal(network.reportedSendTimes.length, summary.sent + 1, 'every receipt, the duplicate too');
     for (const { sentAt, receivedAt } of network.reportedSendTimes) {
       assert.ok(sentAt !== undefined && receivedAt - sentAt >= 25 && receivedAt - sentAt < 1000, `sent at ${sentAt}`);
+    }
+    // The truth: who sent what to whom, in send order (keys are numbered from 1, clients from 0).
+    assert.equal(truth.clients, 3);
+    assert.deepEqual(
+      truth.messages.map(({ from, to }) => [from + 1, to + 1]),
+      network.sends,
+    );
+    for (const message of truth.messages) {
+      const latency = (message.receivedAtMs as number) - message.sentAtMs;
+      assert.ok(latency >= 25 && latency < 1000, `first receipt ${latency} ms after the send`);
     }
   });
 

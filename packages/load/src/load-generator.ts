@@ -275,14 +275,38 @@ export interface LoadOptions extends LoadSettings {
   readonly onError?: (error: Error) => void;
   /** Aborting stops sending and skips the rest of the drain. */
   readonly signal?: AbortSignal;
-  /** Message body size in bytes. */
-  readonly bodyBytes?: number;
+  /**
+   * Message body size in bytes (default 32), or a range every body's size is drawn from
+   * uniformly (seeded like the rest), so that sizes vary as real messages' do.
+   */
+  readonly bodyBytes?: number | { readonly min: number; readonly max: number };
+}
+
+/** One message of the run as only its sender and recipient know it: who sent it to whom, and when. */
+export interface TruthMessage {
+  /** Simulated client indices (0-based). */
+  readonly from: number;
+  readonly to: number;
+  /** When the sender handed it to its client (just before the packet was built and submitted), on the run's clock. */
+  readonly sentAtMs: number;
+  /** Its first receipt at the recipient, or null when it never came. */
+  readonly receivedAtMs: number | null;
+}
+
+/**
+ * The ground truth of a run, for scoring attacks afterwards: every message the gateway
+ * accepted, in send order. An attack never reads it (it sees the wire); a scorer joins the two.
+ */
+export interface LoadTruth {
+  readonly clients: number;
+  readonly messages: readonly TruthMessage[];
 }
 
 export interface LoadResult {
   readonly summary: LoadSummary;
   /** Every first receipt's end-to-end latency, in arrival order. */
   readonly latenciesMs: readonly number[];
+  readonly truth: LoadTruth;
 }
 
 /** Runs the load described by `options` and returns what it measured. */
@@ -297,7 +321,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   /** An independent stream per use, so that no consumer's draws shift another's. */
   const stream = (name: string): Random => seeded?.fork(name) ?? secureRandom;
   const onError = options.onError ?? (() => {});
-  const body = new Uint8Array(options.bodyBytes ?? 32);
+  const bodyRange =
+    typeof options.bodyBytes === 'object'
+      ? options.bodyBytes
+      : { min: options.bodyBytes ?? 32, max: options.bodyBytes ?? 32 };
+  if (!(Number.isSafeInteger(bodyRange.min) && bodyRange.min >= 0 && bodyRange.max >= bodyRange.min)) {
+    throw new RangeError(
+      `body sizes must be whole numbers with 0 <= min <= max, got ${bodyRange.min}..${bodyRange.max}`,
+    );
+  }
+  const body = new Uint8Array(bodyRange.max);
 
   const members = Array.from({ length: clients }, (_, index) => ({
     client: options.connect(stream(`routes/${index}`)),
@@ -309,15 +342,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const random = stream(`recipients/${self}`);
     return schedule.map(() => (clients === 1 ? self : (self + 1 + random.int(clients - 1)) % clients));
   });
+  const bodySizes = schedules.map((schedule, self) => {
+    const random = stream(`bodies/${self}`);
+    const spread = bodyRange.max - bodyRange.min + 1;
+    return schedule.map(() => (spread === 1 ? bodyRange.min : bodyRange.min + random.int(spread)));
+  });
 
   let tally = new LoadTally(clock.now());
+  /** Who sent each message to whom (by id), and when it came; kept apart from the tally. */
+  const truth = new Map<string, { from: number; to: number; sentAtMs: number; receivedAtMs: number | null }>();
   const covers = members.map(({ client, keys }, index) =>
     (options.dropRatePerClient ?? 0) > 0 || (options.loopRatePerClient ?? 0) > 0
       ? new CoverTraffic(client, keys, {
           dropRate: options.dropRatePerClient ?? 0,
           loopRate: options.loopRatePerClient ?? 0,
           loopTimeoutMs: Math.max(drainMs, 10_000),
-          bodyBytes: body.length,
+          bodyBytes: bodyRange.max,
           random: stream(`cover/${index}`),
           onError,
         })
@@ -327,7 +367,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     client.receive(
       keys,
       (message) => {
-        tally.recordReceived(message.id, clock.now());
+        const now = clock.now();
+        tally.recordReceived(message.id, now);
+        const record = truth.get(message.id);
+        if (record && record.to === index && record.receivedAtMs === null) record.receivedAtMs = now;
       },
       {
         // Measurement: latencies from this run's own send times go to the gateway.
@@ -352,15 +395,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const stopReporting = signal ? AbortSignal.any([signal, finished.signal]) : finished.signal;
 
     const pending = new Set<Promise<void>>();
-    const sendOne = (from: number, to: number) => {
+    const sendOne = (from: number, to: number, bytes: number) => {
       const { client } = members[from] as (typeof members)[number];
       const recipient = (members[to] as (typeof members)[number]).keys.publicKey;
       const messageId = newMessageId();
-      tally.recordSending(messageId, clock.now());
-      const sending = client.send(recipient, body, { messageId }).then(
+      const sentAtMs = clock.now();
+      tally.recordSending(messageId, sentAtMs);
+      truth.set(messageId, { from, to, sentAtMs, receivedAtMs: null });
+      const sending = client.send(recipient, body.subarray(0, bytes), { messageId }).then(
         (receipt) => tally.recordSent(receipt.messageId),
         (error: Error) => {
           tally.recordSendError(messageId);
+          truth.delete(messageId);
           onError(error);
         },
       );
@@ -373,7 +419,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       for (const [i, offset] of schedule.entries()) {
         await sleep(clock, startedAt + offset - clock.now(), signal);
         if (signal?.aborted) return;
-        sendOne(index, targets[i] as number);
+        sendOne(index, targets[i] as number, (bodySizes[index] as number[])[i] as number);
       }
     };
     const reporter = async () => {
@@ -398,7 +444,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     await reporting;
     const summary = tally.summary(options, clock.now());
     const cover = covers.some(Boolean) ? coverSummary(covers) : undefined;
-    return { summary: cover ? { ...summary, cover } : summary, latenciesMs: [...tally.latenciesMs] };
+    return {
+      summary: cover ? { ...summary, cover } : summary,
+      latenciesMs: [...tally.latenciesMs],
+      truth: { clients, messages: [...truth.values()].map((record) => ({ ...record })) },
+    };
   } finally {
     for (const cover of covers) cover?.stop();
     for (const subscription of subscriptions) subscription.close();

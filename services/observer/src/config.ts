@@ -21,6 +21,10 @@ export interface ObserverConfig {
   readonly releaseLagMs: number;
   /** Per-message estimates kept for /v1/estimates. */
   readonly recentMessages: number;
+  /** Wire events kept for GET /v1/trace (the oldest are overwritten). */
+  readonly traceEvents: number;
+  /** The attack lab's last results (its JSON has `scores`), exported at start; empty: none. */
+  readonly attackScoresFile: string;
   readonly topologyRefreshMs: number;
   readonly logLevel: LogLevel;
 }
@@ -35,6 +39,8 @@ export function readConfig(env: Env): ObserverConfig {
     slackMs: envInt(env, 'SLACK_MS', 250, 0, 60_000),
     releaseLagMs: envInt(env, 'RELEASE_LAG_MS', 100, 0, 60_000),
     recentMessages: envInt(env, 'RECENT_MESSAGES', 5_000, 1, 1_000_000),
+    traceEvents: envInt(env, 'TRACE_EVENTS', 200_000, 1, 5_000_000),
+    attackScoresFile: env.ATTACK_SCORES_FILE?.trim() ?? '',
     topologyRefreshMs: envInt(env, 'TOPOLOGY_REFRESH_MS', 2_000, 100, 600_000),
     logLevel: envLogLevel(env),
   };

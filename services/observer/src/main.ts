@@ -3,13 +3,16 @@ import { anonymityMetrics, createServiceRegistry } from '@mixlab/metrics';
 import { formatStrategyConfig } from '@mixlab/mixing';
 import { listenUntilSignalled, readConfigOrExit } from '@mixlab/service-kit';
 import { fetchSignedTopology } from '@mixlab/topology';
+import { attackScoreGauge, readAttackScores } from './attack-scores.ts';
 import { readConfig } from './config.ts';
 import { Observatory } from './observatory.ts';
 import { buildServer } from './server.ts';
+import { TraceRecorder } from './trace-recorder.ts';
 
 const config = readConfigOrExit('observer', () => readConfig(process.env));
 const registry = createServiceRegistry({ node: 'observer' });
 let app: ReturnType<typeof buildServer> | undefined;
+const trace = new TraceRecorder(config.traceEvents);
 const observatory = new Observatory({
   strategy: config.strategy,
   maxClients: config.maxClients,
@@ -17,6 +20,7 @@ const observatory = new Observatory({
   releaseLagMs: config.releaseLagMs,
   recentMessages: config.recentMessages,
   metrics: anonymityMetrics(registry),
+  trace,
   logger: { info: (details, message) => app?.log.info(details, message) },
 });
 
@@ -26,9 +30,12 @@ tap.on('message', (datagram) => observatory.ingest(datagram));
 tap.on('error', (error) => app?.log.warn({ reason: String(error) }, 'tap socket error'));
 await new Promise<void>((resolve) => tap.bind(config.tapPort, resolve));
 
+const attackScores = attackScoreGauge(registry);
 app = buildServer({
   observatory,
   registry,
+  trace,
+  attackScores,
   isReady: () => topologyKnown,
   logger: { level: config.logLevel, base: { node: 'observer' } },
 });
@@ -53,4 +60,11 @@ app.log.info(
   { tapPort: config.tapPort, strategy: formatStrategyConfig(config.strategy), directory: config.directoryUrl },
   'observer listening',
 );
+if (config.attackScoresFile) {
+  try {
+    attackScores.replace(await readAttackScores(config.attackScoresFile));
+  } catch (error) {
+    app.log.warn({ reason: String(error), file: config.attackScoresFile }, 'attack scores not loaded');
+  }
+}
 await refreshTopology();

@@ -5,8 +5,10 @@ import { parseStrategyConfig } from '@mixlab/mixing';
 import { encodeTapEvent } from '@mixlab/service-kit';
 import type { TopologyDocument } from '@mixlab/topology';
 import type { Registry } from 'prom-client';
+import { attackScoreGauge } from './attack-scores.ts';
 import { Observatory } from './observatory.ts';
 import { buildServer } from './server.ts';
+import { TraceRecorder } from './trace-recorder.ts';
 
 const KEY = '00'.repeat(32);
 const node = (layer: number) => ({
@@ -44,7 +46,7 @@ const TRACE: [number, string, string, number][] = [
   [1042, GATEWAY, RECIPIENT, 1],
 ];
 
-function watch(strategy = 'threshold:n=2') {
+function watch(strategy = 'threshold:n=2', trace?: TraceRecorder) {
   const registry = createServiceRegistry({ node: 'observer' });
   const lines: string[] = [];
   const observatory = new Observatory({
@@ -55,6 +57,7 @@ function watch(strategy = 'threshold:n=2') {
     recentMessages: 100,
     metrics: anonymityMetrics(registry),
     logger: { info: (_details, message) => lines.push(message) },
+    ...(trace ? { trace } : {}),
   });
   observatory.setTopology(TOPOLOGY);
   return { observatory, registry, lines };
@@ -201,6 +204,50 @@ describe('observer server', () => {
       /mixlab_anonymity_entropy_bits_sum\{node="observer",scope="node",layer="2",mix_node="mix-2-abc"\} 2/,
     );
     assert.equal((await app.inject('/health')).statusCode, 200);
+    await app.close();
+  });
+
+  it('serves the named wire trace in pages, WireEvent fields only, and overwrites the oldest', async () => {
+    const trace = new TraceRecorder(6);
+    const { observatory, registry } = watch('threshold:n=2', trace);
+    for (const [atMs, from, to, packets] of TRACE) observatory.ingest(encodeTapEvent(atMs, from, to, 2640, packets));
+    observatory.advance(2000);
+    const app = buildServer({ observatory, registry, trace });
+    const first = (await app.inject('/v1/trace?since=0&limit=2')).json();
+    // 9 recorded, 6 kept: the first three were overwritten.
+    assert.equal(first.dropped, 3);
+    assert.equal(first.from, 3);
+    assert.equal(first.next, 5);
+    assert.deepEqual(first.events[0], { atMs: 1011, from: 'gateway-1', to: 'mix-1-abc', bytes: 2640, packets: 1 });
+    for (const event of first.events)
+      assert.deepEqual(Object.keys(event).sort(), ['atMs', 'bytes', 'from', 'packets', 'to']);
+    const rest = (await app.inject(`/v1/trace?since=${first.next}`)).json();
+    assert.deepEqual(
+      rest.events.map((event: { to: string }) => event.to),
+      ['mix-3-abc', 'gateway-1', 'client-3', 'client-3'],
+    );
+    assert.equal(rest.next, 9);
+    assert.deepEqual(rest.gateways, ['gateway-1']);
+    assert.equal((await app.inject('/v1/trace?since=-1')).statusCode, 400);
+    await app.close();
+  });
+
+  it('exports the posted attack scores as mixlab_attack_success_ratio and refuses bad ones', async () => {
+    const { observatory, registry } = watch();
+    const app = buildServer({ observatory, registry, attackScores: attackScoreGauge(registry) });
+    const post = (payload: unknown) =>
+      app.inject({ method: 'POST', url: '/v1/attack-scores', payload: payload as object });
+    assert.equal(
+      (await post({ scores: [{ attack: 'timing', strategy: 'threshold:n=1', successRatio: 0.97 }] })).statusCode,
+      200,
+    );
+    assert.equal((await post({ scores: [{ attack: 'timing', strategy: 'x', successRatio: 2 }] })).statusCode, 400);
+    assert.equal((await post({ scores: [{ attack: 'a\nb', strategy: 'x', successRatio: 0.5 }] })).statusCode, 400);
+    const metrics = (await app.inject('/metrics')).body;
+    assert.match(
+      metrics,
+      /mixlab_attack_success_ratio\{attack="timing",strategy="threshold:n=1",node="observer"\} 0.97/,
+    );
     await app.close();
   });
 });

@@ -17,6 +17,7 @@ import type { StrategyConfig } from '@mixlab/mixing';
 import { decodeTapEvent } from '@mixlab/service-kit';
 import type { TopologyDocument } from '@mixlab/topology';
 import { ClientSlots, clientSlot, type Directory, directoryOf, rolesOf } from './endpoints.ts';
+import type { TraceRecorder } from './trace-recorder.ts';
 
 export interface ObservatoryOptions {
   readonly strategy: StrategyConfig;
@@ -25,6 +26,8 @@ export interface ObservatoryOptions {
   readonly releaseLagMs: number;
   readonly recentMessages: number;
   readonly metrics: AnonymityMetrics;
+  /** Keeps every event fed to the model, named, for GET /v1/trace (the passive attacks' input). */
+  readonly trace?: TraceRecorder;
   readonly logger: { info(details: object, message: string): void };
 }
 
@@ -129,6 +132,7 @@ export class Observatory {
         this.#count('unmapped');
         continue;
       }
+      this.#options.trace?.record(named);
       try {
         this.#record(engine.observe(named));
         this.#count('accepted');
@@ -140,6 +144,11 @@ export class Observatory {
       this.#record(engine.advanceTo(watermark));
       this.#updateGauges(engine);
     }
+  }
+
+  /** The public mixing rule the model applies. */
+  get strategy(): StrategyConfig {
+    return this.#options.strategy;
   }
 
   estimates(): Estimates {
