@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { evaluateDistinguisher, type LabelledSample } from '@mixlab/attacks';
-import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
+import { cryptoReady, type KeyPair, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, loopAlarmMetrics, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { type Peeled, sphinx } from '@mixlab/packet';
@@ -21,7 +21,7 @@ import type { Topology } from '@mixlab/topology';
 import { LoopCover } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { InlinePeeler } from './peeler.ts';
-import { singleKeySet, TEST_REPLAY } from './test-support.ts';
+import { singleKeySet, TEST_REPLAY, threeLayerCascade } from './test-support.ts';
 
 const DURATION_MS = 900_000;
 const REAL_RATE = 2;
@@ -34,22 +34,12 @@ interface TappedRequest {
 }
 
 describe('node loop cover on the wire', () => {
-  const keys: Record<string, KeyPair> = {};
+  let keys: Record<string, KeyPair>;
   let topology: Topology;
 
   before(async () => {
     await cryptoReady();
-    for (const id of ['mix-1', 'mix-2', 'mix-3']) keys[id] = generateKeyPair();
-    const node = (id: string, layer: number) => ({
-      id,
-      layer,
-      url: `http://${id}:8080`,
-      publicKey: toHex((keys[id] as KeyPair).publicKey),
-    });
-    topology = {
-      layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]],
-      gateways: [{ id: 'gw', url: 'http://gw:8080' }],
-    };
+    ({ keys, topology } = threeLayerCascade());
   });
 
   /** Runs layer 1 for DURATION_MS; `pooled` false sends each loop alone, as before. */

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
+import { cryptoReady, type KeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, loopAlarmMetrics, loopMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
 import { type Peeled, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import type { Topology, TopologyDocument } from '@mixlab/topology';
 import { LoopCover, loopLayers, topologyForEpoch } from './loop-cover.ts';
+import { threeLayerCascade } from './test-support.ts';
 
 describe('loopLayers', () => {
   it('visits every other layer once, in cyclic order after the own one', () => {
@@ -36,19 +37,12 @@ describe('topologyForEpoch', () => {
 });
 
 describe('LoopCover', () => {
-  const keys: Record<string, KeyPair> = {};
+  let keys: Record<string, KeyPair>;
   let topology: Topology;
 
   before(async () => {
     await cryptoReady();
-    for (const id of ['mix-1', 'mix-2', 'mix-3']) keys[id] = generateKeyPair();
-    const node = (id: string, layer: number) => ({
-      id,
-      layer,
-      url: `http://${id}:8080`,
-      publicKey: toHex((keys[id] as KeyPair).publicKey),
-    });
-    topology = { layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]], gateways: [] };
+    ({ keys, topology } = threeLayerCascade());
   });
 
   function setUp() {
