@@ -1,7 +1,9 @@
 /**
  * Cover traffic alone keeps the mixes mixing: with loop cover on and no real message
  * sent, pure threshold batching (no flush) still releases batches on every layer, and
- * every node's loops come back.
+ * every node's loops come back. Node loops go through their node's own pool (they count
+ * toward its threshold and leave in its batches), so batches stay exactly the threshold,
+ * and no loop-loss alarm fires.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +69,8 @@ describe('cover traffic with no real messages', { timeout: 300_000 }, () => {
       NODES,
     );
     assert.deepEqual(lost, Object.fromEntries(NODES.map((node) => [node, 0])));
+    const alarms = await queryEvery(prometheusUrl, 'max by (node) (mixlab_loop_alarm)', 'node', NODES);
+    assert.deepEqual(alarms, Object.fromEntries(NODES.map((node) => [node, 0])), 'no loop-loss alarm');
     const kinds = ['cover', 'real'];
     const cover = await queryEvery(prometheusUrl, 'sum by (kind) (mixlab_originated_packets_total)', 'kind', kinds);
     assert.ok((cover.cover ?? 0) > 0 && cover.real === 0, `only cover was sent: ${JSON.stringify(cover)}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '@mixlab/runtime';
-import { expectedLoopAlarmDelayMs, loopLossAlarm, simulateLoopAlarm } from './loop-alarm.ts';
+import { expectedLoopAlarmDelayMs, LoopLossWindow, loopLossAlarm, simulateLoopAlarm } from './loop-alarm.ts';
 
 const alarm = { timeoutMs: 1000, window: 4, threshold: 0.5 };
 
@@ -31,6 +31,29 @@ describe('loopLossAlarm', () => {
   it('rejects a window or threshold that cannot work', () => {
     assert.throws(() => loopLossAlarm([], { ...alarm, window: 0 }), /window/);
     assert.throws(() => loopLossAlarm([], { ...alarm, threshold: 0 }), /threshold/);
+  });
+});
+
+describe('LoopLossWindow', () => {
+  it('fires once the full window holds enough losses, and clears as returns push them out', () => {
+    const window = new LoopLossWindow(alarm);
+    assert.equal(window.lossRatio, 0);
+    assert.deepEqual(
+      [true, true].map((lost) => window.record(lost)),
+      [false, false],
+      'not full yet',
+    );
+    assert.equal(window.lossRatio, 1);
+    assert.equal(window.record(false), false);
+    assert.equal(window.record(false), true, 'two of the last four lost');
+    assert.equal(window.lossRatio, 0.5);
+    assert.equal(window.record(false), false, 'the first loss left the window');
+    assert.equal(window.lossRatio, 0.25);
+    assert.equal(window.record(true), false, 'last four: in, in, in, lost');
+    assert.equal(window.record(true), true);
+    assert.equal(window.record(false), true, 'still two losses among the last four');
+    assert.equal(window.record(false), true);
+    assert.equal(window.record(false), false);
   });
 });
 

@@ -34,6 +34,48 @@ function checkAlarm(options: LoopAlarmOptions): void {
 }
 
 /**
+ * The alarm rule, fed one resolved loop at a time (in time order): a loop is resolved at its
+ * return, if within the timeout, or lost at the timeout. Fires while the last `window` resolved
+ * loops are all in and at least ceil(threshold × window) of them were lost. The mix node runs
+ * it live; `loopLossAlarm` replays a trace through it.
+ */
+export class LoopLossWindow {
+  readonly #size: number;
+  readonly #needed: number;
+  /** Ring of the last `#size` outcomes, true for lost. */
+  readonly #outcomes: boolean[] = [];
+  #next = 0;
+  #lost = 0;
+
+  constructor(options: LoopAlarmOptions) {
+    checkAlarm(options);
+    this.#size = options.window;
+    this.#needed = Math.ceil(options.threshold * options.window - 1e-9);
+  }
+
+  /** Records one resolved loop; returns whether the alarm fires now. */
+  record(lost: boolean): boolean {
+    if (this.#outcomes.length < this.#size) this.#outcomes.push(lost);
+    else {
+      if (this.#outcomes[this.#next]) this.#lost--;
+      this.#outcomes[this.#next] = lost;
+      this.#next = (this.#next + 1) % this.#size;
+    }
+    if (lost) this.#lost++;
+    return this.firing;
+  }
+
+  /** The share of the resolved loops in the window that were lost (0 before any). */
+  get lossRatio(): number {
+    return this.#outcomes.length === 0 ? 0 : this.#lost / this.#outcomes.length;
+  }
+
+  get firing(): boolean {
+    return this.#outcomes.length === this.#size && this.#lost >= this.#needed;
+  }
+}
+
+/**
  * When the alarm first fires: loops resolve at their return (if within the timeout) or at
  * sentAtMs + timeoutMs, in time order; the alarm fires at the first resolution after which
  * the window is full and holds at least ceil(threshold × window) losses.
@@ -42,26 +84,18 @@ export function loopLossAlarm(
   loops: readonly LoopRecord[],
   options: LoopAlarmOptions,
 ): { readonly firesAtMs: number | undefined; readonly lost: number; readonly resolved: number } {
-  checkAlarm(options);
+  const alarm = new LoopLossWindow(options);
   const outcomes = loops
     .map((loop) => {
       const back = loop.returnedAtMs !== undefined && loop.returnedAtMs - loop.sentAtMs <= options.timeoutMs;
       return { atMs: back ? (loop.returnedAtMs as number) : loop.sentAtMs + options.timeoutMs, lost: !back };
     })
     .sort((a, b) => a.atMs - b.atMs);
-  const needed = Math.ceil(options.threshold * options.window - 1e-9);
-  const window: boolean[] = [];
-  let lostInWindow = 0;
   let lost = 0;
   let firesAtMs: number | undefined;
   for (const outcome of outcomes) {
-    window.push(outcome.lost);
-    if (outcome.lost) {
-      lostInWindow++;
-      lost++;
-    }
-    if (window.length > options.window && window.shift()) lostInWindow--;
-    if (firesAtMs === undefined && window.length === options.window && lostInWindow >= needed) firesAtMs = outcome.atMs;
+    if (outcome.lost) lost++;
+    if (alarm.record(outcome.lost) && firesAtMs === undefined) firesAtMs = outcome.atMs;
   }
   return { firesAtMs, lost, resolved: outcomes.length };
 }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { END_TO_END_LATENCY_BUCKETS } from './gateway-metrics.ts';
 
 /**
@@ -48,5 +48,32 @@ export function loopMetrics(registry: Registry, origin: 'node' | 'client'): Loop
           ['cover', 'loop'],
         ];
   for (const [kind, type] of types) metrics.originated.inc({ kind, type }, 0);
+  return metrics;
+}
+
+/** A mix node's live loop-loss alarm (the n − 1 attack's tell): see LoopCover. */
+export interface LoopAlarmMetrics {
+  /** Share of the node's last resolved loops (the alarm window) that were lost. */
+  readonly lossRatio: Gauge;
+  /** 1 while the alarm fires, else 0. */
+  readonly alarm: Gauge;
+}
+
+export function loopAlarmMetrics(registry: Registry): LoopAlarmMetrics {
+  const registers = [registry];
+  const metrics: LoopAlarmMetrics = {
+    lossRatio: new Gauge({
+      name: 'mixlab_loop_loss_ratio',
+      help: "Share of this node's most recent resolved loops (the alarm window) that did not come back in time.",
+      registers,
+    }),
+    alarm: new Gauge({
+      name: 'mixlab_loop_alarm',
+      help: '1 while the loop-loss alarm fires (enough recent loops lost: packets into this node are held back or dropped), else 0.',
+      registers,
+    }),
+  };
+  metrics.lossRatio.set(0);
+  metrics.alarm.set(0);
   return metrics;
 }

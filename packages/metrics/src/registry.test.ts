@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { Registry } from 'prom-client';
-import { loopMetrics } from './cover-metrics.ts';
+import { loopAlarmMetrics, loopMetrics } from './cover-metrics.ts';
 import { directoryMetrics } from './directory-metrics.ts';
 import { gatewayMetrics } from './gateway-metrics.ts';
 import { mixNodeMetrics } from './mix-node-metrics.ts';
@@ -19,6 +19,7 @@ const services: Record<string, () => Registry> = {
     const registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
     mixNodeMetrics(registry);
     loopMetrics(registry, 'node');
+    loopAlarmMetrics(registry);
     return registry;
   },
   'client-gateway': () => {

@@ -26,6 +26,8 @@ export interface Cascade {
   readonly directoryUrl: string;
   /** The anonymity observer's HTTP API (/v1/estimates, /metrics). */
   readonly observerUrl: string;
+  /** The n − 1 proxy's controls (/attack), when started with `{ attack: true }`. */
+  readonly n1ProxyUrl: string | undefined;
   /** The directory's public key (hex), read from its volume: what clients pin. */
   readonly directoryKey: string;
   /** The compose project name (random per start); its containers carry it as a label. */
@@ -51,21 +53,29 @@ function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[] {
   return MIX_LAYERS.flatMap((service, i) => Array.from({ length: replicas[i] ?? 1 }, (_, n) => `${service}-${n + 1}`));
 }
 
-/** `settings` are compose variables (MIXLAB_STRATEGY, MIXLAB_LAYER_2_REPLICAS, ...). */
-export async function startCascade(settings: Record<string, string>): Promise<Cascade> {
+/**
+ * `settings` are compose variables (MIXLAB_STRATEGY, MIXLAB_LAYER_2_REPLICAS, ...). `attack`
+ * also starts the n − 1 proxy (profile `attack`) and puts it in front of layer 1.
+ */
+export async function startCascade(
+  settings: Record<string, string>,
+  options: { readonly attack?: boolean } = {},
+): Promise<Cascade> {
   const ports = {
     gateway: await freePort(),
     prometheus: await freePort(),
     directory: await freePort(),
     observer: await freePort(),
+    n1Proxy: await freePort(),
   };
   const replicas = [1, 2, 3].map((layer) => Number(settings[`MIXLAB_LAYER_${layer}_REPLICAS`] ?? 1));
   // Every wait is a compose healthcheck, run inside its container: an HTTP wait would go
   // through the host address testcontainers guesses (a bridge gateway when it finds
   // /.dockerenv), where ports published on 127.0.0.1 cannot be reached.
   let compose = new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml');
-  for (const container of ['directory-1', ...mixContainers(replicas), 'client-gateway-1', 'observer-1', 'prometheus-1'])
-    compose = compose.withWaitStrategy(container, healthyOrDiagnosed());
+  const containers = ['directory-1', ...mixContainers(replicas), 'client-gateway-1', 'observer-1', 'prometheus-1'];
+  if (options.attack) containers.push('n1-proxy-1');
+  for (const container of containers) compose = compose.withWaitStrategy(container, healthyOrDiagnosed());
   let environment: StartedDockerComposeEnvironment;
   try {
     environment = await compose
@@ -79,9 +89,13 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
         MIXLAB_PROMETHEUS_PORT: String(ports.prometheus),
         MIXLAB_DIRECTORY_PORT: String(ports.directory),
         MIXLAB_OBSERVER_PORT: String(ports.observer),
+        ...(options.attack
+          ? { MIXLAB_LAYER_1_URL: 'http://n1-proxy:8080', MIXLAB_N1_PROXY_PORT: String(ports.n1Proxy) }
+          : {}),
       })
+      .withProfiles(...(options.attack ? ['attack'] : []))
       .withStartupTimeout(180_000)
-      .up(CASCADE_SERVICES);
+      .up(options.attack ? [...CASCADE_SERVICES, 'n1-proxy'] : CASCADE_SERVICES);
   } catch (error) {
     // testcontainers has taken the environment down already.
     throw new Error(`the cascade did not start: ${(error as Error).message}`, { cause: error });
@@ -98,6 +112,7 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
     prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
     directoryUrl: `http://127.0.0.1:${ports.directory}`,
     observerUrl: `http://127.0.0.1:${ports.observer}`,
+    n1ProxyUrl: options.attack ? `http://127.0.0.1:${ports.n1Proxy}` : undefined,
     projectName: started.getContainer('directory-1').getLabels()['com.docker.compose.project'] ?? '',
     environment: started,
     stop: async () => {

@@ -54,6 +54,8 @@ export interface MixNodeConfig {
   readonly loopRate: number;
   /** A loop not back after this long counts as lost. */
   readonly loopTimeoutMs: number;
+  /** The loop-loss alarm: fires when `threshold` of the last `window` resolved loops were lost. */
+  readonly loopAlarm: { readonly window: number; readonly threshold: number };
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request this node sends; none when unset. */
   readonly tapAddress: string | undefined;
@@ -114,6 +116,10 @@ export function readConfig(env: Env): MixNodeConfig {
     replayFalsePositiveRate: envNumber(env, 'REPLAY_FALSE_POSITIVE_RATE', 1e-6, 1e-12, 0.1),
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    loopAlarm: {
+      window: envInt(env, 'LOOP_ALARM_WINDOW', 10, 1, 10_000),
+      threshold: envNumber(env, 'LOOP_ALARM_THRESHOLD', 0.5, 0.01, 1),
+    },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
   };

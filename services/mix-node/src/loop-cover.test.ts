@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
-import { createServiceRegistry, loopMetrics } from '@mixlab/metrics';
+import { cryptoReady, type KeyPair } from '@mixlab/crypto';
+import { createServiceRegistry, loopAlarmMetrics, loopMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
 import { type Peeled, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
 import type { Topology, TopologyDocument } from '@mixlab/topology';
 import { LoopCover, loopLayers, topologyForEpoch } from './loop-cover.ts';
+import { threeLayerCascade } from './test-support.ts';
 
 describe('loopLayers', () => {
   it('visits every other layer once, in cyclic order after the own one', () => {
@@ -36,25 +37,19 @@ describe('topologyForEpoch', () => {
 });
 
 describe('LoopCover', () => {
-  const keys: Record<string, KeyPair> = {};
+  let keys: Record<string, KeyPair>;
   let topology: Topology;
 
   before(async () => {
     await cryptoReady();
-    for (const id of ['mix-1', 'mix-2', 'mix-3']) keys[id] = generateKeyPair();
-    const node = (id: string, layer: number) => ({
-      id,
-      layer,
-      url: `http://${id}:8080`,
-      publicKey: toHex((keys[id] as KeyPair).publicKey),
-    });
-    topology = { layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]], gateways: [] };
+    ({ keys, topology } = threeLayerCascade());
   });
 
   function setUp() {
     const clock = new ManualClock();
     const registry = createServiceRegistry({ node: 'mix-2', layer: '2' });
-    const sends: { url: string; packet: Uint8Array }[] = [];
+    const sends: { nextHop: string; packet: Uint8Array }[] = [];
+    const logs: string[] = [];
     const cover = new LoopCover({
       nodeId: 'mix-2',
       layer: 2,
@@ -62,17 +57,21 @@ describe('LoopCover', () => {
       format: sphinx,
       rate: 2,
       timeoutMs: 5_000,
+      alarm: { window: 4, threshold: 0.5 },
       clock,
       random: { int: () => 0, float: () => 0.5 },
       topology: async () => topology,
-      send: async (url, frames) => {
-        sends.push({ url, packet: frames[0] as Uint8Array });
+      enqueue: ({ nextHop, packet }) => {
+        sends.push({ nextHop, packet });
       },
-      metrics: loopMetrics(registry, 'node'),
-      logger: { warn: () => {} },
+      metrics: { ...loopMetrics(registry, 'node'), ...loopAlarmMetrics(registry) },
+      logger: {
+        warn: (_, message) => logs.push(`warn ${message}`),
+        info: (_, message) => logs.push(`info ${message}`),
+      },
     });
     const count = (event: string) => seriesValue(registry, 'mixlab_loops_total', { event });
-    return { clock, cover, sends, count, registry };
+    return { clock, cover, sends, count, registry, logs };
   }
 
   /** Carries a loop packet through mix-3 and mix-1 and returns what mix-1 delivers. */
@@ -84,10 +83,10 @@ describe('LoopCover', () => {
     return atOne;
   }
 
-  it('sends a loop through the other layers back to itself, and counts it returned', async () => {
+  it('pools a loop (as peeled here) for the other layers and back to itself, and counts it returned', async () => {
     const { clock, cover, sends, count, registry } = setUp();
     await cover.sendLoop();
-    assert.equal(sends[0]?.url, 'http://mix-3:8080/v1/packets');
+    assert.equal(sends[0]?.nextHop, 'mix-3', 'into the own pool, on to the next layer in a batch');
     assert.equal(sends[0]?.packet.length, sphinx.geometry.packetBytes, 'the same size as any packet');
     const delivered = travel(sends[0]?.packet as Uint8Array);
     assert.equal(delivered.destination.gateway, 'mix-2');
@@ -134,6 +133,42 @@ describe('LoopCover', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(sends.length, 4);
     assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('raises the loop-loss alarm when half of the last four loops are lost, logs it once, and clears', async () => {
+    const { clock, cover, sends, registry, logs } = setUp();
+    const gauge = (name: string) => seriesValue(registry, name);
+    const returnLast = () => {
+      const delivered = travel(sends.at(-1)?.packet as Uint8Array);
+      assert.equal(cover.returned(delivered.payload), true);
+    };
+    for (let i = 0; i < 2; i++) {
+      await cover.sendLoop();
+      clock.advance(5_000); // lost
+    }
+    assert.equal(await gauge('mixlab_loop_loss_ratio'), 1);
+    assert.equal(await gauge('mixlab_loop_alarm'), 0, 'the window is not full yet');
+    await cover.sendLoop();
+    returnLast();
+    await cover.sendLoop();
+    returnLast();
+    assert.equal(cover.alarming, true);
+    assert.equal(await gauge('mixlab_loop_alarm'), 1);
+    assert.equal(await gauge('mixlab_loop_loss_ratio'), 0.5);
+    await cover.sendLoop();
+    clock.advance(5_000); // lost, while a loss leaves the window: still firing, not logged again
+    assert.equal(await gauge('mixlab_loop_alarm'), 1);
+    for (let i = 0; i < 2; i++) {
+      await cover.sendLoop();
+      returnLast();
+    }
+    assert.equal(cover.alarming, false);
+    assert.equal(await gauge('mixlab_loop_alarm'), 0);
+    assert.equal(await gauge('mixlab_loop_loss_ratio'), 0.25);
+    assert.deepEqual(
+      logs.map((line) => line.split(':')[0]),
+      ['warn loop-loss alarm', 'info loop-loss alarm cleared'],
+    );
   });
 
   it('does not mistake a sealed payload for another key for a loop', async () => {

@@ -1,5 +1,5 @@
 import { cryptoBackend, cryptoReady, generateKeyPair } from '@mixlab/crypto';
-import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, loopAlarmMetrics, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
@@ -100,7 +100,7 @@ const node = new MixNode({
 
 // Loop ids are sealed to a key of the cover's own, so a loop opens whatever rotated meanwhile.
 const loopKeys = generateKeyPair();
-const loops = loopMetrics(registry, 'node');
+const loops = { ...loopMetrics(registry, 'node'), ...loopAlarmMetrics(registry) };
 const loopCover = new LoopCover({
   nodeId: config.nodeId,
   layer: config.layer,
@@ -108,12 +108,16 @@ const loopCover = new LoopCover({
   format: packetFormat(config.packetFormat),
   rate: config.loopRate,
   timeoutMs: config.loopTimeoutMs,
+  alarm: config.loopAlarm,
   clock: monotonicClock,
   random: secureRandom,
   topology: async () => topologyForEpoch(await topology.document(), mixingKeys.current),
-  send: (url, frames) => sender.send(url, frames),
+  enqueue: (packet) => node.inject(packet),
   metrics: loops,
-  logger: { warn: (details, message) => app.log.warn(details, message) },
+  logger: {
+    warn: (details, message) => app.log.warn(details, message),
+    info: (details, message) => app.log.info(details, message),
+  },
 });
 
 let registration: Registration | undefined;
@@ -146,6 +150,7 @@ app.log.info(
     workers: config.workers,
     crypto: cryptoBackend(),
     loopRate: config.loopRate,
+    loopAlarm: config.loopAlarm,
     identityKey: descriptors.identityKey,
     identityFile,
     identityCreated: identity.created,

@@ -183,6 +183,22 @@ describe('MixNode', () => {
       assert.deepEqual(f.warnings, []);
     });
 
+    it('sends its own injected loop in the same batch and request as real packets, not counted as accepted', async () => {
+      const f = fixture({ draws: [2, 1] }); // identity order
+      // The loop as this node would have peeled it: wrapped for the next hop only.
+      const loop = onion.wrap([next.hop], { gateway: 'gw', recipient }, utf8.encode('loop'));
+      f.node.inject({ kind: 'forward', nextHop: 'mix-2', packet: loop });
+      assert.equal(f.node.queued, 1);
+      await f.node.receive([forwardPacket('a'), forwardPacket('b')]);
+      await f.node.settled();
+      assert.equal(f.sends.length, 1, 'one request: the loop is not sent alone');
+      assert.deepEqual(
+        f.sends[0]!.frames.map((frame) => readAtNext(frame)),
+        ['loop', 'a', 'b'],
+      );
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 2, forwarded: 3 }));
+    });
+
     it('takes 3 packets of one request as one batch', async () => {
       const f = fixture({ draws: [2, 1] }); // identity order
       assert.deepEqual(await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c')]), {

@@ -176,6 +176,16 @@ export class MixNode {
     this.#deps.metrics.packets.inc({ outcome: 'accepted' });
   }
 
+  /**
+   * Puts a packet this node made itself (its loop cover, already wrapped past this node) into
+   * its own pool, so it leaves in a batch like any packet. Not counted as accepted: it never
+   * arrived. Throws StrategyStoppedError once stop() began.
+   */
+  inject(peeled: Extract<Peeled, { kind: 'forward' }>): void {
+    this.#pool.add({ peeled, arrivedAt: this.#deps.clock.now() });
+    this.#updateGauges();
+  }
+
   // 5. outgoing
 
   /** Called by the strategy with a shuffled batch. */
@@ -213,8 +223,8 @@ export class MixNode {
     if (outgoing.length === 0) return;
     const started = this.#deps.clock.now();
     await this.#forwarder.forward(outgoing);
-    // A batch goes one way: on to the next layer, or (at an exit) out to gateways.
-    const stage = outgoing[0]?.kind === 'node' ? 'hop_forward' : 'exit_delivery';
+    // A batch goes on to the next layer, or (at an exit) out to gateways, with the exit's own loops.
+    const stage = outgoing.some((out) => out.kind === 'destination') ? 'exit_delivery' : 'hop_forward';
     this.#deps.metrics.stage.observe({ stage }, (this.#deps.clock.now() - started) / 1000);
   }
 

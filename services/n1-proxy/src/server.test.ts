@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeFrames } from '@mixlab/packet';
+import { Registry } from 'prom-client';
+import { N1Attack } from './n1-attack.ts';
+import { buildServer } from './server.ts';
+
+function setUp() {
+  const passed: { path: string; bytes: number }[] = [];
+  const attack = new N1Attack({
+    threshold: 2,
+    pass: async (path, body) => {
+      passed.push({ path, bytes: body.length });
+    },
+    inject: async () => {},
+  });
+  const app = buildServer({
+    attack,
+    registry: new Registry(),
+    ownRecipient: 'ab'.repeat(32),
+    maxRequestBytes: 1 << 20,
+  });
+  const post = (url: string, payload?: Uint8Array) =>
+    app.inject({
+      method: 'POST',
+      url,
+      ...(payload ? { payload: Buffer.from(payload), headers: { 'content-type': 'application/octet-stream' } } : {}),
+    });
+  return { app, passed, post };
+}
+
+describe('n1-proxy server', () => {
+  it('passes packet requests on while idle, answering as the node would', async () => {
+    const { passed, post } = setUp();
+    const body = encodeFrames([new Uint8Array(10), new Uint8Array(10)]);
+    const response = await post('/v1/packets', body);
+    assert.equal(response.statusCode, 202);
+    assert.deepEqual(response.json(), { received: 2 });
+    assert.deepEqual(passed, [{ path: '/v1/packets', bytes: body.length }]);
+  });
+
+  it('refuses a body that is not frames, and a target before the attack started', async () => {
+    const { passed, post } = setUp();
+    assert.equal((await post('/v1/packets', new Uint8Array([0, 0, 0, 9, 1]))).statusCode, 400);
+    assert.equal((await post('/attack/target')).statusCode, 400);
+    assert.deepEqual(passed, []);
+  });
+
+  it('holds while attacking and reports its status with its own recipient', async () => {
+    const { passed, post } = setUp();
+    assert.equal((await post('/attack/start')).statusCode, 200);
+    await post('/v1/deliveries', encodeFrames([new Uint8Array(5)]));
+    const status = (await post('/attack/stop')).json();
+    assert.equal(status.phase, 'idle');
+    assert.equal(status.ownRecipient, 'ab'.repeat(32));
+    assert.deepEqual(
+      passed.map(({ path }) => path),
+      ['/v1/deliveries'],
+      'released on stop',
+    );
+  });
+});
