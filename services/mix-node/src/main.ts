@@ -53,7 +53,12 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+const sender = new FrameSender({
+  connections: 8,
+  attempts: 3,
+  timeoutMs: 10_000,
+  maxPendingFrames: config.maxPendingFrames,
+});
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
