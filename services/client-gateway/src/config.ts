@@ -1,6 +1,17 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envLogLevel, envPattern, envUrl, type LogLevel } from '@mixlab/service-kit';
+import {
+  DEFAULT_MAX_PENDING_FRAMES,
+  type Env,
+  envChoice,
+  envInt,
+  envLogLevel,
+  envNumber,
+  envPattern,
+  envUrl,
+  type LogLevel,
+} from '@mixlab/service-kit';
 import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
+import { RATE_LIMIT_KEYS, type RateLimit, type RateLimitKey } from './rate-limit.ts';
 
 export interface GatewayConfig {
   readonly port: number;
@@ -14,6 +25,13 @@ export interface GatewayConfig {
   readonly maxPacketsPerRequest: number;
   readonly maxMessagesPerMailbox: number;
   readonly maxMailboxes: number;
+  /** Submissions being forwarded to layer 1 at once; past it, 503 overloaded. */
+  readonly maxSubmitsInFlight: number;
+  /** Frames waiting for or in requests to one layer-1 node; past it, packets are refused as overloaded. */
+  readonly maxPendingFrames: number;
+  /** What tells clients apart for their rate limit (rate-limit.ts says what each key is worth). */
+  readonly rateLimitKey: RateLimitKey;
+  readonly rateLimit: RateLimit;
   readonly logLevel: LogLevel;
 }
 
@@ -28,6 +46,13 @@ export function readConfig(env: Env): GatewayConfig {
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
+    maxSubmitsInFlight: envInt(env, 'MAX_SUBMITS_IN_FLIGHT', 64, 1, 100_000),
+    maxPendingFrames: envInt(env, 'MAX_PENDING_FRAMES', DEFAULT_MAX_PENDING_FRAMES, 1, 10_000_000),
+    rateLimitKey: envChoice(env, 'RATE_LIMIT_KEY', RATE_LIMIT_KEYS, 'address'),
+    rateLimit: {
+      perSecond: envNumber(env, 'RATE_LIMIT_PER_SECOND', 100, 0.001, 1_000_000),
+      burst: envInt(env, 'RATE_LIMIT_BURST', 200, 1, 10_000_000),
+    },
     logLevel: envLogLevel(env),
   };
 }

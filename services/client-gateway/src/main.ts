@@ -3,11 +3,17 @@ import { FrameSender, keepRegistered, listenUntilSignalled, readConfigOrExit } f
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
+import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
 const registry = createServiceRegistry({ node: 'gateway' });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+const sender = new FrameSender({
+  connections: 8,
+  attempts: 3,
+  timeoutMs: 10_000,
+  maxPendingFrames: config.maxPendingFrames,
+});
 let registered = false;
 const app = await buildServer({
   mailboxes: new Mailboxes({ maxPerMailbox: config.maxMessagesPerMailbox, maxMailboxes: config.maxMailboxes }),
@@ -24,6 +30,11 @@ const app = await buildServer({
   loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
+  maxSubmitsInFlight: config.maxSubmitsInFlight,
+  rateLimit:
+    config.rateLimitKey === 'off'
+      ? undefined
+      : { key: config.rateLimitKey, buckets: new TokenBuckets(config.rateLimit, () => performance.now()) },
   logger: { level: config.logLevel, base: { node: 'gateway' } },
 });
 const stopping = new AbortController();

@@ -29,11 +29,13 @@ import {
   type ResolveHop,
   registerOperationalRoutes,
   sendError,
+  sendRetryLater,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage } from './mailboxes.ts';
+import { clientKey, type RateLimitKey, type TokenBuckets } from './rate-limit.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
@@ -47,6 +49,10 @@ export interface GatewayDeps {
   readonly loops: LoopMetrics;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
+  /** Submissions forwarded to layer 1 at once; past it, 503 overloaded (unbounded when absent). */
+  readonly maxSubmitsInFlight?: number;
+  /** Per-client limits on submitted packets; absent: none. */
+  readonly rateLimit?: { readonly key: Exclude<RateLimitKey, 'off'>; readonly buckets: TokenBuckets };
   /** Healthy once registered in the directory, so exit nodes can find it. */
   readonly isReady?: () => boolean;
   readonly logger?: FastifyServerOptions['logger'];
@@ -101,18 +107,23 @@ function layerOneFirstHops(topology: TopologyCache): ResolveHop {
 }
 
 /** mixlab_gateway_packets_submitted_total by what became of a submitted packet. */
-const SUBMIT_OUTCOMES: Record<ForwardOutcome, 'forwarded' | 'rejected' | 'forward_failed'> = {
+const SUBMIT_OUTCOMES: Record<ForwardOutcome, 'forwarded' | 'rejected' | 'forward_failed' | 'overloaded'> = {
   sent: 'forwarded',
   unknown: 'rejected',
   unreachable: 'rejected',
   failed: 'forward_failed',
+  queue_full: 'overloaded',
 };
+
+/** How long an overloaded gateway asks clients to wait: work in flight drains within about that. */
+const OVERLOADED_RETRY_AFTER_SECONDS = 1;
 
 /** Why a submitted packet was not passed on, by the Forwarder's outcome. */
 const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: string) => string> = {
   unknown: (firstHop) => `first hop ${firstHop} is not a layer-1 node of the current topology`,
   unreachable: (firstHop) => `the directory is unreachable, so first hop ${firstHop} could not be checked; retry`,
   failed: () => 'layer-1 node did not accept the packet',
+  queue_full: (firstHop) => `too many packets are waiting for ${firstHop}; retry later`,
 };
 
 function toWire(message: StoredMessage): MailboxMessage {
@@ -178,18 +189,49 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       },
     },
   } as const;
+  // Backpressure before any work: the bound on submissions in flight, then the client's rate
+  // limit, so that only admitted packets spend a client's tokens.
+  const maxInFlight = deps.maxSubmitsInFlight ?? Number.POSITIVE_INFINITY;
+  let inFlight = 0;
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
+    const packets = request.body.packets.length;
+    if (inFlight >= maxInFlight) {
+      metrics.packetsSubmitted.inc({ outcome: 'overloaded' }, packets);
+      return sendRetryLater(
+        reply,
+        'overloaded',
+        `the gateway is forwarding ${inFlight} submissions already`,
+        OVERLOADED_RETRY_AFTER_SECONDS,
+      );
+    }
+    if (deps.rateLimit) {
+      const { key, buckets } = deps.rateLimit;
+      const wait = buckets.take(clientKey(key, request.ip, request.headers['x-forwarded-for']), packets);
+      if (wait > 0) {
+        metrics.packetsSubmitted.inc({ outcome: 'rate_limited' }, packets);
+        return sendRetryLater(reply, 'rate_limited', 'this client submits packets faster than its limit', wait);
+      }
+    }
+    inFlight++;
+    try {
+      return await submit(request.body, request.log, reply);
+    } finally {
+      inFlight--;
+    }
+  });
+
+  async function submit(body: SubmitRequest, log: FastifyBaseLogger, reply: FastifyReply): Promise<FastifyReply> {
     try {
       await deps.topology.current();
     } catch (error) {
-      request.log.warn({ reason: String(error) }, 'directory unreachable');
+      log.warn({ reason: String(error) }, 'directory unreachable');
       return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED);
     }
     const rejected: { index: number; reason: string }[] = [];
     const outgoing: Outgoing[] = [];
     /** The submitted index of each outgoing packet. */
     const submitted: number[] = [];
-    for (const [index, { firstHop, packet }] of request.body.packets.entries()) {
+    for (const [index, { firstHop, packet }] of body.packets.entries()) {
       const bytes = Buffer.from(packet, 'base64');
       if (bytes.length > deps.maxPacketBytes) {
         metrics.packetsSubmitted.inc({ outcome: 'rejected' });
@@ -199,28 +241,35 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       outgoing.push({ kind: 'node', hop: firstHop, frame: bytes });
       submitted.push(index);
     }
-    const { outcomes } = await forwarder.forward(outgoing, request.log);
+    const { outcomes } = await forwarder.forward(outgoing, log);
     let unreachable = false;
     let upstreamFailed = false;
+    let queueFull = false;
     outcomes.forEach((outcome, i) => {
       if (outcome === 'sent') return;
       unreachable ||= outcome === 'unreachable';
       upstreamFailed ||= outcome === 'failed';
+      queueFull ||= outcome === 'queue_full';
       const { hop } = outgoing[i] as Outgoing;
       rejected.push({ index: submitted[i] as number, reason: SUBMIT_REJECTIONS[outcome](hop) });
     });
     const response: SubmitResponse = {
-      accepted: request.body.packets.length - rejected.length,
+      accepted: body.packets.length - rejected.length,
       rejected: rejected.sort((a, b) => a.index - b.index),
     };
-    // 202 when anything went on; else 503 if the directory failed us (a retry may pass),
-    // 502 if layer 1 did, 400 if every packet was refused here.
+    // 202 when anything went on; else 503 if the directory failed us or layer 1's queue is
+    // full (a retry may pass), 502 if layer 1 failed, 400 if every packet was refused here.
     if (response.accepted > 0) return reply.code(202).send(response);
     if (unreachable) return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED, { ...response });
+    if (queueFull) {
+      return sendRetryLater(reply, 'overloaded', 'layer 1 has too many packets waiting; retry later', 1, {
+        ...response,
+      });
+    }
     return upstreamFailed
       ? sendError(reply, 'upstream_failed', 'no layer-1 node took the packets; retry shortly', { ...response })
       : sendError(reply, 'packets_rejected', 'every packet was refused: see rejected', { ...response });
-  });
+  }
 
   // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
   app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
