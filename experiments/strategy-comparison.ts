@@ -8,9 +8,7 @@
  *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --loop-rate 0 --only timed,pool]
  *   node experiments/strategy-comparison.ts --render results/<timestamp>/results.json
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
@@ -20,7 +18,7 @@ import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, REPO_ROOT, startCascade } from '@mixlab/testbed';
 import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
 import { renderSvg } from './plot.ts';
-import { BASELINE_STRATEGY, type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
+import { BASELINE_STRATEGY, type ExperimentRun, machine, renderMarkdown, type StrategyResult } from './report.ts';
 
 /** One per strategy, each with parameters that deliver within the drain at 8 msg/s. */
 const STRATEGIES = [
@@ -65,21 +63,6 @@ if (values.render) {
   const run = JSON.parse(await readFile(values.render, 'utf8')) as ExperimentRun;
   await writeReport(dirname(values.render), run);
   process.exit(0);
-}
-
-function machine(): Machine {
-  let docker = 'unknown';
-  try {
-    docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
-  } catch {}
-  return {
-    cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: totalmem() / 2 ** 30,
-    node: process.version,
-    docker,
-    platform: `${platform()} ${release()}`,
-  };
 }
 
 const load = {
