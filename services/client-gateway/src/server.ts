@@ -262,9 +262,8 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     if (response.accepted > 0) return reply.code(202).send(response);
     if (unreachable) return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED, { ...response });
     if (queueFull) {
-      return sendRetryLater(reply, 'overloaded', 'layer 1 has too many packets waiting; retry later', 1, {
-        ...response,
-      });
+      const message = 'layer 1 has too many packets waiting; retry later';
+      return sendRetryLater(reply, 'overloaded', message, OVERLOADED_RETRY_AFTER_SECONDS, { ...response });
     }
     return upstreamFailed
       ? sendError(reply, 'upstream_failed', 'no layer-1 node took the packets; retry shortly', { ...response })
