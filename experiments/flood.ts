@@ -60,7 +60,8 @@ interface MemorySample {
 /** The gateway's resident memory and V8 heap in use, from its own /metrics. */
 async function gatewayMemory(gatewayUrl: string): Promise<{ rss: number; heapUsed: number }> {
   const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return {
     rss: value('mixlab_process_process_resident_memory_bytes'),
     heapUsed: value('mixlab_process_nodejs_heap_size_used_bytes'),
