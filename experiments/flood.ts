@@ -45,7 +45,11 @@ const beforeMs = parseDuration(values.before);
 const afterMs = parseDuration(values.after);
 const settings: Record<string, string> = values['no-limits']
   ? { MIXLAB_RATE_LIMIT_KEY: 'off', MIXLAB_MAX_SUBMITS_IN_FLIGHT: '100000' }
-  : { MIXLAB_RATE_LIMIT_PER_SECOND: values.limit, MIXLAB_RATE_LIMIT_BURST: values.burst };
+  : {
+      MIXLAB_RATE_LIMIT_KEY: 'address',
+      MIXLAB_RATE_LIMIT_PER_SECOND: values.limit,
+      MIXLAB_RATE_LIMIT_BURST: values.burst,
+    };
 const MiB = 2 ** 20;
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 

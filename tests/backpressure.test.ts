@@ -28,6 +28,7 @@ describe('backpressure at the gateway', { timeout: 300_000 }, () => {
     await cryptoReady();
     cascade = await startCascade({
       MIXLAB_STRATEGY: 'threshold:n=1',
+      MIXLAB_RATE_LIMIT_KEY: 'address',
       MIXLAB_RATE_LIMIT_PER_SECOND: String(RATE),
       MIXLAB_RATE_LIMIT_BURST: String(BURST),
       MIXLAB_MAX_SUBMITS_IN_FLIGHT: '1',
