@@ -72,6 +72,25 @@ async function gatewayMemory(gatewayUrl: string): Promise<{ rss: number; heapUse
   };
 }
 
+/**
+ * Forces a full garbage collection in the gateway, to tell the heap V8 merely keeps from heap
+ * in use: SIGUSR1 opens the gateway's inspector (on 127.0.0.1 inside its container), and a
+ * script in the same container asks it for HeapProfiler.collectGarbage.
+ */
+const COLLECT_GARBAGE = `
+import { readdirSync, readFileSync } from 'node:fs';
+const pid = readdirSync('/proc').find((entry) => /^\\d+$/.test(entry) && Number(entry) !== process.pid &&
+  readFileSync('/proc/' + entry + '/cmdline', 'utf8').startsWith('node\\0services/client-gateway/src/main.ts'));
+process.kill(Number(pid), 'SIGUSR1');
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const [target] = await (await fetch('http://127.0.0.1:9229/json/list')).json();
+const ws = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((resolve) => { ws.onopen = resolve; });
+ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+await new Promise((resolve) => { ws.onmessage = resolve; });
+ws.close();
+`;
+
 /** Counters of one metric from the gateway's /metrics, by their outcome label. */
 async function gatewayCounters(gatewayUrl: string, metric: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
@@ -117,6 +136,7 @@ function report(
   submitted: Record<string, number>,
   layers: { layer: string; outcome: string; value: number }[],
   startedAt: Date,
+  collected: { rss: number; heapUsed: number } | string,
 ): string {
   const phase = (name: MemorySample['phase']) => samples.filter((sample) => sample.phase === name);
   const before = phase('before');
@@ -158,6 +178,10 @@ function report(
     row('after', after),
     '',
     `Baseline RSS ${baseline.toFixed(0)} MiB, heap used ${heapBaseline.toFixed(0)} MiB. After the flood, RSS back within 10% (at least 8 MiB) of the baseline and staying there: ${settle((s) => s.rssMiB, baseline)}; heap used: ${settle((s) => s.heapUsedMiB, heapBaseline)}. Last sample: RSS ${after.at(-1)?.rssMiB.toFixed(0)} MiB, heap used ${after.at(-1)?.heapUsedMiB.toFixed(0)} MiB.`,
+    '',
+    typeof collected === 'string'
+      ? `Forcing a full garbage collection at the end failed: ${collected}.`
+      : `Then a forced full garbage collection (through the gateway's inspector): RSS ${(collected.rss / MiB).toFixed(0)} MiB, heap used ${(collected.heapUsed / MiB).toFixed(0)} MiB two seconds later.`,
     '',
     '## Answers to the flooder',
     '',
@@ -224,12 +248,16 @@ try {
   log(`flood answered: ${JSON.stringify(flood.statuses)}; sampling for ${afterMs / 1000} s more`);
   const { summary } = await honest;
   clearInterval(sampler);
+  const gateway = cascade.environment.getContainer('client-gateway-1');
+  const gc = await gateway.exec(['node', '--input-type=module', '-e', COLLECT_GARBAGE]);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const collected = gc.exitCode === 0 ? await gatewayMemory(gatewayUrl) : (gc.output.trim().split('\n').at(-1) ?? '');
   const submitted = await gatewayCounters(gatewayUrl, 'mixlab_gateway_packets_submitted_total');
   await new Promise((resolve) => setTimeout(resolve, 3000)); // one more scrape of the mix nodes
   const layers = (await queryVector(prometheusUrl, 'sum by (layer, outcome) (mixlab_packets_total) > 0'))
     .map((row) => ({ layer: row.metric.layer ?? '', outcome: row.metric.outcome ?? '', value: Number(row.value[1]) }))
     .sort((a, b) => a.layer.localeCompare(b.layer) || a.outcome.localeCompare(b.outcome));
-  const markdown = report(samples, flood, summary, submitted, layers, startedAt);
+  const markdown = report(samples, flood, summary, submitted, layers, startedAt, collected);
   const dir = join(
     REPO_ROOT,
     'results',
@@ -240,7 +268,7 @@ try {
   );
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'flood.md'), markdown);
-  await writeFile(join(dir, 'samples.json'), `${JSON.stringify({ settings, flood, samples }, null, 2)}\n`);
+  await writeFile(join(dir, 'samples.json'), `${JSON.stringify({ settings, flood, samples, collected }, null, 2)}\n`);
   console.log(`\n${markdown}`);
   log(`wrote ${dir}`);
 } finally {
