@@ -27,6 +27,8 @@ export interface GatewayConfig {
   readonly maxMailboxes: number;
   /** Submissions being forwarded to layer 1 at once; past it, 503 overloaded. */
   readonly maxSubmitsInFlight: number;
+  /** One client's share of them (clients told apart by the rate limit's key). */
+  readonly maxSubmitsInFlightPerClient: number;
   /** Frames waiting for or in requests to one layer-1 node; past it, packets are refused as overloaded. */
   readonly maxPendingFrames: number;
   /** What tells clients apart for their rate limit (rate-limit.ts says what each key is worth). */
@@ -47,6 +49,7 @@ export function readConfig(env: Env): GatewayConfig {
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
     maxSubmitsInFlight: envInt(env, 'MAX_SUBMITS_IN_FLIGHT', 64, 1, 100_000),
+    maxSubmitsInFlightPerClient: envInt(env, 'MAX_SUBMITS_IN_FLIGHT_PER_CLIENT', 16, 1, 100_000),
     maxPendingFrames: envInt(env, 'MAX_PENDING_FRAMES', DEFAULT_MAX_PENDING_FRAMES, 1, 10_000_000),
     rateLimitKey: envChoice(env, 'RATE_LIMIT_KEY', RATE_LIMIT_KEYS, 'address'),
     rateLimit: {

@@ -31,6 +31,7 @@ const app = await buildServer({
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   maxSubmitsInFlight: config.maxSubmitsInFlight,
+  maxSubmitsInFlightPerClient: config.maxSubmitsInFlightPerClient,
   rateLimit:
     config.rateLimitKey === 'off'
       ? undefined

@@ -567,6 +567,39 @@ describe('client gateway server', () => {
       assert.equal(await submitted('forwarded'), 3);
     });
 
+    it('answers 503 overloaded past one client’s share of the submissions in flight, while others still get on', async () => {
+      const buckets = new TokenBuckets({ perSecond: 1000, burst: 1000 }, () => 0);
+      await app.close();
+      app = await gatewayWith(topology(), {
+        maxSubmitsInFlight: 10,
+        maxSubmitsInFlightPerClient: 1,
+        rateLimit: { key: 'forwarded-for', buckets },
+      });
+      let release = () => {};
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+      const from = (client: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/packets',
+          headers: { 'x-forwarded-for': client },
+          payload: { packets: [packet()] },
+        });
+      const first = from('198.51.100.1');
+      while (sends.length < 1) await new Promise((resolve) => setImmediate(resolve));
+      const refused = await from('198.51.100.1');
+      assert.equal(refused.statusCode, 503);
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.equal(refused.json().message, 'the gateway is forwarding 1 submissions of this client already');
+      const other = from('198.51.100.2');
+      while (sends.length < 2) await new Promise((resolve) => setImmediate(resolve));
+      release();
+      assert.deepEqual([(await first).statusCode, (await other).statusCode], [202, 202]);
+      assert.equal((await from('198.51.100.1')).statusCode, 202, 'its share is free again');
+      assert.equal(await submitted('overloaded'), 1);
+    });
+
     it('answers 503 overloaded when the layer-1 node’s queue is full, counting the packets overloaded', async () => {
       await app.close();
       app = await gatewayWith(topology(), {

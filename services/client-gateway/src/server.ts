@@ -51,6 +51,11 @@ export interface GatewayDeps {
   readonly maxPacketsPerRequest: number;
   /** Submissions forwarded to layer 1 at once; past it, 503 overloaded (unbounded when absent). */
   readonly maxSubmitsInFlight?: number;
+  /**
+   * One client's share of them (keyed as its rate limit; none without one), so that a flooder
+   * cannot take every slot from the others. Unbounded when absent.
+   */
+  readonly maxSubmitsInFlightPerClient?: number;
   /** Per-client limits on submitted packets; absent: none. */
   readonly rateLimit?: { readonly key: Exclude<RateLimitKey, 'off'>; readonly buckets: TokenBuckets };
   /** Healthy once registered in the directory, so exit nodes can find it. */
@@ -189,34 +194,43 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       },
     },
   } as const;
-  // Backpressure before any work: the bound on submissions in flight, then the client's rate
-  // limit, so that only admitted packets spend a client's tokens.
+  // Backpressure before any work: the bounds on submissions in flight (all, and the client's
+  // share), then the client's rate limit, so that only admitted packets spend its tokens.
   const maxInFlight = deps.maxSubmitsInFlight ?? Number.POSITIVE_INFINITY;
+  const maxInFlightPerClient = deps.maxSubmitsInFlightPerClient ?? Number.POSITIVE_INFINITY;
   let inFlight = 0;
+  /** Submissions in flight per client key, only while it has some. */
+  const inFlightOf = new Map<string, number>();
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
     const packets = request.body.packets.length;
-    if (inFlight >= maxInFlight) {
+    const client = deps.rateLimit && clientKey(deps.rateLimit.key, request.ip, request.headers['x-forwarded-for']);
+    const clientInFlight = client === undefined ? 0 : (inFlightOf.get(client) ?? 0);
+    if (inFlight >= maxInFlight || clientInFlight >= maxInFlightPerClient) {
       metrics.packetsSubmitted.inc({ outcome: 'overloaded' }, packets);
-      return sendRetryLater(
-        reply,
-        'overloaded',
-        `the gateway is forwarding ${inFlight} submissions already`,
-        OVERLOADED_RETRY_AFTER_SECONDS,
-      );
+      const message =
+        inFlight >= maxInFlight
+          ? `the gateway is forwarding ${inFlight} submissions already`
+          : `the gateway is forwarding ${clientInFlight} submissions of this client already`;
+      return sendRetryLater(reply, 'overloaded', message, OVERLOADED_RETRY_AFTER_SECONDS);
     }
-    if (deps.rateLimit) {
-      const { key, buckets } = deps.rateLimit;
-      const wait = buckets.take(clientKey(key, request.ip, request.headers['x-forwarded-for']), packets);
+    if (deps.rateLimit && client !== undefined) {
+      const wait = deps.rateLimit.buckets.take(client, packets);
       if (wait > 0) {
         metrics.packetsSubmitted.inc({ outcome: 'rate_limited' }, packets);
         return sendRetryLater(reply, 'rate_limited', 'this client submits packets faster than its limit', wait);
       }
     }
     inFlight++;
+    if (client !== undefined) inFlightOf.set(client, clientInFlight + 1);
     try {
       return await submit(request.body, request.log, reply);
     } finally {
       inFlight--;
+      if (client !== undefined) {
+        const left = (inFlightOf.get(client) ?? 1) - 1;
+        if (left > 0) inFlightOf.set(client, left);
+        else inFlightOf.delete(client);
+      }
     }
   });
 
