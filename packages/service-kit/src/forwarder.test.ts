@@ -310,7 +310,6 @@ describe('Forwarder', () => {
     try {
       const first = sender.send(url, [frame(1), frame(2)]);
       const second = sender.send(url, [frame(3)]);
-      assert.equal(sender.pendingFrames(url), 3);
       await assert.rejects(sender.send(url, [frame(4)]), QueueFullError);
       await sender.send(`${base}/v1/deliveries`, [frame(5), frame(6), frame(7), frame(8)]); // another queue, idle
       const counted: { outcome: ForwardOutcome; items: number }[] = [];
@@ -328,7 +327,6 @@ describe('Forwarder', () => {
       while (arrived < 2) await new Promise((resolve) => setTimeout(resolve, 5));
       release();
       await Promise.all([first, second]);
-      assert.equal(sender.pendingFrames(url), 0);
       await sender.send(url, [frame(11), frame(12), frame(13), frame(14)]); // idle again: even more than the bound
       assert.equal(arrived, 3, 'the refused frames never reached the target');
     } finally {
