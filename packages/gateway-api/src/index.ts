@@ -13,7 +13,9 @@ export interface SubmitRequest {
 
 /**
  * POST /v1/packets: 202 when any packet went on; when none did, the same fields inside the
- * shared error body, 400 packets_rejected (all refused here) or 502 upstream_failed.
+ * shared error body, 400 packets_rejected (all refused here), 502 upstream_failed, or 503
+ * directory_unreachable or overloaded (layer 1's queue full). Refused before any work, without
+ * these fields and with Retry-After: 429 rate_limited and 503 overloaded.
  */
 export interface SubmitResponse {
   readonly accepted: number;

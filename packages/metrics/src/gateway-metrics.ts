@@ -4,6 +4,15 @@ import { stageMetrics } from './stage-metrics.ts';
 /** End-to-end latencies from 10 ms to about 5 minutes. */
 export const END_TO_END_LATENCY_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.01 * 2 ** i);
 
+/** What became of a submitted packet (bounded label set): refused before any work as rate_limited or overloaded. */
+export const GATEWAY_SUBMIT_OUTCOMES = [
+  'forwarded',
+  'rejected',
+  'forward_failed',
+  'rate_limited',
+  'overloaded',
+] as const;
+
 export interface GatewayMetrics {
   readonly packetsSubmitted: Counter<'outcome'>;
   readonly messagesDelivered: Counter<'outcome'>;
@@ -31,7 +40,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     labelNames: ['outcome'],
     registers,
   });
-  for (const outcome of ['forwarded', 'rejected', 'forward_failed']) packetsSubmitted.inc({ outcome }, 0);
+  for (const outcome of GATEWAY_SUBMIT_OUTCOMES) packetsSubmitted.inc({ outcome }, 0);
   for (const outcome of ['stored', 'rejected', 'mailbox_full']) messagesDelivered.inc({ outcome }, 0);
   const clientDeliveries = new Counter({
     name: 'mixlab_client_deliveries_total',

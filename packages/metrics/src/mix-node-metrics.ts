@@ -11,6 +11,7 @@ export const PACKET_OUTCOMES = [
   'delivered',
   'sunk',
   'forward_failed',
+  'queue_full',
 ] as const;
 export type PacketOutcome = (typeof PACKET_OUTCOMES)[number];
 

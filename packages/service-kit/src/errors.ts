@@ -20,11 +20,13 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
  * | unsupported_media_type | 415    | a content type the route does not take                        |
+ * | rate_limited           | 429    | gateway: the client's packets are over its rate (Retry-After) |
  * | internal_error         | 500    | a bug: logged with its stack, never a reaction to input       |
  * | upstream_failed        | 502    | gateway: the layer-1 nodes refused or were unreachable        |
  * | directory_unreachable  | 503    | the directory could not be asked; retry shortly               |
  * | shutting_down          | 503    | the service is stopping and takes no new work; go elsewhere   |
  * | storage_failed         | 503    | gateway: messages could not be committed to disk; none kept   |
+ * | overloaded             | 503    | gateway: its bound on work in flight is reached (Retry-After) |
  */
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -35,11 +37,13 @@ export const ERROR_STATUS = {
   descriptor_conflict: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   internal_error: 500,
   upstream_failed: 502,
   directory_unreachable: 503,
   shutting_down: 503,
   storage_failed: 503,
+  overloaded: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -59,6 +63,21 @@ export function sendError(
   details: Record<string, unknown> = {},
 ): FastifyReply {
   return reply.code(ERROR_STATUS[code]).send({ error: code, message, ...details } satisfies ErrorBody);
+}
+
+/**
+ * Answers a refusal worth repeating later: `code` as sendError does, with a Retry-After
+ * header in whole seconds (at least 1, as the header has no finer unit).
+ */
+export function sendRetryLater(
+  reply: FastifyReply,
+  code: ErrorCode,
+  message: string,
+  retryAfterSeconds: number,
+  details: Record<string, unknown> = {},
+): FastifyReply {
+  reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  return sendError(reply, code, message, details);
 }
 
 const CODE_OF_STATUS: Readonly<Record<number, ErrorCode>> = {

@@ -10,6 +10,7 @@ import {
   type HopKind,
   hopFound,
   type Outgoing,
+  QueueFullError,
   type ResolveHop,
 } from './forwarder.ts';
 import { FrameSender } from './frame-sender.ts';
@@ -283,6 +284,51 @@ describe('Forwarder', () => {
       );
       assert.equal(h.warnings.length, 1);
       assert.equal(h.warnings[0]?.message, 'forward failed');
+    } finally {
+      await sender.close();
+      await app.close();
+    }
+  });
+
+  it('FrameSender refuses frames past maxPendingFrames per URL at once; the Forwarder counts them queue_full', async () => {
+    const app = Fastify();
+    acceptOctetStream(app, 1024);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived = 0;
+    app.post('/v1/packets', async (_request, reply) => {
+      arrived++;
+      await held;
+      return reply.code(202).send({});
+    });
+    app.post('/v1/deliveries', async (_request, reply) => reply.code(202).send({}));
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const sender = new FrameSender({ connections: 4, attempts: 1, timeoutMs: 5_000, maxPendingFrames: 3 });
+    const url = `${base}/v1/packets`;
+    try {
+      const first = sender.send(url, [frame(1), frame(2)]);
+      const second = sender.send(url, [frame(3)]);
+      await assert.rejects(sender.send(url, [frame(4)]), QueueFullError);
+      await sender.send(`${base}/v1/deliveries`, [frame(5), frame(6), frame(7), frame(8)]); // another queue, idle
+      const counted: { outcome: ForwardOutcome; items: number }[] = [];
+      const warnings: string[] = [];
+      const forwarder = new Forwarder({
+        resolve: async () => hopFound(base),
+        send: (target, frames) => sender.send(target, frames),
+        count: (outcome, _kind, items) => counted.push({ outcome, items }),
+        logger: { warn: (_details, message) => warnings.push(message) },
+      });
+      const report = await forwarder.forward([packet('mix-2', 9), packet('mix-2', 10)]);
+      assert.deepEqual(report.outcomes, ['queue_full', 'queue_full']);
+      assert.deepEqual(counted, [{ outcome: 'queue_full', items: 2 }]);
+      assert.deepEqual(warnings, ['queue full; packets dropped']);
+      while (arrived < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      release();
+      await Promise.all([first, second]);
+      await sender.send(url, [frame(11), frame(12), frame(13), frame(14)]); // idle again: even more than the bound
+      assert.equal(arrived, 3, 'the refused frames never reached the target');
     } finally {
       await sender.close();
       await app.close();

@@ -17,9 +17,21 @@ export const HOP_UNKNOWN: HopResolution = { status: 'unknown' };
 
 /**
  * sent: the target accepted it; unknown: the directory answered and does not know the hop;
- * unreachable: the directory could not be asked; failed: the send to the target failed.
+ * unreachable: the directory could not be asked; failed: the send to the target failed;
+ * queue_full: not sent, as the target's queue was at its bound (QueueFullError).
  */
-export type ForwardOutcome = 'sent' | 'unknown' | 'unreachable' | 'failed';
+export type ForwardOutcome = 'sent' | 'unknown' | 'unreachable' | 'failed' | 'queue_full';
+
+/** What `send` rejects with when the target's queue is at its bound: nothing was sent, nothing will be. */
+export class QueueFullError extends Error {
+  readonly pending: number;
+
+  constructor(url: string, pending: number) {
+    super(`${pending} frames already pending for ${url}; dropped rather than queued without bound`);
+    this.name = 'QueueFullError';
+    this.pending = pending;
+  }
+}
 
 export interface Outgoing {
   readonly kind: HopKind;
@@ -34,7 +46,7 @@ export interface ForwardGroup {
   readonly kind: HopKind;
   /** Indices of the items sent in this request, in the order given. */
   readonly items: number[];
-  readonly outcome: 'sent' | 'failed';
+  readonly outcome: 'sent' | 'failed' | 'queue_full';
   /** Why the send failed. */
   readonly reason?: string;
 }
@@ -77,7 +89,7 @@ interface Hop {
 
 interface Group extends ForwardGroup {
   readonly frames: Uint8Array[];
-  outcome: 'sent' | 'failed';
+  outcome: 'sent' | 'failed' | 'queue_full';
   reason?: string;
 }
 
@@ -157,9 +169,10 @@ export class Forwarder {
         try {
           await send(group.url, group.frames);
         } catch (error) {
-          group.outcome = 'failed';
+          group.outcome = error instanceof QueueFullError ? 'queue_full' : 'failed';
           group.reason = String(error);
-          logger.warn({ url: group.url, packets: group.frames.length, reason: group.reason }, 'forward failed');
+          const message = group.outcome === 'queue_full' ? 'queue full; packets dropped' : 'forward failed';
+          logger.warn({ url: group.url, packets: group.frames.length, reason: group.reason }, message);
         }
         for (const index of group.items) outcomes[index] = group.outcome;
         count(group.outcome, group.kind, group.items.length);

@@ -1,5 +1,6 @@
 import { encodeFrames } from '@mixlab/packet';
 import { Agent } from 'undici';
+import { QueueFullError } from './forwarder.ts';
 import { OCTET_STREAM } from './http.ts';
 import { endpointOf, type WireTap } from './wire-tap.ts';
 
@@ -18,6 +19,12 @@ export interface FrameSenderOptions {
   readonly coalesceAt?: number;
   /** The most frames a coalesced request carries (the receivers' cap per request). */
   readonly maxFramesPerRequest?: number;
+  /**
+   * The most frames waiting for or in requests to one URL (in flight, retrying, or queued
+   * for a connection). A send past it is refused at once with QueueFullError, so a slow or
+   * dead target costs bounded memory instead of a queue without end. Unbounded when undefined.
+   */
+  readonly maxPendingFrames?: number;
   /** Told of every request as it goes on the wire (the anonymity observer's tap). */
   readonly tap?: WireTap;
 }
@@ -46,11 +53,16 @@ interface Lane {
   readonly waiting: Waiting[];
 }
 
+/** Frames pending per target by default: about 13 MiB of Sphinx packets, 50 s of 100 packets per second. */
+export const DEFAULT_MAX_PENDING_FRAMES = 5000;
+
 /** POSTs framed packets over a keep-alive connection pool, retrying transient failures. */
 export class FrameSender {
   readonly #agent: Agent;
   readonly #options: FrameSenderOptions;
   readonly #lanes = new Map<string, Lane>();
+  /** Frames pending per URL, only while some are. */
+  readonly #pending = new Map<string, number>();
 
   constructor(options: FrameSenderOptions) {
     this.#options = options;
@@ -62,8 +74,26 @@ export class FrameSender {
     });
   }
 
-  /** Resolves once `url` accepted the frames (alone, or coalesced with others); rejects when it did not. */
+  /**
+   * Resolves once `url` accepted the frames (alone, or coalesced with others); rejects when it
+   * did not, or at once with QueueFullError when too many frames are pending for it.
+   */
   send(url: string, frames: Uint8Array[]): Promise<void> {
+    const bound = this.#options.maxPendingFrames;
+    if (bound === undefined) return this.#coalesced(url, frames);
+    const pending = this.#pending.get(url) ?? 0;
+    // An idle target takes any one request, so a batch larger than the bound still goes.
+    if (pending > 0 && pending + frames.length > bound) return Promise.reject(new QueueFullError(url, pending));
+    this.#pending.set(url, pending + frames.length);
+    return this.#coalesced(url, frames).finally(() => {
+      const left = (this.#pending.get(url) ?? frames.length) - frames.length;
+      if (left > 0) this.#pending.set(url, left);
+      else this.#pending.delete(url);
+    });
+  }
+
+  /** Sends now, or coalesced behind the requests in flight to `url` (coalesceAt). */
+  #coalesced(url: string, frames: Uint8Array[]): Promise<void> {
     const limit = this.#options.coalesceAt;
     if (limit === undefined) return this.#post(url, frames);
     let lane = this.#lanes.get(url);

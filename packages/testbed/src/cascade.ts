@@ -83,6 +83,9 @@ export async function startCascade(
       .withEnvironment({
         // Tests count packets exactly: no loop cover unless a test asks for it.
         MIXLAB_LOOP_RATE: '0',
+        // Every client of a test or experiment runs on this host, so the gateway sees them all
+        // at docker-proxy's one address: a per-client rate limit would throttle them together.
+        MIXLAB_RATE_LIMIT_KEY: 'off',
         MIXLAB_IMAGE,
         ...settings,
         MIXLAB_GATEWAY_PORT: String(ports.gateway),

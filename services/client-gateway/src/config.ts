@@ -1,9 +1,11 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
 import {
+  DEFAULT_MAX_PENDING_FRAMES,
   type Env,
   envChoice,
   envInt,
   envLogLevel,
+  envNumber,
   envPattern,
   envString,
   envTapAddress,
@@ -11,6 +13,7 @@ import {
   type LogLevel,
 } from '@mixlab/service-kit';
 import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
+import { RATE_LIMIT_KEYS, type RateLimit, type RateLimitKey } from './rate-limit.ts';
 
 export interface GatewayConfig {
   readonly port: number;
@@ -28,6 +31,15 @@ export interface GatewayConfig {
   readonly maxStoredBytes: number;
   /** Where the mailboxes are kept (`mailboxes.sqlite`): a volume, so a restart keeps them. */
   readonly dataDir: string;
+  /** Submissions being forwarded to layer 1 at once; past it, 503 overloaded. */
+  readonly maxSubmitsInFlight: number;
+  /** One client's share of them (clients told apart by the rate limit's key). */
+  readonly maxSubmitsInFlightPerClient: number;
+  /** Frames waiting for or in requests to one layer-1 node; past it, packets are refused as overloaded. */
+  readonly maxPendingFrames: number;
+  /** What tells clients apart for their rate limit (rate-limit.ts says what each key is worth). */
+  readonly rateLimitKey: RateLimitKey;
+  readonly rateLimit: RateLimit;
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
   readonly tapAddress: string | undefined;
@@ -46,6 +58,14 @@ export function readConfig(env: Env): GatewayConfig {
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
     maxStoredBytes: envInt(env, 'MAX_STORED_BYTES', 1024 ** 3, 1024, 1024 ** 4),
     dataDir: envString(env, 'DATA_DIR', '/data'),
+    maxSubmitsInFlight: envInt(env, 'MAX_SUBMITS_IN_FLIGHT', 64, 1, 100_000),
+    maxSubmitsInFlightPerClient: envInt(env, 'MAX_SUBMITS_IN_FLIGHT_PER_CLIENT', 16, 1, 100_000),
+    maxPendingFrames: envInt(env, 'MAX_PENDING_FRAMES', DEFAULT_MAX_PENDING_FRAMES, 1, 10_000_000),
+    rateLimitKey: envChoice(env, 'RATE_LIMIT_KEY', RATE_LIMIT_KEYS, 'address'),
+    rateLimit: {
+      perSecond: envNumber(env, 'RATE_LIMIT_PER_SECOND', 100, 0.001, 1_000_000),
+      burst: envInt(env, 'RATE_LIMIT_BURST', 200, 1, 10_000_000),
+    },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
   };

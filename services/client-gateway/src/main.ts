@@ -12,6 +12,7 @@ import {
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
+import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
@@ -27,7 +28,7 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
 const registry = createServiceRegistry({ node: 'gateway' });
 // The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
-const sender = new FrameSender({ ...FORWARDING_SENDER, tap });
+const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
 let registered = false;
 const app = await buildServer({
   mailboxes,
@@ -47,6 +48,12 @@ const app = await buildServer({
   loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
+  maxSubmitsInFlight: config.maxSubmitsInFlight,
+  maxSubmitsInFlightPerClient: config.maxSubmitsInFlightPerClient,
+  rateLimit:
+    config.rateLimitKey === 'off'
+      ? undefined
+      : { key: config.rateLimitKey, buckets: new TokenBuckets(config.rateLimit, () => performance.now()) },
   logger: { level: config.logLevel, base: { node: 'gateway' } },
 });
 const stopping = new AbortController();

@@ -9,12 +9,13 @@ import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gate
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
 import { encodeDelivery, encodeFrames } from '@mixlab/packet';
-import { OCTET_STREAM } from '@mixlab/service-kit';
+import { OCTET_STREAM, QueueFullError } from '@mixlab/service-kit';
 import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { Mailboxes } from './mailboxes.ts';
-import { buildServer } from './server.ts';
+import { TokenBuckets } from './rate-limit.ts';
+import { buildServer, type GatewayDeps } from './server.ts';
 
 const ALICE = 'a1'.repeat(32);
 const NOT_JSON = 'frames must be JSON: {"type":"ack","ids":[...]}';
@@ -65,6 +66,8 @@ describe('client gateway server', () => {
   let app: FastifyInstance;
   let sends: { url: string; frames: Uint8Array[] }[];
   let failingUrls: Set<string>;
+  /** While set, sends wait for it (work in flight). */
+  let held: Promise<void> | undefined;
   let fetches: number;
   let directoryDown: boolean;
   let clients: WebSocket[];
@@ -83,6 +86,7 @@ describe('client gateway server', () => {
     mailboxes = Mailboxes.open(mailboxFile, { maxPerMailbox: 3, maxMailboxes: 100, maxBytes: 1 << 20 }).mailboxes;
     sends = [];
     failingUrls = new Set();
+    held = undefined;
     fetches = 0;
     directoryDown = false;
     clients = [];
@@ -99,13 +103,14 @@ describe('client gateway server', () => {
   });
 
   /** A gateway over `topology` that records what it sends, with a registry of its own. */
-  async function gatewayWith(topology: TopologyCache): Promise<FastifyInstance> {
+  async function gatewayWith(topology: TopologyCache, extra: Partial<GatewayDeps> = {}): Promise<FastifyInstance> {
     registry = createServiceRegistry({ node: 'gateway' });
     const gateway = await buildServer({
       mailboxes,
       topology,
       send: async (url, frames) => {
         sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
+        await held;
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
       tap: {
@@ -118,6 +123,7 @@ describe('client gateway server', () => {
       loops: loopMetrics(registry, 'client'),
       maxPacketBytes: 64,
       maxPacketsPerRequest: 4,
+      ...extra,
     });
     await gateway.ready();
     return gateway;
@@ -546,6 +552,109 @@ describe('client gateway server', () => {
         assert.deepEqual(sends, []);
       });
     }
+  });
+
+  describe('backpressure', () => {
+    const packet = (firstHop = 'mix-1a') => ({ firstHop, packet: Buffer.from([1, 2, 3]).toString('base64') });
+    const submitted = (outcome: string) => metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome });
+    const topology = () => new TopologyCache(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 60_000 });
+
+    it('answers 429 rate_limited with Retry-After past a client’s tokens, per client key, and lets it on once refilled', async () => {
+      let now = 0;
+      const buckets = new TokenBuckets({ perSecond: 2, burst: 4 }, () => now);
+      await app.close();
+      app = await gatewayWith(topology(), { rateLimit: { key: 'forwarded-for', buckets } });
+      const from = (client: string, packets: number) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/packets',
+          headers: { 'x-forwarded-for': `${client}, 10.0.0.1` },
+          payload: { packets: Array.from({ length: packets }, () => packet()) },
+        });
+      assert.equal((await from('198.51.100.1', 4)).statusCode, 202);
+      const limited = await from('198.51.100.1', 2);
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.headers['retry-after'], '1');
+      assert.equal(limited.json().error, 'rate_limited');
+      assert.equal((await from('198.51.100.2', 3)).statusCode, 202, 'another client has its own bucket');
+      now = 999;
+      assert.equal((await from('198.51.100.1', 2)).statusCode, 429, 'two tokens take a second at 2/s');
+      now = 1_000;
+      assert.equal((await from('198.51.100.1', 2)).statusCode, 202);
+      assert.equal(await submitted('rate_limited'), 4);
+      assert.equal(await submitted('forwarded'), 9);
+      assert.equal(sends.flatMap((sent) => sent.frames).length, 9, 'nothing refused was forwarded');
+    });
+
+    it('answers 503 overloaded with Retry-After while its submissions in flight are at the bound, and recovers', async () => {
+      await app.close();
+      app = await gatewayWith(topology(), { maxSubmitsInFlight: 2 });
+      let release = () => {};
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+      const first = submit({ packets: [packet()] });
+      const second = submit({ packets: [packet('mix-1b')] });
+      while (sends.length < 2) await new Promise((resolve) => setImmediate(resolve));
+      const refused = await submit({ packets: [packet(), packet()] });
+      assert.equal(refused.statusCode, 503);
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.equal(refused.json().error, 'overloaded');
+      assert.equal(await submitted('overloaded'), 2);
+      release();
+      assert.deepEqual([(await first).statusCode, (await second).statusCode], [202, 202]);
+      assert.equal((await submit({ packets: [packet()] })).statusCode, 202);
+      assert.equal(await submitted('forwarded'), 3);
+    });
+
+    it('answers 503 overloaded past one client’s share of the submissions in flight, while others still get on', async () => {
+      const buckets = new TokenBuckets({ perSecond: 1000, burst: 1000 }, () => 0);
+      await app.close();
+      app = await gatewayWith(topology(), {
+        maxSubmitsInFlight: 10,
+        maxSubmitsInFlightPerClient: 1,
+        rateLimit: { key: 'forwarded-for', buckets },
+      });
+      let release = () => {};
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+      const from = (client: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/packets',
+          headers: { 'x-forwarded-for': client },
+          payload: { packets: [packet()] },
+        });
+      const first = from('198.51.100.1');
+      while (sends.length < 1) await new Promise((resolve) => setImmediate(resolve));
+      const refused = await from('198.51.100.1');
+      assert.equal(refused.statusCode, 503);
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.equal(refused.json().message, 'the gateway is forwarding 1 submissions of this client already');
+      const other = from('198.51.100.2');
+      while (sends.length < 2) await new Promise((resolve) => setImmediate(resolve));
+      release();
+      assert.deepEqual([(await first).statusCode, (await other).statusCode], [202, 202]);
+      assert.equal((await from('198.51.100.1')).statusCode, 202, 'its share is free again');
+      assert.equal(await submitted('overloaded'), 1);
+    });
+
+    it('answers 503 overloaded when the layer-1 node’s queue is full, counting the packets overloaded', async () => {
+      await app.close();
+      app = await gatewayWith(topology(), {
+        send: async (url) => {
+          throw new QueueFullError(url, 5000);
+        },
+      });
+      const response = await submit({ packets: [packet(), packet()] });
+      assert.equal(response.statusCode, 503);
+      assert.equal(response.headers['retry-after'], '1');
+      assert.equal(response.json().error, 'overloaded');
+      assert.equal(response.json().rejected[0].reason, 'too many packets are waiting for mix-1a; retry later');
+      assert.equal(await submitted('overloaded'), 2);
+      assert.equal(await submitted('forward_failed'), 0);
+    });
   });
 
   describe('WebSocket push', () => {

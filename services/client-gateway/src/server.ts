@@ -30,12 +30,14 @@ import {
   type ResolveHop,
   registerOperationalRoutes,
   sendError,
+  sendRetryLater,
   type WireTap,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
+import { clientKey, type RateLimitKey, type TokenBuckets } from './rate-limit.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
@@ -51,6 +53,15 @@ export interface GatewayDeps {
   readonly loops: LoopMetrics;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
+  /** Submissions forwarded to layer 1 at once; past it, 503 overloaded (unbounded when absent). */
+  readonly maxSubmitsInFlight?: number;
+  /**
+   * One client's share of them (keyed as its rate limit; none without one), so that a flooder
+   * cannot take every slot from the others. Unbounded when absent.
+   */
+  readonly maxSubmitsInFlightPerClient?: number;
+  /** Per-client limits on submitted packets; absent: none. */
+  readonly rateLimit?: { readonly key: Exclude<RateLimitKey, 'off'>; readonly buckets: TokenBuckets };
   /** Healthy once registered in the directory, so exit nodes can find it. */
   readonly isReady?: () => boolean;
   readonly logger?: FastifyServerOptions['logger'];
@@ -105,18 +116,23 @@ function layerOneFirstHops(topology: TopologyCache): ResolveHop {
 }
 
 /** mixlab_gateway_packets_submitted_total by what became of a submitted packet. */
-const SUBMIT_OUTCOMES: Record<ForwardOutcome, 'forwarded' | 'rejected' | 'forward_failed'> = {
+const SUBMIT_OUTCOMES: Record<ForwardOutcome, 'forwarded' | 'rejected' | 'forward_failed' | 'overloaded'> = {
   sent: 'forwarded',
   unknown: 'rejected',
   unreachable: 'rejected',
   failed: 'forward_failed',
+  queue_full: 'overloaded',
 };
+
+/** How long an overloaded gateway asks clients to wait: work in flight drains within about that. */
+const OVERLOADED_RETRY_AFTER_SECONDS = 1;
 
 /** Why a submitted packet was not passed on, by the Forwarder's outcome. */
 const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: string) => string> = {
   unknown: (firstHop) => `first hop ${firstHop} is not a layer-1 node of the current topology`,
   unreachable: (firstHop) => `the directory is unreachable, so first hop ${firstHop} could not be checked; retry`,
   failed: () => 'layer-1 node did not accept the packet',
+  queue_full: (firstHop) => `too many packets are waiting for ${firstHop}; retry later`,
 };
 
 /** A client's connection as a tap on its link names it. */
@@ -189,6 +205,13 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       },
     },
   } as const;
+  // Backpressure before any work: the bounds on submissions in flight (all, and the client's
+  // share), then the client's rate limit, so that only admitted packets spend its tokens.
+  const maxInFlight = deps.maxSubmitsInFlight ?? Number.POSITIVE_INFINITY;
+  const maxInFlightPerClient = deps.maxSubmitsInFlightPerClient ?? Number.POSITIVE_INFINITY;
+  let inFlight = 0;
+  /** Submissions in flight per client key, only while it has some. */
+  const inFlightOf = new Map<string, number>();
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
     // What a tap on the client's link saw arrive: its connection, the body's size, the packets in it.
     deps.tap?.received(
@@ -196,17 +219,50 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       Number(request.headers['content-length'] ?? 0),
       request.body.packets.length,
     );
+    const packets = request.body.packets.length;
+    const client = deps.rateLimit && clientKey(deps.rateLimit.key, request.ip, request.headers['x-forwarded-for']);
+    const clientInFlight = client === undefined ? 0 : (inFlightOf.get(client) ?? 0);
+    if (inFlight >= maxInFlight || clientInFlight >= maxInFlightPerClient) {
+      metrics.packetsSubmitted.inc({ outcome: 'overloaded' }, packets);
+      const message =
+        inFlight >= maxInFlight
+          ? `the gateway is forwarding ${inFlight} submissions already`
+          : `the gateway is forwarding ${clientInFlight} submissions of this client already`;
+      return sendRetryLater(reply, 'overloaded', message, OVERLOADED_RETRY_AFTER_SECONDS);
+    }
+    if (deps.rateLimit && client !== undefined) {
+      const wait = deps.rateLimit.buckets.take(client, packets);
+      if (wait > 0) {
+        metrics.packetsSubmitted.inc({ outcome: 'rate_limited' }, packets);
+        return sendRetryLater(reply, 'rate_limited', 'this client submits packets faster than its limit', wait);
+      }
+    }
+    inFlight++;
+    if (client !== undefined) inFlightOf.set(client, clientInFlight + 1);
+    try {
+      return await submit(request.body, request.log, reply);
+    } finally {
+      inFlight--;
+      if (client !== undefined) {
+        const left = (inFlightOf.get(client) ?? 1) - 1;
+        if (left > 0) inFlightOf.set(client, left);
+        else inFlightOf.delete(client);
+      }
+    }
+  });
+
+  async function submit(body: SubmitRequest, log: FastifyBaseLogger, reply: FastifyReply): Promise<FastifyReply> {
     try {
       await deps.topology.current();
     } catch (error) {
-      request.log.warn({ reason: String(error) }, 'directory unreachable');
+      log.warn({ reason: String(error) }, 'directory unreachable');
       return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED);
     }
     const rejected: { index: number; reason: string }[] = [];
     const outgoing: Outgoing[] = [];
     /** The submitted index of each outgoing packet. */
     const submitted: number[] = [];
-    for (const [index, { firstHop, packet }] of request.body.packets.entries()) {
+    for (const [index, { firstHop, packet }] of body.packets.entries()) {
       const bytes = Buffer.from(packet, 'base64');
       if (bytes.length > deps.maxPacketBytes) {
         metrics.packetsSubmitted.inc({ outcome: 'rejected' });
@@ -216,29 +272,35 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       outgoing.push({ kind: 'node', hop: firstHop, frame: bytes });
       submitted.push(index);
     }
-    const { outcomes } = await forwarder.forward(outgoing, request.log);
+    const { outcomes } = await forwarder.forward(outgoing, log);
     metrics.stage.observe({ stage: 'gateway_submit' }, reply.elapsedTime / 1000);
     let unreachable = false;
     let upstreamFailed = false;
+    let queueFull = false;
     outcomes.forEach((outcome, i) => {
       if (outcome === 'sent') return;
       unreachable ||= outcome === 'unreachable';
       upstreamFailed ||= outcome === 'failed';
+      queueFull ||= outcome === 'queue_full';
       const { hop } = outgoing[i] as Outgoing;
       rejected.push({ index: submitted[i] as number, reason: SUBMIT_REJECTIONS[outcome](hop) });
     });
     const response: SubmitResponse = {
-      accepted: request.body.packets.length - rejected.length,
+      accepted: body.packets.length - rejected.length,
       rejected: rejected.sort((a, b) => a.index - b.index),
     };
-    // 202 when anything went on; else 503 if the directory failed us (a retry may pass),
-    // 502 if layer 1 did, 400 if every packet was refused here.
+    // 202 when anything went on; else 503 if the directory failed us or layer 1's queue is
+    // full (a retry may pass), 502 if layer 1 failed, 400 if every packet was refused here.
     if (response.accepted > 0) return reply.code(202).send(response);
     if (unreachable) return sendError(reply, 'directory_unreachable', FIRST_HOPS_UNCHECKED, { ...response });
+    if (queueFull) {
+      const message = 'layer 1 has too many packets waiting; retry later';
+      return sendRetryLater(reply, 'overloaded', message, OVERLOADED_RETRY_AFTER_SECONDS, { ...response });
+    }
     return upstreamFailed
       ? sendError(reply, 'upstream_failed', 'no layer-1 node took the packets; retry shortly', { ...response })
       : sendError(reply, 'packets_rejected', 'every packet was refused: see rejected', { ...response });
-  });
+  }
 
   // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
   app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {

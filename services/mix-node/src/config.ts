@@ -4,6 +4,7 @@ import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
 import {
   ConfigError,
+  DEFAULT_MAX_PENDING_FRAMES,
   type Env,
   envChoice,
   envInt,
@@ -41,6 +42,8 @@ export interface MixNodeConfig {
   readonly strategy: StrategyConfig;
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
+  /** Frames waiting for or in requests to one next hop or gateway; past it, packets are dropped as queue_full. */
+  readonly maxPendingFrames: number;
   /** Worker threads that peel packets; 0 peels on the event loop thread. */
   readonly workers: number;
   /**
@@ -111,6 +114,7 @@ export function readConfig(env: Env): MixNodeConfig {
     strategy: readStrategy(env),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 1000, 1, 100_000),
+    maxPendingFrames: envInt(env, 'MAX_PENDING_FRAMES', DEFAULT_MAX_PENDING_FRAMES, 1, 10_000_000),
     workers: env.WORKERS?.trim() === 'auto' ? availableParallelism() : envInt(env, 'WORKERS', 0, 0, 256),
     replayRatePerSecond: envOptionalInt(env, 'REPLAY_RATE_PER_SECOND', 1, 10_000_000),
     replayFalsePositiveRate: envNumber(env, 'REPLAY_FALSE_POSITIVE_RATE', 1e-6, 1e-12, 0.1),

@@ -66,7 +66,7 @@ const descriptors = new DescriptorSigner({
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
 // The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
-const sender = new FrameSender({ ...FORWARDING_SENDER, tap });
+const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {

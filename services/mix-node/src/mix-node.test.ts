@@ -6,7 +6,7 @@ import { seriesValue } from '@mixlab/metrics/test-support';
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { DROP_RECIPIENT, decodeDelivery, onion, type Peeled, type RouteHop } from '@mixlab/packet';
 import { ManualClock, type Random, scriptedRandom } from '@mixlab/runtime';
-import { HOP_UNKNOWN, hopFound, type ResolveHop } from '@mixlab/service-kit';
+import { HOP_UNKNOWN, hopFound, QueueFullError, type ResolveHop } from '@mixlab/service-kit';
 import { type SignedTopology, TopologyCache } from '@mixlab/topology';
 import type { Registry } from 'prom-client';
 import type { KeySchedule } from './key-schedule.ts';
@@ -44,6 +44,8 @@ interface FixtureOptions {
   /** Every look-up, instead of the fixture's tables. */
   readonly resolve?: ResolveHop;
   readonly failSendTo?: string;
+  /** Sends to this URL find its queue full (FrameSender's bound). */
+  readonly fullQueueAt?: string;
   readonly maxPacketBytes?: number;
   readonly deliveryPayloadBytes?: number;
 }
@@ -115,6 +117,7 @@ describe('MixNode', () => {
       send: async (url, frames) => {
         sends.push({ url, frames: [...frames] });
         if (url === options.failSendTo) throw new Error(`${url} answered 503: busy`);
+        if (url === options.fullQueueAt) throw new QueueFullError(url, 5000);
       },
       deliveryPayloadBytes: options.deliveryPayloadBytes,
     });
@@ -561,6 +564,14 @@ describe('MixNode', () => {
           message: 'forward failed',
         },
       ]);
+    });
+
+    it('counts the packets of a send refused for a full queue as queue_full, not forward_failed', async () => {
+      const f = fixture({ draws: [2, 1], fullQueueAt: 'http://mix-2:8080/v1/packets' });
+      await f.node.receive([forwardPacket('a'), forwardPacket('b'), forwardPacket('c', other)]);
+      await f.node.settled();
+      assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 3, queue_full: 2, forwarded: 1 }));
+      assert.equal(f.warnings[0]?.message, 'queue full; packets dropped');
     });
 
     it('counts a failed delivery to the gateway as forward_failed', async () => {

@@ -62,8 +62,12 @@ export interface MixNodeDeps {
   readonly deliveryPayloadBytes?: number;
 }
 
-/** mixlab_packets_total counts a packet sent on as forwarded or delivered, and every other end as forward_failed. */
+/**
+ * mixlab_packets_total counts a packet sent on as forwarded or delivered, one dropped at the
+ * bound of its target's queue as queue_full, and every other end as forward_failed.
+ */
 function packetOutcome(outcome: ForwardOutcome, kind: HopKind): PacketOutcome {
+  if (outcome === 'queue_full') return 'queue_full';
   if (outcome !== 'sent') return 'forward_failed';
   return kind === 'node' ? 'forwarded' : 'delivered';
 }
