@@ -2,15 +2,13 @@
  * `npm run experiment`: every mixing strategy under one offered load, after a baseline that
  * does not mix (BASELINE_STRATEGY). For each strategy, start a fresh cascade (testcontainers
  * compose, free ports) with MIXLAB_STRATEGY, run the load generator in this process, read
- * batch sizes and mixing delays from Prometheus, stop the cascade; then write
+ * batch sizes, mixing delays and the observer's end-to-end entropy from Prometheus, stop the cascade; then write
  * results/<timestamp>/results.md, strategies.svg and results.json.
  *
  *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --loop-rate 0 --only timed,pool]
  *   node experiments/strategy-comparison.ts --render results/<timestamp>/results.json
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MixnetClient } from '@mixlab/client';
@@ -18,9 +16,11 @@ import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { formatProgress, formatSummary, runLoad } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, REPO_ROOT, startCascade } from '@mixlab/testbed';
+import { meanRouteEntropy } from './anonymity-measure.ts';
+import { machine } from './machine.ts';
 import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
 import { renderSvg } from './plot.ts';
-import { BASELINE_STRATEGY, type ExperimentRun, type Machine, renderMarkdown, type StrategyResult } from './report.ts';
+import { BASELINE_STRATEGY, type ExperimentRun, renderMarkdown, type StrategyResult } from './report.ts';
 
 /** One per strategy, each with parameters that deliver within the drain at 8 msg/s. */
 const STRATEGIES = [
@@ -65,21 +65,6 @@ if (values.render) {
   const run = JSON.parse(await readFile(values.render, 'utf8')) as ExperimentRun;
   await writeReport(dirname(values.render), run);
   process.exit(0);
-}
-
-function machine(): Machine {
-  let docker = 'unknown';
-  try {
-    docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
-  } catch {}
-  return {
-    cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: totalmem() / 2 ** 30,
-    node: process.version,
-    docker,
-    platform: `${platform()} ${release()}`,
-  };
 }
 
 const load = {
@@ -151,9 +136,14 @@ for (const [index, strategy] of strategies.entries()) {
       20_000,
     ).catch((error: Error) => log(`${strategy}: ${error.message}`));
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const [layers, gateway] = await Promise.all([measureLayers(prometheusUrl), measureGateway(prometheusUrl)]);
-    result = { strategy, packetFormat, summary, latenciesMs, layers, gateway, startSeconds };
+    const [layers, gateway, entropyBits] = await Promise.all([
+      measureLayers(prometheusUrl),
+      measureGateway(prometheusUrl),
+      meanRouteEntropy(prometheusUrl),
+    ]);
+    result = { strategy, packetFormat, summary, latenciesMs, layers, gateway, startSeconds, entropyBits };
     console.log(formatSummary(summary).replace(/^/gm, '    '));
+    console.log(`    end-to-end entropy (observer): ${entropyBits.toFixed(2)} bits`);
     console.log(`    mean batch size per layer: ${layers.map((l) => l.meanBatchSize.toFixed(2)).join(' / ')}`);
   } catch (error) {
     log(`${strategy}: failed: ${(error as Error).message}`);
