@@ -56,6 +56,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     clients: { type: 'string', default: '32' },
     full: { type: 'boolean', default: false },
+    // A quick check of the whole pipeline: two formula windows per cascade, 6 s each.
+    smoke: { type: 'boolean', default: false },
     out: { type: 'string' },
     render: { type: 'string' },
   },
@@ -98,8 +100,6 @@ function plan(full: boolean): CascadePlan[] {
     // fraction=1 keeps exactly min: the Serjantov–Danezis pool mix with n = 10 and N = λt = 10.
     { strategy: 'pool:t=1s,min=10,fraction=1', warmupMs: 4000, measureMs: 16_000, windows: [frontier(8000)] },
     { strategy: 'binomial:t=1s,p=0.5', warmupMs: 4000, measureMs: 16_000, windows: [frontier(10_000)] },
-    { strategy: 'timed:t=1s', warmupMs: 2500, measureMs: 8000, windows: curve(4000) },
-    { strategy: 'threshold-or-timed:n=10,t=1s', warmupMs: 2500, measureMs: 8000, windows: curve(4000) },
     // Mean 2 s: loads 2.5, 5, 10, 25, 50 msg/s are λ/μ = 5, 10, 20, 50, 100.
     {
       strategy: 'exponential:mean=2s',
@@ -107,6 +107,8 @@ function plan(full: boolean): CascadePlan[] {
       measureMs: 10_000,
       windows: curve(14_000, [2.5, 5, 10, 25, 50]),
     },
+    { strategy: 'timed:t=1s', warmupMs: 2500, measureMs: 8000, windows: curve(4000) },
+    { strategy: 'threshold-or-timed:n=10,t=1s', warmupMs: 2500, measureMs: 8000, windows: curve(4000) },
   ];
   if (full) {
     plans.push(
@@ -143,9 +145,18 @@ if (values.render) {
 }
 
 const clients = Number(values.clients);
-const plans = plan(values.full ?? false).filter(
-  (p) => !values.only || values.only.split(',').some((only) => p.strategy.startsWith(only)),
-);
+const plans = plan(values.full ?? false)
+  .filter((p) => !values.only || values.only.split(',').some((only) => p.strategy.startsWith(only)))
+  .map((p) =>
+    values.smoke
+      ? {
+          ...p,
+          warmupMs: Math.min(p.warmupMs, 3000),
+          measureMs: 6000,
+          windows: p.windows.filter((w) => w.uses.includes('formula')).slice(0, 2),
+        }
+      : p,
+  );
 if (plans.length === 0) throw new Error(`--only ${values.only} matches no strategy`);
 const stop = new AbortController();
 process.on('SIGINT', () => {
@@ -157,6 +168,16 @@ const log = (line: string) => console.log(`[${new Date().toISOString().slice(11,
 
 await cryptoReady();
 const startedAt = new Date();
+const outDirectory =
+  values.out ??
+  join(
+    REPO_ROOT,
+    'results',
+    startedAt
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z'),
+  );
 const windows: WindowResult[] = [];
 const cascades: CascadeRecord[] = [];
 let seed = SEED;
@@ -267,22 +288,12 @@ for (const [index, cascadePlan] of plans.entries()) {
   }
   cascades.push(record);
   log(`${strategy}: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+  // After every cascade, so that a run stopped early (Ctrl-C) still leaves what it measured.
+  await writeReport(outDirectory, runSoFar());
 }
 
-const run: AnonymityRun = {
-  startedAt: startedAt.toISOString(),
-  finishedAt: new Date().toISOString(),
-  machine: machine(),
-  clients,
-  seed: SEED,
-  coverPerClient: COVER_PER_CLIENT,
-  frontierLoad: FRONTIER_LOAD,
-  shortened: SHORTENED,
-  cascades,
-  windows,
-};
-const stamp = run.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-await writeReport(values.out ?? join(REPO_ROOT, 'results', stamp), run);
+const run = runSoFar();
+await writeReport(outDirectory, run);
 for (const r of formulaRows(run)) {
   log(
     `${r.pass ? 'pass' : 'FAIL'} ${r.formula} ${r.parameters}: ${r.measured.mean.toFixed(3)} vs ${r.theory.toFixed(3)}`,
@@ -290,3 +301,18 @@ for (const r of formulaRows(run)) {
 }
 log(`finished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
 process.exit(0);
+
+function runSoFar(): AnonymityRun {
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: machine(),
+    clients,
+    seed: SEED,
+    coverPerClient: COVER_PER_CLIENT,
+    frontierLoad: FRONTIER_LOAD,
+    shortened: SHORTENED,
+    cascades,
+    windows,
+  };
+}
