@@ -45,6 +45,8 @@ export interface StrategyResult {
   readonly layers: readonly LayerMeasurement[];
   readonly gateway: GatewayMeasurement | null;
   readonly startSeconds: number;
+  /** The observer's mean end-to-end entropy over senders, bits (absent in runs before the observer). */
+  readonly entropyBits?: number;
   readonly error?: string;
 }
 
@@ -110,17 +112,17 @@ export function renderMarkdown(run: ExperimentRun): string {
     '',
   );
   lines.push(
-    '| strategy | offered (msg/s) | sent | delivered | lost | latency p50 (ms) | p95 (ms) | p99 (ms) | throughput (msg/s) | mean batch size L1 / L2 / L3 | mixing delay p50 (ms) L1 / L2 / L3 |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| strategy | offered (msg/s) | sent | delivered | lost | latency p50 (ms) | p95 (ms) | p99 (ms) | entropy (bits) | throughput (msg/s) | mean batch size L1 / L2 / L3 | mixing delay p50 (ms) L1 / L2 / L3 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   );
   for (const result of run.results) {
     const s = result.summary;
     if (!s) {
-      lines.push(`| \`${result.strategy}\` | ${offered} | failed: ${result.error ?? 'unknown'} | | | | | | | | |`);
+      lines.push(`| \`${result.strategy}\` | ${offered} | failed: ${result.error ?? 'unknown'} | | | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| \`${result.strategy}\` | ${s.offeredRate} | ${s.sent} | ${s.delivered} | ${s.lost} | ${ms(s.latencyMs?.p50Ms)} | ${ms(s.latencyMs?.p95Ms)} | ${ms(s.latencyMs?.p99Ms)} | ${s.throughput.toFixed(2)} | ${perLayer(result.layers, (l) => fixed(l.meanBatchSize))} | ${perLayer(result.layers, (l) => seconds(l.mixingDelayP50))} |`,
+      `| \`${result.strategy}\` | ${s.offeredRate} | ${s.sent} | ${s.delivered} | ${s.lost} | ${ms(s.latencyMs?.p50Ms)} | ${ms(s.latencyMs?.p95Ms)} | ${ms(s.latencyMs?.p99Ms)} | ${result.entropyBits === undefined ? '–' : fixed(result.entropyBits, 2)} | ${s.throughput.toFixed(2)} | ${perLayer(result.layers, (l) => fixed(l.meanBatchSize))} | ${perLayer(result.layers, (l) => seconds(l.mixingDelayP50))} |`,
     );
   }
   lines.push(
@@ -131,7 +133,9 @@ export function renderMarkdown(run: ExperimentRun): string {
       "means not received by the end of the drain: packets a strategy holds for good (a pool's `min`, a " +
       "threshold's partial batch) and stragglers still pooled when the drain ended. Batch sizes and mixing " +
       'delays come from Prometheus; mixing delay quantiles are interpolated within histogram buckets ' +
-      '(powers of two from 1 ms), so they are estimates.',
+      "(powers of two from 1 ms), so they are estimates. Entropy is the observer's (a global passive adversary, " +
+      'docs/anonymity.md): the mean over delivered messages of the entropy of its sender distribution, end to end ' +
+      `(\`mixlab_anonymity_entropy_bits{scope="route"}\`; at most log2 ${load.clients} = ${fixed(Math.log2(load.clients), 2)} bits with ${load.clients} clients).`,
     '',
   );
 

@@ -1,6 +1,13 @@
 /**
- * `npm run experiment [-- <name>] [options]`: the strategy comparison, or `attacks` (the
- * attack lab, experiments/attacks.ts). Each experiment reads its own options.
+ * `npm run experiment [-- <name>] [-- options]`: the strategy comparison by default, or the
+ * experiment named first: `anonymity` (experiments/anonymity.ts) or `attacks` (the attack lab,
+ * experiments/attacks.ts). The chosen module reads the remaining arguments.
  */
-if (process.argv[2] === 'attacks') await import('./attacks.ts');
-else await import('./strategy-comparison.ts');
+if (process.argv[2] === 'attacks') {
+  await import('./attacks.ts');
+} else if (process.argv[2] === 'anonymity') {
+  process.argv.splice(2, 1);
+  await import('./anonymity.ts');
+} else {
+  await import('./strategy-comparison.ts');
+}

@@ -2,7 +2,7 @@
  * `npm run experiment`: every mixing strategy under one offered load, after a baseline that
  * does not mix (BASELINE_STRATEGY). For each strategy, start a fresh cascade (testcontainers
  * compose, free ports) with MIXLAB_STRATEGY, run the load generator in this process, read
- * batch sizes and mixing delays from Prometheus, stop the cascade; then write
+ * batch sizes, mixing delays and the observer's end-to-end entropy from Prometheus, stop the cascade; then write
  * results/<timestamp>/results.md, strategies.svg and results.json.
  *
  *   npm run experiment [-- --duration 45s --drain 10s --clients 4 --rate 2 --loop-rate 0 --only timed,pool]
@@ -16,6 +16,7 @@ import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { formatProgress, formatSummary, runLoad } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, REPO_ROOT, startCascade } from '@mixlab/testbed';
+import { meanRouteEntropy } from './anonymity-measure.ts';
 import { machine } from './machine.ts';
 import { measureGateway, measureLayers, totalLatencyReports } from './measure.ts';
 import { renderSvg } from './plot.ts';
@@ -135,9 +136,14 @@ for (const [index, strategy] of strategies.entries()) {
       20_000,
     ).catch((error: Error) => log(`${strategy}: ${error.message}`));
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const [layers, gateway] = await Promise.all([measureLayers(prometheusUrl), measureGateway(prometheusUrl)]);
-    result = { strategy, packetFormat, summary, latenciesMs, layers, gateway, startSeconds };
+    const [layers, gateway, entropyBits] = await Promise.all([
+      measureLayers(prometheusUrl),
+      measureGateway(prometheusUrl),
+      meanRouteEntropy(prometheusUrl),
+    ]);
+    result = { strategy, packetFormat, summary, latenciesMs, layers, gateway, startSeconds, entropyBits };
     console.log(formatSummary(summary).replace(/^/gm, '    '));
+    console.log(`    end-to-end entropy (observer): ${entropyBits.toFixed(2)} bits`);
     console.log(`    mean batch size per layer: ${layers.map((l) => l.meanBatchSize.toFixed(2)).join(' / ')}`);
   } catch (error) {
     log(`${strategy}: failed: ${(error as Error).message}`);
