@@ -1,0 +1,55 @@
+/**
+ * Faults lose nothing, the short version of `npm run chaos`: under acknowledged traffic, the
+ * layer-2 node's process is killed (kill -9 inside its container; the restart policy brings the
+ * container back) and then the directory restarts. Every acknowledged message is delivered,
+ * every sent message is delivered by the end of the retries, and the faulted service carries
+ * traffic again, which the metrics saw.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  CHAOS_SETTINGS,
+  CHAOS_STRATEGY,
+  crashProcess,
+  restart,
+  runScenario,
+  type ScenarioSettings,
+} from '@mixlab/chaos';
+import { cryptoReady } from '@mixlab/crypto';
+import { type Cascade, startCascade } from '@mixlab/testbed';
+
+/** Shorter than the full run: a 3 s warm-up and 15 s of sending from the fault. */
+const SHORT: ScenarioSettings = { ...CHAOS_SETTINGS, warmupMs: 3_000, windowMs: 15_000 };
+
+describe('faults lose nothing', { timeout: 420_000 }, () => {
+  let cascade: Cascade | undefined;
+
+  before(async () => {
+    await cryptoReady();
+    cascade = await startCascade({ MIXLAB_STRATEGY: CHAOS_STRATEGY, MIXLAB_LOOP_RATE: '0' });
+  });
+
+  after(async () => {
+    await cascade?.stop();
+  });
+
+  for (const fault of [crashProcess('mix-layer-2-1'), restart('directory restarted', 'directory-1')]) {
+    it(`${fault.name}: nothing acknowledged is lost, everything sent is delivered`, async () => {
+      const result = await runScenario(cascade as Cascade, fault, SHORT, 3, () => {});
+      const o = result.outcome;
+      const seen = JSON.stringify({ ...o, notes: result.notes, metrics: result.metrics, errors: result.errors });
+      assert.ok(o.sent > 40, `traffic ran: ${seen}`);
+      assert.equal(o.lost, 0, `acknowledged but never delivered: ${seen}`);
+      assert.equal(o.undelivered, 0, `sent but not delivered by the end of the retries: ${seen}`);
+      assert.equal(o.acknowledged, o.sent, seen);
+      assert.notEqual(o.recoveryMs, null, `the faulted service carried traffic again: ${seen}`);
+      assert.notEqual(result.healthyAfterMs, null, seen);
+      if (result.node) {
+        assert.ok(
+          result.metrics.some((m) => m.startsWith('process restarts') && m.includes('mix-node')),
+          `the restart shows in Prometheus: ${seen}`,
+        );
+      }
+    });
+  }
+});
