@@ -68,7 +68,7 @@ export async function containerNetworks(id: string): Promise<{ network: string; 
 export async function serviceProcess(id: string): Promise<number> {
   const script =
     'for d in /proc/[0-9]*; do read -r pid comm state ppid rest < "$d/stat" 2>/dev/null || continue; ' +
-    '[ "$comm" = "(node)" ] && [ "$ppid" = 1 ] && echo "$pid"; done';
+    '[ "$comm" = "(node)" ] && [ "$ppid" = 1 ] && echo "$pid"; done; true';
   const pids = (await docker('exec', id, 'sh', '-c', script)).split('\n').filter(Boolean).map(Number);
   if (pids.length !== 1) throw new Error(`expected one node process under docker-init in ${id}, found ${pids.length}`);
   return pids[0] as number;
@@ -77,4 +77,18 @@ export async function serviceProcess(id: string): Promise<number> {
 /** `tc` in the network namespace of the container's init process (from the host). */
 export function tcInContainer(pid: number, ...args: string[]): Promise<string> {
   return sh('nsenter', '-t', String(pid), '-n', 'tc', ...args);
+}
+
+/**
+ * The container's one network interface besides lo (eth0 as compose attached it; another name
+ * once it was disconnected and connected again).
+ */
+export async function containerInterface(pid: number): Promise<string> {
+  const links = await sh('nsenter', '-t', String(pid), '-n', 'ip', '-o', 'link', 'show');
+  const names = links
+    .split('\n')
+    .map((line) => line.split(':')[1]?.trim().split('@')[0])
+    .filter((name): name is string => Boolean(name) && name !== 'lo');
+  if (names.length !== 1) throw new Error(`expected one interface besides lo, found ${names.join(', ') || 'none'}`);
+  return names[0] as string;
 }

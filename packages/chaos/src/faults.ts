@@ -3,7 +3,14 @@
  * `inject`; a fault that lasts (pause, disconnect, netem) ends with `heal` after `holdMs`.
  * Nothing here waits for the service to come back: the traffic measures that.
  */
-import { containerNetworks, containerState, docker, serviceProcess, tcInContainer } from './docker.ts';
+import {
+  containerInterface,
+  containerNetworks,
+  containerState,
+  docker,
+  serviceProcess,
+  tcInContainer,
+} from './docker.ts';
 
 /** The container a fault hits. */
 export interface FaultTarget {
@@ -128,21 +135,23 @@ export function disconnect(container: string, holdMs: number): Fault {
   };
 }
 
-/** netem on the container's eth0 (its egress: everything it sends) for `holdMs`. */
+/** netem on the container's interface (its egress: everything it sends) for `holdMs`. */
 export function netem(name: string, container: string, spec: string, holdMs: number): Fault {
+  let device = 'eth0';
   return {
     name: `${container}: ${name} (${spec}) ${holdMs / 1000} s`,
     container,
-    how: `nsenter -t <pid> -n tc qdisc add dev eth0 root netem ${spec}; ${holdMs / 1000} s; tc qdisc del dev eth0 root`,
+    how: `nsenter -t <pid> -n tc qdisc add dev <eth> root netem ${spec}; ${holdMs / 1000} s; tc qdisc del dev <eth> root`,
     holdMs,
     inject: async ({ id }) => {
       const { pid } = await containerState(id);
-      await tcInContainer(pid, 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', ...spec.split(' '));
-      return [];
+      device = await containerInterface(pid);
+      await tcInContainer(pid, 'qdisc', 'add', 'dev', device, 'root', 'netem', ...spec.split(' '));
+      return [`on ${device}`];
     },
     heal: async ({ id }) => {
       const { pid } = await containerState(id);
-      await tcInContainer(pid, 'qdisc', 'del', 'dev', 'eth0', 'root');
+      await tcInContainer(pid, 'qdisc', 'del', 'dev', device, 'root');
       return [];
     },
   };

@@ -58,8 +58,18 @@ export async function runScenario(
     directoryKey: cascade.directoryKey,
   });
   const notes: string[] = [];
+  const errors: string[] = [];
   const startedAt = Date.now();
   let faultAt = startedAt;
+  let healthy: Promise<number | undefined> | undefined;
+  const watchHealth = async () => {
+    // A killed process takes a moment to take its container down.
+    await sleep(1_000);
+    return healthyAgain(cascade, nodes).catch((error: Error) => {
+      notes.push(`not healthy again: ${error.message}`);
+      return undefined;
+    });
+  };
   try {
     await traffic.open();
     traffic.startSending();
@@ -71,18 +81,22 @@ export async function runScenario(
       await sleep(faultAt + fault.holdMs - Date.now());
       notes.push(...(await fault.heal(target)));
     }
+    healthy = watchHealth();
     await sleep(faultAt + settings.windowMs - Date.now());
     await traffic.stopSending();
     log('  sending stopped; waiting for every message to be acknowledged or given up');
     await traffic.settle(settings.traffic.ackTimeoutMs * settings.traffic.maxAttempts + 10_000);
     await traffic.deliveriesCaughtUp(5_000);
+  } catch (error) {
+    // Recorded, and the cascade put back as well as possible, so the next fault still runs.
+    errors.push(`scenario failed: ${(error as Error).message}`);
+    log(`  failed: ${(error as Error).message}`);
+    await traffic.stopSending();
+    await fault.heal?.(target).catch(() => {});
   } finally {
     traffic.close();
   }
-  const healthyAt = await healthyAgain(cascade, nodes).catch((error: Error) => {
-    notes.push(`not healthy again: ${error.message}`);
-    return undefined;
-  });
+  const healthyAt = await (healthy ?? watchHealth());
   const state = await containerState(target.id);
   notes.push(`container restarts: ${state.restartCount}`);
   const windowSeconds = Math.ceil((Date.now() - startedAt) / 1000) + 5;
@@ -95,7 +109,7 @@ export async function runScenario(
     metrics: await faultMetrics(cascade.prometheusUrl, windowSeconds),
     notes,
     healthyAfterMs: healthyAt === undefined ? null : healthyAt - faultAt,
-    errors: [...new Set(traffic.counts.errors)].slice(0, 10),
+    errors: [...errors, ...new Set(traffic.counts.errors)].slice(0, 10),
   };
 }
 
