@@ -87,4 +87,5 @@ for (const plan of CASCADE_PLANS) {
 }
 await writeFile(values.out, renderChaos(run));
 log(`wrote ${values.out}`);
-process.exitCode = failed ? 1 : 0;
+// Sockets the clients left to the keep-alive pool would hold the lock the run was started under.
+process.exit(failed ? 1 : 0);
