@@ -87,5 +87,5 @@ for (const plan of CASCADE_PLANS) {
 }
 await writeFile(values.out, renderChaos(run));
 log(`wrote ${values.out}`);
-// Sockets the clients left to the keep-alive pool would hold the lock the run was started under.
+// Whatever a failed scenario left running (timers, sockets) must not keep holding the Docker lock.
 process.exit(failed ? 1 : 0);
