@@ -72,12 +72,13 @@ describe('trafficOutcome', () => {
   ];
 
   it('counts every outcome, duplicates from the deliveries beyond the distinct ones', () => {
-    const outcome = trafficOutcome(records, 6, FAULT_AT, 'mix-2-b');
+    const outcome = trafficOutcome(records, { messageDeliveries: 7, unreadable: 1 }, FAULT_AT, 'mix-2-b');
     assert.equal(outcome.sent, 7);
     assert.equal(outcome.refused, 1);
     assert.equal(outcome.acknowledged, 6);
     assert.equal(outcome.delivered, 5);
     assert.equal(outcome.duplicated, 1);
+    assert.equal(outcome.unreadable, 1);
     assert.equal(outcome.lost, 1);
     assert.equal(outcome.gaveUp, 1);
     assert.equal(outcome.undelivered, 2);
@@ -87,17 +88,23 @@ describe('trafficOutcome', () => {
   });
 
   it('times recovery to the first first-attempt acknowledgement through the faulted node', () => {
-    const outcome = trafficOutcome(records, 6, FAULT_AT, 'mix-2-b');
+    const outcome = trafficOutcome(records, { messageDeliveries: 7, unreadable: 1 }, FAULT_AT, 'mix-2-b');
     assert.equal(outcome.recoveryMs, 5_500);
     assert.equal(outcome.recoveredSendMs, 4_000);
     assert.equal(outcome.ackBeforeP50Ms, 1_200);
   });
 
   it('counts any route when the faulted service is on every route or none', () => {
-    assert.equal(trafficOutcome(records, 6, FAULT_AT, undefined).recoveryMs, 3_000);
+    assert.equal(
+      trafficOutcome(records, { messageDeliveries: 7, unreadable: 1 }, FAULT_AT, undefined).recoveryMs,
+      3_000,
+    );
   });
 
   it('says never when nothing came back through the faulted node', () => {
-    assert.equal(trafficOutcome(records.slice(0, 4), 4, FAULT_AT, 'mix-2-b').recoveryMs, null);
+    assert.equal(
+      trafficOutcome(records.slice(0, 4), { messageDeliveries: 4, unreadable: 0 }, FAULT_AT, 'mix-2-b').recoveryMs,
+      null,
+    );
   });
 });

@@ -1,5 +1,5 @@
 /** What a fault run's traffic shows, from its message records alone (pure arithmetic). */
-import type { MessageRecord } from './traffic.ts';
+import type { MessageRecord, TrafficCounts } from './traffic.ts';
 
 export interface TrafficOutcome {
   /** Messages whose first send the gateway accepted. */
@@ -11,6 +11,8 @@ export interface TrafficOutcome {
   readonly delivered: number;
   /** Copies delivered beyond the first (the recipient drops them). */
   readonly duplicated: number;
+  /** Deliveries that did not open as a message. */
+  readonly unreadable: number;
   /** Acknowledged but never delivered: must be 0. */
   readonly lost: number;
   /** Sent, not acknowledged after the last attempt. */
@@ -46,7 +48,7 @@ function median(values: number[]): number | null {
  */
 export function trafficOutcome(
   records: Iterable<MessageRecord>,
-  messageDeliveries: number,
+  counts: Pick<TrafficCounts, 'messageDeliveries' | 'unreadable'>,
   faultAt: number,
   via: string | undefined,
 ): TrafficOutcome {
@@ -74,7 +76,8 @@ export function trafficOutcome(
     refused: all.length - sent.length,
     acknowledged: sent.filter((r) => r.ackedAt !== undefined).length,
     delivered,
-    duplicated: Math.max(0, messageDeliveries - delivered),
+    duplicated: Math.max(0, counts.messageDeliveries - counts.unreadable - delivered),
+    unreadable: counts.unreadable,
     lost: sent.filter((r) => r.ackedAt !== undefined && r.deliveredAt === undefined).length,
     gaveUp: sent.filter((r) => r.expiredAt !== undefined).length,
     undelivered: sent.length - delivered,

@@ -56,6 +56,7 @@ export function renderChaos(run: ChaosRun): string {
       if (r.notes.length > 0) lines.push(`  - ${r.notes.join('; ')}`);
       const refusals = Object.entries(r.outcome.refusals);
       if (refusals.length > 0) lines.push(`  - refused: ${refusals.map(([why, n]) => `${n}× ${why}`).join('; ')}`);
+      if (r.outcome.unreadable > 0) lines.push(`  - deliveries that did not open: ${r.outcome.unreadable}`);
       if (r.errors.length > 0) lines.push(`  - client errors: ${r.errors.join('; ')}`);
     }
   }

@@ -105,7 +105,7 @@ export async function runScenario(
     how: fault.how,
     container: fault.container,
     node,
-    outcome: trafficOutcome(traffic.records.values(), traffic.counts.messageDeliveries, faultAt, node ?? undefined),
+    outcome: trafficOutcome(traffic.records.values(), traffic.counts, faultAt, node ?? undefined),
     metrics: await faultMetrics(cascade.prometheusUrl, windowSeconds),
     notes,
     healthyAfterMs: healthyAt === undefined ? null : healthyAt - faultAt,

@@ -44,13 +44,15 @@ export interface MessageRecord {
 export interface TrafficCounts {
   /** Deliveries of messages (not acknowledgements) to the recipients' clients, copies included. */
   messageDeliveries: number;
+  /** Of those, deliveries that did not open as a message. */
+  unreadable: number;
   /** Deliveries that could not be opened, and gateway errors. */
   errors: string[];
 }
 
 export class AcknowledgedTraffic {
   readonly records = new Map<string, MessageRecord>();
-  readonly counts: TrafficCounts = { messageDeliveries: 0, errors: [] };
+  readonly counts: TrafficCounts = { messageDeliveries: 0, unreadable: 0, errors: [] };
   readonly #settings: TrafficSettings;
   readonly #now: () => number;
   readonly #members: { client: MixnetClient; keys: KeyPair; sender: AcknowledgedSender }[] = [];
@@ -99,7 +101,11 @@ export class AcknowledgedTraffic {
             this.counts.messageDeliveries++;
             return false;
           },
-          onError: (error) => this.counts.errors.push(`receive: ${error.message}`),
+          onError: (error) => {
+            // Failed acknowledgements and gateway frames are not deliveries; anything else is one that did not open.
+            if (!/^(acknowledgement not sent|gateway)/.test(error.message)) this.counts.unreadable++;
+            this.counts.errors.push(`receive: ${error.message}`);
+          },
         },
       );
       this.#members.push({ client, keys, sender });
