@@ -19,11 +19,13 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app ./
 COPY . .
-# Keys that must survive a restart (identities, the directory key) live on a volume here;
+# State that must survive a restart (keys, mailboxes, registrations) lives on a volume here;
 # a new named volume takes this directory's owner.
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
+# GET /health with bash builtins only (/dev/tcp, printf, read): a check costs one bash, not
+# a node start-up (about 0.05 s of CPU each, which every container paid every 2 s).
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=30 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-8080} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && read -r _ status _ <&3 && [ \"$status\" = 200 ]"]
 CMD ["node", "services/mix-node/src/main.ts"]

@@ -16,11 +16,23 @@ const ROW = 50;
 const LAYER_COLOURS = ['#4e79a7', '#f28e2b', '#59a14f'];
 const BOX_COLOUR = '#6b8fc7';
 
-const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const num = (value: number) => Number(value.toFixed(1));
+export const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const num = (value: number) => Number(value.toFixed(1));
 
-function text(x: number, y: number, content: string, attributes = ''): string {
+export function text(x: number, y: number, content: string, attributes = ''): string {
   return `<text x="${num(x)}" y="${num(y)}" ${attributes}>${escapeXml(content)}</text>`;
+}
+
+/** A plot's title line, and beneath it the machine and the time of the run. */
+export function heading(
+  title: string,
+  machine: { readonly cpu: string; readonly cores: number; readonly node: string },
+  startedAt: string,
+): string[] {
+  return [
+    text(20, 26, title, 'font-size="16" font-weight="bold"'),
+    text(20, 46, `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${startedAt}`, 'fill="#555"'),
+  ];
 }
 
 function formatMs(value: number): string {
@@ -29,7 +41,7 @@ function formatMs(value: number): string {
 }
 
 /** Ticks (ms) covering [low, high] at `steps` × 10^k: 1-2-5, or 1-3 when decades are narrow. */
-function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
+export function logTicks(low: number, high: number, steps: readonly number[] = [1, 2, 5]): number[] {
   const ticks: number[] = [];
   for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high * 10; decade *= 10) {
     for (const step of steps) {
@@ -60,17 +72,10 @@ export function renderSvg(run: ExperimentRun): string {
   );
   const { load } = run;
   out.push(
-    text(
-      20,
-      26,
+    ...heading(
       `Mixing strategies under one load: ${load.clients} clients × ${load.ratePerClient} msg/s (Poisson), ${load.durationSeconds} s each, 3-layer cascade`,
-      'font-size="16" font-weight="bold"',
-    ),
-    text(
-      20,
-      46,
-      `${run.machine.cpu}, ${run.machine.cores} cores, Node ${run.machine.node}; ${run.startedAt}`,
-      'fill="#555"',
+      run.machine,
+      run.startedAt,
     ),
     text(LATENCY_LEFT, TOP - 22, 'End-to-end latency (log scale)', 'font-weight="bold"'),
     text(BATCH_LEFT, TOP - 22, 'Mean batch size per layer', 'font-weight="bold"'),

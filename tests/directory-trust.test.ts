@@ -33,7 +33,11 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
 
   it('spreads routes over every replica of a scaled layer, and loses no message across key rotations', async () => {
     const { gatewayUrl, prometheusUrl, directoryKey } = cascade as Cascade;
-    const client = new MixnetClient(gatewayUrl, { directoryKey });
+    // A reply block opens only with the keys of the epoch it was made in, until that epoch's grace
+    // ends (2 s here). With 8-second epochs an acknowledgement delayed by the default 1 s mean
+    // sometimes reaches layer 2 after it: lost by design (the sender retransmits), but this test
+    // is about packets in flight across rotations, so acknowledgements go out quickly.
+    const client = new MixnetClient(gatewayUrl, { directoryKey, ackDelayMeanMs: 50 });
     const topology = await client.topology();
     assert.deepEqual(
       topology.layers.map((nodes) => nodes.length),

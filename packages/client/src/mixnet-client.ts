@@ -19,6 +19,7 @@ import {
   TopologyVerificationError,
   verifyTopology,
 } from '@mixlab/topology';
+import { Agent, type Dispatcher } from 'undici';
 import { rememberBounded } from './bounded-set.ts';
 import { GatewayClient } from './gateway-client.ts';
 import {
@@ -113,6 +114,12 @@ export interface MixnetClientOptions {
    */
   readonly random?: Random;
   /**
+   * The HTTP connections to the gateway. By default each client has its own single
+   * keep-alive connection, as a user on a machine of their own would: what a tap on the
+   * link sees of this client is that connection, not a pool shared with other clients.
+   */
+  readonly dispatcher?: Dispatcher;
+  /**
    * Ask every hop to hold the packet for an exponentially distributed delay with this mean
    * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
    */
@@ -135,6 +142,9 @@ export function parseAddress(address: string): Uint8Array {
   return key;
 }
 
+/** One keep-alive connection, held between requests about as long as the gateway keeps it (72 s). */
+const ownConnection = () => new Agent({ connections: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+
 /**
  * A mixnet client: wraps messages locally and submits them through the gateway,
  * which learns the first hop but never the recipient.
@@ -150,7 +160,7 @@ export class MixnetClient {
   readonly #ackDelayMean: () => Promise<number>;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
-    this.gateway = new GatewayClient(gatewayUrl);
+    this.gateway = new GatewayClient(gatewayUrl, options.dispatcher ?? ownConnection());
     const random = options.random ?? secureRandom;
     this.#random = random;
     this.#clock = options.clock ?? monotonicClock;
@@ -180,6 +190,8 @@ export class MixnetClient {
       {
         maxAgeMs: 5_000,
         refetchAfterMs: 1_000,
+        // Refreshed (and verified) in the background: no send waits for it every 5 s.
+        serveStaleMs: 10_000,
         // The cache's fetch fails on a refusal, so the verdict is raised here.
         verify: (signed) => {
           const verdict = verifyTopology(signed, {

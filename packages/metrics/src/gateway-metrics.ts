@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { stageMetrics } from './stage-metrics.ts';
 
 /** End-to-end latencies from 10 ms to about 5 minutes. */
 export const END_TO_END_LATENCY_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.01 * 2 ** i);
@@ -12,6 +13,8 @@ export interface GatewayMetrics {
   readonly connectedClients: Gauge;
   readonly endToEndLatency: Histogram;
   readonly clientDeliveries: Counter<'event'>;
+  /** gateway_submit, gateway_delivery, mailbox_push. */
+  readonly stage: Histogram<'stage'>;
 }
 
 export function gatewayMetrics(registry: Registry): GatewayMetrics {
@@ -67,5 +70,6 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       buckets: END_TO_END_LATENCY_BUCKETS,
       registers,
     }),
+    stage: stageMetrics(registry),
   };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { stageMetrics } from './stage-metrics.ts';
 
 /** How a packet's stay at a mix node ended (bounded label set). */
 export const PACKET_OUTCOMES = [
@@ -35,6 +36,8 @@ export interface MixNodeMetrics {
   readonly peeled: Counter<'key'>;
   /** The epoch of the node's current mixing key. */
   readonly mixingKeyEpoch: Gauge;
+  /** hop_peel, hop_queue, hop_forward, exit_delivery. */
+  readonly stage: Histogram<'stage'>;
 }
 
 export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
@@ -97,5 +100,6 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
       help: "The epoch of this mix node's current mixing key.",
       registers,
     }),
+    stage: stageMetrics(registry),
   };
 }

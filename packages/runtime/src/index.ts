@@ -1,5 +1,6 @@
-// Time, randomness and key files: what every other package takes from the machine, in one place.
+// Time, randomness, key files and service databases: what every other package takes from the machine, in one place.
 export * from './clock.ts';
+export * from './database.ts';
 export * from './draws.ts';
 export * from './duration.ts';
 export * from './key-file.ts';

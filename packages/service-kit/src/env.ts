@@ -3,6 +3,8 @@
  * throws a ConfigError that names the variable and what would be valid;
  * `readConfigOrExit` turns it into one line on stderr and exit code 78.
  */
+import { DatabaseFileError } from '@mixlab/runtime';
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
@@ -101,11 +103,35 @@ export const EX_CONFIG = 78;
  * misconfiguration from a crash. Any other error is a bug and is thrown as it is.
  */
 export function readConfigOrExit<T>(service: string, read: () => T): T {
+  return orExit(service, read, ConfigError, 'configuration error', EX_CONFIG);
+}
+
+/** sysexits.h EX_DATAERR: the process ended because its state on disk cannot be used. */
+export const EX_DATAERR = 65;
+
+/**
+ * Runs `open` (what opens a service's state on disk) and returns its result; on a
+ * DatabaseFileError (a damaged, foreign, newer or unwritable file) it prints that one
+ * message, which names the file and what to do, and exits with EX_DATAERR. Nothing is
+ * replaced or repaired. Any other error is thrown as it is.
+ */
+export function openStateOrExit<T>(service: string, open: () => T): T {
+  return orExit(service, open, DatabaseFileError, 'state error', EX_DATAERR);
+}
+
+/** `run`'s result; an `expected` error becomes one line on stderr and exit code `code`. */
+function orExit<T>(
+  service: string,
+  run: () => T,
+  expected: new (message: string) => Error,
+  label: string,
+  code: number,
+): T {
   try {
-    return read();
+    return run();
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${service}: configuration error: ${error.message}\n`);
-    process.exit(EX_CONFIG);
+    if (!(error instanceof expected)) throw error;
+    process.stderr.write(`${service}: ${label}: ${error.message}\n`);
+    process.exit(code);
   }
 }

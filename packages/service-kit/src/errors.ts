@@ -24,6 +24,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * | upstream_failed        | 502    | gateway: the layer-1 nodes refused or were unreachable        |
  * | directory_unreachable  | 503    | the directory could not be asked; retry shortly               |
  * | shutting_down          | 503    | the service is stopping and takes no new work; go elsewhere   |
+ * | storage_failed         | 503    | gateway: messages could not be committed to disk; none kept   |
  */
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -38,6 +39,7 @@ export const ERROR_STATUS = {
   upstream_failed: 502,
   directory_unreachable: 503,
   shutting_down: 503,
+  storage_failed: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

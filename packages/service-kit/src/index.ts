@@ -5,3 +5,4 @@ export * from './frame-sender.ts';
 export * from './http.ts';
 export * from './registration.ts';
 export * from './retry.ts';
+export * from './wire-tap.ts';

@@ -16,7 +16,7 @@ import {
 import { REPO_ROOT } from './repo.ts';
 
 const MIX_LAYERS = ['mix-layer-1', 'mix-layer-2', 'mix-layer-3'];
-export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'prometheus'];
+export const CASCADE_SERVICES = ['directory', ...MIX_LAYERS, 'client-gateway', 'observer', 'prometheus'];
 /** The image this checkout's cascades build and run: one tag per checkout, so two checkouts never overwrite each other's. */
 export const MIXLAB_IMAGE = `mixlab:test-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12)}`;
 
@@ -24,6 +24,8 @@ export interface Cascade {
   readonly gatewayUrl: string;
   readonly prometheusUrl: string;
   readonly directoryUrl: string;
+  /** The anonymity observer's HTTP API (/v1/estimates, /metrics). */
+  readonly observerUrl: string;
   /** The directory's public key (hex), read from its volume: what clients pin. */
   readonly directoryKey: string;
   /** The compose project name (random per start); its containers carry it as a label. */
@@ -51,13 +53,18 @@ function mixContainers(replicas: readonly number[] = [1, 1, 1]): string[] {
 
 /** `settings` are compose variables (MIXLAB_STRATEGY, MIXLAB_LAYER_2_REPLICAS, ...). */
 export async function startCascade(settings: Record<string, string>): Promise<Cascade> {
-  const ports = { gateway: await freePort(), prometheus: await freePort(), directory: await freePort() };
+  const ports = {
+    gateway: await freePort(),
+    prometheus: await freePort(),
+    directory: await freePort(),
+    observer: await freePort(),
+  };
   const replicas = [1, 2, 3].map((layer) => Number(settings[`MIXLAB_LAYER_${layer}_REPLICAS`] ?? 1));
   // Every wait is a compose healthcheck, run inside its container: an HTTP wait would go
   // through the host address testcontainers guesses (a bridge gateway when it finds
   // /.dockerenv), where ports published on 127.0.0.1 cannot be reached.
   let compose = new DockerComposeEnvironment(REPO_ROOT, 'docker-compose.yml');
-  for (const container of ['directory-1', ...mixContainers(replicas), 'client-gateway-1', 'prometheus-1'])
+  for (const container of ['directory-1', ...mixContainers(replicas), 'client-gateway-1', 'observer-1', 'prometheus-1'])
     compose = compose.withWaitStrategy(container, healthyOrDiagnosed());
   let environment: StartedDockerComposeEnvironment;
   try {
@@ -71,6 +78,7 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
         MIXLAB_GATEWAY_PORT: String(ports.gateway),
         MIXLAB_PROMETHEUS_PORT: String(ports.prometheus),
         MIXLAB_DIRECTORY_PORT: String(ports.directory),
+        MIXLAB_OBSERVER_PORT: String(ports.observer),
       })
       .withStartupTimeout(180_000)
       .up(CASCADE_SERVICES);
@@ -89,6 +97,7 @@ export async function startCascade(settings: Record<string, string>): Promise<Ca
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
     directoryUrl: `http://127.0.0.1:${ports.directory}`,
+    observerUrl: `http://127.0.0.1:${ports.observer}`,
     projectName: started.getContainer('directory-1').getLabels()['com.docker.compose.project'] ?? '',
     environment: started,
     stop: async () => {

@@ -48,6 +48,32 @@ describe('TopologyCache', () => {
     assert.equal(state.fetches, 2);
   });
 
+  it('serves a stale document for serveStaleMs while it refetches, but not after a failed refetch', async () => {
+    let now = 0;
+    const { state, fetch } = directory();
+    let down = false;
+    const cache = new TopologyCache(() => (down ? Promise.reject(new Error('directory down')) : fetch()), {
+      maxAgeMs: 1000,
+      refetchAfterMs: 0,
+      serveStaleMs: 500,
+      now: () => now,
+    });
+    assert.equal((await cache.document()).epoch, 1);
+    state.epoch = 2;
+    now = 1200;
+    assert.equal((await cache.document()).epoch, 1, 'the cached one at once');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(state.fetches, 2, 'refetched in the background');
+    assert.equal((await cache.document()).epoch, 2);
+    down = true;
+    now = 2300;
+    assert.equal((await cache.document()).epoch, 2, 'still within serveStaleMs');
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(cache.document(), /directory down/, 'after a failed refetch, the outage shows');
+    now = 2800;
+    await assert.rejects(cache.document(), /directory down/, 'past serveStaleMs, every look-up waits');
+  });
+
   it('never serves a document past the end of its epoch, and verifies what it fetches when told to', async () => {
     let now = 0;
     const { state, fetch } = directory();

@@ -12,6 +12,14 @@ export interface TopologyCacheOptions {
    * the gateway only look URLs up in it).
    */
   readonly verify?: (signed: SignedTopology) => TopologyDocument;
+  /**
+   * For this long past `maxAgeMs`, a look-up gets the cached document at once while a refetch
+   * runs in the background, so that no request waits for the directory every `maxAgeMs`. Never
+   * past the document's epoch, and not after a background refetch failed (the next look-up
+   * waits for the directory, and sees its outage). 0 (the default): every look-up past
+   * `maxAgeMs` waits.
+   */
+  readonly serveStaleMs?: number;
   readonly now?: () => number;
 }
 
@@ -35,6 +43,8 @@ export class TopologyCache {
   readonly #now: () => number;
   #cached: Cached | undefined;
   #inflight: Promise<Cached> | undefined;
+  /** The last background refetch failed: serve nothing stale until one succeeds. */
+  #refreshFailed = false;
 
   constructor(fetch: () => Promise<SignedTopology>, options: TopologyCacheOptions) {
     this.#fetch = fetch;
@@ -68,7 +78,13 @@ export class TopologyCache {
   #fresh(): Promise<Cached> {
     const cached = this.#cached;
     const now = this.#now();
-    if (cached && now - cached.fetchedAt < this.#options.maxAgeMs && now < cached.document.validUntil) {
+    if (!cached || now >= cached.document.validUntil) return this.#refresh();
+    const age = now - cached.fetchedAt;
+    if (age < this.#options.maxAgeMs) return Promise.resolve(cached);
+    if (age < this.#options.maxAgeMs + (this.#options.serveStaleMs ?? 0) && !this.#refreshFailed) {
+      this.#refresh().catch(() => {
+        this.#refreshFailed = true;
+      });
       return Promise.resolve(cached);
     }
     return this.#refresh();
@@ -88,6 +104,7 @@ export class TopologyCache {
       .then((signed) => {
         const document = this.#options.verify ? this.#options.verify(signed) : signed.document;
         this.#cached = { signed, document, topology: toTopology(document), fetchedAt: this.#now() };
+        this.#refreshFailed = false;
         return this.#cached;
       })
       .finally(() => {

@@ -1,5 +1,15 @@
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
-import { type Env, envChoice, envInt, envLogLevel, envPattern, envUrl, type LogLevel } from '@mixlab/service-kit';
+import {
+  type Env,
+  envChoice,
+  envInt,
+  envLogLevel,
+  envPattern,
+  envString,
+  envTapAddress,
+  envUrl,
+  type LogLevel,
+} from '@mixlab/service-kit';
 import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
 
 export interface GatewayConfig {
@@ -14,7 +24,13 @@ export interface GatewayConfig {
   readonly maxPacketsPerRequest: number;
   readonly maxMessagesPerMailbox: number;
   readonly maxMailboxes: number;
+  /** Payload bytes held across all mailboxes. */
+  readonly maxStoredBytes: number;
+  /** Where the mailboxes are kept (`mailboxes.sqlite`): a volume, so a restart keeps them. */
+  readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -28,6 +44,9 @@ export function readConfig(env: Env): GatewayConfig {
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
+    maxStoredBytes: envInt(env, 'MAX_STORED_BYTES', 1024 ** 3, 1024, 1024 ** 4),
+    dataDir: envString(env, 'DATA_DIR', '/data'),
     logLevel: envLogLevel(env),
+    tapAddress: envTapAddress(env),
   };
 }

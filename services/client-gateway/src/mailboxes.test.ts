@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { Mailboxes, type StoredMessage } from './mailboxes.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, it } from 'node:test';
+import { Mailboxes, type MailboxLimits, type StoredMessage } from './mailboxes.ts';
 
 const ALICE = 'a'.repeat(64);
 const BOB = 'b'.repeat(64);
@@ -15,10 +19,23 @@ function stored(result: ReturnType<Mailboxes['store']>): StoredMessage {
   return result.stored;
 }
 
+let root: string;
+let files = 0;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mixlab-mailboxes-'));
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+/** Mailboxes in a new file of their own (or `path`'s, to reopen it as a restarted gateway would). */
+function open(limits: Partial<MailboxLimits> & { path?: string } = {}): Mailboxes {
+  const { path = join(root, `mailboxes-${++files}.sqlite`), ...rest } = limits;
+  return Mailboxes.open(path, { maxPerMailbox: 10, maxMailboxes: 10, maxBytes: 1 << 20, ...rest }).mailboxes;
+}
+
 describe('Mailboxes', () => {
   it('stores a message with a fresh 32-hex-digit id, a copy of the payload and the time of arrival', () => {
     let now = 1_000;
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10, now: () => now });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10, now: () => now });
     const payload = bytes(1, 2, 3);
     const first = stored(boxes.store(ALICE, payload));
     payload[0] = 99;
@@ -33,7 +50,7 @@ describe('Mailboxes', () => {
   });
 
   it('copies a payload that is a view into a larger buffer, and only the view', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const body = bytes(0, 1, 2, 3, 4, 5);
     const message = stored(boxes.store(ALICE, body.subarray(2, 4)));
     assert.deepEqual(message.payload, bytes(2, 3));
@@ -41,7 +58,7 @@ describe('Mailboxes', () => {
   });
 
   it('lists pending messages per address in arrival order; unknown addresses have none', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const a1 = stored(boxes.store(ALICE, bytes(1)));
     const b1 = stored(boxes.store(BOB, bytes(2)));
     const a2 = stored(boxes.store(ALICE, bytes(3)));
@@ -52,7 +69,7 @@ describe('Mailboxes', () => {
   });
 
   it('acknowledge removes the named messages, returns how many it removed and ignores unknown ids', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const a1 = stored(boxes.store(ALICE, bytes(1)));
     const a2 = stored(boxes.store(ALICE, bytes(2)));
     const a3 = stored(boxes.store(ALICE, bytes(3)));
@@ -68,7 +85,7 @@ describe('Mailboxes', () => {
   });
 
   it('refuses a message for a full mailbox without touching the others', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 2, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 2, maxMailboxes: 10 });
     const a1 = stored(boxes.store(ALICE, bytes(1)));
     stored(boxes.store(ALICE, bytes(2)));
     assert.deepEqual(boxes.store(ALICE, bytes(3)), { refused: 'mailbox_full' });
@@ -85,7 +102,7 @@ describe('Mailboxes', () => {
   });
 
   it('refuses a new mailbox beyond maxMailboxes, but still stores into existing ones', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 5, maxMailboxes: 2 });
+    const boxes = open({ maxPerMailbox: 5, maxMailboxes: 2 });
     stored(boxes.store(ALICE, bytes(1)));
     const b1 = stored(boxes.store(BOB, bytes(2)));
     assert.deepEqual(boxes.store(CAROL, bytes(3)), { refused: 'too_many_mailboxes' });
@@ -99,7 +116,7 @@ describe('Mailboxes', () => {
   });
 
   it('calls subscribers of an address for each new message, until they unsubscribe', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const seenA: StoredMessage[] = [];
     const seenA2: StoredMessage[] = [];
     const seenB: StoredMessage[] = [];
@@ -122,7 +139,7 @@ describe('Mailboxes', () => {
   });
 
   it('a stale unsubscribe called again leaves later subscribers of the address subscribed', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const seen: StoredMessage[] = [];
     const unsubscribeFirst = boxes.subscribe(ALICE, () => {});
     unsubscribeFirst();
@@ -133,7 +150,7 @@ describe('Mailboxes', () => {
   });
 
   it('does not notify subscribers of a refused message', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 1, maxMailboxes: 1 });
+    const boxes = open({ maxPerMailbox: 1, maxMailboxes: 1 });
     const seen: StoredMessage[] = [];
     boxes.subscribe(ALICE, (message) => seen.push(message));
     boxes.subscribe(BOB, (message) => seen.push(message));
@@ -144,7 +161,7 @@ describe('Mailboxes', () => {
   });
 
   it('counts messages across all mailboxes in size', () => {
-    const boxes = new Mailboxes({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     assert.equal(boxes.size, 0);
     const ids = [ALICE, BOB, ALICE, CAROL].map((address) => stored(boxes.store(address, bytes(1))).id);
     assert.equal(boxes.size, 4);
@@ -153,5 +170,84 @@ describe('Mailboxes', () => {
     boxes.acknowledge(BOB, ids);
     boxes.acknowledge(CAROL, ids);
     assert.equal(boxes.size, 0);
+  });
+
+  it('refuses a message that would take the payload bytes held beyond maxBytes, in any mailbox', () => {
+    const boxes = open({ maxBytes: 5 });
+    const a1 = stored(boxes.store(ALICE, bytes(1, 2, 3)));
+    assert.deepEqual(boxes.store(BOB, bytes(4, 5, 6)), { refused: 'storage_full' });
+    stored(boxes.store(BOB, bytes(4, 5)));
+    assert.equal(boxes.bytes, 5);
+    boxes.acknowledge(ALICE, [a1.id]);
+    assert.equal(boxes.bytes, 2);
+    stored(boxes.store(CAROL, bytes(7, 8, 9)));
+  });
+});
+
+describe('Mailboxes across a restart (the same file reopened)', () => {
+  it('keeps every unacknowledged message, with its id, payload, time and order; acknowledged ones stay gone', () => {
+    const path = join(root, 'restart.sqlite');
+    let now = 5_000;
+    const before = open({ path, now: () => now });
+    const [a1, b1, a2] = [ALICE, BOB, ALICE].map((address, i) => {
+      now += 10;
+      return stored(before.store(address, bytes(i, i + 1)));
+    });
+    before.acknowledge(BOB, [b1!.id]);
+    before.close();
+
+    const after = open({ path });
+    assert.deepEqual(after.pending(ALICE), [a1, a2]);
+    assert.deepEqual(after.pending(BOB), []);
+    assert.equal(after.size, 2);
+    assert.equal(after.bytes, 4);
+    assert.deepEqual(after.acknowledge(ALICE, [a2!.id]), [a2!.id]);
+    after.close();
+    assert.deepEqual(open({ path }).pending(ALICE), [a1]);
+  });
+
+  it('applies the bounds to what it held before the restart', () => {
+    const path = join(root, 'bounds.sqlite');
+    const before = open({ path, maxPerMailbox: 2, maxMailboxes: 2 });
+    stored(before.store(ALICE, bytes(1)));
+    stored(before.store(ALICE, bytes(2)));
+    stored(before.store(BOB, bytes(3)));
+    before.close();
+    const after = open({ path, maxPerMailbox: 2, maxMailboxes: 2, maxBytes: 4 });
+    assert.deepEqual(after.store(ALICE, bytes(4)), { refused: 'mailbox_full' });
+    assert.deepEqual(after.store(CAROL, bytes(5)), { refused: 'too_many_mailboxes' });
+    assert.deepEqual(after.store(BOB, bytes(6, 7)), { refused: 'storage_full' });
+    stored(after.store(BOB, bytes(6)));
+  });
+
+  it('stores a batch in one commit: when it fails, nothing of it is kept, counted or pushed', () => {
+    const path = join(root, 'failing.sqlite');
+    const boxes = open({ path });
+    const a1 = stored(boxes.store(ALICE, bytes(1)));
+    // A disk that fails on the batch's third message, emulated by a trigger in the file.
+    const other = new DatabaseSync(path);
+    other.exec(
+      "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN length(NEW.payload) = 3 BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    );
+    other.close();
+    const seen: StoredMessage[] = [];
+    boxes.subscribe(BOB, (message) => seen.push(message));
+    assert.throws(
+      () =>
+        boxes.storeAll([
+          { address: BOB, payload: bytes(1) },
+          { address: CAROL, payload: bytes(1, 2) },
+          { address: BOB, payload: bytes(1, 2, 3) },
+        ]),
+      /disk I\/O error/,
+    );
+    assert.deepEqual([boxes.size, boxes.bytes, seen.length], [1, 1, 0]);
+    assert.deepEqual(boxes.pending(BOB), []);
+    assert.deepEqual(boxes.pending(CAROL), []);
+    boxes.close();
+    const reopened = open({ path, maxMailboxes: 2 });
+    assert.deepEqual(reopened.pending(ALICE), [a1]);
+    assert.equal(reopened.size, 1);
+    stored(reopened.store(BOB, bytes(9)));
   });
 });

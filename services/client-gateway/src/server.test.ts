@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
@@ -64,14 +68,25 @@ describe('client gateway server', () => {
   let fetches: number;
   let directoryDown: boolean;
   let clients: WebSocket[];
+  let root: string;
+  let mailboxFile: string;
+  let files = 0;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mixlab-gateway-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+  /** What the gateway told its wire tap, in order. */
+  let tapped: { direction: 'sent' | 'received'; peer: string; bytes: number; packets: number }[];
 
   beforeEach(async () => {
-    mailboxes = new Mailboxes({ maxPerMailbox: 3, maxMailboxes: 100 });
+    mailboxFile = join(root, `mailboxes-${++files}.sqlite`);
+    mailboxes = Mailboxes.open(mailboxFile, { maxPerMailbox: 3, maxMailboxes: 100, maxBytes: 1 << 20 }).mailboxes;
     sends = [];
     failingUrls = new Set();
     fetches = 0;
     directoryDown = false;
     clients = [];
+    tapped = [];
     const topology = new TopologyCache(
       async () => {
         fetches++;
@@ -93,6 +108,10 @@ describe('client gateway server', () => {
         sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
         if (failingUrls.has(url)) throw new Error(`${url} answered 503`);
       },
+      tap: {
+        sent: (peer, bytes, packets) => tapped.push({ direction: 'sent', peer, bytes, packets }),
+        received: (peer, bytes, packets) => tapped.push({ direction: 'received', peer, bytes, packets }),
+      },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
       registry,
       metrics: gatewayMetrics(registry),
@@ -107,6 +126,7 @@ describe('client gateway server', () => {
   afterEach(async () => {
     for (const ws of clients) ws.terminate();
     await app.close();
+    mailboxes.close();
   });
 
   const deliver = (frames: Uint8Array[]) =>
@@ -248,6 +268,26 @@ describe('client gateway server', () => {
         1,
       );
       assert.equal(await gauge(), 4);
+    });
+
+    it('answers 503 storage_failed when the commit fails, keeping and counting none of the request', async () => {
+      await deliver([delivery(ALICE, 'kept')]);
+      // A disk that fails, emulated by a trigger in the mailbox file.
+      const other = new DatabaseSync(mailboxFile);
+      other.exec(
+        "CREATE TRIGGER fail BEFORE INSERT ON messages WHEN NEW.payload = CAST('lost' AS BLOB) BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+      );
+      other.close();
+      const response = await deliver([delivery(BOB, 'fine'), delivery(ALICE, 'lost')]);
+      assert.equal(response.statusCode, 503);
+      assert.deepEqual(response.json(), {
+        error: 'storage_failed',
+        message: 'the messages could not be stored (none of this request was kept); retry',
+      });
+      assert.deepEqual(await list(BOB), []);
+      assert.equal((await list(ALICE)).length, 1);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'stored' }), 1);
+      assert.equal(await gauge(), 1);
     });
 
     it('answers 400 to a delivery body that is not whole frames, and 415 to JSON', async () => {
@@ -613,6 +653,48 @@ describe('client gateway server', () => {
       assert.deepEqual(await second.next(), pushed);
       assert.equal(await metricValue(registry, 'mixlab_gateway_messages_pushed_total'), 2);
       assert.equal(await metricValue(registry, 'mixlab_gateway_connected_clients'), 1);
+    });
+  });
+
+  describe('wire tap', () => {
+    it('hears each submission from the client connection, with its size and packet count, and only that', async () => {
+      const body = JSON.stringify({
+        packets: [
+          { firstHop: 'mix-1a', packet: Buffer.from([1, 1, 1]).toString('base64') },
+          { firstHop: 'mix-9', packet: Buffer.from([2, 2, 2]).toString('base64') },
+        ],
+      });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/packets',
+        headers: { 'content-type': 'application/json' },
+        payload: body,
+        remoteAddress: '172.18.0.1',
+      });
+      assert.equal(response.statusCode, 202);
+      const peer = (await app.inject({ url: '/v1/connection', remoteAddress: '172.18.0.1' })).json().peer;
+      assert.match(peer, /^172\.18\.0\.1:\d+$/);
+      // The refused packet was on the wire all the same.
+      assert.deepEqual(tapped, [{ direction: 'received', peer, bytes: Buffer.byteLength(body), packets: 2 }]);
+    });
+
+    it("hears each push to a recipient, one packet of the frame's size, and nothing of deliveries it received", async () => {
+      await deliver([delivery(ALICE, 'one')]);
+      assert.equal(tapped.length, 0, 'the exit node taps its own deliveries');
+      const client = await connect(ALICE);
+      const frame = await client.next();
+      assert.equal(tapped.length, 1);
+      const push = tapped[0];
+      assert.deepEqual(
+        { ...push, peer: '' },
+        {
+          direction: 'sent',
+          peer: '',
+          bytes: Buffer.byteLength(JSON.stringify(frame)),
+          packets: 1,
+        },
+      );
+      assert.match(push?.peer ?? '', /:\d+$/);
     });
   });
 

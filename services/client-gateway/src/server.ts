@@ -26,20 +26,24 @@ import {
   HOP_UNKNOWN,
   hopFound,
   type Outgoing,
+  peerEndpoint,
   type ResolveHop,
   registerOperationalRoutes,
   sendError,
+  type WireTap,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Mailboxes, StoredMessage } from './mailboxes.ts';
+import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** The anonymity observer's tap: told of each client submission and push, by the client's connection. */
+  readonly tap?: WireTap;
   readonly info: GatewayInfo;
   readonly registry: Registry;
   readonly metrics: GatewayMetrics;
@@ -115,6 +119,10 @@ const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: stri
   failed: () => 'layer-1 node did not accept the packet',
 };
 
+/** A client's connection as a tap on its link names it. */
+const peerOf = (socket: { remoteAddress?: string; remotePort?: number } | undefined) =>
+  peerEndpoint(socket?.remoteAddress, socket?.remotePort);
+
 function toWire(message: StoredMessage): MailboxMessage {
   return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
 }
@@ -139,6 +147,9 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   };
 
   app.get('/v1/gateway', async () => deps.info);
+
+  // The caller's connection as this gateway (and a tap on the link) sees it: its address and port.
+  app.get('/v1/connection', async (request) => ({ peer: peerOf(request.socket) }));
 
   app.get('/v1/topology', async (request, reply) => {
     try {
@@ -179,6 +190,12 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   } as const;
   app.post<{ Body: SubmitRequest }>('/v1/packets', { schema: { body: submitSchema } }, async (request, reply) => {
+    // What a tap on the client's link saw arrive: its connection, the body's size, the packets in it.
+    deps.tap?.received(
+      peerOf(request.socket),
+      Number(request.headers['content-length'] ?? 0),
+      request.body.packets.length,
+    );
     try {
       await deps.topology.current();
     } catch (error) {
@@ -200,6 +217,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       submitted.push(index);
     }
     const { outcomes } = await forwarder.forward(outgoing, request.log);
+    metrics.stage.observe({ stage: 'gateway_submit' }, reply.elapsedTime / 1000);
     let unreachable = false;
     let upstreamFailed = false;
     outcomes.forEach((outcome, i) => {
@@ -236,25 +254,39 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       return sendError(reply, 'invalid_request', `body is not a sequence of frames: ${(error as Error).message}`);
     }
     const refused: { index: number; reason: string }[] = [];
-    frames.forEach((frame, index) => {
-      let reason: string;
-      try {
-        const { recipient, payload } = decodeDelivery(frame);
-        const result = mailboxes.store(toHex(recipient), payload);
-        if ('stored' in result) {
-          metrics.messagesDelivered.inc({ outcome: 'stored' });
-          return;
-        }
-        reason = result.refused;
-        metrics.messagesDelivered.inc({ outcome: 'mailbox_full' });
-      } catch (error) {
-        reason = (error as Error).message;
-        metrics.messagesDelivered.inc({ outcome: 'rejected' });
-      }
+    const refuse = (index: number, reason: string, outcome: 'rejected' | 'mailbox_full') => {
+      metrics.messagesDelivered.inc({ outcome });
       request.log.warn({ index, reason }, 'delivery refused');
       refused.push({ index, reason });
+    };
+    const messages: { index: number; address: string; payload: Uint8Array }[] = [];
+    frames.forEach((frame, index) => {
+      try {
+        const { recipient, payload } = decodeDelivery(frame);
+        messages.push({ index, address: toHex(recipient), payload });
+      } catch (error) {
+        refuse(index, (error as Error).message, 'rejected');
+      }
     });
+    // One commit for the request; the exit hears "stored" only once it is on disk.
+    let results: StoreResult[];
+    try {
+      results = mailboxes.storeAll(messages);
+    } catch (error) {
+      request.log.error({ err: error, messages: messages.length }, 'deliveries could not be stored');
+      return sendError(
+        reply,
+        'storage_failed',
+        'the messages could not be stored (none of this request was kept); retry',
+      );
+    }
+    results.forEach((result, i) => {
+      if ('stored' in result) metrics.messagesDelivered.inc({ outcome: 'stored' });
+      else refuse((messages[i] as { index: number }).index, result.refused, 'mailbox_full');
+    });
+    refused.sort((a, b) => a.index - b.index);
     updateMailboxGauge();
+    metrics.stage.observe({ stage: 'gateway_delivery' }, reply.elapsedTime / 1000);
     return reply.code(202).send({ stored: frames.length - refused.length, refused });
   });
 
@@ -284,10 +316,16 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       const { address } = request.params;
       const send = (frame: ServerFrame) => socket.send(JSON.stringify(frame));
       const sent = new Set<string>();
+      const peer = peerOf(request.socket);
       const push = (message: StoredMessage) => {
         if (sent.has(message.id)) return;
         sent.add(message.id);
-        send({ type: 'message', message: toWire(message) });
+        const started = performance.now();
+        const frame = JSON.stringify({ type: 'message', message: toWire(message) } satisfies ServerFrame);
+        deps.tap?.sent(peer, Buffer.byteLength(frame), 1);
+        socket.send(frame, (error?: Error) => {
+          if (!error) metrics.stage.observe({ stage: 'mailbox_push' }, (performance.now() - started) / 1000);
+        });
         metrics.messagesPushed.inc();
       };
       socket.on('message', (data: Buffer) => {

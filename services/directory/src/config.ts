@@ -4,7 +4,7 @@ export interface DirectoryConfig {
   readonly port: number;
   /** Number of mix layers; a node's layer must be in 1..layerCount. */
   readonly layerCount: number;
-  /** Where the directory key lives (`directory-key.json`, `directory.pub`): a volume, so a restart keeps it. */
+  /** Where the directory key (`directory-key.json`, `directory.pub`) and registrations (`registry.sqlite`) live: a volume, so a restart keeps them. */
   readonly dataDir: string;
   /** Epochs of this length counted from the Unix epoch (genesis 0): every service with the same length agrees. */
   readonly epochLengthMs: number;

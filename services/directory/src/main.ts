@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { cryptoReady } from '@mixlab/crypto';
 import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
-import { listenUntilSignalled, readConfigOrExit } from '@mixlab/service-kit';
+import { listenUntilSignalled, openStateOrExit, readConfigOrExit } from '@mixlab/service-kit';
 import { readDirectoryConfig } from './config.ts';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
 import { NodeRegistry } from './node-registry.ts';
+import { SqliteRegistryStore } from './registry-store.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfigOrExit('directory', () => readDirectoryConfig(process.env));
@@ -11,12 +13,22 @@ await cryptoReady();
 const key = await loadOrCreateDirectoryKey(config.dataDir);
 
 const registry = createServiceRegistry({ node: 'directory' });
-const nodes = new NodeRegistry({
-  layerCount: config.layerCount,
-  // Genesis at the Unix epoch: every service configured with the same length agrees on epoch numbers.
-  schedule: { genesisMs: 0, lengthMs: config.epochLengthMs },
-  livenessTimeoutMs: config.livenessTimeoutMs,
-  maxSkewMs: config.maxSkewMs,
+// Registrations on the data volume: a restarted directory serves the topology it knew at once.
+const registryFile = join(config.dataDir, 'registry.sqlite');
+const { nodes, store } = openStateOrExit('directory', () => {
+  const { store } = SqliteRegistryStore.open(registryFile);
+  const nodes = new NodeRegistry({
+    layerCount: config.layerCount,
+    // Genesis at the Unix epoch: every service configured with the same length agrees on epoch numbers.
+    schedule: { genesisMs: 0, lengthMs: config.epochLengthMs },
+    livenessTimeoutMs: config.livenessTimeoutMs,
+    maxSkewMs: config.maxSkewMs,
+    store,
+    // Accepted anyway: heartbeats renew every registration within seconds.
+    onStoreError: (error) =>
+      app.log.error({ err: error, registryFile }, 'a registration could not be saved; a restart may not know it'),
+  });
+  return { nodes, store };
 });
 const app = buildServer({
   nodes,
@@ -38,7 +50,13 @@ app.log.info(
   `directory public key ${key.publicKeyHex} (${origin}): it signs every topology; clients pin it and refuse ` +
     `topologies signed by any other key (CLI: --directory-key or MIXLAB_DIRECTORY_KEY; also in ${key.publicKeyPath})`,
 );
-await listenUntilSignalled(app, config.port);
+const { restored } = nodes;
+app.log.info(
+  { registryFile, nodes: restored.nodes, gateways: restored.gateways, alive: nodes.liveness() },
+  'registrations taken back from before the restart',
+);
+for (const node of restored.forgotten) app.log.info(node, 'stored registration forgotten');
+await listenUntilSignalled(app, config.port, () => store.close());
 app.log.info(
   {
     port: config.port,

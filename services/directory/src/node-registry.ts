@@ -1,7 +1,8 @@
 /**
- * The directory's state, pure and clock-injected: the latest verified descriptor of every
- * node (and when the directory last heard from it), the gateways, and the topology
- * document they make for the current epoch. Nothing here signs or does I/O.
+ * The directory's state, clock-injected: the latest verified descriptor of every node (and
+ * when the directory last heard from it), the gateways, and the topology document they make
+ * for the current epoch. Nothing here signs; the only I/O is through an optional store
+ * (registry-store.ts), which gets every accepted registration and gives them back at start.
  */
 import type { DirectoryNodeState, DirectoryRejectionReason } from '@mixlab/metrics';
 import {
@@ -19,6 +20,7 @@ import {
   topologyNodeFor,
   verifyDescriptor,
 } from '@mixlab/topology';
+import type { RegistryStore } from './registry-store.ts';
 
 export type RegistrationRejection = DirectoryRejectionReason;
 
@@ -52,6 +54,24 @@ export interface NodeRegistryOptions {
   readonly maxSkewMs: number;
   /** ms since the Unix epoch; injected in tests. */
   readonly now?: () => number;
+  /** Keeps registrations across restarts; without one they live in memory only. */
+  readonly store?: RegistryStore;
+  /** Called when the store fails to save a registration (which is still accepted, in memory); default: throw. */
+  readonly onStoreError?: (error: Error) => void;
+}
+
+/** A stored node the registry did not take back at start, and why. */
+export interface ForgottenNode {
+  readonly id: string;
+  readonly reason: 'schedule_changed' | 'silent_for_an_epoch' | RegistrationRejection;
+  readonly problem: string;
+}
+
+/** What a registry with a store took back at start. */
+export interface RestoredRegistry {
+  readonly nodes: number;
+  readonly gateways: number;
+  readonly forgotten: readonly ForgottenNode[];
 }
 
 /** Per layer (index 0 is layer 1), how many registered nodes are alive and dead. */
@@ -65,6 +85,10 @@ export class NodeRegistry {
   readonly now: () => number;
   readonly #nodes = new Map<string, RegisteredNode>();
   readonly #gateways = new Map<string, GatewayDescriptor>();
+  readonly #store: RegistryStore | undefined;
+  readonly #onStoreError: (error: Error) => void;
+  /** What was taken back from the store at construction (nothing without a store). */
+  readonly restored: RestoredRegistry;
 
   constructor(options: NodeRegistryOptions) {
     this.layerCount = options.layerCount;
@@ -72,7 +96,71 @@ export class NodeRegistry {
     this.livenessTimeoutMs = options.livenessTimeoutMs;
     this.maxSkewMs = options.maxSkewMs;
     this.now = options.now ?? Date.now;
+    this.#store = options.store;
+    this.#onStoreError =
+      options.onStoreError ??
+      ((error) => {
+        throw error;
+      });
     epochAt(this.now(), this.schedule); // fails fast on an invalid schedule or a clock before genesis
+    this.restored = this.#restore();
+  }
+
+  /**
+   * Takes back the stored registrations, each checked again as it was when accepted (its
+   * signature and the rules, at the time it was last heard from). Liveness applies as ever:
+   * a node silent beyond the timeout is registered but dead. Forgotten: every node when the
+   * epoch schedule changed (its key epochs meant other times), a node silent for longer than
+   * an epoch (as a restart forgot it before there was a store), one that no longer passes.
+   */
+  #restore(): RestoredRegistry {
+    if (!this.#store) return { nodes: 0, gateways: 0, forgotten: [] };
+    const saved = this.#store.load();
+    const nowMs = this.now();
+    const sameSchedule =
+      saved.schedule === undefined ||
+      (saved.schedule.genesisMs === this.schedule.genesisMs && saved.schedule.lengthMs === this.schedule.lengthMs);
+    const forgotten: ForgottenNode[] = [];
+    for (const { descriptor: value, lastSeenMs } of saved.nodes) {
+      const id = String((value as { id?: unknown } | null)?.id);
+      if (!sameSchedule) {
+        forgotten.push({
+          id,
+          reason: 'schedule_changed',
+          problem: `stored under epochs of ${saved.schedule?.lengthMs} ms, now ${this.schedule.lengthMs} ms`,
+        });
+        continue;
+      }
+      if (nowMs - lastSeenMs > this.schedule.lengthMs) {
+        forgotten.push({ id, reason: 'silent_for_an_epoch', problem: `last heard from ${nowMs - lastSeenMs} ms ago` });
+        continue;
+      }
+      const verdict = verifyDescriptor(value, {
+        nowMs: lastSeenMs,
+        maxSkewMs: this.maxSkewMs,
+        layerCount: this.layerCount,
+        epoch: epochAt(lastSeenMs, this.schedule),
+      });
+      if (!verdict.ok) forgotten.push({ id, reason: verdict.reason, problem: verdict.problem });
+      else this.#nodes.set(verdict.descriptor.id, { descriptor: verdict.descriptor, lastSeenMs });
+    }
+    for (const gateway of saved.gateways) {
+      if (gatewayProblems(gateway).length === 0) this.#gateways.set(gateway.id, gateway);
+    }
+    this.#store.restart(
+      this.schedule,
+      forgotten.map((node) => node.id),
+    );
+    return { nodes: this.#nodes.size, gateways: this.#gateways.size, forgotten };
+  }
+
+  #save(write: (store: RegistryStore) => void): void {
+    if (!this.#store) return;
+    try {
+      write(this.#store);
+    } catch (error) {
+      this.#onStoreError(error as Error);
+    }
   }
 
   /** The epoch now. */
@@ -119,7 +207,9 @@ export class NodeRegistry {
         };
       }
     }
-    this.#nodes.set(descriptor.id, { descriptor, lastSeenMs: nowMs });
+    const registered = { descriptor, lastSeenMs: nowMs };
+    this.#nodes.set(descriptor.id, registered);
+    this.#save((store) => store.saveNode(registered));
     return {
       ok: true,
       replaced: stored !== undefined,
@@ -134,7 +224,9 @@ export class NodeRegistry {
     const problems = gatewayProblems(descriptor);
     if (problems.length > 0) return { ok: false, problems };
     const replaced = this.#gateways.has(descriptor.id);
-    this.#gateways.set(descriptor.id, { id: descriptor.id, url: descriptor.url });
+    const gateway = { id: descriptor.id, url: descriptor.url };
+    this.#gateways.set(descriptor.id, gateway);
+    this.#save((store) => store.saveGateway(gateway));
     return { ok: true, replaced };
   }
 

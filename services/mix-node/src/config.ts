@@ -1,4 +1,5 @@
-import { availableParallelism, hostname, networkInterfaces } from 'node:os';
+import { BlockList, isIPv4 } from 'node:net';
+import { availableParallelism, hostname, type NetworkInterfaceInfo, networkInterfaces } from 'node:os';
 import { parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import { PACKET_FORMAT_NAMES, type PacketFormatName } from '@mixlab/packet';
 import {
@@ -11,6 +12,7 @@ import {
   envOptionalInt,
   envPattern,
   envString,
+  envTapAddress,
   envUrl,
   type LogLevel,
 } from '@mixlab/service-kit';
@@ -24,7 +26,7 @@ export interface MixNodeConfig {
   /** URL other nodes and the gateway use to reach this node. */
   readonly advertisedUrl: string;
   readonly directoryUrl: string;
-  /** Where the identity key is kept: `${dataDir}/${nodeId}/identity.json` (a volume, so a restart keeps it). */
+  /** Where the identity key and mixing keys are kept: `${dataDir}/${nodeId}/` (a volume, so a restart keeps them). */
   readonly dataDir: string;
   /** Epoch length (genesis 0, as the directory's): mixing keys rotate at every boundary. */
   readonly epochLengthMs: number;
@@ -53,14 +55,37 @@ export interface MixNodeConfig {
   /** A loop not back after this long counts as lost. */
   readonly loopTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The anonymity observer's tap (host:port), told of every request this node sends; none when unset. */
+  readonly tapAddress: string | undefined;
 }
 
-/** This host's first external IPv4 address (what other containers reach), else its host name. */
-function ownAddress(): string {
-  const external = Object.values(networkInterfaces())
+type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/**
+ * The address other nodes reach this host at: its first external IPv4 address, else its
+ * host name. With `subnet` (CIDR), the first one inside it: a swarm task has several
+ * interfaces (overlay, docker_gwbridge, ingress) and only the overlay's is reachable from
+ * other tasks, in no fixed order.
+ */
+export function advertisedAddress(interfaces: Interfaces, host: string, subnet?: string): string {
+  const addresses = Object.values(interfaces)
     .flat()
-    .find((address) => address?.family === 'IPv4' && !address.internal);
-  return external?.address ?? hostname();
+    .flatMap((address) => (address?.family === 'IPv4' && !address.internal ? [address.address] : []));
+  if (subnet === undefined) return addresses[0] ?? host;
+  const [network, bits] = subnet.split('/');
+  const prefix = Number(bits);
+  if (network === undefined || !isIPv4(network) || !/^\d{1,2}$/.test(bits ?? '') || prefix > 32) {
+    throw new ConfigError(`ADVERTISED_SUBNET must be an IPv4 CIDR such as 10.231.0.0/16, got "${subnet}"`);
+  }
+  const inside = new BlockList();
+  inside.addSubnet(network, prefix, 'ipv4');
+  const address = addresses.find((candidate) => inside.check(candidate, 'ipv4'));
+  if (address === undefined) {
+    throw new ConfigError(
+      `ADVERTISED_SUBNET ${subnet}: no interface of this host has an address in it (found ${addresses.join(', ') || 'none'})`,
+    );
+  }
+  return address;
 }
 
 export function readConfig(env: Env): MixNodeConfig {
@@ -73,7 +98,7 @@ export function readConfig(env: Env): MixNodeConfig {
     port,
     nodeId,
     layer,
-    advertisedUrl: envUrl(env, 'ADVERTISED_URL', `http://${ownAddress()}:${port}`),
+    advertisedUrl: readAdvertisedUrl(env, port),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
     dataDir: envString(env, 'DATA_DIR', '/data'),
     epochLengthMs,
@@ -90,7 +115,15 @@ export function readConfig(env: Env): MixNodeConfig {
     loopRate: envNumber(env, 'LOOP_RATE', 0, 0, 1000),
     loopTimeoutMs: envInt(env, 'LOOP_TIMEOUT_MS', 30_000, 100, 3_600_000),
     logLevel: envLogLevel(env),
+    tapAddress: envTapAddress(env),
   };
+}
+
+/** ADVERTISED_URL, else this host's address (in ADVERTISED_SUBNET when set) and port. */
+function readAdvertisedUrl(env: Env, port: number): string {
+  if (env.ADVERTISED_URL?.trim()) return envUrl(env, 'ADVERTISED_URL');
+  const subnet = env.ADVERTISED_SUBNET?.trim() || undefined;
+  return `http://${advertisedAddress(networkInterfaces(), hostname(), subnet)}:${port}`;
 }
 
 const DEFAULT_STRATEGY = 'threshold:n=10';

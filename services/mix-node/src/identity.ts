@@ -16,7 +16,7 @@ export function loadOrCreateIdentity(path: string): Promise<LoadedKeyFile<'ed255
   return loadOrCreateKeyFile(path, 'ed25519', {
     name: 'node identity key',
     ifReplaced:
-      'the directory refuses a new identity under this node id as conflicting until the directory restarts; ' +
-      'or give the node a new NODE_ID',
+      'the directory refuses a new identity under this node id as conflicting until it forgets the old one ' +
+      '(an epoch after the node was last heard from, at its next restart); or give the node a new NODE_ID',
   });
 }

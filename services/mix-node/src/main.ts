@@ -4,11 +4,14 @@ import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
+  FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
   listenUntilSignalled,
+  openStateOrExit,
   type Registration,
   readConfigOrExit,
+  serviceTap,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -17,6 +20,7 @@ import { identityPath, loadOrCreateIdentity } from './identity.ts';
 import { keyLifetimeMs } from './key-schedule.ts';
 import { LoopCover, topologyForEpoch } from './loop-cover.ts';
 import { MixNode, type PooledPacket } from './mix-node.ts';
+import { mixingKeysPath, SqliteMixingKeyStore } from './mixing-key-store.ts';
 import { MixingKeys } from './mixing-keys.ts';
 import { nextHops } from './next-hop.ts';
 import { createPeeler, measurePeelRate } from './peeler.ts';
@@ -34,7 +38,13 @@ const keySchedule = {
   graceMs: config.keyGraceMs,
   nextKeyWindowMs: config.nextKeyWindowMs,
 };
-const mixingKeys = new MixingKeys(keySchedule, wallClock);
+// Kept next to it, so a restarted node still opens packets wrapped to the keys it published.
+const mixingKeyFile = mixingKeysPath(config.dataDir, config.nodeId);
+const { mixingKeys, keyStore, keyFile } = openStateOrExit('mix-node', () => {
+  const { store, opened } = SqliteMixingKeyStore.open(mixingKeyFile);
+  const keys = new MixingKeys(keySchedule, wallClock, { store });
+  return { mixingKeys: keys, keyStore: store, keyFile: opened };
+});
 // Each epoch's replay filter holds what one key can open over its life at full speed: no
 // sender gets more packets than that past the MAC, so flooding cannot push the
 // false-positive rate past the stated one.
@@ -53,12 +63,16 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
-const sender = new FrameSender({ connections: 8, attempts: 3, timeoutMs: 10_000 });
+// The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
+const tap = serviceTap(config.tapAddress, config.advertisedUrl);
+const sender = new FrameSender({ ...FORWARDING_SENDER, tap });
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
   maxAgeMs: Math.min(30_000, Math.floor(config.epochLengthMs / 4)),
   refetchAfterMs: 1_000,
+  // Refreshed in the background: no batch waits for the directory at every refresh.
+  serveStaleMs: 30_000,
 });
 const peeler = createPeeler(
   { format: config.packetFormat, keys: mixingKeys.keySet(), replay: replaySize, maxPacketBytes: config.maxPacketBytes },
@@ -121,6 +135,8 @@ await listenUntilSignalled(app, config.port, async () => {
   const dropped = await node.stop();
   if (dropped > 0) app.log.warn({ dropped }, 'packets still pooled at shutdown were dropped');
   await Promise.all([sender.close(), peeler.close()]);
+  keyStore.close();
+  tap?.close();
 });
 app.log.info(
   {
@@ -144,9 +160,13 @@ app.log.info(
       bytes: replaySize.bits / 8,
       hashes: replaySize.hashes,
     },
+    mixingKeyFile,
+    mixingKeysRestored: mixingKeys.restored,
   },
   'mix node listening',
 );
+if (keyFile.permissionsTightened)
+  app.log.warn({ mixingKeyFile }, 'the mixing key file was readable by others; its mode is now 0600');
 if (identity.permissionsTightened)
   app.log.warn({ identityFile }, 'the identity key file was readable by others; its mode is now 0600');
 if (identity.legacy)
@@ -158,7 +178,13 @@ if (identity.legacy)
 // Rotate at every boundary and grace expiry; publish the new keys right away.
 mixingKeys.start((change) => {
   node.setKeys(mixingKeys.keySet());
-  app.log.info({ epoch: mixingKeys.current, ...change }, 'mixing keys changed');
+  const { saveError, ...changed } = change;
+  app.log.info({ epoch: mixingKeys.current, ...changed }, 'mixing keys changed');
+  if (saveError)
+    app.log.error(
+      { err: saveError, mixingKeyFile, epochs: change.added },
+      'new mixing keys could not be saved: they are used, but a restart before they expire makes packets wrapped to them unopenable',
+    );
   if (change.rotated) registration?.refresh();
 });
 

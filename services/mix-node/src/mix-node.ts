@@ -117,7 +117,9 @@ export class MixNode {
    * the peer (a tagged packet's fate at the exit would tell a tagging attacker everything).
    */
   async receive(packets: readonly Uint8Array[]): Promise<{ accepted: number; rejected: Rejection[] }> {
+    const peelStarted = this.#deps.clock.now();
     const results = await this.#peel(packets);
+    this.#deps.metrics.stage.observe({ stage: 'hop_peel' }, (this.#deps.clock.now() - peelStarted) / 1000);
     const rejected: Rejection[] = [];
     let accepted = 0;
     for (const [index, result] of results.entries()) {
@@ -181,7 +183,11 @@ export class MixNode {
     const strategy = this.#pool.name;
     this.#deps.metrics.batchSize.observe({ strategy }, batch.length);
     const now = this.#deps.clock.now();
-    for (const packet of batch) this.#deps.metrics.mixingDelay.observe({ strategy }, (now - packet.arrivedAt) / 1000);
+    for (const packet of batch) {
+      const waited = (now - packet.arrivedAt) / 1000;
+      this.#deps.metrics.mixingDelay.observe({ strategy }, waited);
+      this.#deps.metrics.stage.observe({ stage: 'hop_queue' }, waited);
+    }
     this.#updateGauges();
     const sending = this.#forward(batch).finally(() => this.#inflight.delete(sending));
     this.#inflight.add(sending);
@@ -204,7 +210,12 @@ export class MixNode {
         });
       }
     }
+    if (outgoing.length === 0) return;
+    const started = this.#deps.clock.now();
     await this.#forwarder.forward(outgoing);
+    // A batch goes one way: on to the next layer, or (at an exit) out to gateways.
+    const stage = outgoing[0]?.kind === 'node' ? 'hop_forward' : 'exit_delivery';
+    this.#deps.metrics.stage.observe({ stage }, (this.#deps.clock.now() - started) / 1000);
   }
 
   #updateGauges(): void {

@@ -2,8 +2,10 @@
  * The node's X25519 mixing key pairs, one per epoch, kept in step with the key
  * schedule (key-schedule.ts): a fresh pair for each epoch when it becomes the next (or
  * current) one, kept as previous during the grace period, then dropped and forgotten.
- * Keys live in memory only: a restarted node makes and publishes new ones.
- * `start` re-checks at every change time.
+ * With a store (mixing-key-store.ts) every new pair is kept on disk before it is used and
+ * every dropped one is deleted there, and a restarted node takes back the pairs of the epochs
+ * it still holds instead of making new ones, so packets wrapped to them before the restart
+ * still open. `start` re-checks at every change time.
  */
 import { generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
 import type { Clock } from '@mixlab/runtime';
@@ -17,6 +19,7 @@ import {
   peelableEpochs,
   peelOrder,
 } from './key-schedule.ts';
+import type { MixingKeyStore } from './mixing-key-store.ts';
 
 /** The keys a peeler opens packets with: the current epoch's and the others the schedule lets peel now. */
 export interface MixingKeySet {
@@ -32,6 +35,14 @@ export interface KeyChange {
   readonly dropped: readonly number[];
   /** True when the next epoch's key began to peel (its window opened). */
   readonly nextKeyOpened: boolean;
+  /** Set when the store could not save the change: the keys are used anyway, but a restart would lose them. */
+  readonly saveError?: Error;
+}
+
+export interface MixingKeysOptions {
+  readonly generate?: () => KeyPair;
+  /** Where the pairs are kept across restarts; without one they live in memory only. */
+  readonly store?: MixingKeyStore;
 }
 
 export class MixingKeys {
@@ -39,19 +50,33 @@ export class MixingKeys {
   /** A wall clock (ms since the Unix epoch, like the directory's epochs). */
   readonly #clock: Clock;
   readonly #generate: () => KeyPair;
+  readonly #store: MixingKeyStore | undefined;
   readonly #pairs = new Map<number, KeyPair>();
   #held: HeldKeyEpochs;
   #peelable: number[];
   #cancel: (() => void) | undefined;
+  /** The epochs whose pairs were taken back from the store at construction, in peel order. */
+  readonly restored: readonly number[];
 
-  constructor(schedule: KeySchedule, clock: Clock, generate: () => KeyPair = generateKeyPair) {
+  /** Takes back the stored pairs of the epochs held now, makes the missing current and next ones, deletes the rest. */
+  constructor(schedule: KeySchedule, clock: Clock, options: MixingKeysOptions = {}) {
     checkKeySchedule(schedule);
     this.#schedule = schedule;
     this.#clock = clock;
-    this.#generate = generate;
+    this.#generate = options.generate ?? generateKeyPair;
+    this.#store = options.store;
     this.#held = heldKeyEpochs(clock.now(), schedule);
     this.#peelable = peelableEpochs(clock.now(), schedule);
-    for (const epoch of [this.#held.current, this.#held.next]) this.#pairs.set(epoch, generate());
+    const kept = this.#store?.load() ?? new Map<number, KeyPair>();
+    const wanted = peelOrder(this.#held);
+    this.restored = wanted.filter((epoch) => kept.has(epoch));
+    for (const epoch of this.restored) this.#pairs.set(epoch, kept.get(epoch) as KeyPair);
+    const added = this.#makeMissing();
+    this.#store?.save(
+      added,
+      [...kept.keys()].filter((epoch) => !wanted.includes(epoch)),
+    );
+    for (const [epoch, pair] of added) this.#pairs.set(epoch, pair);
   }
 
   get current(): number {
@@ -83,16 +108,28 @@ export class MixingKeys {
     const peelable = peelableEpochs(now, this.#schedule);
     const nextKeyOpened = peelable.includes(held.next) && !this.#peelable.includes(held.next);
     const wanted = new Set(peelOrder(held));
-    // Only current and next keys are ever made: a previous key nobody was given is useless.
-    const added = [held.current, held.next].filter((epoch) => !this.#pairs.has(epoch));
     const dropped = [...this.#pairs.keys()].filter((epoch) => !wanted.has(epoch)).sort((a, b) => a - b);
     const rotated = held.current !== this.#held.current;
     this.#held = held;
     this.#peelable = peelable;
-    if (!rotated && !nextKeyOpened && added.length === 0 && dropped.length === 0) return undefined;
+    const added = this.#makeMissing();
+    if (!rotated && !nextKeyOpened && added.size === 0 && dropped.length === 0) return undefined;
+    let saveError: Error | undefined;
+    try {
+      this.#store?.save(added, dropped);
+    } catch (error) {
+      saveError = error as Error;
+    }
     for (const epoch of dropped) this.#pairs.delete(epoch);
-    for (const epoch of added) this.#pairs.set(epoch, this.#generate());
-    return { rotated, added, dropped, nextKeyOpened };
+    for (const [epoch, pair] of added) this.#pairs.set(epoch, pair);
+    const change = { rotated, added: [...added.keys()], dropped, nextKeyOpened };
+    return saveError ? { ...change, saveError } : change;
+  }
+
+  /** New pairs for the current and next epochs that have none. Only these are ever made: a previous key nobody was given is useless. */
+  #makeMissing(): Map<number, KeyPair> {
+    const missing = [this.#held.current, this.#held.next].filter((epoch) => !this.#pairs.has(epoch));
+    return new Map(missing.map((epoch) => [epoch, this.#generate()]));
   }
 
   /** Updates at every change time from now on, calling `onChange` after each change. */

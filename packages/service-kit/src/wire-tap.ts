@@ -1,0 +1,191 @@
+/**
+ * The wire tap: what a service reports to the anonymity observer each time it puts a request
+ * on a link (or, at the gateway, takes one from a client). A datagram carries exactly what a
+ * packet capture of that link shows (when, which endpoint to which, bytes, packets) and can
+ * carry nothing else: the encoder takes only those five values, and the decoder refuses a
+ * datagram with any other field. Fire and forget over UDP: a tap never blocks, delays or
+ * fails the data path, and nothing is sent unless a tap address is configured.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { WireEvent } from '@mixlab/anonymity';
+import { ConfigError, type Env } from './env.ts';
+
+/** An endpoint as a tap names it: host:port (an address, or a name the directory publishes). */
+const ENDPOINT = /^[A-Za-z0-9._:[\]-]{1,100}$/;
+/** The longest datagram a tap sends or the observer reads. */
+export const MAX_TAP_DATAGRAM_BYTES = 512;
+/** The only fields a tap datagram has, in its order. */
+export const TAP_FIELDS = ['atMs', 'from', 'to', 'bytes', 'packets'] as const;
+
+/** A datagram the observer cannot take; the message says why. */
+export class TapDatagramError extends Error {
+  override readonly name = 'TapDatagramError';
+}
+
+/** The datagram for one wire event; built from the five values alone, so it cannot carry more. */
+export function encodeTapEvent(atMs: number, from: string, to: string, bytes: number, packets: number): Buffer {
+  return Buffer.from(JSON.stringify({ atMs, from, to, bytes, packets }));
+}
+
+/** Reads a tap datagram; throws TapDatagramError on anything but exactly the five fields, well formed. */
+export function decodeTapEvent(datagram: Uint8Array): WireEvent {
+  if (datagram.length > MAX_TAP_DATAGRAM_BYTES) {
+    throw new TapDatagramError(`datagram of ${datagram.length} bytes exceeds ${MAX_TAP_DATAGRAM_BYTES}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(datagram).toString('utf8'));
+  } catch {
+    throw new TapDatagramError('datagram is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TapDatagramError('datagram is not a JSON object');
+  }
+  const keys = Object.keys(value);
+  const extra = keys.filter((key) => !(TAP_FIELDS as readonly string[]).includes(key));
+  if (extra.length > 0) throw new TapDatagramError(`datagram has fields a tap cannot see: ${extra.join(', ')}`);
+  const missing = TAP_FIELDS.filter((key) => !keys.includes(key));
+  if (missing.length > 0) throw new TapDatagramError(`datagram lacks ${missing.join(', ')}`);
+  const { atMs, from, to, bytes, packets } = value as Record<string, unknown>;
+  if (typeof atMs !== 'number' || !(Number.isFinite(atMs) && atMs >= 0)) {
+    throw new TapDatagramError('atMs must be a time in ms >= 0');
+  }
+  for (const [name, endpoint] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (typeof endpoint !== 'string' || !ENDPOINT.test(endpoint)) {
+      throw new TapDatagramError(`${name} must be an endpoint host:port`);
+    }
+  }
+  for (const [name, count] of [
+    ['bytes', bytes],
+    ['packets', packets],
+  ] as const) {
+    if (typeof count !== 'number' || !(Number.isSafeInteger(count) && count >= 0)) {
+      throw new TapDatagramError(`${name} must be a whole number >= 0`);
+    }
+  }
+  return { atMs, from: from as string, to: to as string, bytes: bytes as number, packets: packets as number };
+}
+
+/** `host:port` of a URL, as a tap names the endpoint it reaches (the port made explicit). */
+export function endpointOf(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
+  return `${parsed.hostname}:${port}`;
+}
+
+/** `address:port` of a TCP peer, as a tap on that connection names it. */
+export function peerEndpoint(address: string | undefined, port: number | undefined): string {
+  const host = address?.startsWith('::ffff:') ? address.slice(7) : (address ?? 'unknown');
+  return `${host.includes(':') ? `[${host}]` : host}:${port ?? 0}`;
+}
+
+/** TAP_ADDRESS, the observer's tap as host:port; undefined (no tap) when unset. */
+export function envTapAddress(env: Env): string | undefined {
+  const value = env.TAP_ADDRESS?.trim();
+  if (!value) return undefined;
+  if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(value)) throw new ConfigError(`TAP_ADDRESS must be host:port, got "${value}"`);
+  return value;
+}
+
+/** Where a service reports what it puts on the wire. */
+export interface WireTap {
+  /** This service sent `packets` packets in `bytes` bytes to `to` (an endpoint). */
+  sent(to: string, bytes: number, packets: number): void;
+  /** This service received them from `from` (a client's connection). */
+  received(from: string, bytes: number, packets: number): void;
+}
+
+export interface UdpWireTapOptions {
+  /** The observer's tap address, `host:port`. */
+  readonly target: string;
+  /** This service's own endpoint, as others reach it (host:port of its advertised URL). */
+  readonly self: string;
+  /** Wall-clock ms (shared by every container of the host), fractional where the clock allows. */
+  readonly now: () => number;
+}
+
+/**
+ * A service's tap, named by its advertised URL (as the directory publishes it) and stamped
+ * with the wall clock every container shares; none when `address` (TAP_ADDRESS) is unset.
+ */
+export function serviceTap(address: string | undefined, advertisedUrl: string): UdpWireTap | undefined {
+  return address === undefined
+    ? undefined
+    : new UdpWireTap({ target: address, self: endpointOf(advertisedUrl), now: Date.now });
+}
+
+/** How long a tap keeps the observer's address before it looks the name up again (it may restart elsewhere). */
+const RESOLVE_EVERY_MS = 10_000;
+
+/** Sends each event as one UDP datagram; errors are ignored (the tap is best effort by design). */
+export class UdpWireTap implements WireTap {
+  readonly #socket: Socket;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #self: string;
+  readonly #now: () => number;
+  /** The target's address, looked up at most every RESOLVE_EVERY_MS (no DNS query per datagram). */
+  #address: string | undefined;
+  #resolvedAt = Number.NEGATIVE_INFINITY;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: UdpWireTapOptions) {
+    const { hostname, port } = new URL(`udp://${options.target}`);
+    if (!hostname || !port) throw new RangeError(`a tap target is host:port, got "${options.target}"`);
+    this.#host = hostname.replace(/^\[|\]$/g, '');
+    this.#port = Number(port);
+    this.#self = options.self;
+    this.#now = options.now;
+    this.#socket = createSocket(this.#host.includes(':') ? 'udp6' : 'udp4');
+    this.#socket.on('error', () => {});
+    this.#socket.unref();
+    // Looked up now, not at the first event: the first packets a service sends are tapped too.
+    if (isIP(this.#host)) this.#address = this.#host;
+    else this.#resolve();
+  }
+
+  sent(to: string, bytes: number, packets: number): void {
+    this.#send(encodeTapEvent(this.#now(), this.#self, to, bytes, packets));
+  }
+
+  received(from: string, bytes: number, packets: number): void {
+    this.#send(encodeTapEvent(this.#now(), from, this.#self, bytes, packets));
+  }
+
+  #send(datagram: Buffer): void {
+    const stale = this.#retry === undefined && performance.now() - this.#resolvedAt > RESOLVE_EVERY_MS;
+    if (stale && !isIP(this.#host)) this.#resolve();
+    // Until the first look-up answers, events are not sent: a tap loses, it never waits.
+    if (this.#address !== undefined) this.#socket.send(datagram, this.#port, this.#address, () => {});
+  }
+
+  /** Looks the target up; until it answers (the observer may start after this service), again every second. */
+  #resolve(): void {
+    if (this.#closed) return;
+    this.#resolvedAt = performance.now();
+    lookup(this.#host, { family: 4 }).then(
+      ({ address }) => {
+        this.#address = address;
+      },
+      () => {
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.#resolve();
+        }, 1_000);
+        this.#retry.unref();
+      },
+    );
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#socket.close();
+  }
+}
