@@ -61,17 +61,23 @@ export async function containerNetworks(id: string): Promise<{ network: string; 
 }
 
 /**
- * The service's own node process inside a container run with `init: true`: PID 1 is
- * docker-init, the service is its child (ppid 1). Health checks and `docker exec` also run
- * `node`, but as children of the runtime (ppid 0), so they are not taken for it.
+ * The service's process inside a container run with `init: true`: PID 1 is docker-init, the
+ * service is its only child (ppid 1). Health checks and `docker exec` run as children of the
+ * runtime (ppid 0), so they are not taken for it. (Not by name: Node 24 names its main thread
+ * MainThread, and that is the process's comm.)
  */
-export async function serviceProcess(id: string): Promise<number> {
+export async function serviceProcess(id: string): Promise<{ pid: number; command: string }> {
   const script =
     'for d in /proc/[0-9]*; do read -r pid comm state ppid rest < "$d/stat" 2>/dev/null || continue; ' +
-    '[ "$comm" = "(node)" ] && [ "$ppid" = 1 ] && echo "$pid"; done; true';
-  const pids = (await docker('exec', id, 'sh', '-c', script)).split('\n').filter(Boolean).map(Number);
-  if (pids.length !== 1) throw new Error(`expected one node process under docker-init in ${id}, found ${pids.length}`);
-  return pids[0] as number;
+    '[ "$ppid" = 1 ] && echo "$pid $(tr "\\0" " " < "$d/cmdline")"; done; true';
+  const children = (await docker('exec', id, 'sh', '-c', script)).split('\n').filter(Boolean);
+  if (children.length !== 1) {
+    throw new Error(
+      `expected one process under docker-init in ${id}, found ${children.length}: ${children.join('; ')}`,
+    );
+  }
+  const [pid, ...command] = (children[0] as string).split(' ');
+  return { pid: Number(pid), command: command.join(' ').trim() };
 }
 
 /** `tc` in the network namespace of the container's init process (from the host). */

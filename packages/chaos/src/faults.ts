@@ -78,12 +78,12 @@ export function crashProcess(container: string): Fault {
   return {
     name: `node process of ${container} killed (kill -9)`,
     container,
-    how: `docker exec ${container} kill -9 <pid of node under docker-init>`,
+    how: `docker exec ${container} kill -9 <pid of the process under docker-init>`,
     holdMs: 0,
     inject: async ({ id }) => {
-      const pid = await serviceProcess(id);
+      const { pid, command } = await serviceProcess(id);
       await docker('exec', id, 'kill', '-9', String(pid));
-      return [`killed pid ${pid} in the container`];
+      return [`killed pid ${pid} (${command}) in the container`];
     },
   };
 }
