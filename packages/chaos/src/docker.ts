@@ -1,7 +1,7 @@
 /**
  * The Docker CLI, as the faults use it: every fault is a command an operator could type
- * (docker kill, restart, pause, network disconnect; tc netem in the container's network
- * namespace through nsenter, which needs root on the host and iproute2 there).
+ * (docker kill, restart, pause, network disconnect; tc and iptables in the container's network
+ * namespace through nsenter, which needs root on the host, iproute2 and iptables there).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

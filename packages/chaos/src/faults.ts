@@ -1,6 +1,6 @@
 /**
  * The faults, each as Docker would see an operator or a crash cause it. A fault starts with
- * `inject`; a fault that lasts (pause, disconnect, netem) ends with `heal` after `holdMs`.
+ * `inject`; a fault that lasts (pause, disconnect, a slow or lossy link) ends with `heal` after `holdMs`.
  * Nothing here waits for the service to come back: the traffic measures that.
  */
 import {
@@ -9,6 +9,7 @@ import {
   containerState,
   docker,
   serviceProcess,
+  sh,
   tcInContainer,
 } from './docker.ts';
 
@@ -135,23 +136,52 @@ export function disconnect(container: string, holdMs: number): Fault {
   };
 }
 
-/** netem on the container's interface (its egress: everything it sends) for `holdMs`. */
-export function netem(name: string, container: string, spec: string, holdMs: number): Fault {
+/**
+ * A slow link: tc's token bucket (tbf) on the container's interface, so everything it sends
+ * leaves at `rate` and queues behind (up to `latency`). netem would be the usual tool, but
+ * kernels without sch_netem (this machine's Firecracker kernel) refuse it; tbf is everywhere.
+ */
+export function slowLink(container: string, tbf: string, holdMs: number): Fault {
   let device = 'eth0';
   return {
-    name: `${container}: ${name} (${spec}) ${holdMs / 1000} s`,
+    name: `${container}: slow link (tbf ${tbf}) ${holdMs / 1000} s`,
     container,
-    how: `nsenter -t <pid> -n tc qdisc add dev <eth> root netem ${spec}; ${holdMs / 1000} s; tc qdisc del dev <eth> root`,
+    how: `nsenter -t <pid> -n tc qdisc add dev <eth> root tbf ${tbf}; ${holdMs / 1000} s; tc qdisc del dev <eth> root`,
     holdMs,
     inject: async ({ id }) => {
       const { pid } = await containerState(id);
       device = await containerInterface(pid);
-      await tcInContainer(pid, 'qdisc', 'add', 'dev', device, 'root', 'netem', ...spec.split(' '));
+      await tcInContainer(pid, 'qdisc', 'add', 'dev', device, 'root', 'tbf', ...tbf.split(' '));
       return [`on ${device}`];
     },
     heal: async ({ id }) => {
       const { pid } = await containerState(id);
       await tcInContainer(pid, 'qdisc', 'del', 'dev', device, 'root');
+      return [];
+    },
+  };
+}
+
+/**
+ * A lossy link: every IP packet the container sends is dropped with `probability` (iptables'
+ * statistic match in its namespace; netem's loss needs sch_netem, see slowLink). TCP retransmits
+ * underneath, so HTTP sees delay rather than loss.
+ */
+export function lossyLink(container: string, probability: number, holdMs: number): Fault {
+  const rule = ['OUTPUT', '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP'];
+  return {
+    name: `${container}: lossy link (${probability * 100}% of packets dropped) ${holdMs / 1000} s`,
+    container,
+    how: `nsenter -t <pid> -n iptables -I ${rule.join(' ')}; ${holdMs / 1000} s; iptables -D ...`,
+    holdMs,
+    inject: async ({ id }) => {
+      const { pid } = await containerState(id);
+      await sh('nsenter', '-t', String(pid), '-n', 'iptables', '-I', ...rule);
+      return [];
+    },
+    heal: async ({ id }) => {
+      const { pid } = await containerState(id);
+      await sh('nsenter', '-t', String(pid), '-n', 'iptables', '-D', ...rule);
       return [];
     },
   };

@@ -1,5 +1,5 @@
 /** The chaos run's plan: the cascades, the faults on each, and the traffic around every fault. */
-import { crashProcess, disconnect, dockerKill, type Fault, netem, pause, restart } from './faults.ts';
+import { crashProcess, disconnect, dockerKill, type Fault, lossyLink, pause, restart, slowLink } from './faults.ts';
 import type { ScenarioSettings } from './scenario.ts';
 
 /** Short mixing delays, so a message's round trip is about a second and faults dominate. */
@@ -51,8 +51,9 @@ export const CASCADE_PLANS: readonly CascadePlan[] = [
     faults: [
       pause('mix-layer-2-1', HOLD_MS),
       disconnect('mix-layer-2-1', HOLD_MS),
-      netem('slow link', 'mix-layer-2-1', 'delay 500ms 100ms', 20_000),
-      netem('lossy link', 'mix-layer-2-1', 'loss 30%', 20_000),
+      // About 6 packets of 2.6 kB a second: each waits ~170 ms to leave, and more in a batch's queue.
+      slowLink('mix-layer-2-1', 'rate 128kbit burst 16kbit latency 5s', 20_000),
+      lossyLink('mix-layer-2-1', 0.3, 20_000),
       crashProcess('mix-layer-2-1'),
     ],
   },
