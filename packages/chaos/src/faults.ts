@@ -83,7 +83,8 @@ export function crashProcess(container: string): Fault {
     holdMs: 0,
     inject: async ({ id }) => {
       const { pid, command } = await serviceProcess(id);
-      await docker('exec', id, 'kill', '-9', String(pid));
+      // The shell's kill: the slim image has no kill binary.
+      await docker('exec', id, 'sh', '-c', `kill -9 ${pid}`);
       return [`killed pid ${pid} (${command}) in the container`];
     },
   };
