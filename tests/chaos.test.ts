@@ -38,11 +38,7 @@ describe('faults lose nothing', { timeout: 420_000 }, () => {
       const result = await runScenario(cascade as Cascade, fault, SHORT, 3, () => {});
       const o = result.outcome;
       const seen = JSON.stringify({ ...o, notes: result.notes, metrics: result.metrics, errors: result.errors });
-      assert.deepEqual(
-        result.errors.filter((e) => e.startsWith('scenario failed')),
-        [],
-        `the fault was injected: ${seen}`,
-      );
+      assert.ok(result.injected, `the fault was injected: ${seen}`);
       assert.ok(o.sent > 40, `traffic ran: ${seen}`);
       assert.equal(o.lost, 0, `acknowledged but never delivered: ${seen}`);
       assert.equal(o.undelivered, 0, `sent but not delivered by the end of the retries: ${seen}`);

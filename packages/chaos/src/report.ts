@@ -46,7 +46,7 @@ export function renderChaos(run: ChaosRun): string {
     for (const r of cascade.results) {
       const o = r.outcome;
       lines.push(
-        `| ${r.fault} | ${o.sent} | ${o.refused} | ${o.acknowledged} | ${o.delivered} | ${o.duplicated} | **${o.lost}** | ${o.gaveUp} | ${o.undelivered} | ${o.failedRetransmissions} | ${seconds(o.ackBeforeP50Ms)} | ${seconds(o.recoveryMs)} | ${seconds(r.healthyAfterMs)} |`,
+        `| ${r.injected ? r.fault : `${r.fault} (**broke off**, see below)`} | ${o.sent} | ${o.refused} | ${o.acknowledged} | ${o.delivered} | ${o.duplicated} | **${o.lost}** | ${o.gaveUp} | ${o.undelivered} | ${o.failedRetransmissions} | ${seconds(o.ackBeforeP50Ms)} | ${seconds(o.recoveryMs)} | ${seconds(r.healthyAfterMs)} |`,
       );
     }
     lines.push('', 'What showed it:', '');

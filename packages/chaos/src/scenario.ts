@@ -29,6 +29,8 @@ export interface ScenarioResult {
   readonly notes: string[];
   /** The cascade healthy again, from the fault's start (containers healthy, every node alive in the directory). */
   readonly healthyAfterMs: number | null;
+  /** False when the fault could not be injected (or the scenario broke off): its row measures nothing. */
+  readonly injected: boolean;
   readonly errors: string[];
 }
 
@@ -109,6 +111,7 @@ export async function runScenario(
     metrics: await faultMetrics(cascade.prometheusUrl, windowSeconds),
     notes,
     healthyAfterMs: healthyAt === undefined ? null : healthyAt - faultAt,
+    injected: errors.length === 0,
     errors: [...errors, ...new Set(traffic.counts.errors)].slice(0, 10),
   };
 }
