@@ -5,13 +5,22 @@
  * docs/experiments/chaos.md (table, the metrics that showed each fault, the raw JSON).
  *
  *   npm run chaos [-- --only kill,pause --out docs/experiments/chaos.md]
+ *   npm run chaos -- --only "kill -9",lossy --update   # rerun those rows, keep the others (each row says its run)
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CASCADE_PLANS, CHAOS_SETTINGS, type ChaosRun, HOLD_MS, renderChaos, runScenario } from '@mixlab/chaos';
+import {
+  CASCADE_PLANS,
+  CHAOS_SETTINGS,
+  type ChaosRun,
+  HOLD_MS,
+  readChaosRun,
+  renderChaos,
+  runScenario,
+} from '@mixlab/chaos';
 import { cryptoReady } from '@mixlab/crypto';
 import { type Cascade, REPO_ROOT, startCascade } from '@mixlab/testbed';
 
@@ -37,27 +46,30 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'docs/experiments/chaos.md') },
+    update: { type: 'boolean', default: false },
   },
 });
 const only = values.only?.split(',');
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 await cryptoReady();
-const run: ChaosRun = {
-  date: new Date().toISOString(),
-  commit: commit(),
-  machine: machine(),
-  settings: { ...CHAOS_SETTINGS, holdMs: HOLD_MS },
-  cascades: [],
-};
+const ranAt = new Date().toISOString();
+const ranOn = commit();
+const run: ChaosRun = values.update
+  ? { ...(await readChaosRun(values.out)), date: ranAt, commit: ranOn, machine: machine() }
+  : { date: ranAt, commit: ranOn, machine: machine(), settings: { ...CHAOS_SETTINGS, holdMs: HOLD_MS }, cascades: [] };
 let failed = false;
 for (const plan of CASCADE_PLANS) {
   const faults = plan.faults.filter((fault) => !only || only.some((word) => fault.name.includes(word)));
   if (faults.length === 0) continue;
   log(`${plan.name}: starting the cascade`);
   let cascade: Cascade | undefined;
-  const results: ChaosRun['cascades'][number] = { name: plan.name, compose: plan.compose, results: [] };
-  run.cascades.push(results);
+  let results = run.cascades.find((cascade) => cascade.name === plan.name);
+  if (!results) {
+    results = { name: plan.name, compose: plan.compose, results: [] };
+    run.cascades.push(results);
+  }
+  const rows = results.results;
   const stopOnSignal = () => {
     log('interrupted: taking the cascade down');
     void cascade?.stop().finally(() => process.exit(130));
@@ -74,7 +86,10 @@ for (const plan of CASCADE_PLANS) {
           `duplicated ${o.duplicated}, lost ${o.lost}, gave up ${o.gaveUp}, undelivered ${o.undelivered}, ` +
           `recovery ${o.recoveryMs ?? 'never'} ms`,
       );
-      results.results.push(result);
+      const row = { ...result, ranAt, commit: ranOn };
+      const index = rows.findIndex((earlier) => earlier.fault === result.fault);
+      if (index >= 0) rows[index] = row;
+      else rows.push(row);
       await writeFile(values.out, renderChaos(run));
     }
   } catch (error) {
