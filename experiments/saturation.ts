@@ -281,7 +281,7 @@ class LoadWorkers {
 await cryptoReady();
 const startedAt = new Date();
 log(`measuring the public-key bound (load ${load1()})`);
-const bound = measurePublicKeyBound(availableParallelism());
+const bound = await measurePublicKeyBound(availableParallelism());
 log(
   `public-key bound: ${Math.round(bound.boundPerSecond)} msg/s (${bound.publicKeyMicros.toFixed(0)} µs of X25519 per message, ${bound.fastest}); packet-work bound ${Math.round(bound.packetBoundPerSecond)} msg/s`,
 );

@@ -249,6 +249,8 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
           String(ACK_TIMEOUT_S),
           '--attempts',
           String(ATTEMPTS),
+          // The test's own messages: listen shows their latency only when the sender reveals the send time.
+          '--reveal-send-time',
           text,
         );
         let output = '';

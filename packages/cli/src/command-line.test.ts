@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS, commandUsage, type Parsed, parseCommandLine, USAGE } from './command-line.ts';
 import type { SendSettings } from './send-command.ts';
+import { closedPort } from './test-support.ts';
 
 const KEY = 'ab'.repeat(32);
+
 const parse = (argv: string[], env: Record<string, string> = {}): Parsed =>
   parseCommandLine({ argv, env, defaultKeyFile: '/home/me/.mixlab/key.json' });
 /** The first line of an error: the one that names what to fix (the usage follows). */
@@ -93,8 +95,11 @@ describe('parseCommandLine: settings', () => {
         gateway: 'https://gw:2',
         directoryKey: undefined,
         keyFile: '/k',
+        giveUpAfter: undefined,
       },
     );
+    assert.equal((parse(['listen', '--give-up-after', '5']) as { giveUpAfter: number }).giveUpAfter, 5);
+    assert.match(error(parse(['listen', '--give-up-after', '0'])), /^--give-up-after must be a whole number >= 1/);
     assert.equal((parse(['listen']) as { keyFile: string }).keyFile, '/home/me/.mixlab/key.json');
   });
 
@@ -107,11 +112,13 @@ describe('parseCommandLine: settings', () => {
         to: KEY,
         text: 'hello there',
         acknowledge: false,
-        ackTimeoutMs: 20_000,
+        ackTimeoutMs: undefined,
         attempts: 2,
         revealSendTime: false,
       },
     });
+    const timed = parse(['send', '--to', KEY, '--ack-timeout', '2.5', 'hi']) as { settings: SendSettings };
+    assert.equal(timed.settings.ackTimeoutMs, 2_500);
     const revealing = parse(['send', '--to', KEY, '--reveal-send-time', 'hi']) as { settings: SendSettings };
     assert.equal(revealing.settings.revealSendTime, true);
     const misplaced = parse(['listen', '--reveal-send-time']);
@@ -136,5 +143,16 @@ describe('the mixlab executable', () => {
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^mixlab: --directory-key must be /);
     assert.equal(result.stdout, '');
+  });
+
+  it('says in one line that the gateway cannot be reached, and what to check; exits 1', async () => {
+    const gateway = await closedPort();
+    const result = run('topology', '--gateway', gateway, '--directory-key', KEY);
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      `mixlab: cannot reach the gateway at ${gateway} (ECONNREFUSED: nothing listens there): is it running ` +
+        '(docker compose ps client-gateway), and is --gateway or MIXLAB_GATEWAY its published URL?\n',
+    );
   });
 });

@@ -22,8 +22,12 @@ const GLOBAL_OPTIONS = `options (every command):
 
 const SEND_USAGE = `send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
       send TEXT to the recipient whose address is ADDRESS (what \`mixlab listen\` prints), wait
-      for its acknowledgement and retransmit when none comes: --ack-timeout SECONDS (20) per
-      attempt, --attempts N (3) in all; --no-ack sends once without waiting. --reveal-send-time
+      for its acknowledgement and retransmit when none comes, --attempts N (3) sends in all.
+      Each attempt waits twice its route's expected round trip and 2 s (from the strategies
+      the nodes publish in the topology; 20 s when a node publishes none), or --ack-timeout
+      SECONDS. A send the network cannot take yet (gateway unreachable, a layer without a
+      node, 429/503) counts as a lost packet: it is retried after the same wait (or the
+      gateway's Retry-After). --no-ack sends once without waiting. --reveal-send-time
       seals the send time into the message so that listen can show its latency: a leak (the
       recipient, with a view of the gateway, can match it to its submission), off by default`;
 
@@ -31,10 +35,12 @@ const COMMAND_USAGE: Readonly<Record<Command, string>> = {
   topology: `topology
       print the mix nodes of every layer (verified against the pinned directory key)`,
   send: SEND_USAGE,
-  listen: `listen [--key FILE]
+  listen: `listen [--key FILE] [--give-up-after N]
       print this client's address, then every message it receives (with its latency when the
       sender revealed its send time); --key FILE is its key
-      (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing)`,
+      (default $MIXLAB_KEY or ~/.mixlab/key.json; created if missing). When the gateway goes
+      away it says so on stderr and reconnects with backoff (0.5 s doubling to 30 s); with
+      --give-up-after N it exits 1 after N failed reconnections in a row (default: never)`,
   load: LOAD_USAGE,
 };
 
@@ -75,7 +81,7 @@ export type Parsed =
   | { readonly kind: 'error'; readonly message: string }
   | ({ readonly kind: 'topology' } & Common)
   | ({ readonly kind: 'send'; readonly settings: SendSettings } & Common)
-  | ({ readonly kind: 'listen'; readonly keyFile: string } & Common)
+  | ({ readonly kind: 'listen'; readonly keyFile: string; readonly giveUpAfter: number | undefined } & Common)
   | ({
       readonly kind: 'load';
       readonly settings: ReturnType<typeof parseLoadArgs>;
@@ -91,6 +97,7 @@ const OPTIONS = {
   'ack-timeout': { type: 'string' },
   attempts: { type: 'string' },
   key: { type: 'string' },
+  'give-up-after': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   clients: { type: 'string' },
   rate: { type: 'string' },
@@ -107,7 +114,7 @@ const OPTIONS = {
 const COMMAND_FLAGS: Readonly<Record<Command, readonly string[]>> = {
   topology: [],
   send: ['to', 'no-ack', 'ack-timeout', 'attempts', 'reveal-send-time'],
-  listen: ['key'],
+  listen: ['key', 'give-up-after'],
   load: ['clients', 'rate', 'duration', 'drain', 'drop-rate', 'loop-rate', 'strategy', 'json', 'seed'],
 };
 
@@ -160,11 +167,14 @@ function sendSettings(values: Record<string, string | boolean | undefined>, rest
     throw new UsageError(`--to: ${(error as Error).message}`);
   }
   if (rest.length === 0) throw new UsageError('send needs the TEXT to send');
-  const ackTimeoutText = (values['ack-timeout'] as string | undefined) ?? '20';
+  const ackTimeoutText = values['ack-timeout'] as string | undefined;
   const attemptsText = (values.attempts as string | undefined) ?? '3';
   const ackTimeout = Number(ackTimeoutText);
   const attempts = Number(attemptsText);
-  if (ackTimeoutText.trim() === '' || !(ackTimeout > 0) || !Number.isFinite(ackTimeout)) {
+  if (
+    ackTimeoutText !== undefined &&
+    (ackTimeoutText.trim() === '' || !(ackTimeout > 0) || !Number.isFinite(ackTimeout))
+  ) {
     throw new UsageError(`--ack-timeout must be a positive number of seconds, got "${ackTimeoutText}"`);
   }
   if (!/^\s*\d+\s*$/.test(attemptsText) || attempts < 1) {
@@ -174,7 +184,7 @@ function sendSettings(values: Record<string, string | boolean | undefined>, rest
     to,
     text: rest.join(' '),
     acknowledge: !values['no-ack'],
-    ackTimeoutMs: ackTimeout * 1000,
+    ackTimeoutMs: ackTimeoutText === undefined ? undefined : ackTimeout * 1000,
     attempts,
     revealSendTime: values['reveal-send-time'] === true,
   };
@@ -242,7 +252,14 @@ export function parseCommandLine(invocation: Invocation): Parsed {
           'MIXLAB_KEY',
           invocation.defaultKeyFile,
         );
-        return { kind: 'listen', keyFile: keyFile.value as string, ...common };
+        const giveUpText = values['give-up-after'] as string | undefined;
+        if (giveUpText !== undefined && !/^\s*[1-9]\d*\s*$/.test(giveUpText)) {
+          throw new UsageError(
+            `--give-up-after must be a whole number >= 1 of failed reconnections, got "${giveUpText}"`,
+          );
+        }
+        const giveUpAfter = giveUpText === undefined ? undefined : Number(giveUpText);
+        return { kind: 'listen', keyFile: keyFile.value as string, giveUpAfter, ...common };
       }
       case 'load': {
         if (rest.length > 0) throw new UsageError(`load takes no arguments, got "${rest.join(' ')}"`);

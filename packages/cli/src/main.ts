@@ -3,22 +3,24 @@
  * mixlab: talk to a mixlab network through its client gateway.
  *   mixlab topology
  *   mixlab send --to ADDRESS [--no-ack] [--ack-timeout SECONDS] [--attempts N] [--reveal-send-time] TEXT
- *   mixlab listen [--key FILE]
+ *   mixlab listen [--key FILE] [--give-up-after N]
  *   mixlab load --clients N --rate R --duration D [--drain D] [--strategy LABEL] [--json FILE] [--seed N]
  *   mixlab [<command>] --help
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { MixnetClient } from '@mixlab/client';
+import { MixnetClient, unreachableReason } from '@mixlab/client';
 import { cryptoReady, toHex } from '@mixlab/crypto';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import { parseCommandLine } from './command-line.ts';
+import { connectionLine } from './listen-command.ts';
 import { loadCommand } from './load-command.ts';
 import { sendCommand } from './send-command.ts';
 
-function fail(message: string): never {
+/** Exit codes: 0 done, 1 it did not work out (gateway unreachable, never acknowledged, gave up), 2 a usage error. */
+function fail(message: string, code: 1 | 2): never {
   console.error(`mixlab: ${message}`);
-  process.exit(2);
+  process.exit(code);
 }
 
 const parsed = parseCommandLine({
@@ -30,7 +32,7 @@ if (parsed.kind === 'help') {
   console.log(parsed.text);
   process.exit(0);
 }
-if (parsed.kind === 'error') fail(parsed.message);
+if (parsed.kind === 'error') fail(parsed.message, 2);
 
 await cryptoReady();
 const { gateway, directoryKey } = parsed;
@@ -68,14 +70,21 @@ try {
           const text = new TextDecoder().decode(message.body);
           console.log(`[${new Date().toISOString()}] ${message.id}${latency}: ${text}`);
         },
-        { onError: (error) => console.error(`mixlab: ${error.message}`) },
+        {
+          onError: (error) => console.error(`mixlab: ${error.message}`),
+          // Rides out gateway restarts; gives up only after --give-up-after failures in a row.
+          reconnect: { maxAttempts: parsed.giveUpAfter ?? Infinity },
+          onConnection: (event) => console.error(connectionLine(event, gateway)),
+        },
       );
-      await subscription.opened;
-      console.log(`listening on ${gateway} (Ctrl-C to stop)`);
       process.once('SIGINT', () => {
         subscription.close();
         process.exit(0);
       });
+      await subscription.opened;
+      console.log(`listening on ${gateway} (Ctrl-C to stop)`);
+      // Rejects only when it gave up: the line above said why.
+      await subscription.done.catch(() => process.exit(1));
       break;
     }
     case 'load':
@@ -83,5 +92,5 @@ try {
       break;
   }
 } catch (error) {
-  fail((error as Error).message);
+  fail(unreachableReason(gateway, error), 1);
 }

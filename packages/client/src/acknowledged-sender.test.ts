@@ -3,7 +3,15 @@ import { before, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import { type ReplySecret, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
-import { AcknowledgedSender, type AcknowledgingClient, type DeliveryEvent } from './acknowledged-sender.ts';
+import { EmptyLayerError } from '@mixlab/topology';
+import {
+  AcknowledgedSender,
+  type AcknowledgingClient,
+  ackTimeoutForRoundTrip,
+  DEFAULT_ACK_TIMEOUT_MS,
+  type DeliveryEvent,
+} from './acknowledged-sender.ts';
+import { GatewayError } from './gateway-client.ts';
 import { encodeAcknowledgement, newMessageId } from './message.ts';
 import type { SendOptions, SendReceipt } from './mixnet-client.ts';
 
@@ -15,7 +23,10 @@ const replies = sphinx.replies!;
  */
 class RecordingClient implements AcknowledgingClient {
   readonly sends: { messageId: string; options: SendOptions; block: Uint8Array }[] = [];
-  failNext = false;
+  /** The expected round trip each receipt reports, as MixnetClient computes it from the routes. */
+  roundTripMs: number | undefined;
+  /** Errors the next sends throw, one each, before sends succeed again. */
+  readonly failures: Error[] = [];
   readonly #hop: KeyPair;
   readonly #self: KeyPair;
 
@@ -29,17 +40,16 @@ class RecordingClient implements AcknowledgingClient {
   }
 
   async send(_recipient: Uint8Array, _body: Uint8Array, options: SendOptions = {}): Promise<SendReceipt> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('gateway refused the packet');
-    }
+    const failure = this.failures.shift();
+    if (failure) throw failure;
     const { block, secret } = replies.createReplyBlock([{ id: 'mix-1', publicKey: this.#hop.publicKey }], {
       gateway: 'gateway-1',
       recipient: this.#self.publicKey,
     });
     const messageId = options.messageId ?? newMessageId();
     this.sends.push({ messageId, options, block });
-    return { messageId, route: ['mix-1'], replySecret: secret satisfies ReplySecret };
+    const receipt = { messageId, route: ['mix-1'], replySecret: secret satisfies ReplySecret };
+    return this.roundTripMs === undefined ? receipt : { ...receipt, expectedRoundTripMs: this.roundTripMs };
   }
 
   /** What the sender's mailbox receives when the recipient acknowledges send `index`. */
@@ -127,7 +137,7 @@ describe('AcknowledgedSender', () => {
   it('gives up after maxAttempts sends, and a send that fails is retried at the next timeout', async () => {
     const { clock, client, events, sender } = setUp(3);
     const sent = await sender.send(recipient, body);
-    client.failNext = true;
+    client.failures.push(new Error('gateway refused the packet'));
     clock.advance(1000);
     await settledSoon();
     clock.advance(1000);
@@ -141,6 +151,93 @@ describe('AcknowledgedSender', () => {
     assert.deepEqual(events.at(-1), { type: 'expired', messageId: sent.messageId, attempts: 3 });
     assert.equal(client.sends.length, 2);
     assert.equal(clock.pendingTimers, 0);
+  });
+
+  /** What undici throws when nothing listens on the gateway's port. */
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8080'), { code: 'ECONNREFUSED' });
+
+  it('takes a first send that fails with "layer k has no node" or ECONNREFUSED for a lost packet, and retries at the timeout', async () => {
+    const { clock, client, events, sender } = setUp(3);
+    client.failures.push(new EmptyLayerError(2), refused());
+    const sent = await sender.send(recipient, body);
+    assert.deepEqual(sent.route, []);
+    assert.equal(client.sends.length, 0);
+    clock.advance(999);
+    await settledSoon();
+    assert.equal(events.length, 1);
+    clock.advance(1);
+    await settledSoon();
+    clock.advance(1000);
+    await settledSoon();
+    assert.equal(client.sends.length, 1, 'the third attempt went out');
+    assert.equal(client.sends[0]?.messageId, sent.messageId, 'under the id the failed attempts had');
+    reply(sender, client.acknowledgement(0));
+    assert.equal(await sent.outcome, 'acknowledged');
+    assert.deepEqual(
+      events.map((e) => (e.type === 'send_failed' ? `${e.type}: ${e.reason}` : e.type)),
+      [
+        'send_failed: layer 2 has no node: the network cannot carry traffic yet',
+        'retransmitting',
+        'send_failed: connect ECONNREFUSED 127.0.0.1:8080',
+        'retransmitting',
+        'sent',
+        'acknowledged',
+      ],
+    );
+    assert.deepEqual(events.at(-1), { type: 'acknowledged', messageId: sent.messageId, attempts: 3, afterMs: 2000 });
+  });
+
+  it('expires a message whose every attempt failed to go out, after the last timeout', async () => {
+    const { clock, client, events, sender } = setUp(2);
+    client.failures.push(refused(), refused());
+    const sent = await sender.send(recipient, body);
+    clock.advance(1000);
+    await settledSoon();
+    clock.advance(1000);
+    assert.equal(await sent.outcome, 'expired');
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['send_failed', 'retransmitting', 'send_failed', 'expired'],
+    );
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('throws a first failure that a retry cannot mend, and a transient one when there is no second attempt', async () => {
+    const { client, sender } = setUp(3);
+    client.failures.push(new Error('cannot wrap the message: too long'));
+    await assert.rejects(sender.send(recipient, body), /cannot wrap/);
+    client.failures.push(new GatewayError('POST /v1/packets', 400, '{"error":"packets_rejected","message":"no"}'));
+    await assert.rejects(sender.send(recipient, body), /400 packets_rejected/);
+    assert.equal(sender.outstanding, 0);
+    const once = setUp(1);
+    once.client.failures.push(refused());
+    await assert.rejects(once.sender.send(recipient, body), /ECONNREFUSED/);
+  });
+
+  it("waits the gateway's Retry-After on 429 and 503 instead of the ack timeout", async () => {
+    const { clock, client, events, sender } = setUp(3);
+    const busy = (status: number, retryAfterMs: number) =>
+      new GatewayError('POST /v1/packets', status, '{"error":"rate_limited","message":"slow down"}', retryAfterMs);
+    client.failures.push(busy(429, 300));
+    const sent = await sender.send(recipient, body);
+    clock.advance(299);
+    await settledSoon();
+    assert.equal(events.length, 1);
+    client.failures.push(busy(503, 2500));
+    clock.advance(1);
+    await settledSoon();
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['send_failed', 'retransmitting', 'send_failed'],
+    );
+    clock.advance(2499);
+    await settledSoon();
+    assert.equal(client.sends.length, 0, 'not before the second Retry-After');
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 1);
+    reply(sender, client.acknowledgement(0));
+    assert.equal(await sent.outcome, 'acknowledged');
   });
 
   it('reports a reply that acknowledges another message, or was altered, as an error', async () => {
@@ -184,6 +281,45 @@ describe('AcknowledgedSender', () => {
     assert.equal(client.sends[1]?.options.sentAt, 1_700_000_000_000);
     sender.close();
     revealing.close();
+  });
+
+  it("times each attempt out after its route's expected round trip when no timeout is set", async () => {
+    const clock = new ManualClock();
+    const client = new RecordingClient(hop, self);
+    const events: DeliveryEvent[] = [];
+    const sender = new AcknowledgedSender(client, self, { maxAttempts: 3, clock, onEvent: (e) => events.push(e) });
+    client.roundTripMs = 40_000; // a pool cascade: longer than the old fixed 20 s
+    const sent = await sender.send(recipient, body);
+    assert.equal(ackTimeoutForRoundTrip(40_000), 82_000, 'twice the mean and 2 s');
+    clock.advance(81_999);
+    await settledSoon();
+    assert.equal(client.sends.length, 1, 'no retransmission before the route timeout');
+    client.roundTripMs = 3_000; // the next attempt's routes are quicker
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 2);
+    clock.advance(ackTimeoutForRoundTrip(3_000) - 1);
+    await settledSoon();
+    assert.equal(client.sends.length, 2);
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 3);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'retransmitting').map((e) => e.type === 'retransmitting' && e.waitedMs),
+      [82_000, 8_000],
+    );
+    client.roundTripMs = undefined; // a node that published no strategy: the default
+    const fallback = await sender.send(recipient, body);
+    clock.advance(DEFAULT_ACK_TIMEOUT_MS - 1);
+    await settledSoon();
+    assert.equal(client.sends.length, 4);
+    clock.advance(1);
+    await settledSoon();
+    assert.equal(client.sends.length, 5);
+    sender.close();
+    assert.equal(await sent.outcome, 'expired', 'its third attempt timed out meanwhile');
+    assert.equal(await fallback.outcome, 'cancelled');
+    assert.equal(ackTimeoutForRoundTrip(100), 5_000, 'never below MIN_ACK_TIMEOUT_MS');
   });
 
   it('refuses nonsense options', () => {

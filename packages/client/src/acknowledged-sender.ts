@@ -2,14 +2,16 @@
  * Sending with delivery acknowledgements: each message carries a single-use reply
  * block; the recipient answers through it; a message whose acknowledgement has not
  * come back after `ackTimeoutMs` is sent again (same id, fresh routes and reply block),
- * up to `maxAttempts` sends. Timers run on an injected Clock.
+ * up to `maxAttempts` sends. A send that fails while the gateway, directory or a layer is away
+ * counts as an attempt whose packet was lost. Timers run on an injected Clock.
  */
 import { type KeyPair, toHex } from '@mixlab/crypto';
 import type { ReplySecret } from '@mixlab/packet';
 import { type Clock, monotonicClock } from '@mixlab/runtime';
 import { rememberBounded } from './bounded-set.ts';
-import { decodeAcknowledgement } from './message.ts';
-import type { MixnetClient } from './mixnet-client.ts';
+import { decodeAcknowledgement, newMessageId } from './message.ts';
+import type { MixnetClient, SendReceipt } from './mixnet-client.ts';
+import { failureReason, isTransient, retryAfterOf } from './transient.ts';
 
 /** Reply ids of settled messages remembered to recognise their late acknowledgements. */
 const REMEMBERED_REPLY_IDS = 10_000;
@@ -18,14 +20,40 @@ export type DeliveryOutcome = 'acknowledged' | 'expired' | 'cancelled';
 
 export type DeliveryEvent =
   | { readonly type: 'sent'; readonly messageId: string; readonly attempt: number; readonly route: readonly string[] }
-  | { readonly type: 'send_failed'; readonly messageId: string; readonly attempt: number; readonly reason: string }
-  | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number }
+  | {
+      readonly type: 'send_failed';
+      readonly messageId: string;
+      readonly attempt: number;
+      readonly reason: string;
+      /** What the send threw: unreachableReason turns a connection failure into what to check. */
+      readonly error: unknown;
+    }
+  /** `waitedMs`: the timeout (or Retry-After) that ran out before this attempt. */
+  | { readonly type: 'retransmitting'; readonly messageId: string; readonly attempt: number; readonly waitedMs: number }
   | { readonly type: 'acknowledged'; readonly messageId: string; readonly attempts: number; readonly afterMs: number }
   | { readonly type: 'expired'; readonly messageId: string; readonly attempts: number };
 
+/** The acknowledgement timeout when neither the caller nor the route says. */
+export const DEFAULT_ACK_TIMEOUT_MS = 20_000;
+/** No timeout shorter than this: a route of quick mixes still crosses the network twice. */
+export const MIN_ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * The acknowledgement timeout for a route whose mean round trip is `expectedRoundTripMs`:
+ * twice the mean (mixing delays spread widely: exponential, geometric, a pool's tail) plus
+ * 2 s for the network and processing, at least MIN_ACK_TIMEOUT_MS.
+ */
+export function ackTimeoutForRoundTrip(expectedRoundTripMs: number): number {
+  return Math.max(MIN_ACK_TIMEOUT_MS, Math.ceil(2 * expectedRoundTripMs + 2_000));
+}
+
 export interface AcknowledgedSenderOptions {
-  /** How long to wait for an acknowledgement before sending again. */
-  readonly ackTimeoutMs: number;
+  /**
+   * How long to wait for an acknowledgement before sending again. Unset: per attempt, from its
+   * route's expected round trip (ackTimeoutForRoundTrip of SendReceipt.expectedRoundTripMs),
+   * else DEFAULT_ACK_TIMEOUT_MS.
+   */
+  readonly ackTimeoutMs?: number;
   /** Sends in all, the first included. */
   readonly maxAttempts: number;
   readonly clock?: Clock;
@@ -50,6 +78,10 @@ interface Outstanding {
   readonly startedAt: number;
   readonly replyIds: string[];
   attempts: number;
+  /** When the last attempt was made (clock ms): what a retransmission waited is measured from it. */
+  attemptAt: number;
+  /** The last attempt's timeout: also the wait after an attempt that did not go out. */
+  timeoutMs: number;
   cancelTimer: () => void;
   settle: (outcome: DeliveryOutcome) => void;
 }
@@ -65,7 +97,9 @@ export class AcknowledgedSender {
   readonly #settledReplyIds = new Set<string>();
 
   constructor(client: AcknowledgingClient, keys: KeyPair, options: AcknowledgedSenderOptions) {
-    if (!(options.ackTimeoutMs > 0)) throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    if (options.ackTimeoutMs !== undefined && !(options.ackTimeoutMs > 0)) {
+      throw new RangeError(`ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    }
     if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
       throw new RangeError(`maxAttempts must be a positive integer, got ${options.maxAttempts}`);
     }
@@ -80,7 +114,12 @@ export class AcknowledgedSender {
     return this.#outstanding.size;
   }
 
-  /** Sends `body`; `outcome` settles when it is acknowledged, or after the last attempt times out. */
+  /**
+   * Sends `body`; `outcome` settles when it is acknowledged, or after the last attempt times out.
+   * A send that fails for a reason that may pass (gateway, directory or a layer away for a
+   * moment, see isTransient) is a lost packet: the next attempt follows after the ack timeout,
+   * or after the gateway's Retry-After. Any other failure of the first attempt is thrown.
+   */
   async send(
     recipient: Uint8Array,
     body: Uint8Array,
@@ -89,22 +128,34 @@ export class AcknowledgedSender {
     const outcome = new Promise<DeliveryOutcome>((resolve) => {
       settle = resolve;
     });
-    // The first attempt's failure is the caller's to see; later ones are retried.
-    const receipt = await this.#client.send(recipient, body, { replyTo: this.#keys, sentAt: this.#sentAt() });
+    const messageId = newMessageId();
     const entry: Outstanding = {
       recipient,
       body,
       startedAt: this.#clock.now(),
       replyIds: [],
       attempts: 1,
+      attemptAt: this.#clock.now(),
+      timeoutMs: this.#options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
       cancelTimer: () => {},
       settle,
     };
-    this.#outstanding.set(receipt.messageId, entry);
-    this.#remember(receipt.messageId, receipt.replySecret);
-    this.#emit({ type: 'sent', messageId: receipt.messageId, attempt: 1, route: receipt.route });
-    this.#armTimer(receipt.messageId, entry);
-    return { messageId: receipt.messageId, route: receipt.route, outcome };
+    let receipt: SendReceipt;
+    try {
+      receipt = await this.#client.send(recipient, body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() });
+    } catch (error) {
+      if (!isTransient(error) || this.#options.maxAttempts < 2) throw error;
+      this.#outstanding.set(messageId, entry);
+      this.#emit({ type: 'send_failed', messageId, attempt: 1, reason: failureReason(error), error });
+      this.#armTimer(messageId, entry, retryAfterOf(error));
+      return { messageId, route: [], outcome };
+    }
+    this.#outstanding.set(messageId, entry);
+    this.#remember(messageId, receipt.replySecret);
+    entry.timeoutMs = this.#timeoutFor(receipt);
+    this.#emit({ type: 'sent', messageId, attempt: 1, route: receipt.route });
+    this.#armTimer(messageId, entry);
+    return { messageId, route: receipt.route, outcome };
   }
 
   /**
@@ -133,23 +184,44 @@ export class AcknowledgedSender {
     for (const messageId of [...this.#outstanding.keys()]) this.#settle(messageId, 'cancelled');
   }
 
-  #armTimer(messageId: string, entry: Outstanding): void {
-    entry.cancelTimer = this.#clock.schedule(this.#options.ackTimeoutMs, () => {
+  /** The caller's timeout, else the route's, else the default. */
+  #timeoutFor(receipt: SendReceipt): number {
+    if (this.#options.ackTimeoutMs !== undefined) return this.#options.ackTimeoutMs;
+    const roundTrip = receipt.expectedRoundTripMs;
+    return roundTrip === undefined ? DEFAULT_ACK_TIMEOUT_MS : ackTimeoutForRoundTrip(roundTrip);
+  }
+
+  /** The next attempt after `delayMs`: the attempt's timeout unless the gateway asked for a wait. */
+  #armTimer(messageId: string, entry: Outstanding, delayMs = entry.timeoutMs): void {
+    entry.cancelTimer = this.#clock.schedule(delayMs, () => {
       if (entry.attempts >= this.#options.maxAttempts) {
         this.#settle(messageId, 'expired');
         return;
       }
       entry.attempts++;
-      this.#emit({ type: 'retransmitting', messageId, attempt: entry.attempts });
+      const attempt = entry.attempts;
+      const now = this.#clock.now();
+      this.#emit({ type: 'retransmitting', messageId, attempt, waitedMs: now - entry.attemptAt });
+      entry.attemptAt = now;
+      // The timer runs from the send, not from its answer; a route-derived timeout replaces it then.
       this.#armTimer(messageId, entry);
       this.#client
         .send(entry.recipient, entry.body, { messageId, replyTo: this.#keys, sentAt: this.#sentAt() })
         .then((receipt) => {
           this.#remember(messageId, receipt.replySecret);
-          this.#emit({ type: 'sent', messageId, attempt: entry.attempts, route: receipt.route });
+          this.#emit({ type: 'sent', messageId, attempt, route: receipt.route });
+          const timeoutMs = this.#timeoutFor(receipt);
+          if (timeoutMs === entry.timeoutMs || !this.#outstanding.has(messageId) || entry.attempts !== attempt) return;
+          entry.timeoutMs = timeoutMs;
+          entry.cancelTimer();
+          this.#armTimer(messageId, entry, Math.max(0, timeoutMs - (this.#clock.now() - entry.attemptAt)));
         })
         .catch((error) => {
-          this.#emit({ type: 'send_failed', messageId, attempt: entry.attempts, reason: String(error) });
+          this.#emit({ type: 'send_failed', messageId, attempt, reason: failureReason(error), error });
+          const retryAfter = retryAfterOf(error);
+          if (retryAfter === undefined || !this.#outstanding.has(messageId) || entry.attempts !== attempt) return;
+          entry.cancelTimer();
+          this.#armTimer(messageId, entry, retryAfter);
         });
     });
   }

@@ -1,6 +1,7 @@
 import type { ClientReport, GatewayInfo, MailboxMessage, SubmitRequest, SubmitResponse } from '@mixlab/gateway-api';
 import { fetchSignedTopology, type SignedTopology } from '@mixlab/topology';
 import { type Dispatcher, request } from 'undici';
+import { parseRetryAfter } from './retry-after.ts';
 
 /**
  * A gateway answer that is not a success: `code` is the stable error code of the shared
@@ -9,13 +10,16 @@ import { type Dispatcher, request } from 'undici';
 export class GatewayError extends Error {
   readonly status: number;
   readonly code: string | undefined;
+  /** Retry-After of a 429 or 503, in ms. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(request: string, status: number, body: string) {
+  constructor(request: string, status: number, body: string, retryAfterMs?: number) {
     const { code, message } = errorOf(body);
     super(`${request} answered ${status}${code ? ` ${code}` : ''}: ${message}`);
     this.name = 'GatewayError';
     this.status = status;
     this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -96,6 +100,7 @@ export class GatewayClient {
     if (okStatuses.includes(response.statusCode)) return (text === '' ? undefined : JSON.parse(text)) as T;
     const answer = isVerdict ? jsonOrUndefined(text) : undefined;
     if (isVerdict?.(answer)) return answer as T;
-    throw new GatewayError(`${method} ${path}`, response.statusCode, text);
+    const retryAfter = parseRetryAfter(response.headers['retry-after'], Date.now());
+    throw new GatewayError(`${method} ${path}`, response.statusCode, text, retryAfter);
   }
 }

@@ -12,7 +12,16 @@ import { decodeDelivery, encodeDelivery, type ReplySecret, sphinx } from '@mixla
 import { type Clock, exponentialDelay, ManualClock, seededRandom } from '@mixlab/runtime';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { decodeAcknowledgement, type Message, newMessageId, sealMessage } from './message.ts';
-import { DEFAULT_ACK_DELAY_MEAN_MS, MixnetClient, type ReceivedMessage, type ReceiveOptions } from './mixnet-client.ts';
+import {
+  type ConnectionEvent,
+  DEFAULT_ACK_DELAY_MEAN_MS,
+  DEFAULT_RECONNECT,
+  expectedRoundTripMs,
+  MixnetClient,
+  type ReceivedMessage,
+  type ReceiveOptions,
+  reconnectDelayMs,
+} from './mixnet-client.ts';
 
 const GATEWAY_ID = 'gateway-1';
 
@@ -27,7 +36,8 @@ class FakeGateway {
     this.app = Fastify();
   }
 
-  async start(): Promise<string> {
+  /** Listens on `port` (any free one by default): a restarted gateway takes its old port again. */
+  async start(port = 0): Promise<string> {
     await this.app.register(websocket);
     this.app.get('/v1/gateway', async () => ({ gatewayId: GATEWAY_ID, packetFormat: 'sphinx' }));
     this.app.post<{ Body: SubmitRequest }>('/v1/packets', async (request, reply) => {
@@ -39,7 +49,7 @@ class FakeGateway {
       socket.on('message', (data: Buffer) => this.acks.push(JSON.parse(data.toString('utf8')) as AckFrame));
       socket.on('close', () => this.sockets.splice(this.sockets.indexOf(socket), 1));
     });
-    return this.app.listen({ host: '127.0.0.1', port: 0 });
+    return this.app.listen({ host: '127.0.0.1', port });
   }
 
   /** Pushes one delivery to every connected receiver; returns its mailbox id. */
@@ -261,5 +271,162 @@ describe('MixnetClient.receive', () => {
 
   it('refuses a non-positive acknowledgement delay mean', () => {
     assert.throws(() => new MixnetClient(url, { ackDelayMeanMs: 0 }), /ackDelayMeanMs must be positive/);
+  });
+});
+
+describe('MixnetClient.receive across gateway restarts', () => {
+  let recipient: KeyPair;
+  let hop: KeyPair;
+
+  before(async () => {
+    await cryptoReady();
+    recipient = generateKeyPair();
+    hop = generateKeyPair();
+  });
+
+  /** A client on a manual clock whose backoff draws the test replays from the same seed. */
+  function reconnecting(url: string, seed: number, options: ReceiveOptions = {}) {
+    const clock = new ManualClock();
+    const client = new MixnetClient(url, { clock, random: seededRandom(seed) });
+    const events: ConnectionEvent[] = [];
+    const received: ReceivedMessage[] = [];
+    const subscription = client.receive(recipient, (message) => void received.push(message), {
+      onConnection: (event) => events.push(event),
+      ...options,
+    });
+    return { clock, events, received, subscription };
+  }
+
+  const expectedDelays = (seed: number, count: number, reconnect = DEFAULT_RECONNECT) => {
+    const draws = seededRandom(seed);
+    return Array.from({ length: count }, (_, i) => reconnectDelayMs(i + 1, reconnect, draws));
+  };
+
+  it('reconnects with backoff after the gateway restarts, says why it lost it, and receives again', async () => {
+    const first = new FakeGateway();
+    const url = await first.start();
+    const port = Number(new URL(url).port);
+    const { clock, events, received, subscription } = reconnecting(url, 11);
+    await subscription.opened;
+    const delays = expectedDelays(11, 2);
+    try {
+      await first.app.close();
+      await until('the loss to be reported', () => events.length === 1);
+      assert.deepEqual(events[0], {
+        type: 'lost',
+        reason:
+          `cannot reach the gateway at ${url} (ECONNREFUSED: nothing listens there): is it running ` +
+          '(docker compose ps client-gateway), and is --gateway or MIXLAB_GATEWAY its published URL?',
+        failures: 1,
+        retryInMs: delays[0],
+      });
+      assert.ok((delays[0] as number) >= 250 && (delays[0] as number) <= 500, 'the first wait is 250 to 500 ms');
+      clock.advance((delays[0] as number) - 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(events.length, 1, 'no attempt before the drawn delay');
+      clock.advance(1);
+      await until('the second failure', () => events.length === 2);
+      assert.deepEqual(
+        { ...events[1], reason: undefined },
+        { type: 'lost', reason: undefined, failures: 2, retryInMs: delays[1] },
+      );
+      assert.ok((delays[1] as number) >= 500 && (delays[1] as number) <= 1000, 'the wait doubled');
+      const second = new FakeGateway();
+      await second.start(port);
+      try {
+        clock.advance(delays[1] as number);
+        await until('the connection to reopen', () => events.length === 3 && second.sockets.length === 1);
+        assert.deepEqual(events[2], { type: 'reopened', failures: 2 });
+        const destination = { gateway: GATEWAY_ID, recipient: recipient.publicKey };
+        const message = { id: newMessageId(), body: new TextEncoder().encode('after the restart') };
+        const sealed = sealMessage(message, recipient.publicKey, sphinx.payloadCapacity(destination));
+        const peeled = sphinx.peel(sphinx.wrap([{ id: 'mix-1', publicKey: hop.publicKey }], destination, sealed), hop);
+        assert.equal(peeled.kind, 'deliver');
+        if (peeled.kind === 'deliver') second.push(peeled.payload);
+        await until('the message', () => received.length === 1);
+        assert.equal(received[0]?.id, message.id);
+        await until('its acknowledgement on the new socket', () => second.acks.length === 1);
+      } finally {
+        subscription.close();
+        await second.app.close();
+      }
+      await subscription.done;
+      assert.equal(clock.pendingTimers, 0);
+    } finally {
+      subscription.close();
+    }
+  });
+
+  it('gives up after maxAttempts failed connections in a row: done rejects with the reason', async () => {
+    const gateway = new FakeGateway();
+    const url = await gateway.start();
+    const { clock, events, subscription } = reconnecting(url, 5, { reconnect: { maxAttempts: 2 } });
+    await subscription.opened;
+    const delays = expectedDelays(5, 2);
+    await gateway.app.close();
+    await until('the loss', () => events.length === 1);
+    clock.advance(delays[0] as number);
+    await until('the second failure', () => events.length === 2);
+    clock.advance(delays[1] as number);
+    await assert.rejects(subscription.done, /gave up on the gateway's mailbox connection .*ECONNREFUSED/);
+    assert.deepEqual(
+      events.map((event) => `${event.type} ${event.failures}`),
+      ['lost 1', 'lost 2', 'gave_up 2'],
+    );
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('never reconnects when told not to, and opened rejects when the first connection fails', async () => {
+    const gateway = new FakeGateway();
+    const url = await gateway.start();
+    await gateway.app.close();
+    const { events, subscription } = reconnecting(url, 1, { reconnect: false });
+    await assert.rejects(subscription.opened, /ECONNREFUSED/);
+    await assert.rejects(subscription.done, /ECONNREFUSED/);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['gave_up'],
+    );
+  });
+
+  it('draws backoff between half and all of initial × 2^(k-1), capped at maxDelayMs', () => {
+    const options = { initialDelayMs: 100, maxDelayMs: 1_000, maxAttempts: Infinity };
+    const low = { int: () => 0, float: () => 0 };
+    const high = { int: () => 0, float: () => 1 - 2 ** -53 };
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((k) => reconnectDelayMs(k, options, low)),
+      [50, 100, 200, 400, 500, 500],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((k) => reconnectDelayMs(k, options, high)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
+  });
+});
+
+describe('expectedRoundTripMs', () => {
+  const hop = (id: string, strategy?: string) => ({
+    id,
+    layer: 1,
+    url: 'http://x:1',
+    publicKey: 'ab'.repeat(32),
+    strategy,
+  });
+  const assumptions = { arrivalsPerSecond: 1 };
+
+  it('adds every hop of the route out and back, and the mean acknowledgement delay', () => {
+    const out = [
+      hop('a', 'threshold:n=3,maxWait=1000ms'),
+      hop('b', 'timed:t=500ms'),
+      hop('c', 'exponential:mean=200ms'),
+    ];
+    const back = [hop('d', 'binomial:t=1000ms,p=0.5'), hop('e', 'pool:t=1000ms,min=5,fraction=0.5')];
+    // 1000 + 250 + 200 out, 1500 + 7000 back, 1000 for the acknowledgement.
+    assert.equal(expectedRoundTripMs([out, back], 1_000, assumptions), 10_950);
+  });
+
+  it('knows nothing when a node published no strategy, or one it cannot read', () => {
+    assert.equal(expectedRoundTripMs([[hop('a', 'timed:t=1s'), hop('b')]], 0, assumptions), undefined);
+    assert.equal(expectedRoundTripMs([[hop('a', 'quantum:q=1')]], 0, assumptions), undefined);
   });
 });

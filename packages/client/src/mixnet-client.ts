@@ -1,5 +1,6 @@
 import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
+import { type DelayAssumptions, expectedDelayMs, parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import {
   DROP_RECIPIENT,
   PACKET_FORMAT_NAMES,
@@ -31,6 +32,7 @@ import {
   openMessage,
   sealMessage,
 } from './message.ts';
+import { TransientError, unreachableReason } from './transient.ts';
 
 export interface SendOptions {
   /** Keep the id of an earlier attempt (retransmission), so the recipient can drop duplicates. */
@@ -56,6 +58,12 @@ export interface SendReceipt {
   readonly route: readonly string[];
   /** What reads the acknowledgement, when one was asked for. */
   readonly replySecret?: ReplySecret;
+  /**
+   * The mean time for the message to arrive, be acknowledged and the acknowledgement to come
+   * back (expectedRoundTripMs), when a reply was asked for and every node of both routes
+   * published its strategy.
+   */
+  readonly expectedRoundTripMs?: number;
 }
 
 export interface ReceivedMessage extends Message {
@@ -88,6 +96,36 @@ export interface ReceiveOptions {
   readonly onReply?: (delivered: Uint8Array, replyId: Uint8Array) => boolean;
   /** This client's own loop cover coming back goes here instead of `onMessage`. */
   readonly onLoop?: (message: Message) => void;
+  /** How to ride out a gateway that goes away (a restart); `false`: never reconnect. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** The connection lost, reopened, or given up: say so to the user. */
+  readonly onConnection?: (event: ConnectionEvent) => void;
+}
+
+export interface ReconnectOptions {
+  /** The wait before the first reconnection; it doubles after every failed one, up to maxDelayMs. */
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+  /** Failed connections in a row after which to give up (`done` rejects); unlimited by default. */
+  readonly maxAttempts?: number;
+}
+
+export type ConnectionEvent =
+  /** `failures`: connections failed in a row so far; the next try follows after `retryInMs`. */
+  | { readonly type: 'lost'; readonly reason: string; readonly failures: number; readonly retryInMs: number }
+  | { readonly type: 'reopened'; readonly failures: number }
+  | { readonly type: 'gave_up'; readonly reason: string; readonly failures: number };
+
+export const DEFAULT_RECONNECT = { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: Infinity } as const;
+
+/**
+ * The wait before reconnection number `failures` (1 for the first): exponential backoff with
+ * jitter (between half and all of initial × 2^(failures-1), capped), so that clients a restart
+ * dropped together do not all come back in the same millisecond.
+ */
+export function reconnectDelayMs(failures: number, options: Required<ReconnectOptions>, random: Random): number {
+  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling * (0.5 + random.float() / 2));
 }
 
 /** Message ids a receiver remembers to drop retransmitted duplicates. */
@@ -97,8 +135,13 @@ const REMEMBERED_MESSAGE_IDS = 10_000;
 export const DEFAULT_ACK_DELAY_MEAN_MS = 1_000;
 
 export interface Subscription {
-  /** Resolves once the socket is open and the gateway pushes. */
+  /**
+   * Resolves once the socket is first open and the gateway pushes; rejects only when the
+   * subscription gives up (or may not reconnect) before that.
+   */
   readonly opened: Promise<void>;
+  /** Resolves on close(); rejects when it gives up reconnecting (ReconnectOptions.maxAttempts). */
+  readonly done: Promise<void>;
   close(): void;
 }
 
@@ -133,6 +176,39 @@ export interface MixnetClientOptions {
   readonly ackDelayMeanMs?: number;
   /** Times acknowledgement delays; monotonic by default. */
   readonly clock?: Clock;
+  /**
+   * Packets reaching each mix node per second, assumed for expected delays of batching
+   * strategies (DelayAssumptions); default DEFAULT_NODE_ARRIVALS_PER_SECOND.
+   */
+  readonly nodeArrivalsPerSecond?: number;
+}
+
+/** The compose cascade's loop cover alone brings each node about one packet a second. */
+export const DEFAULT_NODE_ARRIVALS_PER_SECOND = 1;
+
+/**
+ * The mean round trip of an acknowledged message: every hop's expected delay on the route
+ * out and on the reply block's route back (expectedDelayMs of each node's published strategy),
+ * plus the recipient's mean acknowledgement delay. Undefined when a node published no strategy
+ * (or one this client cannot read): the caller falls back to a fixed timeout.
+ */
+export function expectedRoundTripMs(
+  routes: readonly (readonly NodeDescriptor[])[],
+  ackDelayMeanMs: number,
+  assumptions: DelayAssumptions,
+): number | undefined {
+  let total = ackDelayMeanMs;
+  for (const node of routes.flat()) {
+    if (node.strategy === undefined) return undefined;
+    let config: StrategyConfig;
+    try {
+      config = parseStrategyConfig(node.strategy);
+    } catch {
+      return undefined; // a strategy newer than this client
+    }
+    total += expectedDelayMs(config, assumptions);
+  }
+  return total;
 }
 
 /** Parses a recipient address (64 hex characters) into its public key. */
@@ -158,6 +234,7 @@ export class MixnetClient {
   readonly #hopDelay: () => number | undefined;
   readonly #clock: Clock;
   readonly #ackDelayMean: () => Promise<number>;
+  readonly #assumptions: DelayAssumptions;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
     this.gateway = new GatewayClient(gatewayUrl, options.dispatcher ?? ownConnection());
@@ -166,6 +243,11 @@ export class MixnetClient {
     this.#clock = options.clock ?? monotonicClock;
     const mean = options.meanHopDelayMs;
     if (mean !== undefined && !(mean > 0)) throw new RangeError(`meanHopDelayMs must be positive, got ${mean}`);
+    const arrivalsPerSecond = options.nodeArrivalsPerSecond ?? DEFAULT_NODE_ARRIVALS_PER_SECOND;
+    if (!(arrivalsPerSecond > 0)) {
+      throw new RangeError(`nodeArrivalsPerSecond must be positive, got ${arrivalsPerSecond}`);
+    }
+    this.#assumptions = { arrivalsPerSecond, senderMeanDelayMs: mean };
     const ackMean = options.ackDelayMeanMs;
     if (ackMean !== undefined && !(ackMean > 0))
       throw new RangeError(`ackDelayMeanMs must be positive, got ${ackMean}`);
@@ -222,10 +304,13 @@ export class MixnetClient {
     const topology = await this.topology();
     const route = pickRoute(topology, this.#random);
     let reply: { block: Uint8Array; secret: ReplySecret } | undefined;
+    let roundTripMs: number | undefined;
     if (options.replyTo) {
       if (!format.replies) throw new Error(`the ${format.name} format has no reply blocks, so no acknowledgements`);
       const back = { gateway: info.gatewayId, recipient: options.replyTo.publicKey };
-      reply = format.replies.createReplyBlock(routeHops(pickRoute(topology, this.#random), this.#hopDelay), back);
+      const replyRoute = pickRoute(topology, this.#random);
+      reply = format.replies.createReplyBlock(routeHops(replyRoute, this.#hopDelay), back);
+      roundTripMs = expectedRoundTripMs([route, replyRoute], await this.#ackDelayMean(), this.#assumptions);
     }
     const message: Message = {
       id: options.messageId ?? newMessageId(),
@@ -244,7 +329,12 @@ export class MixnetClient {
       throw new Error(`cannot wrap the message: ${(error as Error).message}`, { cause: error });
     }
     await this.#submit((route[0] as NodeDescriptor).id, packet);
-    return { messageId: message.id, route: route.map((node) => node.id), replySecret: reply?.secret };
+    return {
+      messageId: message.id,
+      route: route.map((node) => node.id),
+      replySecret: reply?.secret,
+      ...(roundTripMs === undefined ? {} : { expectedRoundTripMs: roundTripMs }),
+    };
   }
 
   /**
@@ -266,7 +356,11 @@ export class MixnetClient {
       packets: [{ firstHop, packet: Buffer.from(packet).toString('base64') }],
     });
     if (result.accepted !== 1) {
-      throw new Error(`gateway refused the packet: ${result.rejected.map((r) => r.reason).join('; ')}`);
+      const reasons = result.rejected.map((r) => r.reason).join('; ');
+      // Refused for its first hop (not in the topology, unreachable, down): a fresh route later may pass.
+      const forItsSize = result.rejected.every((r) => /exceeds/.test(r.reason));
+      if (forItsSize) throw new Error(`gateway refused the packet: ${reasons}`);
+      throw new TransientError(`gateway could not forward the packet: ${reasons}`);
     }
   }
 
@@ -303,13 +397,25 @@ export class MixnetClient {
     const waiting = new Set<() => void>();
     let closed = false;
     const address = toHex(keys.publicKey);
-    const socket = new WebSocket(this.gateway.mailboxSocketUrl(address));
-    const ack = (id: string, sentAt: number | undefined) => {
+    const reconnect = options.reconnect === false ? undefined : { ...DEFAULT_RECONNECT, ...options.reconnect };
+    const onConnection = options.onConnection ?? (() => {});
+    let socket: WebSocket;
+    let failures = 0;
+    let everOpened = false;
+    let cancelRetry = () => {};
+    const opened = Promise.withResolvers<void>();
+    const done = Promise.withResolvers<void>();
+    // Neither needs a handler to be safe: a caller that ignores them does not crash the process.
+    opened.promise.catch(() => {});
+    done.promise.catch(() => {});
+    const ack = (from: WebSocket, id: string, sentAt: number | undefined) => {
+      // On a socket since closed the ack is dropped: the mailbox pushes the message again.
+      if (from.readyState !== WebSocket.OPEN) return;
       const frame: AckFrame =
         reportLatency && sentAt !== undefined
           ? { type: 'ack', ids: [id], latencies: [Math.max(0, (now() - sentAt) / 1000)] }
           : { type: 'ack', ids: [id] };
-      socket.send(JSON.stringify(frame));
+      from.send(JSON.stringify(frame));
     };
     // Not at once: an acknowledgement leaving right after a delivery would tell the gateway which
     // deliveries were messages (cover is never acknowledged) and link the two.
@@ -322,14 +428,10 @@ export class MixnetClient {
       });
       waiting.add(cancel);
     };
-    const opened = new Promise<void>((resolve, reject) => {
-      socket.addEventListener('open', () => resolve(), { once: true });
-      socket.addEventListener('error', () => reject(new Error(`cannot open ${socket.url}`)), { once: true });
-    });
-    socket.addEventListener('message', async (event) => {
+    const handle = async (from: WebSocket, data: unknown) => {
       let frame: ServerFrame;
       try {
-        frame = JSON.parse(String(event.data)) as ServerFrame;
+        frame = JSON.parse(String(data)) as ServerFrame;
       } catch {
         onError(new Error('gateway sent a frame that is not JSON'));
         return;
@@ -350,7 +452,7 @@ export class MixnetClient {
           const message = openMessage(delivered.subarray(0, capacity ?? delivered.length), keys);
           if (message.kind === 'loop') {
             onLoop?.(message);
-            ack(deliveryId, undefined);
+            ack(from, deliveryId, undefined);
             return;
           }
           if (message.replyBlock) {
@@ -365,15 +467,67 @@ export class MixnetClient {
       } catch (error) {
         onError(error as Error);
       }
-      ack(deliveryId, sentAt);
-    });
-    return {
-      opened,
-      close: () => {
+      ack(from, deliveryId, sentAt);
+    };
+    // A socket that fails says nothing of why; the gateway's HTTP API does (refused, 503, ...).
+    const whyDown = async (): Promise<string> => {
+      try {
+        await this.gateway.info();
+        return 'the mailbox connection closed';
+      } catch (error) {
+        return unreachableReason(this.gateway.baseUrl, error);
+      }
+    };
+    const connectionEnded = async (wasOpen: boolean) => {
+      if (closed) return;
+      if (wasOpen) failures = 0;
+      failures++;
+      const reason = await whyDown();
+      if (closed) return;
+      if (!reconnect || failures > reconnect.maxAttempts) {
+        onConnection({ type: 'gave_up', reason, failures: failures - 1 });
+        const error = new Error(`gave up on the gateway's mailbox connection (${socket.url}): ${reason}`);
+        opened.reject(error);
+        done.reject(error);
         closed = true;
-        for (const cancel of waiting) cancel();
-        waiting.clear();
+        cancelAll();
+        return;
+      }
+      const retryInMs = reconnectDelayMs(failures, reconnect, this.#random);
+      onConnection({ type: 'lost', reason, failures, retryInMs });
+      cancelRetry = this.#clock.schedule(retryInMs, connect);
+    };
+    const connect = () => {
+      if (closed) return;
+      const current = new WebSocket(this.gateway.mailboxSocketUrl(address));
+      socket = current;
+      let wasOpen = false;
+      current.addEventListener('open', () => {
+        wasOpen = true;
+        if (everOpened) onConnection({ type: 'reopened', failures });
+        everOpened = true;
+        failures = 0;
+        opened.resolve();
+      });
+      current.addEventListener('message', (event) => void handle(current, event.data));
+      // 'close' follows 'error' too: one place decides what comes next.
+      current.addEventListener('close', () => void connectionEnded(wasOpen), { once: true });
+    };
+    const cancelAll = () => {
+      cancelRetry();
+      for (const cancel of waiting) cancel();
+      waiting.clear();
+    };
+    connect();
+    return {
+      opened: opened.promise,
+      done: done.promise,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        cancelAll();
         socket.close();
+        done.resolve();
       },
     };
   }

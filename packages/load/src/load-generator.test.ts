@@ -180,7 +180,7 @@ function fakeNetwork(delayMs: number, duplicate: (n: number) => boolean) {
           reportedSendTimes.push({ sentAt: options?.sendTimeOf?.(message), receivedAt: Date.now() });
         });
         loopHandlers.set(Buffer.from(keys.publicKey).toString('hex'), options?.onLoop);
-        return { opened: Promise.resolve(), close: () => {} };
+        return { opened: Promise.resolve(), done: new Promise(() => {}), close: () => {} };
       },
     };
   };

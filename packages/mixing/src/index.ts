@@ -1,4 +1,5 @@
 export * from './binomial.ts';
+export * from './expected-delay.ts';
 export * from './exponential.ts';
 export * from './mix-strategy.ts';
 export { StrategyStoppedError } from './option-checks.ts';

@@ -76,6 +76,21 @@ describe('descriptor canonical encoding', () => {
     assert.deepEqual(Buffer.from(descriptorSigningBytes(d)), expected);
   });
 
+  it('appends the strategy after issuedAt only when the descriptor has one (older ones sign the same bytes)', () => {
+    const without = Buffer.from(descriptorSigningBytes(unsigned()));
+    const strategy = 'threshold:n=3,maxWait=1000ms';
+    assert.deepEqual(
+      Buffer.from(descriptorSigningBytes(unsigned({ strategy }))),
+      Buffer.concat([without, text(strategy)]),
+    );
+    const verdict = verifyDescriptor(JSON.parse(JSON.stringify(signed({ strategy }))), options);
+    assert.equal(verdict.ok && verdict.descriptor.strategy, strategy);
+    const altered = { ...signed({ strategy }), strategy: 'threshold:n=1' };
+    assert.equal(rejection(verifyDescriptor(altered, options))[0], 'forged');
+    assert.equal(rejection(verifyDescriptor({ ...signed(), strategy: 'timed:t=1ms' }, options))[0], 'forged');
+    assert.throws(() => signed({ strategy: 'x'.repeat(201) }), /strategy must be at most 200 bytes/);
+  });
+
   it('encodes text as UTF-8 with a byte-length prefix', () => {
     const bytes = Buffer.from(descriptorSigningBytes(unsigned({ url: 'http://mïx:1' })));
     assert.deepEqual(bytes.subarray(37, 37 + 4 + 13), text('http://mïx:1'));

@@ -1,7 +1,8 @@
 /**
  * Signed node descriptors: what a mix node registers with the directory. The node's
  * long-term Ed25519 identity key signs its id, layer, url, the X25519 mixing keys it
- * publishes for the current and next epochs, and the time it signed them.
+ * publishes for the current and next epochs, the time it signed them and, when it says so,
+ * its mixing strategy (so that clients can expect a route's delay).
  * Specification: docs/directory.md.
  */
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
@@ -35,7 +36,15 @@ export interface UnsignedNodeDescriptor {
   readonly mixingKeys: readonly MixingKey[];
   /** When the node signed it, ms since the Unix epoch by the node's clock. */
   readonly issuedAt: number;
+  /**
+   * The node's mixing strategy as its canonical configuration string (formatStrategyConfig,
+   * e.g. `threshold:n=3,maxWait=1s`), at most MAX_STRATEGY_BYTES; absent in older descriptors.
+   */
+  readonly strategy?: string;
 }
+
+/** A strategy string is short; the bound keeps a descriptor small. */
+export const MAX_STRATEGY_BYTES = 200;
 
 export interface SignedNodeDescriptor extends UnsignedNodeDescriptor {
   /** Ed25519 signature by identityKey over descriptorSigningBytes, 128 lowercase hex characters. */
@@ -62,7 +71,8 @@ export interface DescriptorVerificationOptions {
 /**
  * The bytes the identity key signs:
  *   text("mixlab-descriptor-v1") | text(id) | u32(layer) | text(url) | key(identityKey)
- *   | u32(count) | count × (u64(epoch) | key(publicKey)) | u64(issuedAt)
+ *   | u32(count) | count × (u64(epoch) | key(publicKey)) | u64(issuedAt) [| text(strategy)]
+ * (the strategy only when the descriptor has one, so that older descriptors sign the same bytes).
  * Throws when a field cannot be encoded (see descriptorShapeProblems).
  */
 export function descriptorSigningBytes(descriptor: UnsignedNodeDescriptor): Uint8Array {
@@ -81,7 +91,9 @@ function encodeDescriptor(descriptor: UnsignedNodeDescriptor): Uint8Array {
     .key(descriptor.identityKey)
     .u32(descriptor.mixingKeys.length);
   for (const { epoch, publicKey } of descriptor.mixingKeys) writer.u64(epoch).key(publicKey);
-  return writer.u64(descriptor.issuedAt).bytes();
+  writer.u64(descriptor.issuedAt);
+  if (descriptor.strategy !== undefined) writer.text(descriptor.strategy);
+  return writer.bytes();
 }
 
 /**
@@ -100,6 +112,7 @@ export function descriptorShapeProblems(descriptor: unknown): string[] {
   check('url', textProblem(descriptor.url));
   check('identityKey', keyProblem(descriptor.identityKey));
   check('issuedAt', u64Problem(descriptor.issuedAt));
+  if (descriptor.strategy !== undefined) check('strategy', strategyProblem(descriptor.strategy));
   const keys = descriptor.mixingKeys;
   if (!Array.isArray(keys) || keys.length < 1 || keys.length > MAX_MIXING_KEYS) {
     problems.push(`mixingKeys must be a list of 1 to ${MAX_MIXING_KEYS} keys (current and next epoch)`);
@@ -218,6 +231,15 @@ export function mixingKeyFor(descriptor: UnsignedNodeDescriptor, epoch: number):
   return descriptor.mixingKeys.find((key) => key.epoch === epoch)?.publicKey;
 }
 
+/** Why a value cannot be a node's strategy string, or undefined when it can (its grammar is @mixlab/mixing's). */
+export function strategyProblem(value: unknown): string | undefined {
+  const text = textProblem(value);
+  if (text) return text;
+  return Buffer.byteLength(value as string) <= MAX_STRATEGY_BYTES
+    ? undefined
+    : `must be at most ${MAX_STRATEGY_BYTES} bytes`;
+}
+
 function copyDescriptor(descriptor: UnsignedNodeDescriptor): UnsignedNodeDescriptor {
   return {
     id: descriptor.id,
@@ -228,6 +250,7 @@ function copyDescriptor(descriptor: UnsignedNodeDescriptor): UnsignedNodeDescrip
       ? descriptor.mixingKeys.map((key) => ({ epoch: key?.epoch, publicKey: key?.publicKey }))
       : descriptor.mixingKeys,
     issuedAt: descriptor.issuedAt,
+    ...(descriptor.strategy === undefined ? {} : { strategy: descriptor.strategy }),
   };
 }
 

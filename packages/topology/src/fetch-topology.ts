@@ -18,7 +18,11 @@ export async function fetchSignedTopology(baseUrl: string, dispatcher?: Dispatch
     } catch {
       // not JSON
     }
-    throw new Error(`topology request to ${baseUrl} answered ${response.statusCode}${said ? ` (${said})` : ''}`);
+    // The status rides along: a client retries a 503 (directory restarting), not a 404.
+    throw Object.assign(
+      new Error(`topology request to ${baseUrl} answered ${response.statusCode}${said ? ` (${said})` : ''}`),
+      { status: response.statusCode },
+    );
   }
   const signed = (await response.body.json()) as SignedTopology;
   const problems = topologyShapeProblems(signed?.document);

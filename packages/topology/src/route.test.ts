@@ -104,7 +104,7 @@ describe('pickRoute', () => {
             return 0;
           }),
         ),
-      { name: 'Error', message: 'layer 2 has no node: the network cannot carry traffic yet' },
+      { name: 'EmptyLayerError', layer: 2, message: 'layer 2 has no node: the network cannot carry traffic yet' },
     );
     assert.equal(calls, 1, 'the picker is not asked about an empty layer');
   });

@@ -182,6 +182,39 @@ describe('topology canonical encoding', () => {
   });
 });
 
+describe('node strategies in the topology', () => {
+  it('encodes a strategy behind flag bit 2, after the next key', () => {
+    const withStrategy = (n: TopologyNode, strategy: string): TopologyNode => ({ ...n, strategy });
+    const [a1, b1] = [withStrategy(node(1, 'a1'), 'timed:t=500ms'), withStrategy(node(2, 'b1', false), 'pool')];
+    const bytes = Buffer.from(topologySigningBytes(documentWith({ layers: [[a1], [b1]] })));
+    const entry = (n: TopologyNode) =>
+      Buffer.concat([text(n.id), u32(n.layer), text(n.url), key(n.identityKey), key(n.publicKey)]);
+    const a1Bytes = Buffer.concat([
+      entry(a1),
+      Buffer.from([3]),
+      key(a1.nextPublicKey as string),
+      text('timed:t=500ms'),
+    ]);
+    const b1Bytes = Buffer.concat([entry(b1), Buffer.from([2]), text('pool')]);
+    assert.ok(bytes.includes(a1Bytes), 'a1: flags 3, next key, strategy');
+    assert.ok(bytes.includes(b1Bytes), 'b1: flags 2, strategy');
+  });
+
+  it('round-trips a node strategy into the route view, and an altered one is tampered', () => {
+    const a1 = { ...node(1, 'a1'), strategy: 'threshold:n=3,maxWait=1000ms' };
+    const signed = signTopology(documentWith({ layers: [[a1], [node(2, 'b1')]] }), directory.secretKey);
+    const verdict = verifyTopology(JSON.parse(JSON.stringify(signed)), { pinnedDirectoryKey: pinned, nowMs: FROM });
+    assert.ok(verdict.ok);
+    assert.equal(verdict.document.layers[0]?.[0]?.strategy, a1.strategy);
+    assert.equal(toTopology(verdict.document).layers[0]?.[0]?.strategy, a1.strategy);
+    assert.equal('strategy' in (toTopology(verdict.document).layers[1]?.[0] ?? {}), false);
+    const altered = structuredClone(signed) as unknown as { document: { layers: { strategy?: string }[][] } };
+    altered.document.layers[0]![0]!.strategy = 'threshold:n=1';
+    const refused = verifyTopology(altered, { pinnedDirectoryKey: pinned, nowMs: FROM });
+    assert.equal(refused.ok ? 'ok' : refused.reason, 'tampered');
+  });
+});
+
 describe('signTopology and verifyTopology', () => {
   it('round-trips, also through JSON, returning only the signed fields', () => {
     const signed = sign();

@@ -5,7 +5,7 @@
  */
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
 import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
-import { mixingKeyFor, SIGNATURE_PATTERN, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
+import { mixingKeyFor, SIGNATURE_PATTERN, strategyProblem, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
 import { type GatewayDescriptor, gatewayProblems, listedNodeProblems, type Topology } from './topology.ts';
 import { type Rejection, rejection } from './verdict.ts';
 
@@ -26,6 +26,8 @@ export interface TopologyNode {
   readonly publicKey: string;
   /** The node's X25519 mixing key for the next epoch, when it has published one. */
   readonly nextPublicKey?: string;
+  /** The node's mixing strategy (its canonical configuration string), when its descriptor says. */
+  readonly strategy?: string;
 }
 
 export interface TopologyDocument {
@@ -79,7 +81,8 @@ export interface TopologyVerificationOptions {
  *   text("mixlab-topology-v1") | u32(version) | u64(epoch) | u64(validFrom) | u64(validUntil)
  *   | u32(layer count) | per layer: u32(node count) | per node:
  *       text(id) | u32(layer) | text(url) | key(identityKey) | key(publicKey)
- *       | (u8(0) | u8(1) | key(nextPublicKey))
+ *       | u8(flags) [| key(nextPublicKey) if flags & 1] [| text(strategy) if flags & 2]
+ *   (flags 0 or 1 is the encoding documents had before nodes published strategies)
  *   | u32(gateway count) | per gateway: text(id) | text(url)
  * Throws when a field cannot be encoded (see topologyShapeProblems).
  */
@@ -102,8 +105,9 @@ function encodeTopology(document: TopologyDocument): Uint8Array {
     writer.u32(nodes.length);
     for (const node of nodes) {
       writer.text(node.id).u32(node.layer).text(node.url).key(node.identityKey).key(node.publicKey);
-      if (node.nextPublicKey === undefined) writer.u8(0);
-      else writer.u8(1).key(node.nextPublicKey);
+      writer.u8((node.nextPublicKey === undefined ? 0 : 1) | (node.strategy === undefined ? 0 : 2));
+      if (node.nextPublicKey !== undefined) writer.key(node.nextPublicKey);
+      if (node.strategy !== undefined) writer.text(node.strategy);
     }
   }
   writer.u32(document.gateways.length);
@@ -143,6 +147,7 @@ export function topologyShapeProblems(value: unknown): string[] {
         check(`${at}.identityKey`, keyProblem(node.identityKey));
         check(`${at}.publicKey`, keyProblem(node.publicKey));
         if (node.nextPublicKey !== undefined) check(`${at}.nextPublicKey`, keyProblem(node.nextPublicKey));
+        if (node.strategy !== undefined) check(`${at}.strategy`, strategyProblem(node.strategy));
       });
     });
   }
@@ -282,7 +287,9 @@ export function toTopology(document: TopologyDocument, which: 'current' | 'next'
     layers: document.layers.map((nodes) =>
       nodes.flatMap((node) => {
         const publicKey = which === 'current' ? node.publicKey : node.nextPublicKey;
-        return publicKey === undefined ? [] : [{ id: node.id, layer: node.layer, url: node.url, publicKey }];
+        if (publicKey === undefined) return [];
+        const { id, layer, url, strategy } = node;
+        return [strategy === undefined ? { id, layer, url, publicKey } : { id, layer, url, publicKey, strategy }];
       }),
     ),
     gateways: document.gateways.map(({ id, url }) => ({ id, url })),
@@ -294,10 +301,8 @@ export function topologyNodeFor(descriptor: UnsignedNodeDescriptor, epoch: numbe
   const publicKey = mixingKeyFor(descriptor, epoch);
   if (publicKey === undefined) return undefined;
   const nextPublicKey = mixingKeyFor(descriptor, epoch + 1);
-  const { id, layer, url, identityKey } = descriptor;
-  return nextPublicKey === undefined
-    ? { id, layer, url, identityKey, publicKey }
-    : { id, layer, url, identityKey, publicKey, nextPublicKey };
+  const { id, layer, url, identityKey, strategy } = descriptor;
+  return listedNode({ id, layer, url, identityKey, publicKey, nextPublicKey, strategy });
 }
 
 function when(ms: number): string {
@@ -311,13 +316,21 @@ function copyDocument(document: TopologyDocument): TopologyDocument {
     epoch: document.epoch,
     validFrom: document.validFrom,
     validUntil: document.validUntil,
-    layers: document.layers.map((nodes) =>
-      nodes.map(({ id, layer, url, identityKey, publicKey, nextPublicKey }) =>
-        nextPublicKey === undefined
-          ? { id, layer, url, identityKey, publicKey }
-          : { id, layer, url, identityKey, publicKey, nextPublicKey },
-      ),
-    ),
+    layers: document.layers.map((nodes) => nodes.map(listedNode)),
     gateways: document.gateways.map(({ id, url }) => ({ id, url })),
+  };
+}
+
+/** A node entry holding only the signed fields, the optional ones only when present. */
+function listedNode(node: TopologyNode): TopologyNode {
+  const { id, layer, url, identityKey, publicKey, nextPublicKey, strategy } = node;
+  return {
+    id,
+    layer,
+    url,
+    identityKey,
+    publicKey,
+    ...(nextPublicKey === undefined ? {} : { nextPublicKey }),
+    ...(strategy === undefined ? {} : { strategy }),
   };
 }

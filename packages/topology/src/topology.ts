@@ -12,6 +12,8 @@ export interface NodeDescriptor {
   readonly url: string;
   /** X25519 public key, 64 hex characters. */
   readonly publicKey: string;
+  /** Its mixing strategy's configuration string, when the node published one (for expected delays). */
+  readonly strategy?: string;
 }
 
 /** A client gateway: where exit nodes deliver messages for the recipients it serves. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { cryptoReady } from '@mixlab/crypto';
+import { cryptoBackend, cryptoReady } from '@mixlab/crypto';
 import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
 import { listenUntilSignalled, openStateOrExit, readConfigOrExit } from '@mixlab/service-kit';
 import { readDirectoryConfig } from './config.ts';
@@ -65,6 +65,7 @@ app.log.info(
     epoch: nodes.epoch(),
     livenessTimeoutMs: config.livenessTimeoutMs,
     maxSkewMs: config.maxSkewMs,
+    crypto: cryptoBackend(),
   },
   'directory ready',
 );

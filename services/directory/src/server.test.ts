@@ -138,6 +138,15 @@ describe('directory server', () => {
       assert.equal(verdict.ok ? 'accepted' : verdict.reason, 'wrong-key');
     });
 
+    it('lists the strategy a node signed into its descriptor (JSON bodies keep it through the schema)', async () => {
+      const node = new TestNode('mix-1', 1);
+      const strategy = 'pool:t=1000ms,min=5,fraction=0.6';
+      assert.equal((await register(node.descriptor(d.clock.nowMs, { strategy }))).statusCode, 201);
+      assert.equal((await topology()).layers[0]?.[0]?.strategy, strategy);
+      const long = await register({ ...node.descriptor(d.clock.advance(1)), strategy: 'x'.repeat(201) });
+      assert.equal(long.statusCode, 400);
+    });
+
     it('replaces a node that re-registers with a newer issuedAt (200): one entry, new url and keys', async () => {
       const node = new TestNode('mix-1', 1);
       assert.equal((await register(node.descriptor(d.clock.nowMs))).statusCode, 201);

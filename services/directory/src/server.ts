@@ -12,6 +12,7 @@ import {
   type GatewayDescriptor,
   isUnsignedDescriptor,
   MAX_MIXING_KEYS,
+  MAX_STRATEGY_BYTES,
   NODE_ID_PATTERN,
   PUBLIC_KEY_PATTERN,
   SIGNATURE_PATTERN,
@@ -63,6 +64,7 @@ const signedDescriptorSchema = {
       },
     },
     issuedAt: { type: 'integer', minimum: 0 },
+    strategy: { type: 'string', minLength: 1, maxLength: MAX_STRATEGY_BYTES },
     signature: { type: 'string', pattern: SIGNATURE_PATTERN },
   },
 } as const;

@@ -15,6 +15,8 @@ export interface DescriptorSource {
   readonly mixingKeys: () => MixingKey[];
   /** Wall-clock ms since the Unix epoch. */
   readonly now: () => number;
+  /** The node's strategy, canonical (formatStrategyConfig): clients expect a route's delay from it. */
+  readonly strategy?: string;
 }
 
 export class DescriptorSigner {
@@ -33,11 +35,11 @@ export class DescriptorSigner {
 
   /** A freshly signed descriptor; issuedAt strictly increases even within one millisecond. */
   sign(): SignedNodeDescriptor {
-    const { id, layer, url, identity } = this.#source;
+    const { id, layer, url, identity, strategy } = this.#source;
     const issuedAt = Math.max(Math.floor(this.#source.now()), this.#lastIssuedAt + 1);
     this.#lastIssuedAt = issuedAt;
     return signDescriptor(
-      { id, layer, url, identityKey: this.#identityKey, mixingKeys: this.#source.mixingKeys(), issuedAt },
+      { id, layer, url, identityKey: this.#identityKey, mixingKeys: this.#source.mixingKeys(), issuedAt, strategy },
       identity.secretKey,
     );
   }

@@ -1,4 +1,4 @@
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { cryptoBackend, cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { createServiceRegistry, loopMetrics, mixNodeMetrics } from '@mixlab/metrics';
 import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
@@ -60,6 +60,7 @@ const descriptors = new DescriptorSigner({
   identity: identity.keys,
   mixingKeys: () => mixingKeys.published(),
   now: Date.now,
+  strategy: formatStrategyConfig(config.strategy),
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
@@ -143,6 +144,7 @@ app.log.info(
     strategy: formatStrategyConfig(config.strategy),
     format: config.packetFormat,
     workers: config.workers,
+    crypto: cryptoBackend(),
     loopRate: config.loopRate,
     identityKey: descriptors.identityKey,
     identityFile,

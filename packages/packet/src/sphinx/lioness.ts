@@ -8,7 +8,7 @@
  *   encrypt: R ^= S(L ^ K1); L ^= H(K2, R); R ^= S(L ^ K3); L ^= H(K4, R)
  *   decrypt: the same four rounds in reverse order.
  */
-import { blake2b, chacha20Xor } from '@mixlab/crypto';
+import { blake2bInto, chacha20XorInto } from '@mixlab/crypto';
 import { LIONESS_LEFT_BYTES } from './geometry.ts';
 
 export const LIONESS_KEY_BYTES = 4 * LIONESS_LEFT_BYTES;
@@ -17,25 +17,25 @@ function xorInto(target: Uint8Array, source: Uint8Array): void {
   for (let i = 0; i < target.length; i++) target[i] = (target[i] as number) ^ (source[i] as number);
 }
 
-function xorOf(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length);
-  for (let i = 0; i < out.length; i++) out[i] = (a[i] as number) ^ (b[i] as number);
-  return out;
-}
+// Scratch for one round's stream key or hash (JavaScript runs one round at a time per thread).
+const roundKey = new Uint8Array(LIONESS_LEFT_BYTES);
+const roundHash = new Uint8Array(LIONESS_LEFT_BYTES);
 
 function check(key: Uint8Array, block: Uint8Array): void {
   if (key.length !== LIONESS_KEY_BYTES) throw new RangeError(`LIONESS key must be ${LIONESS_KEY_BYTES} bytes`);
   if (block.length <= LIONESS_LEFT_BYTES) throw new RangeError(`LIONESS block must exceed ${LIONESS_LEFT_BYTES} bytes`);
 }
 
-/** Stream round: R = R ^ S(L ^ k), written into `out` (which may alias R). */
-function streamRound(left: Uint8Array, right: Uint8Array, subkey: Uint8Array, out: Uint8Array): void {
-  out.set(chacha20Xor(right, xorOf(left, subkey)));
+/** Stream round: R ^= S(L ^ k), in place. */
+function streamRound(left: Uint8Array, right: Uint8Array, subkey: Uint8Array): void {
+  for (let i = 0; i < LIONESS_LEFT_BYTES; i++) roundKey[i] = (left[i] as number) ^ (subkey[i] as number);
+  chacha20XorInto(right, right, roundKey);
 }
 
 /** Hash round: L ^= H(k, R). */
 function hashRound(left: Uint8Array, right: Uint8Array, subkey: Uint8Array): void {
-  xorInto(left, blake2b(LIONESS_LEFT_BYTES, right, subkey));
+  blake2bInto(roundHash, right, subkey);
+  xorInto(left, roundHash);
 }
 
 function subkeys(key: Uint8Array): [Uint8Array, Uint8Array, Uint8Array, Uint8Array] {
@@ -54,9 +54,9 @@ export function lionessEncrypt(
   if (out !== block) out.set(block);
   const left = out.subarray(0, LIONESS_LEFT_BYTES);
   const right = out.subarray(LIONESS_LEFT_BYTES);
-  streamRound(left, right, k1, right);
+  streamRound(left, right, k1);
   hashRound(left, right, k2);
-  streamRound(left, right, k3, right);
+  streamRound(left, right, k3);
   hashRound(left, right, k4);
   return out;
 }
@@ -73,8 +73,8 @@ export function lionessDecrypt(
   const left = out.subarray(0, LIONESS_LEFT_BYTES);
   const right = out.subarray(LIONESS_LEFT_BYTES);
   hashRound(left, right, k4);
-  streamRound(left, right, k3, right);
+  streamRound(left, right, k3);
   hashRound(left, right, k2);
-  streamRound(left, right, k1, right);
+  streamRound(left, right, k1);
   return out;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import { cryptoReady, toHex } from '@mixlab/crypto';
+import { CRYPTO_BACKENDS, type CryptoBackendName, toHex, useCryptoBackend } from '@mixlab/crypto';
 import { createGeometry } from './geometry.ts';
 import { lionessDecrypt, lionessEncrypt } from './lioness.ts';
 import {
@@ -14,11 +14,15 @@ import {
 import { vectorSlots } from './test-support.ts';
 import { hex } from './vectors.ts';
 
-before(cryptoReady);
-
 const file = JSON.parse(readFileSync(REPLY_VECTORS_PATH, 'utf8')) as ReplyVectorFile;
 
-describe('sphinx reply test vectors (test-vectors/sphinx-reply.json)', () => {
+for (const backend of CRYPTO_BACKENDS) {
+  describe(`sphinx reply test vectors (test-vectors/sphinx-reply.json), ${backend} backend`, () => replySuite(backend));
+}
+
+function replySuite(backend: CryptoBackendName): void {
+  before(() => useCryptoBackend(backend));
+
   it('has the cases it promises: 1, 3 and 5 hops, delays on some', () => {
     assert.deepEqual(
       file.cases.map((c) => c.route.length),
@@ -56,7 +60,7 @@ describe('sphinx reply test vectors (test-vectors/sphinx-reply.json)', () => {
   it('matches what the generator writes (inputs included)', () => {
     assert.deepEqual(generateReplyVectors(), file);
   });
-});
+}
 
 /** Reads the vector's bytes by the layouts in docs/sphinx.md alone, with the primitives, not with createSphinx. */
 function checkLayouts(vector: ReplyVectorCase): void {

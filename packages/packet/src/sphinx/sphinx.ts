@@ -14,15 +14,18 @@
 import {
   blake2b,
   chacha20Xor,
+  chacha20XorInto,
   constantTimeEqual,
-  x25519 as defaultX25519,
   type KeyPair,
-  kdf,
+  kdfInto,
+  mergeX25519Scalars,
   randomBytes,
-  type X25519Backend,
   type X25519Point,
-  type X25519Scalar,
+  x25519,
   x25519Base,
+  x25519KeyScalar,
+  x25519Point,
+  x25519Scalar,
 } from '@mixlab/crypto';
 import {
   type Destination,
@@ -97,8 +100,18 @@ export interface SphinxOptions {
    * reply id (16), the replier's payload key (128), then as wrap.
    */
   readonly testVectorBytes?: TestVectorBytes;
-  /** X25519 implementation; default: the one @mixlab/crypto chose (`x25519`). For benchmarks and cross-checks. */
-  readonly x25519?: X25519Backend;
+  /**
+   * Whether wrap and createReplyBlock merge each blinding factor into one scalar (default true);
+   * false multiplies by each in turn, as the hops do and as wrap did before: same bytes, for
+   * benchmarks and cross-checks.
+   */
+  readonly mergeScalars?: boolean;
+  /**
+   * Every variable-base X25519 multiplication wrap and peel do; default @mixlab/crypto's
+   * `x25519`. Injectable so that tests and benchmarks can count them (a replay must stop after
+   * the shared secret). Fixed-base ones (x25519Base) are not routed through it.
+   */
+  readonly multiply?: typeof x25519;
 }
 
 export interface SphinxFormat extends PacketFormat {
@@ -134,17 +147,16 @@ export function deriveHopKeys(alpha: Uint8Array, sharedSecret: Uint8Array): HopK
   input.set(alpha, KEY_DOMAIN.length);
   input.set(sharedSecret, KEY_DOMAIN.length + GROUP_ELEMENT_BYTES);
   const master = blake2b(32, input);
-  const header = kdf(64, 1, KDF_CONTEXT, master);
-  const blinding = kdf(64, 2, KDF_CONTEXT, master);
-  const payload = new Uint8Array(LIONESS_KEY_BYTES);
-  payload.set(kdf(64, 3, KDF_CONTEXT, master), 0);
-  payload.set(kdf(64, 4, KDF_CONTEXT, master), 64);
+  // Header MAC key | routing key | blinding | replay tag | LIONESS key, derived in place.
+  const derived = new Uint8Array(4 * 64);
+  for (let id = 1; id <= 4; id++) kdfInto(derived.subarray((id - 1) * 64, id * 64), id, KDF_CONTEXT, master);
   return {
-    headerMac: header.subarray(0, 32),
-    routing: header.subarray(32, 64),
-    blinding: blinding.subarray(0, 32),
-    replayTag: blinding.subarray(32, 64),
-    payload,
+    headerMac: derived.subarray(0, 32),
+    routing: derived.subarray(32, 64),
+    blinding: derived.subarray(64, 96),
+    // A copy: peel hands the tag out (to the replay cache, across threads), never the keys beside it.
+    replayTag: derived.slice(96, 128),
+    payload: derived.subarray(128, 256),
   };
 }
 
@@ -267,20 +279,10 @@ function draw(source: TestVectorBytes, length: number): Uint8Array {
 /** A Sphinx packet format for one geometry. */
 export function createSphinx(geometry: Geometry = defaultGeometry, options: SphinxOptions = {}): SphinxFormat {
   const byteSource = options.testVectorBytes ?? randomBytes;
-  const x25519 = options.x25519 ?? defaultX25519;
+  const mergeScalars = options.mergeScalars ?? true;
+  const multiply = options.multiply ?? x25519;
   const { routingInfoBytes: R, perHopRoutingInfoBytes: P, macOffset, payloadOffset, packetBytes } = geometry;
-  // A node's private key is decoded once (node:crypto derives its public key on import).
-  const nodeScalars = new WeakMap<Uint8Array, X25519Scalar>();
   const zeroStream = new Uint8Array(R + P);
-
-  function nodeScalar(privateKey: Uint8Array): X25519Scalar {
-    let scalar = nodeScalars.get(privateKey);
-    if (!scalar) {
-      scalar = x25519.scalar(privateKey);
-      nodeScalars.set(privateKey, scalar);
-    }
-    return scalar;
-  }
 
   /** The route's encoded node ids and delays; RangeError for anything a slot cannot carry. */
   function checkRoute(route: readonly RouteHop[]): CheckedRoute {
@@ -307,19 +309,31 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   ): { header: Uint8Array; keys: HopKeys[] } {
     const n = route.length;
     // Group elements and shared secrets: alpha_i = g^(x b_0 .. b_{i-1}), s_i = y_i^(x b_0 .. b_{i-1}).
+    // The scalars multiply in turn (x, b_0, ...); each blinding merges into the last of them when
+    // it can, so a hop costs one fixed-base and one variable-base multiplication, not i + 2.
     const secret = draw(byteSource, 32);
-    const scalars = [x25519.scalar(secret)];
+    const scalars = [x25519Scalar(secret)];
+    let lastScalar = secret;
     const alphas: Uint8Array[] = [x25519Base(secret)];
     const keys: HopKeys[] = [];
     for (let i = 0; i < n; i++) {
-      let shared = x25519.multiply(scalars[0] as X25519Scalar, x25519.point((route[i] as RouteHop).publicKey));
-      for (let j = 1; j <= i; j++) shared = x25519.multiply(scalars[j] as X25519Scalar, x25519.point(shared));
+      let shared = (route[i] as RouteHop).publicKey;
+      for (const scalar of scalars) shared = multiply(scalar, shared);
       const alpha = alphas[i] as Uint8Array;
       const hopKeys = deriveHopKeys(alpha, shared);
       keys.push(hopKeys);
       if (i < n - 1) {
-        scalars.push(x25519.scalar(hopKeys.blinding));
-        alphas.push(x25519.multiply(scalars[i + 1] as X25519Scalar, x25519.point(alpha)));
+        const merged = mergeScalars ? mergeX25519Scalars(lastScalar, hopKeys.blinding) : undefined;
+        if (merged) {
+          scalars[scalars.length - 1] = x25519Scalar(merged);
+          alphas.push(scalars.length === 1 ? x25519Base(merged) : multiply(hopKeys.blinding, alpha));
+          lastScalar = merged;
+        } else {
+          const blinding = x25519Scalar(hopKeys.blinding);
+          scalars.push(blinding);
+          alphas.push(multiply(blinding, alpha));
+          lastScalar = hopKeys.blinding;
+        }
       }
     }
     const streams = keys.map((k) => chacha20Xor(zeroStream, k.routing));
@@ -392,8 +406,8 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     let alphaPoint: X25519Point;
     let shared: Uint8Array;
     try {
-      alphaPoint = x25519.point(alpha);
-      shared = x25519.multiply(nodeScalar(nodeKeys.privateKey), alphaPoint);
+      alphaPoint = x25519Point(alpha);
+      shared = multiply(x25519KeyScalar(nodeKeys.privateKey), alphaPoint);
     } catch {
       throw new PacketError('undecryptable', 'group element is a low-order point: the header was altered');
     }
@@ -409,9 +423,9 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
     if (replay?.seen(keys.replayTag)) throw new PacketError('replay', 'this packet was seen before with this key');
 
     // Routing info | one zero slot, decrypted: this hop's command, then the next hop's routing info.
-    const routing = new Uint8Array(R + P);
-    routing.set(packet.subarray(GROUP_ELEMENT_BYTES, macOffset));
-    const opened = chacha20Xor(routing, keys.routing);
+    const opened = new Uint8Array(R + P);
+    opened.set(packet.subarray(GROUP_ELEMENT_BYTES, macOffset));
+    chacha20XorInto(opened, opened, keys.routing);
     const flag = opened[0];
     const delayMs = dataView(opened).getUint32(DELAY_OFFSET);
 
@@ -419,7 +433,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
       const nextHop = decodeNodeId(opened, ID_LENGTH_OFFSET);
       let nextAlpha: Uint8Array;
       try {
-        nextAlpha = x25519.multiply(x25519.scalar(keys.blinding), alphaPoint);
+        nextAlpha = multiply(keys.blinding, alphaPoint);
       } catch {
         throw new PacketError('undecryptable', 'blinded group element is degenerate');
       }

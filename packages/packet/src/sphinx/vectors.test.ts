@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
-import { cryptoReady } from '@mixlab/crypto';
+import { CRYPTO_BACKENDS, type CryptoBackendName, useCryptoBackend } from '@mixlab/crypto';
 import { vectorSlots } from './test-support.ts';
 import { computeCase, generateVectors, VECTORS_PATH, type VectorCase, type VectorFile } from './vectors.ts';
 
-before(cryptoReady);
-
 const file = JSON.parse(readFileSync(VECTORS_PATH, 'utf8')) as VectorFile;
 
-describe('sphinx test vectors (test-vectors/sphinx.json)', () => {
+for (const backend of CRYPTO_BACKENDS) {
+  describe(`sphinx test vectors (test-vectors/sphinx.json), ${backend} backend`, () => vectorSuite(backend));
+}
+
+function vectorSuite(backend: CryptoBackendName): void {
+  before(() => useCryptoBackend(backend));
+
   for (const vector of file.cases) {
     it(`recomputes "${vector.name}" byte for byte from its keys and randomness`, () => {
       const { packet, hops, ...input } = vector;
@@ -38,7 +42,7 @@ describe('sphinx test vectors (test-vectors/sphinx.json)', () => {
   it('matches what the generator writes (inputs included)', () => {
     assert.deepEqual(generateVectors(), file);
   });
-});
+}
 
 /** Reads every hop's routing slot by the layout in docs/sphinx.md; the exit's is a deliver slot. */
 function checkSlots(vector: VectorCase): void {

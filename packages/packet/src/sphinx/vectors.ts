@@ -118,7 +118,7 @@ export function peelAlong(format: PacketFormat, route: VectorCase['route'], pack
   for (const hop of route) {
     const privateKey = hex(hop.privateKey);
     const alpha = current.subarray(0, 32);
-    const sharedSecret = x25519.multiply(x25519.scalar(privateKey), x25519.point(alpha));
+    const sharedSecret = x25519(privateKey, alpha);
     const keys = deriveHopKeys(alpha, sharedSecret);
     const peeled = format.peel(current, { privateKey, publicKey: hex(hop.publicKey) });
     if (peeled.delayMs === undefined) throw new Error('a Sphinx peel always returns delayMs');

@@ -46,7 +46,7 @@ function seededNodes(count: number): { id: string; keys: KeyPair }[] {
 }
 
 function sharedSecret(privateKey: Uint8Array, alpha: Uint8Array): Uint8Array {
-  return x25519.multiply(x25519.scalar(privateKey), x25519.point(alpha));
+  return x25519(privateKey, alpha);
 }
 
 type Cipher = (key: Uint8Array, block: Uint8Array) => Uint8Array;
@@ -157,7 +157,7 @@ describe('replay tag', () => {
       hops.forEach(({ alpha, material, tag }, i) => {
         const next = hops[i + 1];
         if (next) {
-          const blinded = x25519.multiply(x25519.scalar(tag), x25519.point(alpha));
+          const blinded = x25519(tag, alpha);
           assert.ok(!equal(blinded, next.alpha), `hop ${i}: X25519(tag, alpha) is the next hop's alpha`);
         }
         for (const [j, value] of [...material, ...(next?.material ?? [])].entries()) {
