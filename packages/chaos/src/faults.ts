@@ -73,7 +73,7 @@ export function dockerKill(container: string, downMs: number): Fault {
 
 /**
  * A crash: SIGKILL to the service's node process inside its container (PID 1 is docker-init,
- * which then exits with it), so the restart policy (`unless-stopped`) restarts the container.
+ * which then exits with it), so the restart policy (`on-failure`) restarts the container.
  */
 export function crashProcess(container: string): Fault {
   return {
