@@ -6,14 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  CHAOS_SETTINGS,
-  CHAOS_STRATEGY,
-  crashProcess,
-  restart,
-  runScenario,
-  type ScenarioSettings,
-} from '@mixlab/chaos';
+import { CHAOS_SETTINGS, CHAOS_STRATEGY, restart, runScenario, type ScenarioSettings } from '@mixlab/chaos';
 import { cryptoReady } from '@mixlab/crypto';
 import { type Cascade, startCascade } from '@mixlab/testbed';
 
