@@ -25,7 +25,7 @@ import { formatSummary, type LoadSummary, runLoad } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, MIXLAB_IMAGE, queryVector, REPO_ROOT, startCascade } from '@mixlab/testbed';
 import type { FloodSummary } from './flooder.ts';
-import { machine } from './report.ts';
+import { machine } from './machine.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,4 @@
 /** The experiment's results as markdown: one row per strategy, then per layer. */
-import { execFileSync } from 'node:child_process';
-import { cpus, platform, release, totalmem } from 'node:os';
 import type { LoadSummary } from '@mixlab/load';
 import type { GatewayMeasurement, LayerMeasurement } from './measure.ts';
 
@@ -18,22 +16,6 @@ export interface Machine {
   readonly node: string;
   readonly docker: string;
   readonly platform: string;
-}
-
-/** The machine an experiment runs on, for its report. */
-export function machine(): Machine {
-  let docker = 'unknown';
-  try {
-    docker = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { encoding: 'utf8' }).trim();
-  } catch {}
-  return {
-    cpu: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: totalmem() / 2 ** 30,
-    node: process.version,
-    docker,
-    platform: `${platform()} ${release()}`,
-  };
 }
 
 export interface StrategyResult {
