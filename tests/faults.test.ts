@@ -114,11 +114,9 @@ describe('faults: layer 2 goes away under acknowledged traffic', { timeout: 600_
       faultAt: 3,
       fault: async (container) => void (await docker('restart', '--time', '1', container)),
     });
+    // The fault is proven by layer 2's new start time (checked in sendThrough); with its mixing keys
+    // on disk a quick restart may cost no packet at all, which is the outcome wanted, not a miss.
     console.log(`restart: ${summary(events, 12)}`);
-    assert.ok(
-      events.some((e) => e.type === 'retransmitting'),
-      'the restart cost some packets: the test saw the fault',
-    );
   });
 
   it('keeps retrying through "layer 2 has no node" while layer 2 is stopped for 25 s, and resumes when it starts', async () => {
