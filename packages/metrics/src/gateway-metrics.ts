@@ -8,9 +8,27 @@ export const END_TO_END_LATENCY_BUCKETS = Array.from({ length: 15 }, (_, i) => 0
 export const GATEWAY_SUBMIT_OUTCOMES = [
   'forwarded',
   'rejected',
+  'wrong_size',
   'forward_failed',
   'rate_limited',
   'overloaded',
+] as const;
+
+/** What became of a session request or of a request's session (bounded label set). */
+export const GATEWAY_SESSION_OUTCOMES = [
+  'opened',
+  'evicted',
+  'session_required',
+  'session_expired',
+  'wrong_mailbox',
+] as const;
+
+/** The mailbox limits a delivered message can hit. */
+export const GATEWAY_MAILBOX_LIMITS = [
+  'mailbox_full',
+  'mailbox_bytes_full',
+  'too_many_mailboxes',
+  'storage_full',
 ] as const;
 
 export interface GatewayMetrics {
@@ -22,6 +40,11 @@ export interface GatewayMetrics {
   readonly connectedClients: Gauge;
   readonly endToEndLatency: Histogram;
   readonly clientDeliveries: Counter<'event'>;
+  /** Sessions opened and evicted, and requests refused for their session. */
+  readonly sessions: Counter<'outcome'>;
+  readonly openSessions: Gauge;
+  /** Messages refused by a mailbox limit, by the limit. */
+  readonly mailboxLimits: Counter<'limit'>;
   /** gateway_submit, gateway_delivery, mailbox_push. */
   readonly stage: Histogram<'stage'>;
 }
@@ -49,7 +72,28 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     registers,
   });
   for (const event of ['acknowledged', 'retransmitted', 'expired']) clientDeliveries.inc({ event }, 0);
+  const sessions = new Counter({
+    name: 'mixlab_gateway_sessions_total',
+    help: 'Mailbox sessions opened and evicted (table full), and requests refused for their session.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  for (const outcome of GATEWAY_SESSION_OUTCOMES) sessions.inc({ outcome }, 0);
+  const mailboxLimits = new Counter({
+    name: 'mixlab_gateway_mailbox_limits_total',
+    help: 'Delivered messages a mailbox limit refused, by the limit.',
+    labelNames: ['limit'],
+    registers,
+  });
+  for (const limit of GATEWAY_MAILBOX_LIMITS) mailboxLimits.inc({ limit }, 0);
   return {
+    sessions,
+    openSessions: new Gauge({
+      name: 'mixlab_gateway_sessions',
+      help: 'Mailbox sessions held (live or expired but not yet dropped).',
+      registers,
+    }),
+    mailboxLimits,
     packetsSubmitted,
     messagesDelivered,
     messagesPushed: new Counter({

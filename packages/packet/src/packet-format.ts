@@ -118,6 +118,12 @@ export interface ReplyFormat {
 /** A way of layering a message for a route, and of removing one layer at a node. */
 export interface PacketFormat {
   readonly name: PacketFormatName;
+  /**
+   * The sizes a packet for a first hop can have: one size for Sphinx (every packet on every
+   * link), a least size for onion (one sealed deliver layer; it grows with route and payload,
+   * so `max` is Infinity and a gateway caps it by its own limit).
+   */
+  readonly packetBytes: { readonly min: number; readonly max: number };
   /** Builds the packet the first hop of `route` receives. */
   wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array;
   /**

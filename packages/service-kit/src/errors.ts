@@ -16,6 +16,9 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * | descriptor_rejected    | 400    | directory: unsigned, malformed, forged or stale descriptor    |
  * | gateway_rejected       | 400    | directory: a gateway registration that breaks the rules       |
  * | packets_rejected       | 400    | gateway: every submitted packet refused (see `rejected`)      |
+ * | session_required       | 401    | gateway: a mailbox or report request without a bearer session |
+ * | session_expired        | 401    | gateway: the session is unknown or over; open a new one       |
+ * | wrong_mailbox          | 403    | gateway: the session is for another address                   |
  * | not_found              | 404    | no such route                                                 |
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
@@ -33,6 +36,9 @@ export const ERROR_STATUS = {
   descriptor_rejected: 400,
   gateway_rejected: 400,
   packets_rejected: 400,
+  session_required: 401,
+  session_expired: 401,
+  wrong_mailbox: 403,
   not_found: 404,
   descriptor_conflict: 409,
   body_too_large: 413,

@@ -8,6 +8,8 @@ export interface ServiceAppOptions {
   readonly bodyLimit?: number;
   /** Extra ajv options; signed bodies turn type coercion off. */
   readonly ajvOptions?: Record<string, unknown>;
+  /** Serve HTTPS (TLS options for node:https, e.g. tlsServerOptions); inject() works either way. */
+  readonly https?: Record<string, unknown>;
 }
 
 /**
@@ -26,7 +28,8 @@ export function createServiceApp(
     ajv: { customOptions: { removeAdditional: false, ...options.ajvOptions } },
     return503OnClosing: false,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-  });
+    ...(options.https === undefined ? {} : { https: options.https }),
+  }) as unknown as FastifyInstance;
   installErrorHandlers(app);
   return app;
 }

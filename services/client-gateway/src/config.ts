@@ -26,6 +26,12 @@ export interface GatewayConfig {
   readonly maxPacketBytes: number;
   readonly maxPacketsPerRequest: number;
   readonly maxMessagesPerMailbox: number;
+  /** Payload bytes held for one recipient. */
+  readonly maxBytesPerMailbox: number;
+  /** Mailbox sessions held at once; past it the oldest goes (its client renews). */
+  readonly maxSessions: number;
+  /** The gateway's Ed25519 identity (created at first start): its TLS certificate's key. */
+  readonly identityKeyFile: string;
   readonly maxMailboxes: number;
   /** Payload bytes held across all mailboxes. */
   readonly maxStoredBytes: number;
@@ -55,6 +61,9 @@ export function readConfig(env: Env): GatewayConfig {
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
+    maxBytesPerMailbox: envInt(env, 'MAX_BYTES_PER_MAILBOX', 16 * 1024 ** 2, 1024, 1024 ** 4),
+    maxSessions: envInt(env, 'MAX_SESSIONS', 10_000, 1, 10_000_000),
+    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
     maxStoredBytes: envInt(env, 'MAX_STORED_BYTES', 1024 ** 3, 1024, 1024 ** 4),
     dataDir: envString(env, 'DATA_DIR', '/data'),

@@ -29,7 +29,13 @@ after(() => rm(root, { recursive: true, force: true }));
 /** Mailboxes in a new file of their own (or `path`'s, to reopen it as a restarted gateway would). */
 function open(limits: Partial<MailboxLimits> & { path?: string } = {}): Mailboxes {
   const { path = join(root, `mailboxes-${++files}.sqlite`), ...rest } = limits;
-  return Mailboxes.open(path, { maxPerMailbox: 10, maxMailboxes: 10, maxBytes: 1 << 20, ...rest }).mailboxes;
+  return Mailboxes.open(path, {
+    maxPerMailbox: 10,
+    maxMailboxes: 10,
+    maxBytes: 1 << 20,
+    maxBytesPerMailbox: 1 << 20,
+    ...rest,
+  }).mailboxes;
 }
 
 describe('Mailboxes', () => {
@@ -113,6 +119,18 @@ describe('Mailboxes', () => {
     assert.equal(boxes.acknowledge(BOB, [b1.id]).length, 1);
     stored(boxes.store(CAROL, bytes(5)));
     assert.deepEqual(boxes.store(BOB, bytes(6)), { refused: 'too_many_mailboxes' });
+  });
+
+  it("refuses a message past its mailbox's byte limit, tells onRefused, and takes it again once acknowledged", () => {
+    const refusals: string[] = [];
+    const boxes = open({ maxBytesPerMailbox: 100, onRefused: (refusal) => refusals.push(refusal) });
+    const first = stored(boxes.store(ALICE, new Uint8Array(60)));
+    assert.deepEqual(boxes.store(ALICE, new Uint8Array(41)), { refused: 'mailbox_bytes_full' });
+    stored(boxes.store(ALICE, new Uint8Array(40)));
+    stored(boxes.store(BOB, new Uint8Array(100))); // another mailbox has bytes of its own
+    assert.deepEqual(refusals, ['mailbox_bytes_full']);
+    boxes.acknowledge(ALICE, [first.id]);
+    stored(boxes.store(ALICE, new Uint8Array(60)));
   });
 
   it('calls subscribers of an address for each new message, until they unsubscribe', () => {

@@ -2,8 +2,8 @@
  * One mailbox per recipient address, kept in a SQLite file (synchronous FULL): a message is
  * on disk before `storeAll` returns, so the gateway tells an exit node "stored" only for
  * messages a crash or restart cannot lose, and a message stays until its recipient
- * acknowledges it. Bounded in messages per mailbox, in mailboxes and in payload bytes; the
- * counts are kept in memory, read once at open. Subscriptions (open WebSockets) live in
+ * acknowledges it. Bounded in messages and payload bytes per mailbox, in mailboxes and in
+ * payload bytes overall; the counts are kept in memory, read once at open. Subscriptions (open WebSockets) live in
  * memory only.
  */
 import { randomBytes } from 'node:crypto';
@@ -19,17 +19,27 @@ export interface StoredMessage {
   readonly receivedAt: number;
 }
 
-export type MailboxRefusal = 'mailbox_full' | 'too_many_mailboxes' | 'storage_full';
+export type MailboxRefusal = 'mailbox_full' | 'mailbox_bytes_full' | 'too_many_mailboxes' | 'storage_full';
+export const MAILBOX_REFUSALS: readonly MailboxRefusal[] = [
+  'mailbox_full',
+  'mailbox_bytes_full',
+  'too_many_mailboxes',
+  'storage_full',
+];
 export type StoreResult = { stored: StoredMessage } | { refused: MailboxRefusal };
 type Listener = (message: StoredMessage) => void;
 
 export interface MailboxLimits {
   readonly maxPerMailbox: number;
+  /** Payload bytes held for one recipient. */
+  readonly maxBytesPerMailbox: number;
   readonly maxMailboxes: number;
   /** Payload bytes held across all mailboxes. */
   readonly maxBytes: number;
   /** ms since the Unix epoch, for receivedAt; injected in tests. */
   readonly now?: () => number;
+  /** Told of every message a limit refused, with the limit: so that limits hit are counted. */
+  readonly onRefused?: (refusal: MailboxRefusal) => void;
 }
 
 export const MAILBOX_SCHEMA: DatabaseSchema = {
@@ -54,8 +64,8 @@ export class Mailboxes {
   readonly #insert: StatementSync;
   readonly #delete: StatementSync;
   readonly #pending: StatementSync;
-  /** Messages held per recipient (no entry: an empty mailbox, which does not count). */
-  readonly #counts = new Map<string, number>();
+  /** Messages and payload bytes held per recipient (no entry: an empty mailbox, which does not count). */
+  readonly #counts = new Map<string, { messages: number; bytes: number }>();
   readonly #listeners = new Map<string, Set<Listener>>();
   #total = 0;
   #bytes = 0;
@@ -82,7 +92,7 @@ export class Mailboxes {
       .prepare('SELECT recipient, count(*) AS messages, sum(length(payload)) AS bytes FROM messages GROUP BY recipient')
       .all() as { recipient: string; messages: number; bytes: number }[];
     for (const { recipient, messages, bytes } of held) {
-      this.#counts.set(recipient, messages);
+      this.#counts.set(recipient, { messages, bytes });
       this.#total += messages;
       this.#bytes += bytes;
     }
@@ -114,7 +124,10 @@ export class Mailboxes {
       results = inTransaction(this.#db, () =>
         messages.map(({ address, payload }): StoreResult => {
           const refusal = this.#refusal(address, payload.length);
-          if (refusal) return { refused: refusal };
+          if (refusal) {
+            this.#limits.onRefused?.(refusal);
+            return { refused: refusal };
+          }
           // Copy: the payload may be a view into a request body.
           const message: StoredMessage = {
             id: randomBytes(16).toString('hex'),
@@ -179,14 +192,17 @@ export class Mailboxes {
   #refusal(address: string, bytes: number): MailboxRefusal | undefined {
     const held = this.#counts.get(address);
     if (held === undefined && this.#counts.size >= this.#limits.maxMailboxes) return 'too_many_mailboxes';
-    if ((held ?? 0) >= this.#limits.maxPerMailbox) return 'mailbox_full';
+    if ((held?.messages ?? 0) >= this.#limits.maxPerMailbox) return 'mailbox_full';
+    if ((held?.bytes ?? 0) + bytes > this.#limits.maxBytesPerMailbox) return 'mailbox_bytes_full';
     if (this.#bytes + bytes > this.#limits.maxBytes) return 'storage_full';
     return undefined;
   }
 
   #count(address: string, messages: number, bytes: number): void {
-    const held = (this.#counts.get(address) ?? 0) + messages;
-    if (held === 0) this.#counts.delete(address);
+    const held = this.#counts.get(address) ?? { messages: 0, bytes: 0 };
+    held.messages += messages;
+    held.bytes += bytes;
+    if (held.messages === 0) this.#counts.delete(address);
     else this.#counts.set(address, held);
     this.#total += messages;
     this.#bytes += bytes;

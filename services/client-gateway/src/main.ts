@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
+import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import {
   FORWARDING_SENDER,
   FrameSender,
@@ -14,24 +15,35 @@ import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
+import { Sessions } from './sessions.ts';
 
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
+const registry = createServiceRegistry({ node: 'gateway' });
+const metrics = gatewayMetrics(registry);
+// Its TLS certificate's key, which clients find in the signed topology.
+const { keys: identity } = await loadOrCreateKeyFile(config.identityKeyFile, 'ed25519', {
+  name: 'gateway identity key',
+  ifReplaced: 'clients refuse it until the directory publishes the new key',
+});
 // Messages wait here, on the data volume, until their recipients acknowledge them.
 const mailboxFile = join(config.dataDir, 'mailboxes.sqlite');
 const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
   Mailboxes.open(mailboxFile, {
     maxPerMailbox: config.maxMessagesPerMailbox,
+    maxBytesPerMailbox: config.maxBytesPerMailbox,
+    onRefused: (limit) => metrics.mailboxLimits.inc({ limit }),
     maxMailboxes: config.maxMailboxes,
     maxBytes: config.maxStoredBytes,
   }),
 );
-const registry = createServiceRegistry({ node: 'gateway' });
 // The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
 let registered = false;
 const app = await buildServer({
   mailboxes,
+  sessions: new Sessions({ maxSessions: config.maxSessions }),
+  identity: { publicKey: identity.publicKey, privateKey: identity.secretKey },
   // Clients get the signed document unchanged; first hops are checked against its routes.
   topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
     maxAgeMs: 2_000,
@@ -44,7 +56,7 @@ const app = await buildServer({
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,
   registry,
-  metrics: gatewayMetrics(registry),
+  metrics,
   loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,

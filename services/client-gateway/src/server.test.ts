@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
+import { cryptoReady, generateKeyPair, generateSigningKeyPair, openSealed, toHex } from '@mixlab/crypto';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
-import { encodeDelivery, encodeFrames } from '@mixlab/packet';
+import { encodeDelivery, encodeFrames, onion, sphinx } from '@mixlab/packet';
 import { OCTET_STREAM, QueueFullError } from '@mixlab/service-kit';
 import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
@@ -16,11 +17,21 @@ import type { Registry } from 'prom-client';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer, type GatewayDeps } from './server.ts';
+import { Sessions } from './sessions.ts';
 
-const ALICE = 'a1'.repeat(32);
+await cryptoReady();
+/** Real key pairs: a session's token is sealed to the address and only its key opens it. */
+const [alice, bob, carol] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+const ALICE = toHex(alice.publicKey);
 const NOT_JSON = 'frames must be JSON: {"type":"ack","ids":[...]}';
 const ACK_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message ids],"latencies"?:[seconds]}`;
-const BOB = 'b2'.repeat(32);
+const BOB = toHex(bob.publicKey);
+const CAROL = toHex(carol.publicKey);
+const KEYS = new Map([alice, bob, carol].map((keys) => [toHex(keys.publicKey), keys]));
+const identity = (() => {
+  const keys = generateSigningKeyPair();
+  return { publicKey: keys.publicKey, privateKey: keys.secretKey };
+})();
 const key = (byte: string) => byte.repeat(64);
 
 const TOPOLOGY: Topology = {
@@ -53,6 +64,16 @@ const delivery = (address: string, payload: string) =>
 
 const metricValue = seriesValue;
 
+/** The gateway's packets are onion's: at least its smallest packet, at most maxPacketBytes (128 here). */
+const MIN_PACKET = onion.packetBytes.min;
+/** A packet of the smallest size starting with `values`. */
+const bytesOf = (...values: number[]) => {
+  const packet = new Uint8Array(MIN_PACKET);
+  packet.set(values);
+  return packet;
+};
+const b64 = (...values: number[]) => Buffer.from(bytesOf(...values)).toString('base64');
+
 /** A WebSocket client whose frames are queued from the moment it exists, so none is missed. */
 interface Client {
   readonly ws: WebSocket;
@@ -83,7 +104,12 @@ describe('client gateway server', () => {
 
   beforeEach(async () => {
     mailboxFile = join(root, `mailboxes-${++files}.sqlite`);
-    mailboxes = Mailboxes.open(mailboxFile, { maxPerMailbox: 3, maxMailboxes: 100, maxBytes: 1 << 20 }).mailboxes;
+    mailboxes = Mailboxes.open(mailboxFile, {
+      maxPerMailbox: 3,
+      maxMailboxes: 100,
+      maxBytes: 1 << 20,
+      maxBytesPerMailbox: 1 << 20,
+    }).mailboxes;
     sends = [];
     failingUrls = new Set();
     held = undefined;
@@ -107,6 +133,8 @@ describe('client gateway server', () => {
     registry = createServiceRegistry({ node: 'gateway' });
     const gateway = await buildServer({
       mailboxes,
+      sessions: new Sessions({ maxSessions: 1000 }),
+      identity,
       topology,
       send: async (url, frames) => {
         sends.push({ url, frames: frames.map((frame) => Uint8Array.from(frame)) });
@@ -121,7 +149,7 @@ describe('client gateway server', () => {
       registry,
       metrics: gatewayMetrics(registry),
       loops: loopMetrics(registry, 'client'),
-      maxPacketBytes: 64,
+      maxPacketBytes: 128,
       maxPacketsPerRequest: 4,
       ...extra,
     });
@@ -142,8 +170,17 @@ describe('client gateway server', () => {
       headers: { 'content-type': OCTET_STREAM },
       payload: Buffer.from(encodeFrames(frames)),
     });
+  /** The authorization header of a new session for `address`, opened with its private key. */
+  const bearer = async (address: string, on = app) => {
+    const response = await on.inject({ method: 'POST', url: '/v1/sessions', payload: { address } });
+    assert.equal(response.statusCode, 201);
+    const token = openSealed(Buffer.from(response.json().sealedToken, 'base64'), KEYS.get(address)!);
+    assert.ok(token, 'the token opens with the address key');
+    return { authorization: `Bearer ${toHex(token)}` };
+  };
   const list = async (address: string): Promise<MailboxMessage[]> => {
-    const response = await app.inject({ method: 'GET', url: `/v1/mailboxes/${address}` });
+    const headers = await bearer(address);
+    const response = await app.inject({ method: 'GET', url: `/v1/mailboxes/${address}`, headers });
     assert.equal(response.statusCode, 200);
     return response.json().messages;
   };
@@ -155,7 +192,7 @@ describe('client gateway server', () => {
     const waiting: ((frame: ServerFrame) => void)[] = [];
     const ws = await app.injectWS(
       `/v1/mailboxes/${address}/ws`,
-      {},
+      { headers: await bearer(address) },
       {
         onInit: (socket) => {
           socket.on('message', (data: Buffer) => {
@@ -218,7 +255,7 @@ describe('client gateway server', () => {
         (await list(BOB)).map((message) => Buffer.from(message.payload, 'base64').toString()),
         ['hi bob'],
       );
-      assert.deepEqual(await list('c'.repeat(64)), []);
+      assert.deepEqual(await list(CAROL), []);
       assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'stored' }), 3);
       assert.equal(await gauge(), 3);
     });
@@ -229,6 +266,7 @@ describe('client gateway server', () => {
       const response = await app.inject({
         method: 'POST',
         url: `/v1/mailboxes/${ALICE}/acks`,
+        headers: await bearer(ALICE),
         payload: { ids: [one!.id, 'f'.repeat(32)] },
       });
       assert.equal(response.statusCode, 200);
@@ -242,9 +280,10 @@ describe('client gateway server', () => {
       await deliver([delivery(ALICE, 'one')]);
       const [one] = await list(ALICE);
       const url = `/v1/mailboxes/${ALICE}/acks`;
-      const invalid = await app.inject({ method: 'POST', url, payload: { ids: [one!.id], latencies: [-1] } });
+      const headers = await bearer(ALICE);
+      const invalid = await app.inject({ method: 'POST', url, headers, payload: { ids: [one!.id], latencies: [-1] } });
       assert.equal(invalid.statusCode, 400);
-      const valid = await app.inject({ method: 'POST', url, payload: { ids: [one!.id], latencies: [0.25] } });
+      const valid = await app.inject({ method: 'POST', url, headers, payload: { ids: [one!.id], latencies: [0.25] } });
       assert.deepEqual(valid.json(), { acknowledged: 1 });
       assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_count'), 1);
       assert.equal(await metricValue(registry, 'mixlab_end_to_end_latency_seconds_sum'), 0.25);
@@ -332,6 +371,7 @@ describe('client gateway server', () => {
       const response = await app.inject({
         method: 'POST',
         url: `/v1/mailboxes/${ALICE}/acks`,
+        headers: await bearer(ALICE),
         payload: { ids: ['not-an-id'] },
       });
       assert.equal(response.statusCode, 400);
@@ -339,9 +379,105 @@ describe('client gateway server', () => {
     });
   });
 
-  describe('packet submission', () => {
-    const b64 = (...values: number[]) => Buffer.from(values).toString('base64');
+  describe('mailbox sessions', () => {
+    const sessionOutcome = (outcome: string) => metricValue(registry, 'mixlab_gateway_sessions_total', { outcome });
+    const refusal = (response: { statusCode: number; json(): { error: string } }) =>
+      `${response.statusCode} ${response.json().error}`;
 
+    it('seals a 32-byte token to the address: its key opens it, no other key does', async () => {
+      const response = await app.inject({ method: 'POST', url: '/v1/sessions', payload: { address: ALICE } });
+      assert.equal(response.statusCode, 201);
+      const { sealedToken, expiresAt } = response.json();
+      const sealed = Buffer.from(sealedToken, 'base64');
+      assert.equal(openSealed(sealed, alice)?.length, 32);
+      assert.equal(openSealed(sealed, bob), null);
+      assert.ok(expiresAt > Date.now() + 9 * 60_000 && expiresAt <= Date.now() + 10 * 60_000);
+      assert.equal(await sessionOutcome('opened'), 1);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_sessions'), 1);
+    });
+
+    it("refuses reading, acknowledging and subscribing to a mailbox without a session, or with another address's", async () => {
+      await deliver([delivery(ALICE, 'for alice only')]);
+      const [message] = await list(ALICE);
+      const acks = { ids: [message!.id] };
+      const read = (headers: Record<string, string>) =>
+        app.inject({ method: 'GET', url: `/v1/mailboxes/${ALICE}`, headers });
+      const ack = (headers: Record<string, string>) =>
+        app.inject({ method: 'POST', url: `/v1/mailboxes/${ALICE}/acks`, headers, payload: acks });
+      const subscribe = (headers: Record<string, string>) =>
+        app.injectWS(`/v1/mailboxes/${ALICE}/ws`, { headers }).then((ws) => {
+          clients.push(ws);
+          return ws;
+        });
+
+      const malformed: Record<string, string>[] = [
+        {},
+        { authorization: 'Bearer not-a-token' },
+        { authorization: ALICE },
+      ];
+      for (const headers of malformed) {
+        assert.equal(refusal(await read(headers)), '401 session_required');
+        assert.equal(refusal(await ack(headers)), '401 session_required');
+        await assert.rejects(subscribe(headers), /Unexpected server response: 401/);
+      }
+      // A token for Bob (opened with Bob's key) is a session, but not for Alice's mailbox.
+      const bobs = await bearer(BOB);
+      assert.equal(refusal(await read(bobs)), '403 wrong_mailbox');
+      assert.equal(refusal(await ack(bobs)), '403 wrong_mailbox');
+      await assert.rejects(subscribe(bobs), /Unexpected server response: 403/);
+      // A guessed token is no session.
+      const guessed = { authorization: `Bearer ${'ab'.repeat(32)}` };
+      assert.equal(refusal(await read(guessed)), '401 session_expired');
+      assert.equal(
+        (await read(bobs)).json().message,
+        'this session is for another address',
+        'the refusal says what is wrong',
+      );
+
+      assert.equal((await list(ALICE)).length, 1, 'nothing was acknowledged');
+      assert.equal(await sessionOutcome('session_required'), 9);
+      assert.equal(await sessionOutcome('wrong_mailbox'), 4);
+      assert.equal(await sessionOutcome('session_expired'), 1);
+      const owner = await ack(await bearer(ALICE));
+      assert.deepEqual([owner.statusCode, owner.json()], [200, { acknowledged: 1 }], 'the key holder can');
+    });
+
+    it('refuses an expired token, and drops the oldest session when the table is full', async () => {
+      let now = 1_000_000;
+      await app.close();
+      const sessions = new Sessions({ maxSessions: 2, ttlMs: 60_000, now: () => now });
+      app = await gatewayWith(new TopologyCache(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 60_000 }), {
+        sessions,
+      });
+      const read = async (headers: Record<string, string>) =>
+        (await app.inject({ method: 'GET', url: `/v1/mailboxes/${ALICE}`, headers })).statusCode;
+      const first = await bearer(ALICE);
+      now += 59_999;
+      assert.equal(await read(first), 200);
+      now += 1;
+      assert.equal(await read(first), 401);
+      assert.equal(
+        (await app.inject({ method: 'GET', url: `/v1/mailboxes/${ALICE}`, headers: first })).json().error,
+        'session_expired',
+      );
+      // Full: a third session evicts the oldest live one, whose client then renews.
+      const [a, b] = [await bearer(ALICE), await bearer(BOB)];
+      await bearer(CAROL);
+      assert.equal(sessions.size, 2);
+      assert.equal(await read(a), 401);
+      assert.equal((await app.inject({ method: 'GET', url: `/v1/mailboxes/${BOB}`, headers: b })).statusCode, 200);
+      assert.equal(await sessionOutcome('evicted'), 1);
+    });
+
+    it('answers 400 to a session request for something that is not an address', async () => {
+      for (const payload of [{}, { address: 'A1'.repeat(32) }, { address: ALICE, extra: 1 }]) {
+        const response = await app.inject({ method: 'POST', url: '/v1/sessions', payload });
+        assert.equal(refusal(response), '400 invalid_request');
+      }
+    });
+  });
+
+  describe('packet submission', () => {
     it('forwards packets to the layer-1 node each names, one request per node, in submission order', async () => {
       const response = await submit({
         packets: [
@@ -355,8 +491,8 @@ describe('client gateway server', () => {
       assert.deepEqual(
         sends.sort((a, b) => a.url.localeCompare(b.url)),
         [
-          { url: 'http://mix-1a:8080/v1/packets', frames: [Uint8Array.from([1, 1, 1]), Uint8Array.from([3, 3, 3])] },
-          { url: 'http://mix-1b:8080/v1/packets', frames: [Uint8Array.from([2, 2, 2])] },
+          { url: 'http://mix-1a:8080/v1/packets', frames: [bytesOf(1, 1, 1), bytesOf(3, 3, 3)] },
+          { url: 'http://mix-1b:8080/v1/packets', frames: [bytesOf(2, 2, 2)] },
         ],
       );
       assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forwarded' }), 3);
@@ -382,7 +518,7 @@ describe('client gateway server', () => {
       assert.deepEqual(sends, [
         {
           url: 'http://mix-1a:8080/v1/packets',
-          frames: [Uint8Array.from([1, 2, 3]), Uint8Array.from([10, 11, 12])],
+          frames: [bytesOf(1, 2, 3), bytesOf(10, 11, 12)],
         },
       ]);
       assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'forwarded' }), 2);
@@ -487,7 +623,7 @@ describe('client gateway server', () => {
           { index: 0, reason: 'the directory is unreachable, so first hop mix-9 could not be checked; retry' },
         ],
       });
-      assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [Uint8Array.from([1, 2, 3])] }]);
+      assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [bytesOf(1, 2, 3)] }]);
       assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'rejected' }), 2);
     });
 
@@ -499,8 +635,8 @@ describe('client gateway server', () => {
       ['non-base64 bytes', { packets: [{ firstHop: 'mix-1a', packet: 'AA!A' }] }, /packet must match pattern/],
       [
         'a packet whose base64 is longer than maxPacketBytes needs',
-        { packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(67).toString('base64') }] },
-        /packet must NOT have more than 88 characters/,
+        { packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(131).toString('base64') }] },
+        /packet must NOT have more than 172 characters/,
       ],
       ['a bad node id', { packets: [{ firstHop: 'mix 1', packet: 'AAAA' }] }, /firstHop must match pattern/],
       [
@@ -520,26 +656,59 @@ describe('client gateway server', () => {
       });
     }
 
-    it('answers 400 to a packet of maxPacketBytes + 1 bytes', async () => {
+    it("refuses, counts and names a packet outside the format's sizes, and forwards one of each bound", async () => {
       const response = await submit({
-        packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(65).toString('base64') }],
+        packets: [
+          { firstHop: 'mix-1a', packet: Buffer.alloc(129).toString('base64') },
+          { firstHop: 'mix-1a', packet: Buffer.alloc(MIN_PACKET - 1).toString('base64') },
+        ],
       });
       assert.equal(response.statusCode, 400);
       assert.deepEqual(response.json(), {
         error: 'packets_rejected',
         message: 'every packet was refused: see rejected',
         accepted: 0,
-        rejected: [{ index: 0, reason: 'packet of 65 bytes exceeds 64' }],
+        rejected: [
+          { index: 0, reason: `packet of 129 bytes is outside ${MIN_PACKET}..128 bytes for onion` },
+          { index: 1, reason: `packet of ${MIN_PACKET - 1} bytes is outside ${MIN_PACKET}..128 bytes for onion` },
+        ],
       });
       assert.deepEqual(sends, []);
+      assert.equal(await metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome: 'wrong_size' }), 2);
+      const bounds = await submit({
+        packets: [
+          { firstHop: 'mix-1a', packet: Buffer.alloc(128, 1).toString('base64') },
+          { firstHop: 'mix-1a', packet: Buffer.alloc(MIN_PACKET, 2).toString('base64') },
+        ],
+      });
+      assert.equal(bounds.statusCode, 202);
+      assert.deepEqual(sends, [
+        {
+          url: 'http://mix-1a:8080/v1/packets',
+          frames: [new Uint8Array(128).fill(1), new Uint8Array(MIN_PACKET).fill(2)],
+        },
+      ]);
     });
 
-    it('forwards a packet of exactly maxPacketBytes', async () => {
+    it('takes only packets of exactly the Sphinx packet size on a Sphinx gateway', async () => {
+      await app.close();
+      const size = sphinx.geometry.packetBytes;
+      app = await gatewayWith(new TopologyCache(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 60_000 }), {
+        info: { gatewayId: 'gateway-1', packetFormat: 'sphinx' },
+        maxPacketBytes: 64 * 1024,
+      });
       const response = await submit({
-        packets: [{ firstHop: 'mix-1a', packet: Buffer.alloc(64, 1).toString('base64') }],
+        packets: [size - 1, size, size + 1].map((bytes) => ({
+          firstHop: 'mix-1a',
+          packet: Buffer.alloc(bytes).toString('base64'),
+        })),
       });
       assert.equal(response.statusCode, 202);
-      assert.deepEqual(sends, [{ url: 'http://mix-1a:8080/v1/packets', frames: [new Uint8Array(64).fill(1)] }]);
+      assert.deepEqual(response.json().rejected, [
+        { index: 0, reason: `packet of ${size - 1} bytes is not a sphinx packet (${size} bytes)` },
+        { index: 2, reason: `packet of ${size + 1} bytes is not a sphinx packet (${size} bytes)` },
+      ]);
+      assert.equal(sends[0]?.frames.length, 1);
     });
 
     for (const [name, body] of [
@@ -555,7 +724,7 @@ describe('client gateway server', () => {
   });
 
   describe('backpressure', () => {
-    const packet = (firstHop = 'mix-1a') => ({ firstHop, packet: Buffer.from([1, 2, 3]).toString('base64') });
+    const packet = (firstHop = 'mix-1a') => ({ firstHop, packet: b64(1, 2, 3) });
     const submitted = (outcome: string) => metricValue(registry, 'mixlab_gateway_packets_submitted_total', { outcome });
     const topology = () => new TopologyCache(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 60_000 });
 
@@ -769,8 +938,8 @@ describe('client gateway server', () => {
     it('hears each submission from the client connection, with its size and packet count, and only that', async () => {
       const body = JSON.stringify({
         packets: [
-          { firstHop: 'mix-1a', packet: Buffer.from([1, 1, 1]).toString('base64') },
-          { firstHop: 'mix-9', packet: Buffer.from([2, 2, 2]).toString('base64') },
+          { firstHop: 'mix-1a', packet: b64(1, 1, 1) },
+          { firstHop: 'mix-9', packet: b64(2, 2, 2) },
         ],
       });
       const response = await app.inject({
@@ -839,7 +1008,8 @@ describe('client gateway server', () => {
   });
 
   describe('client reports', () => {
-    const report = (payload: object) => app.inject({ method: 'POST', url: '/v1/reports', payload });
+    const report = async (payload: object) =>
+      app.inject({ method: 'POST', url: '/v1/reports', headers: await bearer(CAROL), payload });
     /** Every series of `name`, keyed by its `label`. */
     const series = async (name: string, label: string) => {
       const { values } = (await registry.getSingleMetric(name)?.get()) ?? { values: [] };
@@ -875,7 +1045,16 @@ describe('client gateway server', () => {
       assert.match(await registry.getSingleMetricAsString('mixlab_loops_total'), /origin="client",event="lost"/);
     });
 
+    it('refuses a report without a session, with 401 and counting nothing', async () => {
+      const response = await app.inject({ method: 'POST', url: '/v1/reports', payload: { originated: { drop: 1 } } });
+      assert.equal(response.statusCode, 401);
+      assert.equal(response.json().error, 'session_required');
+      assert.deepEqual(await reported(), nothing);
+    });
+
     for (const [name, body] of [
+      ['a count as a string', { originated: { drop: '5' } }],
+      ['a count as a boolean', { loops: { sent: true } }],
       ['an unknown section', { bytes: { sent: 1 } }],
       ['an unknown event', { deliveries: { lost: 1 } }],
       ['a negative count', { originated: { drop: -1 } }],

@@ -17,7 +17,7 @@ import {
   type SubmitResponse,
 } from '@mixlab/gateway-api';
 import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
-import { decodeDelivery, decodeFrames } from '@mixlab/packet';
+import { decodeDelivery, decodeFrames, type PacketFormatName, packetFormat } from '@mixlab/packet';
 import {
   acceptOctetStream,
   createServiceApp,
@@ -31,16 +31,25 @@ import {
   registerOperationalRoutes,
   sendError,
   sendRetryLater,
+  tlsServerOptions,
   type WireTap,
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
 import { clientKey, type RateLimitKey, type TokenBuckets } from './rate-limit.ts';
+import type { SessionRefusal, Sessions } from './sessions.ts';
 
 export interface GatewayDeps {
   readonly mailboxes: Mailboxes;
+  /** Who may read, subscribe to and acknowledge which mailbox, and send reports. */
+  readonly sessions: Sessions;
+  /**
+   * The gateway's Ed25519 identity (libsodium format): the key of its TLS certificate, which
+   * clients check against the signed topology. The app serves HTTPS with it.
+   */
+  readonly identity: { readonly publicKey: Uint8Array; readonly privateKey: Uint8Array };
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
   readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
@@ -104,6 +113,13 @@ function isAckFrame(frame: unknown): frame is AckFrame {
   );
 }
 
+const SESSION_REFUSALS: Record<SessionRefusal, string> = {
+  session_required:
+    'send "authorization: Bearer <token>"; POST /v1/sessions {"address"} answers the token sealed to the address',
+  session_expired: 'the session is over (or unknown); open a new one with POST /v1/sessions',
+  wrong_mailbox: 'this session is for another address',
+};
+
 const FIRST_HOPS_UNCHECKED = 'the directory is unreachable, so first hops cannot be checked; retry';
 
 /** The only next hops the gateway sends to: nodes of layer 1 (it delivers nothing itself). */
@@ -146,7 +162,21 @@ function toWire(message: StoredMessage): MailboxMessage {
 export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   const { mailboxes, metrics } = deps;
   const base64Length = Math.ceil(deps.maxPacketBytes / 3) * 4;
-  const app = createServiceApp(deps.logger, { bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024 });
+  const app = createServiceApp(deps.logger, {
+    bodyLimit: deps.maxPacketsPerRequest * (base64Length + 256) + 1024,
+    // JSON numbers only: "5" is not 5 (reports would otherwise take strings); params are strings anyway.
+    ajvOptions: { coerceTypes: false },
+    https: tlsServerOptions(deps.identity, deps.info.gatewayId),
+  });
+  // Every packet of the format is this size (Sphinx: one size; onion: at least one layer, at most the limit).
+  const bounds = packetFormat(deps.info.packetFormat as PacketFormatName).packetBytes;
+  const packetBytes = { min: bounds.min, max: Math.min(bounds.max, deps.maxPacketBytes) };
+  const sizeRefusal = (bytes: number): string | undefined => {
+    if (bytes >= packetBytes.min && bytes <= packetBytes.max) return undefined;
+    return packetBytes.min === packetBytes.max
+      ? `packet of ${bytes} bytes is not a ${deps.info.packetFormat} packet (${packetBytes.min} bytes)`
+      : `packet of ${bytes} bytes is outside ${packetBytes.min}..${packetBytes.max} bytes for ${deps.info.packetFormat}`;
+  };
   acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
@@ -264,9 +294,11 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     const submitted: number[] = [];
     for (const [index, { firstHop, packet }] of body.packets.entries()) {
       const bytes = Buffer.from(packet, 'base64');
-      if (bytes.length > deps.maxPacketBytes) {
-        metrics.packetsSubmitted.inc({ outcome: 'rejected' });
-        rejected.push({ index, reason: `packet of ${bytes.length} bytes exceeds ${deps.maxPacketBytes}` });
+      const refusal = sizeRefusal(bytes.length);
+      if (refusal) {
+        metrics.packetsSubmitted.inc({ outcome: 'wrong_size' });
+        log.warn({ index, bytes: bytes.length }, 'submitted packet refused for its size');
+        rejected.push({ index, reason: refusal });
         continue;
       }
       outgoing.push({ kind: 'node', hop: firstHop, frame: bytes });
@@ -352,15 +384,53 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     return reply.code(202).send({ stored: frames.length - refused.length, refused });
   });
 
+  // Proof of possession in one round trip: the token comes sealed to the address.
+  app.post<{ Body: { address: string } }>(
+    '/v1/sessions',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['address'],
+          additionalProperties: false,
+          properties: addressParams.properties,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { sealedToken, expiresAt, evicted } = deps.sessions.open(request.body.address);
+      metrics.sessions.inc({ outcome: 'opened' });
+      if (evicted) metrics.sessions.inc({ outcome: 'evicted' });
+      metrics.openSessions.set(deps.sessions.size);
+      return reply.code(201).send({ sealedToken: Buffer.from(sealedToken).toString('base64'), expiresAt });
+    },
+  );
+
+  /** Lets a request on with a live session for `address` (any, when undefined); else answers 401/403, counted and logged. */
+  const authorized = (request: FastifyRequest, reply: FastifyReply, address?: string): boolean => {
+    const verdict = deps.sessions.check(request.headers.authorization, address);
+    if ('address' in verdict) return true;
+    metrics.sessions.inc({ outcome: verdict.refused });
+    request.log.warn({ route: request.routeOptions.url, refused: verdict.refused }, 'request refused for its session');
+    sendError(reply, verdict.refused, SESSION_REFUSALS[verdict.refused]);
+    return false;
+  };
+  // Before the handler, and for the WebSocket before the upgrade: a refused socket never opens.
+  const mailboxSession = {
+    preHandler: async (request: FastifyRequest<{ Params: { address: string } }>, reply: FastifyReply) => {
+      if (!authorized(request, reply, request.params.address)) return reply;
+    },
+  };
+
   app.get<{ Params: { address: string } }>(
     '/v1/mailboxes/:address',
-    { schema: { params: addressParams } },
+    { schema: { params: addressParams }, ...mailboxSession },
     async (request) => ({ messages: mailboxes.pending(request.params.address).map(toWire) }),
   );
 
   app.post<{ Params: { address: string }; Body: Omit<AckFrame, 'type'> }>(
     '/v1/mailboxes/:address/acks',
-    { schema: { params: addressParams, body: acknowledgementSchema } },
+    { schema: { params: addressParams, body: acknowledgementSchema }, ...mailboxSession },
     async (request, reply) => {
       const { ids, latencies } = request.body;
       if (latencies && latencies.length !== ids.length) {
@@ -373,7 +443,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   // Push: every pending message on connect, then each new one; the client acks with {type:'ack', ids}.
   app.get<{ Params: { address: string } }>(
     '/v1/mailboxes/:address/ws',
-    { websocket: true, schema: { params: addressParams } },
+    { websocket: true, schema: { params: addressParams }, ...mailboxSession },
     (socket, request) => {
       const { address } = request.params;
       const send = (frame: ServerFrame) => socket.send(JSON.stringify(frame));
@@ -436,6 +506,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       },
     },
     async (request, reply) => {
+      if (!authorized(request, reply)) return reply;
       const { deliveries = {}, originated = {}, loops = {} } = request.body;
       for (const event of REPORTED_DELIVERY_EVENTS) metrics.clientDeliveries.inc({ event }, deliveries[event] ?? 0);
       for (const type of REPORTED_ORIGINATED_TYPES) {

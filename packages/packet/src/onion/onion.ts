@@ -98,8 +98,12 @@ function parseLayer(layer: Uint8Array): Peeled {
   throw new PacketError('malformed', `unknown layer kind ${kind ?? '(empty)'}`);
 }
 
+/** The smallest onion packet: one sealed deliver layer with a 1-byte gateway id and an empty payload. */
+const MIN_PACKET_BYTES = SEAL_OVERHEAD_BYTES + 3 + 1 + X25519_KEY_BYTES;
+
 export const onion: PacketFormat = {
   name: 'onion',
+  packetBytes: { min: MIN_PACKET_BYTES, max: Number.POSITIVE_INFINITY },
 
   wrap(route: readonly RouteHop[], destination: Destination, payload: Uint8Array): Uint8Array {
     const last = route.at(-1);

@@ -555,6 +555,7 @@ export function createSphinx(geometry: Geometry = defaultGeometry, options: Sphi
   return {
     name: 'sphinx',
     geometry,
+    packetBytes: { min: geometry.packetBytes, max: geometry.packetBytes },
     wrap,
     peel,
     payloadCapacity,
