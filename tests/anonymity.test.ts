@@ -10,7 +10,7 @@ import { type ScoreSummary, scoreDeliveries, type TruthRecord } from '@mixlab/an
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { type Cascade, eventually, queryByLabel, queryValue, startCascade } from '@mixlab/testbed';
-import { Agent, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 
 /** /v1/estimates, as much of it as the test reads. */
 interface Estimates {
@@ -24,7 +24,7 @@ interface Estimates {
   }[];
 }
 
-async function json<T>(url: string, dispatcher?: Agent): Promise<T> {
+async function json<T>(url: string, dispatcher?: Dispatcher): Promise<T> {
   const response = await request(url, dispatcher ? { dispatcher } : {});
   assert.equal(response.statusCode, 200, `${url} answered ${response.statusCode}`);
   return (await response.body.json()) as T;
@@ -32,9 +32,10 @@ async function json<T>(url: string, dispatcher?: Agent): Promise<T> {
 
 /** A simulated user: its own connection to the gateway, and the endpoint the gateway (and a tap) sees it at. */
 async function user(cascade: Cascade) {
-  const connection = new Agent({ connections: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
-  const client = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey, dispatcher: connection });
+  const client = new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey });
   await client.topology();
+  // Its own (checked) connection: the peer the gateway and a tap see for this client.
+  const connection = client.dispatcher;
   const { peer } = await json<{ peer: string }>(`${cascade.gatewayUrl}/v1/connection`, connection);
   return { client, connection, peer };
 }

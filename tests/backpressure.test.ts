@@ -10,7 +10,8 @@ import { AcknowledgedSender, type DeliveryEvent, MixnetClient } from '@mixlab/cl
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import type { SubmittedPacket } from '@mixlab/gateway-api';
 import { wrapDropCover } from '@mixlab/load';
-import { type Cascade, eventually, queryByLabel, startCascade } from '@mixlab/testbed';
+import { type Cascade, eventually, queryByLabel, startCascade, uncheckedGatewayAgent } from '@mixlab/testbed';
+import { fetch } from 'undici';
 
 const RATE = 10;
 const BURST = 20;
@@ -46,8 +47,10 @@ describe('backpressure at the gateway', { timeout: 300_000 }, () => {
       (await client.topology()).layers.every((nodes) => nodes.length > 0) ? true : undefined,
     );
     const packets = await wrapDropCover(client, 80);
+    const dispatcher = uncheckedGatewayAgent();
     const submit = async (packet: SubmittedPacket): Promise<Answer> => {
       const response = await fetch(`${gatewayUrl}/v1/packets`, {
+        dispatcher,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ packets: [packet] }),

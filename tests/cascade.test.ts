@@ -94,9 +94,7 @@ describe('three-layer cascade', { timeout: 600_000 }, () => {
       assert.equal(expected.size, 0);
       // Acknowledged mailboxes are empty.
       await eventually('mailboxes to be acknowledged', async () => {
-        const left = await Promise.all(
-          recipients.map((keys) => receiver.gateway.mailbox(Buffer.from(keys.publicKey).toString('hex'))),
-        );
+        const left = await Promise.all(recipients.map((keys) => receiver.gateway.mailbox(keys)));
         return left.every((messages) => messages.length === 0) ? true : undefined;
       });
     } finally {

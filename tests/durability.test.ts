@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { MixnetClient, type ReceivedMessage } from '@mixlab/client';
-import { cryptoReady, generateKeyPair, type KeyPair, toHex } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
 import type { SubmitRequest } from '@mixlab/gateway-api';
 import { type Cascade, eventually, startCascade } from '@mixlab/testbed';
 import { type SignedTopology, verifyTopology } from '@mixlab/topology';
@@ -54,16 +54,15 @@ describe('durable state across restarts', { timeout: 300_000 }, () => {
     const { gatewayUrl, directoryKey } = cascade as Cascade;
     const client = new MixnetClient(gatewayUrl, { directoryKey });
     const recipient = generateKeyPair();
-    const address = toHex(recipient.publicKey);
     const sent = await client.send(recipient.publicKey, new TextEncoder().encode('kept across a restart'));
     // Nobody listens yet: the message waits in the mailbox.
     const [stored] = await eventually('the message to be stored at the gateway', async () => {
-      const messages = await client.gateway.mailbox(address);
+      const messages = await client.gateway.mailbox(recipient);
       return messages.length > 0 ? messages : undefined;
     });
     await restart('client-gateway-1');
     assert.deepEqual(
-      await client.gateway.mailbox(address),
+      await client.gateway.mailbox(recipient),
       [stored],
       'the same message, id and time after the restart',
     );
@@ -73,7 +72,7 @@ describe('durable state across restarts', { timeout: 300_000 }, () => {
       assert.equal(new TextDecoder().decode(received.body), 'kept across a restart');
       assert.equal(received.id, sent.messageId);
       await eventually('the acknowledged message to leave the mailbox', async () =>
-        (await client.gateway.mailbox(address)).length === 0 ? true : undefined,
+        (await client.gateway.mailbox(recipient)).length === 0 ? true : undefined,
       );
     } finally {
       receiving.close();

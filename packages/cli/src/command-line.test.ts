@@ -49,6 +49,10 @@ describe('parseCommandLine: errors name what the user set', () => {
 
   it('names --gateway or MIXLAB_GATEWAY', () => {
     assert.match(error(parse(['topology', '--gateway', 'gateway:8080'])), /^--gateway must be .*got "gateway:8080"$/);
+    assert.match(
+      error(parse(['topology', '--gateway', 'http://127.0.0.1:8080'])),
+      /^--gateway must be the gateway's https URL, e\.g\. https:\/\/127\.0\.0\.1:8080, got "http:\/\/127\.0\.0\.1:8080"$/,
+    );
     assert.match(error(parse(['topology'], { MIXLAB_GATEWAY: 'ftp://gw' })), /^MIXLAB_GATEWAY must be /);
   });
 
@@ -117,16 +121,16 @@ describe('parseCommandLine: settings', () => {
   it('takes flags over MIXLAB_* variables over defaults', () => {
     assert.deepEqual(parse(['topology']), {
       kind: 'topology',
-      gateway: 'http://127.0.0.1:8080',
+      gateway: 'https://127.0.0.1:8080',
       directoryKey: undefined,
     });
-    assert.deepEqual(parse(['topology'], { MIXLAB_GATEWAY: 'http://gw:1', MIXLAB_DIRECTORY_KEY: KEY }), {
+    assert.deepEqual(parse(['topology'], { MIXLAB_GATEWAY: 'https://gw:1', MIXLAB_DIRECTORY_KEY: KEY }), {
       kind: 'topology',
-      gateway: 'http://gw:1',
+      gateway: 'https://gw:1',
       directoryKey: KEY,
     });
     assert.deepEqual(
-      parse(['listen', '--gateway', 'https://gw:2'], { MIXLAB_GATEWAY: 'http://gw:1', MIXLAB_KEY: '/k' }),
+      parse(['listen', '--gateway', 'https://gw:2'], { MIXLAB_GATEWAY: 'https://gw:1', MIXLAB_KEY: '/k' }),
       {
         kind: 'listen',
         gateway: 'https://gw:2',
@@ -143,7 +147,7 @@ describe('parseCommandLine: settings', () => {
   it('builds the send settings', () => {
     assert.deepEqual(parse(['send', '--to', KEY, '--no-ack', '--attempts', '2', 'hello', 'there']), {
       kind: 'send',
-      gateway: 'http://127.0.0.1:8080',
+      gateway: 'https://127.0.0.1:8080',
       directoryKey: undefined,
       settings: {
         to: KEY,

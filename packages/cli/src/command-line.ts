@@ -14,7 +14,7 @@ export const COMMANDS = ['topology', 'send', 'listen', 'load', 'attack'] as cons
 export type Command = (typeof COMMANDS)[number];
 
 const GLOBAL_OPTIONS = `options (every command):
-  --gateway URL   client gateway (default $MIXLAB_GATEWAY or http://127.0.0.1:8080)
+  --gateway URL   client gateway (default $MIXLAB_GATEWAY or https://127.0.0.1:8080)
   --directory-key HEX
                   the directory's public key, pinned: only a topology it signed is used
                   (default $MIXLAB_DIRECTORY_KEY; with compose:
@@ -168,8 +168,9 @@ function gatewayUrl(text: string, source: string): string {
   } catch {
     // reported below
   }
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-    throw new UsageError(`${source} must be the gateway's http(s) URL, e.g. http://127.0.0.1:8080, got "${text}"`);
+  // https only: the gateway proves its identity key over TLS, and sessions ride in headers.
+  if (url?.protocol !== 'https:') {
+    throw new UsageError(`${source} must be the gateway's https URL, e.g. https://127.0.0.1:8080, got "${text}"`);
   }
   return text;
 }
@@ -299,7 +300,7 @@ export function parseCommandLine(invocation: Invocation): Parsed {
       values.gateway as string | undefined,
       invocation.env,
       'MIXLAB_GATEWAY',
-      'http://127.0.0.1:8080',
+      'https://127.0.0.1:8080',
     );
     const key = setting(
       'directory-key',

@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { GatewayClient, MixnetClient } from '@mixlab/client';
+import { MixnetClient } from '@mixlab/client';
 import { generateKeyPair } from '@mixlab/crypto';
 import { formatProgress, formatSummary, type LoadSettings, runLoad } from '@mixlab/load';
 
@@ -73,7 +73,9 @@ export async function loadCommand({
     if (tty && progressShown) out.write('\n');
     out.write(`${formatSummary(summary)}\n`);
     // Measurement only: counts of what only these clients know (which packets were cover).
-    await new GatewayClient(gateway)
+    // A client of its own: the report goes over a checked connection, under a session.
+    const reporter = new MixnetClient(gateway, { directoryKey });
+    await reporter.gateway
       .report({
         originated: { message: summary.sent, drop: summary.cover?.drops ?? 0, loop: summary.cover?.loopsSent ?? 0 },
         loops: summary.cover
@@ -81,6 +83,7 @@ export async function loadCommand({
           : {},
       })
       .catch((error: Error) => out.write(`mixlab: counts not reported to the gateway: ${error.message}\n`));
+    await reporter.dispatcher.close();
     if (jsonFile) {
       await mkdir(dirname(jsonFile), { recursive: true });
       await writeFile(jsonFile, `${JSON.stringify(summary, null, 2)}\n`);

@@ -41,14 +41,14 @@ describe('mixlab send without a gateway', () => {
 
 describe('connectionLine', () => {
   it('says what happened to the mailbox connection, one line each', () => {
-    const gateway = 'http://127.0.0.1:8080';
+    const gateway = 'https://127.0.0.1:8080';
     assert.equal(
       connectionLine({ type: 'lost', reason: 'cannot reach the gateway', failures: 2, retryInMs: 1234 }, gateway),
       'mixlab: no mailbox connection to the gateway: cannot reach the gateway; reconnecting in 1.2 s (2 failed in a row)',
     );
     assert.equal(
       connectionLine({ type: 'reopened', failures: 3 }, gateway),
-      'mixlab: reconnected to http://127.0.0.1:8080 after 3 failed attempts',
+      'mixlab: reconnected to https://127.0.0.1:8080 after 3 failed attempts',
     );
     assert.equal(
       connectionLine({ type: 'gave_up', reason: 'x', failures: 1 }, gateway),

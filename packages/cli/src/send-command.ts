@@ -120,10 +120,13 @@ export async function sendCommand(
     const result = await outcome;
     // Measurement only: counts, no ids, so the dashboards can show acknowledged sending.
     await client.gateway
-      .report({
-        deliveries: { [result === 'acknowledged' ? 'acknowledged' : 'expired']: 1, retransmitted: attempts - 1 },
-        originated: { message: attempts },
-      })
+      .report(
+        {
+          deliveries: { [result === 'acknowledged' ? 'acknowledged' : 'expired']: 1, retransmitted: attempts - 1 },
+          originated: { message: attempts },
+        },
+        ackKeys, // the session its acknowledgements' mailbox already has
+      )
       .catch(() => {});
     return result === 'acknowledged' ? 0 : 1;
   } finally {

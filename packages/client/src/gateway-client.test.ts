@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { GatewayClient, GatewayError } from './gateway-client.ts';
+
+await cryptoReady();
 
 /** A stand-in gateway answering each request with the status and body the test puts up. */
 describe('GatewayClient reads the shared error body', () => {
@@ -56,7 +59,7 @@ describe('GatewayClient reads the shared error body', () => {
       return true;
     });
     json(503, { error: 'directory_unreachable', message: 'the directory is unreachable; try again shortly' });
-    await assert.rejects(client.mailbox('ab'.repeat(32)), { name: 'GatewayError', code: 'directory_unreachable' });
+    await assert.rejects(client.mailbox(generateKeyPair()), { name: 'GatewayError', code: 'directory_unreachable' });
   });
 
   it('keeps a body that is not the shared shape as the message', async () => {

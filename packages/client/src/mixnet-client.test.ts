@@ -1,16 +1,27 @@
 /**
- * MixnetClient.receive against a fake gateway: a real fastify server in this process with
- * the gateway's routes a receiver uses (info, packet submission, the mailbox WebSocket).
+ * MixnetClient.receive against a fake gateway: a real fastify server in this process, over
+ * TLS with the gateway's identity key, with the gateway's routes a receiver uses (info, the
+ * signed topology, sessions, packet submission, the mailbox WebSocket).
  * Deliveries are what an exit hands over: a real one-hop Sphinx packet, peeled and padded.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import websocket, { type WebSocket } from '@fastify/websocket';
-import { cryptoReady, generateKeyPair, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
+import {
+  cryptoReady,
+  generateKeyPair,
+  generateSigningKeyPair,
+  type KeyPair,
+  randomBytes,
+  seal,
+  toHex,
+} from '@mixlab/crypto';
 import type { AckFrame, ServerFrame, SubmitRequest } from '@mixlab/gateway-api';
 import { decodeDelivery, encodeDelivery, type ReplySecret, sphinx } from '@mixlab/packet';
 import { type Clock, exponentialDelay, ManualClock, seededRandom } from '@mixlab/runtime';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { tlsServerOptions } from '@mixlab/service-kit/tls-identity';
+import { signTopology } from '@mixlab/topology';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { decodeAcknowledgement, type Message, newMessageId, sealMessage } from './message.ts';
 import {
   type ConnectionEvent,
@@ -24,27 +35,71 @@ import {
 } from './mixnet-client.ts';
 
 const GATEWAY_ID = 'gateway-1';
+await cryptoReady();
+/** The directory that signs the fake gateway's topology, and the gateway's identity in it. */
+const directory = generateSigningKeyPair();
+const DIRECTORY_KEY = toHex(directory.publicKey);
+const gatewayIdentity = generateSigningKeyPair();
+
+/** A signed topology of one node and this gateway, with its identity key, valid for an hour. */
+function signedTopology(): ReturnType<typeof signTopology> {
+  const now = Date.now();
+  const mix = {
+    id: 'mix-1',
+    layer: 1,
+    url: 'http://mix-1:8080',
+    identityKey: 'aa'.repeat(32),
+    publicKey: 'bb'.repeat(32),
+  };
+  return signTopology(
+    {
+      version: 1,
+      epoch: 1,
+      validFrom: now - 60_000,
+      validUntil: now + 3_600_000,
+      layers: [[mix]],
+      gateways: [{ id: GATEWAY_ID, url: 'http://gateway:8081', identityKey: toHex(gatewayIdentity.publicKey) }],
+    },
+    directory.secretKey,
+  );
+}
 
 class FakeGateway {
   readonly app: FastifyInstance;
   readonly sockets: WebSocket[] = [];
   readonly acks: AckFrame[] = [];
   readonly submitted: SubmitRequest['packets'][number][] = [];
+  /** Bearer tokens it handed out, by token: the address each opens. */
+  readonly #sessions = new Map<string, string>();
   #deliveries = 0;
 
   constructor() {
-    this.app = Fastify();
+    const identity = { publicKey: gatewayIdentity.publicKey, privateKey: gatewayIdentity.secretKey };
+    this.app = Fastify({ https: tlsServerOptions(identity, GATEWAY_ID) }) as unknown as FastifyInstance;
   }
 
   /** Listens on `port` (any free one by default): a restarted gateway takes its old port again. */
   async start(port = 0): Promise<string> {
     await this.app.register(websocket);
     this.app.get('/v1/gateway', async () => ({ gatewayId: GATEWAY_ID, packetFormat: 'sphinx' }));
+    this.app.get('/v1/topology', async () => signedTopology());
+    this.app.post<{ Body: { address: string } }>('/v1/sessions', async (request, reply) => {
+      const token = randomBytes(32);
+      this.#sessions.set(toHex(token), request.body.address);
+      const sealedToken = Buffer.from(seal(token, Buffer.from(request.body.address, 'hex'))).toString('base64');
+      return reply.code(201).send({ sealedToken, expiresAt: Date.now() + 600_000 });
+    });
     this.app.post<{ Body: SubmitRequest }>('/v1/packets', async (request, reply) => {
       this.submitted.push(...request.body.packets);
       return reply.code(202).send({ accepted: request.body.packets.length, rejected: [] });
     });
-    this.app.get('/v1/mailboxes/:address/ws', { websocket: true }, (socket) => {
+    const session = async (request: { headers: { authorization?: string }; params: unknown }, reply: FastifyReply) => {
+      const token = /^Bearer ([0-9a-f]{64})$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+      if (this.#sessions.get(token) !== (request.params as { address: string }).address) {
+        return reply.code(401).send({ error: 'session_expired', message: 'no such session' });
+      }
+    };
+    this.app.get('/v1/mailboxes/:address/ws', { websocket: true, preHandler: session }, (socket) => {
       this.sockets.push(socket);
       socket.on('message', (data: Buffer) => this.acks.push(JSON.parse(data.toString('utf8')) as AckFrame));
       socket.on('close', () => this.sockets.splice(this.sockets.indexOf(socket), 1));
@@ -146,20 +201,20 @@ describe('MixnetClient.receive', () => {
     const received: ReceivedMessage[] = [];
     const loops: Message[] = [];
     const errors: Error[] = [];
-    const before = gateway.sockets.length;
+    const known = new Set(gateway.sockets);
     const subscription = client.receive(recipient, (message) => void received.push(message), {
       onError: (error) => errors.push(error),
       onLoop: (message) => loops.push(message),
       ...options,
     });
     await subscription.opened;
-    await until('the gateway to see the socket', () => gateway.sockets.length === before + 1);
+    await until('the gateway to see the socket', () => gateway.sockets.some((socket) => !known.has(socket)));
     return { subscription, received, loops, errors };
   }
 
   it('hands a retransmitted message over once, acknowledges every delivery, and reads padded deliveries', async () => {
     const acksBefore = gateway.acks.length;
-    const client = new MixnetClient(url, { clock: new ManualClock() });
+    const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock: new ManualClock() });
     const { subscription, received, loops, errors } = await listen(client);
     try {
       const message = { id: newMessageId(), body: new TextEncoder().encode('once') };
@@ -173,7 +228,7 @@ describe('MixnetClient.receive', () => {
       ];
       await until('every delivery to be acknowledged', () => gateway.acks.length - acksBefore === ids.length);
       assert.deepEqual(gateway.ackedIds().slice(-ids.length).sort(), [...ids].sort());
-      assert.equal(received.length, 1);
+      assert.equal(received.length, 1, errors.map(String).join('; '));
       assert.equal(received[0]?.id, message.id);
       assert.equal(new TextDecoder().decode(received[0]?.body), 'once');
       assert.equal(received[0]?.sentAt, undefined, 'no send time unless the sender revealed it');
@@ -193,7 +248,12 @@ describe('MixnetClient.receive', () => {
   it('acknowledges through the reply block after a drawn delay, once per copy, never at once', async () => {
     const submittedBefore = gateway.submitted.length;
     const { clock, manual, delays } = recordingClock();
-    const client = new MixnetClient(url, { clock, random: seededRandom(7), ackDelayMeanMs: 500 });
+    const client = new MixnetClient(url, {
+      directoryKey: DIRECTORY_KEY,
+      clock,
+      random: seededRandom(7),
+      ackDelayMeanMs: 500,
+    });
     const { subscription, received } = await listen(client);
     try {
       const { message, secret } = withReplyBlock('please acknowledge');
@@ -223,7 +283,7 @@ describe('MixnetClient.receive', () => {
   });
 
   it('gives onReply the deliveries behind its reply ids, and opens the others', async () => {
-    const client = new MixnetClient(url, { clock: new ManualClock() });
+    const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock: new ManualClock() });
     const { message, secret } = withReplyBlock('x');
     const known = toHex(secret.id);
     const replies: Uint8Array[] = [];
@@ -248,7 +308,7 @@ describe('MixnetClient.receive', () => {
 
   it(`draws acknowledgement delays from Exp(mean ${DEFAULT_ACK_DELAY_MEAN_MS} ms) by default (Kolmogorov-Smirnov, alpha 0.01)`, async () => {
     const { clock, manual, delays } = recordingClock();
-    const client = new MixnetClient(url, { clock, random: seededRandom(2026) });
+    const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock, random: seededRandom(2026) });
     const { subscription } = await listen(client);
     const n = 400;
     try {
@@ -287,7 +347,7 @@ describe('MixnetClient.receive across gateway restarts', () => {
   /** A client on a manual clock whose backoff draws the test replays from the same seed. */
   function reconnecting(url: string, seed: number, options: ReceiveOptions = {}) {
     const clock = new ManualClock();
-    const client = new MixnetClient(url, { clock, random: seededRandom(seed) });
+    const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock, random: seededRandom(seed) });
     const events: ConnectionEvent[] = [];
     const received: ReceivedMessage[] = [];
     const subscription = client.receive(recipient, (message) => void received.push(message), {

@@ -1,4 +1,4 @@
-import { fromHex, type KeyPair, randomBytes, toHex } from '@mixlab/crypto';
+import { fromHex, type KeyPair, randomBytes } from '@mixlab/crypto';
 import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
 import { type DelayAssumptions, expectedDelayMs, parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import {
@@ -12,6 +12,7 @@ import {
   type RouteHop,
 } from '@mixlab/packet';
 import { type Clock, exponentialDelay, monotonicClock, type Random, secureRandom } from '@mixlab/runtime';
+import { identityCheckingAgent, PeerIdentityError } from '@mixlab/service-kit/tls-identity';
 import {
   type NodeDescriptor,
   pickRoute,
@@ -20,7 +21,7 @@ import {
   TopologyVerificationError,
   verifyTopology,
 } from '@mixlab/topology';
-import { Agent, type Dispatcher } from 'undici';
+import { type Dispatcher, WebSocket } from 'undici';
 import { rememberBounded } from './bounded-set.ts';
 import { GatewayClient } from './gateway-client.ts';
 import {
@@ -157,12 +158,6 @@ export interface MixnetClientOptions {
    */
   readonly random?: Random;
   /**
-   * The HTTP connections to the gateway. By default each client has its own single
-   * keep-alive connection, as a user on a machine of their own would: what a tap on the
-   * link sees of this client is that connection, not a pool shared with other clients.
-   */
-  readonly dispatcher?: Dispatcher;
-  /**
    * Ask every hop to hold the packet for an exponentially distributed delay with this mean
    * (for nodes running `exponential:delay=sender`). Formats without per-hop delays ignore it.
    */
@@ -218,8 +213,13 @@ export function parseAddress(address: string): Uint8Array {
   return key;
 }
 
-/** One keep-alive connection, held between requests about as long as the gateway keeps it (72 s). */
-const ownConnection = () => new Agent({ connections: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+/** The one line a client says when the gateway is not one the directory signed for. */
+export function notAGatewayReason(gatewayUrl: string, identityKey: string): string {
+  return (
+    `refusing the gateway at ${gatewayUrl}: its TLS key ${identityKey} is no gateway's identity key in the ` +
+    "directory's signed topology (another service, or someone in between, answers at that address)"
+  );
+}
 
 /**
  * A mixnet client: wraps messages locally and submits them through the gateway,
@@ -227,6 +227,17 @@ const ownConnection = () => new Agent({ connections: 1, keepAliveTimeout: 60_000
  */
 export class MixnetClient {
   readonly gateway: GatewayClient;
+  /**
+   * The client's HTTPS connection to the gateway (and its WebSocket's): its own single
+   * keep-alive connection, as a user on a machine of their own would have, so that what a tap
+   * on the link sees of this client is that connection. Every connection's TLS key must be a
+   * gateway's identity key in the verified topology.
+   */
+  readonly dispatcher: Dispatcher;
+  /** The gateways' identity keys in the last verified topology; undefined until one is verified. */
+  #gatewayKeys: ReadonlySet<string> | undefined;
+  /** Keys of connections opened before any topology was verified: checked as soon as one is. */
+  readonly #keysToCheck = new Set<string>();
   readonly #random: Random;
   readonly #topology: TopologyCache;
   #context: Promise<{ info: GatewayInfo; format: PacketFormat }> | undefined;
@@ -237,7 +248,22 @@ export class MixnetClient {
   readonly #assumptions: DelayAssumptions;
 
   constructor(gatewayUrl: string, options: MixnetClientOptions = {}) {
-    this.gateway = new GatewayClient(gatewayUrl, options.dispatcher ?? ownConnection());
+    if (!/^https:\/\//i.test(gatewayUrl)) {
+      throw new Error(
+        `the gateway's URL must be https:// (it authenticates with its identity key), got "${gatewayUrl}"`,
+      );
+    }
+    // One keep-alive connection, held between requests about as long as the gateway keeps it (72 s).
+    this.dispatcher = identityCheckingAgent({
+      connections: 1,
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 60_000,
+      check: (key) => this.#checkGatewayKey(key),
+    });
+    // No session token leaves before the gateway's key is checked against a verified topology.
+    this.gateway = new GatewayClient(gatewayUrl, this.dispatcher, async () => {
+      await this.topology();
+    });
     const random = options.random ?? secureRandom;
     this.#random = random;
     this.#clock = options.clock ?? monotonicClock;
@@ -282,10 +308,32 @@ export class MixnetClient {
             maxSkewMs: 5_000,
           });
           if (!verdict.ok) throw new TopologyVerificationError(verdict.reason, verdict.problem);
+          this.#trustGateways(verdict.document.gateways);
           return verdict.document;
         },
       },
     );
+  }
+
+  /** Accepts a connection's key once it is a gateway's of the verified topology; before that, notes it to check then. */
+  #checkGatewayKey(key: string | undefined): string | undefined {
+    if (key === undefined)
+      return `refusing the gateway at ${this.gateway.baseUrl}: its TLS certificate holds no Ed25519 key`;
+    if (this.#gatewayKeys === undefined) {
+      this.#keysToCheck.add(key);
+      return undefined;
+    }
+    return this.#gatewayKeys.has(key) ? undefined : notAGatewayReason(this.gateway.baseUrl, key);
+  }
+
+  /** Takes a verified topology's gateway keys; throws if a connection already used presented another. */
+  #trustGateways(gateways: readonly { readonly identityKey?: string }[]): void {
+    const keys = new Set(gateways.flatMap(({ identityKey }) => (identityKey ? [identityKey] : [])));
+    for (const key of this.#keysToCheck) {
+      if (!keys.has(key)) throw new PeerIdentityError(notAGatewayReason(this.gateway.baseUrl, key), key);
+    }
+    this.#keysToCheck.clear();
+    this.#gatewayKeys = keys;
   }
 
   /** The verified topology's route view: cached for a few seconds, and never past its epoch. */
@@ -358,7 +406,7 @@ export class MixnetClient {
     if (result.accepted !== 1) {
       const reasons = result.rejected.map((r) => r.reason).join('; ');
       // Refused for its first hop (not in the topology, unreachable, down): a fresh route later may pass.
-      const forItsSize = result.rejected.every((r) => /exceeds/.test(r.reason));
+      const forItsSize = result.rejected.every((r) => /^packet of \d+ bytes/.test(r.reason));
       if (forItsSize) throw new Error(`gateway refused the packet: ${reasons}`);
       throw new TransientError(`gateway could not forward the packet: ${reasons}`);
     }
@@ -396,10 +444,11 @@ export class MixnetClient {
     const seen = new Set<string>();
     const waiting = new Set<() => void>();
     let closed = false;
-    const address = toHex(keys.publicKey);
     const reconnect = options.reconnect === false ? undefined : { ...DEFAULT_RECONNECT, ...options.reconnect };
     const onConnection = options.onConnection ?? (() => {});
-    let socket: WebSocket;
+    let socket: WebSocket | undefined;
+    /** The last socket closed before it opened: its session may be why, so the next one opens a new session. */
+    let renewSession = false;
     let failures = 0;
     let everOpened = false;
     let cancelRetry = () => {};
@@ -478,15 +527,16 @@ export class MixnetClient {
         return unreachableReason(this.gateway.baseUrl, error);
       }
     };
-    const connectionEnded = async (wasOpen: boolean) => {
+    const connectionEnded = async (wasOpen: boolean, failure?: unknown) => {
       if (closed) return;
       if (wasOpen) failures = 0;
       failures++;
-      const reason = await whyDown();
+      renewSession = !wasOpen;
+      const reason = failure === undefined ? await whyDown() : unreachableReason(this.gateway.baseUrl, failure);
       if (closed) return;
       if (!reconnect || failures > reconnect.maxAttempts) {
         onConnection({ type: 'gave_up', reason, failures: failures - 1 });
-        const error = new Error(`gave up on the gateway's mailbox connection (${socket.url}): ${reason}`);
+        const error = new Error(`gave up on the gateway's mailbox connection (${this.gateway.baseUrl}): ${reason}`);
         opened.reject(error);
         done.reject(error);
         closed = true;
@@ -499,7 +549,17 @@ export class MixnetClient {
     };
     const connect = () => {
       if (closed) return;
-      const current = new WebSocket(this.gateway.mailboxSocketUrl(address));
+      // The session first (and, before it, the gateway's key against the verified topology).
+      this.gateway.mailboxSocket(keys, renewSession).then(
+        ({ url, headers }) => open(url, headers),
+        (error) => void connectionEnded(false, error),
+      );
+    };
+    const open = (url: string, headers: Record<string, string>) => {
+      if (closed) return;
+      // undici's own WebSocket (Node's global one is an older undici that cannot use this
+      // dispatcher): the same checked connections, and the session in the upgrade's header.
+      const current = new WebSocket(url, { dispatcher: this.dispatcher, headers });
       socket = current;
       let wasOpen = false;
       current.addEventListener('open', () => {
@@ -526,7 +586,7 @@ export class MixnetClient {
         if (closed) return;
         closed = true;
         cancelAll();
-        socket.close();
+        socket?.close();
         done.resolve();
       },
     };

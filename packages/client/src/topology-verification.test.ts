@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
+import { tlsServerOptions } from '@mixlab/service-kit/tls-identity';
 import { type SignedTopology, signTopology, type TopologyDocument } from '@mixlab/topology';
 import { MixnetClient } from './mixnet-client.ts';
 
@@ -12,6 +13,8 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
   let url: string;
   let directory: SigningKeyPair;
   let served: unknown;
+  /** The stand-in gateway's identity: its TLS key, and what the topology names as gateway-1's. */
+  let gatewayIdentity: SigningKeyPair;
 
   const document = (overrides: Partial<TopologyDocument> = {}): TopologyDocument => {
     const now = Date.now();
@@ -28,7 +31,7 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
       validFrom: now - 60_000,
       validUntil: now + 60_000,
       layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]],
-      gateways: [{ id: 'gateway-1', url: 'http://gateway:8080' }],
+      gateways: [{ id: 'gateway-1', url: 'http://gateway:8081', identityKey: toHex(gatewayIdentity.publicKey) }],
       ...overrides,
     };
   };
@@ -40,12 +43,14 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
   before(async () => {
     await cryptoReady();
     directory = generateSigningKeyPair();
-    server = createServer((_request, response) => {
+    gatewayIdentity = generateSigningKeyPair();
+    const identity = { publicKey: gatewayIdentity.publicKey, privateKey: gatewayIdentity.secretKey };
+    server = createServer(tlsServerOptions(identity, 'gateway-1'), (_request, response) => {
       response.setHeader('content-type', 'application/json');
       response.end(JSON.stringify(served));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   after(() => {
@@ -102,6 +107,40 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
     await assert.rejects(topologyOf({ document: signed.document }), { reason: 'unsigned' });
     const other = signTopology(document(), generateSigningKeyPair().secretKey);
     await assert.rejects(topologyOf(other), { reason: 'wrong-key', message: /not the pinned/ });
+  });
+
+  it("refuses a gateway whose TLS key is no gateway's in the verified topology, in one line", async () => {
+    const impostor = toHex(generateSigningKeyPair().publicKey);
+    const signed = signTopology(
+      document({ gateways: [{ id: 'gateway-1', url: 'http://gateway:8081', identityKey: impostor }] }),
+      directory.secretKey,
+    );
+    const client = new MixnetClient(url, { directoryKey: toHex(directory.publicKey) });
+    served = signed;
+    await assert.rejects(client.topology(), (error: Error) => {
+      assert.equal(error.name, 'PeerIdentityError');
+      assert.equal(
+        error.message,
+        `refusing the gateway at ${url}: its TLS key ${toHex(gatewayIdentity.publicKey)} is no gateway's identity ` +
+          "key in the directory's signed topology (another service, or someone in between, answers at that address)",
+      );
+      return true;
+    });
+    // Nor does a session or a mailbox request go out to it.
+    await assert.rejects(client.gateway.mailbox(generateKeyPair()), { name: 'PeerIdentityError' });
+  });
+
+  it('checks every later connection against the verified topology before a request goes out on it', async () => {
+    const client = new MixnetClient(url, { directoryKey: toHex(directory.publicKey) });
+    served = signTopology(document(), directory.secretKey);
+    await client.topology();
+    // Drop the checked connection; the next is checked against the topology at its handshake.
+    await client.dispatcher.close();
+    await assert.rejects(client.gateway.info(), /closed|destroyed/i);
+  });
+
+  it('takes only an https gateway URL', () => {
+    assert.throws(() => new MixnetClient('http://127.0.0.1:8080'), /must be https:\/\//);
   });
 
   it('says how to pin the key when none was given', async () => {

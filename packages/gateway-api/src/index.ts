@@ -28,6 +28,19 @@ export interface GatewayInfo {
   readonly packetFormat: string;
 }
 
+/**
+ * POST /v1/sessions {address}: 201 with a random token sealed to the address (a libsodium
+ * sealed box, base64), which only the address's private key opens; its hex is the bearer token
+ * (`authorization: Bearer <hex>`) for that mailbox (GET, acks, WebSocket) and for reports.
+ * Refusals: 401 session_required (no token) or session_expired (over or unknown: open a new
+ * one), 403 wrong_mailbox (a session of another address).
+ */
+export interface SessionResponse {
+  readonly sealedToken: string;
+  /** ms since the Unix epoch. */
+  readonly expiresAt: number;
+}
+
 export interface MailboxMessage {
   readonly id: string;
   /** Base64 of the end-to-end sealed message. */

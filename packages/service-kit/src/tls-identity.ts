@@ -126,7 +126,8 @@ export interface IdentityCheckingAgentOptions extends Omit<Agent.Options, 'conne
  * Plain http URLs pass through unchecked.
  */
 export function identityCheckingAgent({ check, ...options }: IdentityCheckingAgentOptions): Agent {
-  const connect = buildConnector({ rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+  // No session resumption: a resumed connection shows no certificate, so no key to check.
+  const connect = buildConnector({ rejectUnauthorized: false, minVersion: 'TLSv1.3', maxCachedSessions: 0 });
   return new Agent({
     ...options,
     connect: (connectOptions, callback) =>

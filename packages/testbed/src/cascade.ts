@@ -111,7 +111,7 @@ export async function startCascade(
   }
   return {
     directoryKey: pub.output.trim(),
-    gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
+    gatewayUrl: `https://127.0.0.1:${ports.gateway}`,
     prometheusUrl: `http://127.0.0.1:${ports.prometheus}`,
     directoryUrl: `http://127.0.0.1:${ports.directory}`,
     observerUrl: `http://127.0.0.1:${ports.observer}`,

@@ -160,6 +160,7 @@ export function topologyShapeProblems(value: unknown): string[] {
       }
       check(`gateways[${i}].id`, textProblem(gateway.id));
       check(`gateways[${i}].url`, textProblem(gateway.url));
+      if (gateway.identityKey !== undefined) check(`gateways[${i}].identityKey`, keyProblem(gateway.identityKey));
     });
   }
   return problems;
@@ -292,8 +293,13 @@ export function toTopology(document: TopologyDocument, which: 'current' | 'next'
         return [strategy === undefined ? { id, layer, url, publicKey } : { id, layer, url, publicKey, strategy }];
       }),
     ),
-    gateways: document.gateways.map(({ id, url }) => ({ id, url })),
+    gateways: document.gateways.map(listedGateway),
   };
+}
+
+/** A gateway entry: id, url, and its identity key when it has one. */
+function listedGateway({ id, url, identityKey }: GatewayDescriptor): GatewayDescriptor {
+  return { id, url, ...(identityKey === undefined ? {} : { identityKey }) };
 }
 
 /** The topology entry of a registered node for `epoch`; undefined when it has no key for that epoch. */
@@ -317,7 +323,7 @@ function copyDocument(document: TopologyDocument): TopologyDocument {
     validFrom: document.validFrom,
     validUntil: document.validUntil,
     layers: document.layers.map((nodes) => nodes.map(listedNode)),
-    gateways: document.gateways.map(({ id, url }) => ({ id, url })),
+    gateways: document.gateways.map(listedGateway),
   };
 }
 

@@ -22,6 +22,8 @@ export interface GatewayDescriptor {
   readonly id: string;
   /** Base URL at which the gateway accepts deliveries. */
   readonly url: string;
+  /** Its Ed25519 identity key (hex): the key of its TLS certificate, which clients check. */
+  readonly identityKey?: string;
 }
 
 export interface Topology {
