@@ -14,6 +14,7 @@ import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
 import { wrapDropCover } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
+import { Agent, fetch } from 'undici';
 
 export interface FloodSummary {
   readonly offered: number;
@@ -30,7 +31,7 @@ export interface FloodSummary {
 
 const { values } = parseArgs({
   options: {
-    gateway: { type: 'string', default: 'http://client-gateway:8080' },
+    gateway: { type: 'string', default: 'https://client-gateway:8080' },
     'directory-key': { type: 'string' },
     rate: { type: 'string', default: '300' },
     duration: { type: 'string', default: '20s' },
@@ -50,6 +51,8 @@ const packets = await wrapDropCover(client, Math.ceil((rate * durationMs) / 1000
 console.log(`wrapped ${packets.length}`);
 await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(values['start-at']) - Date.now())));
 
+// A flooder checks nothing of the gateway's key, and opens as many connections as it likes.
+const flood = new Agent({ connect: { rejectUnauthorized: false } });
 const statuses: Record<string, number> = {};
 const codes: Record<string, number> = {};
 const retryAfter: Record<string, number> = {};
@@ -64,6 +67,7 @@ async function submit(index: number): Promise<void> {
   outstanding++;
   try {
     const response = await fetch(url, {
+      dispatcher: flood,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ packets: [packets[index % packets.length]] }),

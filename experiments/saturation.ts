@@ -22,7 +22,8 @@ import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
 import { latencyStats } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
-import { type Cascade, eventually, queryVector, REPO_ROOT, startCascade } from '@mixlab/testbed';
+import { type Cascade, eventually, queryVector, REPO_ROOT, startCascade, uncheckedGatewayAgent } from '@mixlab/testbed';
+import { fetch } from 'undici';
 import type { LoadStep, LoadStepAnswer } from './load-worker.ts';
 import { measurePublicKeyBound } from './public-key-bound.ts';
 import {
@@ -159,9 +160,12 @@ function cpuDelta(before: Record<string, number>, after: Record<string, number>,
 async function directGatewayUrl(cascade: Cascade): Promise<string | undefined> {
   const container = cascade.environment.getContainer('client-gateway-1');
   for (const network of container.getNetworkNames()) {
-    const url = `http://${container.getIpAddress(network)}:8080`;
+    const url = `https://${container.getIpAddress(network)}:8080`;
     try {
-      const response = await fetch(`${url}/v1/gateway`, { signal: AbortSignal.timeout(1000) });
+      const response = await fetch(`${url}/v1/gateway`, {
+        dispatcher: uncheckedGatewayAgent(),
+        signal: AbortSignal.timeout(1000),
+      });
       if (response.ok) return url;
     } catch {}
   }

@@ -168,7 +168,7 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
     await writeFile(stackFile, JSON.stringify(stack, null, 2));
     await docker(manager, 'stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', stackFile, STACK);
     log(`deployed: ${Object.keys(stack.services).join(', ')}`);
-    gatewayUrl = `http://${manager.address}:8080`;
+    gatewayUrl = `https://${manager.address}:8080`;
     prometheusUrl = `http://${manager.address}:9090`;
     directoryKey = await eventually(
       'the directory key',
