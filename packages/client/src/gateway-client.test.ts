@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
+import { cryptoReady, generateKeyPair, randomBytes, seal, toHex } from '@mixlab/crypto';
 import { GatewayClient, GatewayError } from './gateway-client.ts';
 
 await cryptoReady();
@@ -69,5 +69,62 @@ describe('GatewayClient reads the shared error body', () => {
       code: undefined,
       message: 'GET /v1/gateway answered 502: <html>bad gateway</html>',
     });
+  });
+});
+
+describe('GatewayClient sessions', () => {
+  let server: Server;
+  let client: GatewayClient;
+  const keys = generateKeyPair();
+  /** Tokens handed out, in order, and the authorization of every mailbox read. */
+  let tokens: string[];
+  let reads: string[];
+  /** The mailbox answers 401 session_expired to these tokens. */
+  let expired: Set<string>;
+  let refuseAll = false;
+
+  before(async () => {
+    server = createServer((request, response) => {
+      response.setHeader('content-type', 'application/json');
+      if (request.url === '/v1/sessions') {
+        const token = randomBytes(32);
+        tokens.push(toHex(token));
+        response.writeHead(201);
+        response.end(
+          JSON.stringify({ sealedToken: Buffer.from(seal(token, keys.publicKey)).toString('base64'), expiresAt: 1 }),
+        );
+        return;
+      }
+      const authorization = request.headers.authorization ?? '';
+      reads.push(authorization);
+      const live = !refuseAll && tokens.some((token) => authorization === `Bearer ${token}` && !expired.has(token));
+      response.writeHead(live ? 200 : 401);
+      response.end(JSON.stringify(live ? { messages: [] } : { error: 'session_expired', message: 'over' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = new GatewayClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  after(() => server.close());
+
+  it('opens one session, keeps it, and opens a new one once when the gateway says it is over', async () => {
+    tokens = [];
+    reads = [];
+    expired = new Set();
+    await client.mailbox(keys);
+    await client.mailbox(keys);
+    assert.equal(tokens.length, 1, 'kept between requests');
+    expired.add(tokens[0] as string);
+    assert.deepEqual(await client.mailbox(keys), []);
+    assert.equal(tokens.length, 2);
+    assert.deepEqual(reads, [
+      `Bearer ${tokens[0]}`,
+      `Bearer ${tokens[0]}`,
+      `Bearer ${tokens[0]}`,
+      `Bearer ${tokens[1]}`,
+    ]);
+    // Renewed once only: a gateway that refuses the new session too is an error.
+    refuseAll = true;
+    await assert.rejects(client.mailbox(keys), { name: 'GatewayError', code: 'session_expired' });
+    assert.equal(tokens.length, 3);
   });
 });

@@ -118,8 +118,8 @@ export class GatewayClient {
    * session of `keys` (a key pair of this client's own when absent).
    */
   async report(report: ClientReport, keys?: KeyPair): Promise<void> {
-    this.#reportKeys ??= keys ?? generateKeyPair();
-    await this.#withSession(keys ?? this.#reportKeys, (headers) =>
+    if (!keys) this.#reportKeys ??= generateKeyPair();
+    await this.#withSession(keys ?? (this.#reportKeys as KeyPair), (headers) =>
       this.#json<unknown>('POST', '/v1/reports', report, [204], undefined, headers),
     );
   }

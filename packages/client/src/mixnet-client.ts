@@ -447,8 +447,6 @@ export class MixnetClient {
     const reconnect = options.reconnect === false ? undefined : { ...DEFAULT_RECONNECT, ...options.reconnect };
     const onConnection = options.onConnection ?? (() => {});
     let socket: WebSocket | undefined;
-    /** The last socket closed before it opened: its session may be why, so the next one opens a new session. */
-    let renewSession = false;
     let failures = 0;
     let everOpened = false;
     let cancelRetry = () => {};
@@ -531,7 +529,6 @@ export class MixnetClient {
       if (closed) return;
       if (wasOpen) failures = 0;
       failures++;
-      renewSession = !wasOpen;
       const reason = failure === undefined ? await whyDown() : unreachableReason(this.gateway.baseUrl, failure);
       if (closed) return;
       if (!reconnect || failures > reconnect.maxAttempts) {
@@ -549,8 +546,10 @@ export class MixnetClient {
     };
     const connect = () => {
       if (closed) return;
-      // The session first (and, before it, the gateway's key against the verified topology).
-      this.gateway.mailboxSocket(keys, renewSession).then(
+      // The session first (and, before it, the gateway's key against the verified topology). A
+      // reconnection opens a new one: the gateway may have restarted (sessions live in its
+      // memory) or the old one expired, and a refused upgrade would not say so.
+      this.gateway.mailboxSocket(keys, failures > 0).then(
         ({ url, headers }) => open(url, headers),
         (error) => void connectionEnded(false, error),
       );

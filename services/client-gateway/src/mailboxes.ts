@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { GATEWAY_MAILBOX_LIMITS } from '@mixlab/metrics';
 import { type DatabaseSchema, inTransaction, type OpenedDatabase, openDatabase } from '@mixlab/runtime';
 
 /** A message held for a recipient until it acknowledges it. */
@@ -19,13 +20,8 @@ export interface StoredMessage {
   readonly receivedAt: number;
 }
 
-export type MailboxRefusal = 'mailbox_full' | 'mailbox_bytes_full' | 'too_many_mailboxes' | 'storage_full';
-export const MAILBOX_REFUSALS: readonly MailboxRefusal[] = [
-  'mailbox_full',
-  'mailbox_bytes_full',
-  'too_many_mailboxes',
-  'storage_full',
-];
+/** The limit a message hit: each counted in mixlab_gateway_mailbox_limits_total{limit}. */
+export type MailboxRefusal = (typeof GATEWAY_MAILBOX_LIMITS)[number];
 export type StoreResult = { stored: StoredMessage } | { refused: MailboxRefusal };
 type Listener = (message: StoredMessage) => void;
 
