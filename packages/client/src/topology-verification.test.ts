@@ -28,7 +28,7 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
       validFrom: now - 60_000,
       validUntil: now + 60_000,
       layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]],
-      gateways: [{ id: 'gateway-1', url: 'http://gateway:8080' }],
+      gateways: [{ id: 'gateway-1', url: 'http://gateway:8080', identityKey: '9'.repeat(64) }],
       ...overrides,
     };
   };

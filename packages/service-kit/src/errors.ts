@@ -8,14 +8,14 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  *   { "error": "<code>", "message": "<what went wrong and what to do>", ...details }
  *
  * where details are the fields clients read: `reason` and `problems` (directory
- * registrations), `accepted` and `rejected` (per-packet verdicts of a gateway submission).
+ * registrations of nodes and gateways), `accepted` and `rejected` (per-packet verdicts of a gateway submission).
  *
  * | code                   | status | when                                                          |
  * |------------------------|--------|---------------------------------------------------------------|
  * | invalid_request        | 400    | body, params or frames that do not parse or fit the schema    |
  * | descriptor_rejected    | 400    | directory: unsigned, malformed, forged or stale descriptor    |
- * | gateway_rejected       | 400    | directory: a gateway registration that breaks the rules       |
  * | packets_rejected       | 400    | gateway: every submitted packet refused (see `rejected`)      |
+ * | not_enrolled           | 403    | directory: the identity key is not enrolled for this id       |
  * | not_found              | 404    | no such route                                                 |
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
@@ -31,8 +31,8 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 export const ERROR_STATUS = {
   invalid_request: 400,
   descriptor_rejected: 400,
-  gateway_rejected: 400,
   packets_rejected: 400,
+  not_enrolled: 403,
   not_found: 404,
   descriptor_conflict: 409,
   body_too_large: 413,

@@ -5,4 +5,5 @@ export * from './frame-sender.ts';
 export * from './http.ts';
 export * from './registration.ts';
 export * from './retry.ts';
+export * from './self-enrollment.ts';
 export * from './wire-tap.ts';

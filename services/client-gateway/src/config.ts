@@ -6,6 +6,7 @@ import {
   envInt,
   envLogLevel,
   envNumber,
+  envOptionalString,
   envPattern,
   envString,
   envTapAddress,
@@ -43,6 +44,10 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
   readonly tapAddress: string | undefined;
+  /** The gateway's Ed25519 identity key file (created at first start): it signs the gateway's descriptor. */
+  readonly identityKeyFile: string;
+  /** Where the gateway writes its public identity key at start (`<gatewayId>.pub`) to enroll; none when unset. */
+  readonly enrollDir: string | undefined;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -68,5 +73,7 @@ export function readConfig(env: Env): GatewayConfig {
     },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
+    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
+    enrollDir: envOptionalString(env, 'ENROLL_DIR'),
   };
 }

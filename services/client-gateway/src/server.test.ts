@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { WebSocket } from '@fastify/websocket';
+import { cryptoReady, generateSigningKeyPair } from '@mixlab/crypto';
 import { MAX_ACK_IDS, type MailboxMessage, type ServerFrame } from '@mixlab/gateway-api';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
@@ -17,6 +18,8 @@ import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer, type GatewayDeps } from './server.ts';
 
+await cryptoReady();
+const identity = generateSigningKeyPair();
 const ALICE = 'a1'.repeat(32);
 const NOT_JSON = 'frames must be JSON: {"type":"ack","ids":[...]}';
 const ACK_HELP = `expected {"type":"ack","ids":[at most ${MAX_ACK_IDS} message ids],"latencies"?:[seconds]}`;
@@ -106,6 +109,7 @@ describe('client gateway server', () => {
   async function gatewayWith(topology: TopologyCache, extra: Partial<GatewayDeps> = {}): Promise<FastifyInstance> {
     registry = createServiceRegistry({ node: 'gateway' });
     const gateway = await buildServer({
+      identity: { publicKey: identity.publicKey, privateKey: identity.secretKey },
       mailboxes,
       topology,
       send: async (url, frames) => {

@@ -40,6 +40,11 @@ import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
 import { clientKey, type RateLimitKey, type TokenBuckets } from './rate-limit.ts';
 
 export interface GatewayDeps {
+  /**
+   * The gateway's long-term Ed25519 identity (libsodium format): it signs the gateway's
+   * descriptor, and the directory lists its public half in the topology as `identityKey`.
+   */
+  readonly identity: { readonly publicKey: Uint8Array; readonly privateKey: Uint8Array };
   readonly mailboxes: Mailboxes;
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;

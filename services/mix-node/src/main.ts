@@ -4,6 +4,7 @@ import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
+  enrollSelf,
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
@@ -33,6 +34,11 @@ await cryptoReady();
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
 const identityFile = identityPath(config.dataDir, config.nodeId);
 const identity = await loadOrCreateIdentity(identityFile);
+// Written before registering, so that the directory finds it when the registration arrives.
+const enrollFile =
+  config.enrollDir === undefined
+    ? undefined
+    : await enrollSelf(config.enrollDir, config.nodeId, identity.keys.publicKey);
 const keySchedule = {
   epochs: { genesisMs: 0, lengthMs: config.epochLengthMs },
   graceMs: config.keyGraceMs,
@@ -155,6 +161,7 @@ app.log.info(
     identityFile,
     identityCreated: identity.created,
     identityLegacyFormat: identity.legacy,
+    enrollFile,
     epochLengthMs: config.epochLengthMs,
     keyGraceMs: config.keyGraceMs,
     nextKeyWindowMs: config.nextKeyWindowMs,
