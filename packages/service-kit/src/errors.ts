@@ -103,13 +103,18 @@ export function classifyError(error: FastifyError): { code: ErrorCode; message: 
   return { code, message: error.message };
 }
 
+/** Told of a request refused with `code` before its handler ran, so that services can count it. */
+export type RefusalListener = (code: ErrorCode) => void;
+
 /**
  * Makes every error `app` answers take the shared shape: fastify's own (validation,
  * 404, 413, 415, JSON syntax), a thrown error (500, logged), and requests that arrive
  * while the app closes (503 shutting_down, instead of fastify's own 503 body).
- * Needs `return503OnClosing: false` (createServiceApp sets it).
+ * `onRefused` hears of every 4xx among them but 404 (routes with an error handler of
+ * their own answer their refusals themselves). Needs `return503OnClosing: false`
+ * (createServiceApp sets it).
  */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, onRefused?: RefusalListener): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -120,6 +125,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { code, message } = classifyError(error);
     if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
+    else onRefused?.(code);
     return sendError(reply, code, message);
   });
   app.setNotFoundHandler((request, reply) =>

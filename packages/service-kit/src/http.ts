@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import { installErrorHandlers } from './errors.ts';
+import { installErrorHandlers, type RefusalListener } from './errors.ts';
 
 export const OCTET_STREAM = 'application/octet-stream';
 
@@ -8,6 +8,8 @@ export interface ServiceAppOptions {
   readonly bodyLimit?: number;
   /** Extra ajv options; signed bodies turn type coercion off. */
   readonly ajvOptions?: Record<string, unknown>;
+  /** Told of every request the app refuses before its handler runs (413, 415, a body that does not parse). */
+  readonly onRefused?: RefusalListener;
 }
 
 /**
@@ -27,7 +29,7 @@ export function createServiceApp(
     return503OnClosing: false,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
   });
-  installErrorHandlers(app);
+  installErrorHandlers(app, options.onRefused);
   return app;
 }
 

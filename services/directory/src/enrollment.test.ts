@@ -51,14 +51,20 @@ describe('EnrollmentDirectory', () => {
     let release: () => void = () => {};
     let gate: Promise<void> | undefined;
     const told: [EnrollmentReading, boolean][] = [];
+    const slept: number[] = [];
     const enrollment = new EnrollmentDirectory({
       read: async () => {
         readings++;
+        const snapshot = new Map(keys); // what the folder holds when the reading begins
         await gate;
-        return { keys: new Map(keys), problems: [] };
+        return { keys: snapshot, problems: [] };
       },
       now: () => clock.nowMs,
       minRereadMs: 500,
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock.nowMs += ms;
+      },
       onReading: (reading, changed) => told.push([reading, changed]),
     });
     const hold = () => {
@@ -66,7 +72,7 @@ describe('EnrollmentDirectory', () => {
         release = resolve;
       });
     };
-    return { enrollment, clock, readings: () => readings, hold, release: () => release(), told };
+    return { enrollment, clock, readings: () => readings, hold, release: () => release(), told, slept };
   }
 
   it('admits an id only with its enrolled key', async () => {
@@ -79,29 +85,38 @@ describe('EnrollmentDirectory', () => {
     assert.equal(enrollment.enrolledKey('mix-1'), KEY_A);
   });
 
-  it('reads at most once per minRereadMs, and callers during a reading share it', async () => {
+  it('reads at most once per minRereadMs (a caller too soon waits), and callers waiting share a reading', async () => {
     const keys = new Map([['mix-1', KEY_A]]);
-    const { enrollment, clock, readings, hold, release, told } = setup(keys);
+    const { enrollment, clock, readings, hold, release, told, slept } = setup(keys);
     await enrollment.reload();
     keys.set('mix-2', KEY_B);
-    clock.nowMs = 499;
-    assert.equal(await enrollment.reload(), false, 'too soon: not read');
-    assert.equal(readings(), 1);
-    clock.nowMs = 500;
+    clock.nowMs = 400;
+    assert.equal(await enrollment.reload(), true, 'read after waiting');
+    assert.deepEqual(slept, [100]);
+    assert.equal(clock.nowMs, 500);
+    assert.equal(enrollment.isEnrolled('mix-2', KEY_B), true);
+    clock.nowMs = 1_000;
     hold();
+    const underway = enrollment.reload();
+    await new Promise(setImmediate);
+    assert.equal(readings(), 3, 'begun');
+    // Begun before these two calls: they wait for the next reading, and share it.
+    keys.set('mix-3', KEY_A);
     const first = enrollment.reload();
     const second = enrollment.reload();
     release();
+    assert.equal(await underway, false);
+    hold();
+    release();
     assert.deepEqual(await Promise.all([first, second]), [true, true]);
-    assert.equal(readings(), 2);
-    assert.equal(enrollment.isEnrolled('mix-2', KEY_B), true);
-    clock.nowMs = 1_000;
-    assert.equal(await enrollment.reload(), false, 'read, nothing changed');
+    assert.equal(readings(), 4);
+    assert.equal(enrollment.isEnrolled('mix-3', KEY_A), true);
     assert.deepEqual(
       told.map(([reading, changed]) => [reading.keys.size, changed]),
       [
         [1, true],
         [2, true],
+        [3, true],
       ],
     );
   });

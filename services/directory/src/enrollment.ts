@@ -4,7 +4,8 @@
  * On disk, `ENROLLMENT_DIR/<id>.pub` holds the id's Ed25519 public key as 64 hex characters
  * (what services write at first start with ENROLL_DIR set; compose shares the folder).
  * The folder is read at start and again when a registration names a key not in the last
- * reading (at most once per `minRereadMs`), so enrolling a service needs no restart.
+ * reading (at most once per `minRereadMs`: such a registration waits for the next reading),
+ * so enrolling a service needs no restart.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,6 +73,8 @@ export interface EnrollmentDirectoryOptions {
   readonly now: () => number;
   /** Reads at most this often, so that registrations of unknown keys cannot make the directory read the folder in a loop. */
   readonly minRereadMs: number;
+  /** Waits `ms` on the `now` clock; default setTimeout. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Told of every reading that changed something or has problems. */
   readonly onReading?: (reading: EnrollmentReading, changed: boolean) => void;
 }
@@ -81,7 +84,10 @@ export class EnrollmentDirectory implements Enrollment {
   readonly #options: EnrollmentDirectoryOptions;
   #keys: ReadonlyMap<string, string> = new Map();
   #lastReadMs = Number.NEGATIVE_INFINITY;
-  #reading: Promise<boolean> | undefined;
+  /** The reading underway, if any. */
+  #current: Promise<boolean> | undefined;
+  /** The reading callers wait for, not begun yet: every caller until it begins shares it. */
+  #next: Promise<boolean> | undefined;
 
   constructor(options: EnrollmentDirectoryOptions) {
     this.#options = options;
@@ -100,17 +106,28 @@ export class EnrollmentDirectory implements Enrollment {
   }
 
   /**
-   * Reads the folder again unless it was read less than minRereadMs ago (then resolves false
-   * at once). Callers arriving during a reading share it.
+   * Reads the folder again, begun after the call (a reading underway may predate the caller's
+   * file, so it waits for the next one) and at least minRereadMs after the last; callers
+   * waiting for the same reading share it. Resolves true when the enrollment changed.
    */
   reload(): Promise<boolean> {
-    if (this.#reading) return this.#reading;
-    if (this.#options.now() - this.#lastReadMs < this.#options.minRereadMs) return Promise.resolve(false);
+    this.#next ??= this.#readNext();
+    return this.#next;
+  }
+
+  async #readNext(): Promise<boolean> {
+    await this.#current?.catch(() => {});
+    const wait = this.#lastReadMs + this.#options.minRereadMs - this.#options.now();
+    if (wait > 0) await (this.#options.sleep ?? sleep)(wait);
+    this.#next = undefined;
     this.#lastReadMs = this.#options.now();
-    this.#reading = this.#read().finally(() => {
-      this.#reading = undefined;
-    });
-    return this.#reading;
+    const reading = this.#read();
+    this.#current = reading;
+    try {
+      return await reading;
+    } finally {
+      if (this.#current === reading) this.#current = undefined;
+    }
   }
 
   async #read(): Promise<boolean> {
@@ -120,6 +137,10 @@ export class EnrollmentDirectory implements Enrollment {
     if (changed || reading.problems.length > 0) this.#options.onReading?.(reading, changed);
     return changed;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sameKeys(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {

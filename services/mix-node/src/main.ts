@@ -70,6 +70,7 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
+const metrics = mixNodeMetrics(registry);
 // The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
@@ -89,7 +90,7 @@ const node = new MixNode({
   peeler,
   keys: mixingKeys.keySet(),
   clock: monotonicClock,
-  metrics: mixNodeMetrics(registry),
+  metrics,
   // exponential:delay=sender holds each packet for the delay its sender put in it; 0 (or
   // none, as in onion) leaves the choice to the node, i.e. a drawn delay when `mean` is set.
   createStrategy: ({ release }) =>
@@ -130,6 +131,7 @@ let registration: Registration | undefined;
 const app = buildServer({
   node,
   registry,
+  requestsRejected: metrics.requestsRejected,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   maxPacketBytes: config.maxPacketBytes,
   isReady: () => registration !== undefined,
