@@ -138,11 +138,16 @@ export function descriptorShapeProblems(descriptor: unknown): string[] {
 export function signDescriptor(unsigned: UnsignedNodeDescriptor, identitySecretKey: Uint8Array): SignedNodeDescriptor {
   const descriptor = copyDescriptor(unsigned);
   const bytes = descriptorSigningBytes(descriptor);
+  return { ...descriptor, signature: signAs(descriptor.identityKey, bytes, identitySecretKey) };
+}
+
+/** The hex Ed25519 signature of `bytes` by the identity `identityKey`; throws when the secret key is another identity's. */
+export function signAs(identityKey: string, bytes: Uint8Array, identitySecretKey: Uint8Array): string {
   const signer = toHex(signingPublicKeyOf(identitySecretKey));
-  if (signer !== descriptor.identityKey) {
-    throw new Error(`the secret key belongs to identity ${signer}, but the descriptor names ${descriptor.identityKey}`);
+  if (signer !== identityKey) {
+    throw new Error(`the secret key belongs to identity ${signer}, but the descriptor names ${identityKey}`);
   }
-  return { ...descriptor, signature: toHex(signDetached(bytes, identitySecretKey)) };
+  return toHex(signDetached(bytes, identitySecretKey));
 }
 
 /**

@@ -5,13 +5,14 @@
  * and lists the key in the topology, so that exit nodes and clients know whom they talk to.
  * Specification: docs/directory.md.
  */
-import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
+import { fromHex, verifyDetached } from '@mixlab/crypto';
 import { CanonicalWriter, isRecord, keyProblem, textProblem, u64Problem } from './canonical-encoding.ts';
 import {
   type DescriptorRejection,
   issuedAtProblem,
   isUnsignedDescriptor,
   SIGNATURE_PATTERN,
+  signAs,
 } from './descriptor-signing.ts';
 import { type GatewayDescriptor, gatewayProblems } from './topology.ts';
 import { type Rejection, rejection } from './verdict.ts';
@@ -76,11 +77,7 @@ export function signGatewayDescriptor(
 ): SignedGatewayDescriptor {
   const descriptor = copyGateway(unsigned);
   const bytes = gatewayDescriptorSigningBytes(descriptor);
-  const signer = toHex(signingPublicKeyOf(identitySecretKey));
-  if (signer !== descriptor.identityKey) {
-    throw new Error(`the secret key belongs to identity ${signer}, but the descriptor names ${descriptor.identityKey}`);
-  }
-  return { ...descriptor, signature: toHex(signDetached(bytes, identitySecretKey)) };
+  return { ...descriptor, signature: signAs(descriptor.identityKey, bytes, identitySecretKey) };
 }
 
 /**
