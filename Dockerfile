@@ -20,8 +20,9 @@ WORKDIR /app
 COPY --from=deps /app ./
 COPY . .
 # State that must survive a restart (keys, mailboxes, registrations) lives on a volume here;
-# a new named volume takes this directory's owner.
-RUN mkdir -p /data && chown node:node /data
+# a new named volume takes this directory's owner. /enrollment: the public identity keys
+# services enroll with (compose's `enrollment` volume, read by the directory).
+RUN mkdir -p /data /enrollment && chown node:node /data /enrollment
 USER node
 EXPOSE 8080
 # GET /health with bash builtins only (/dev/tcp, printf, read): a check costs one bash, not

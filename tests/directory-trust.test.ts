@@ -2,14 +2,14 @@
  * The directory as an authority, on real containers: a stratified topology with three
  * nodes in layer 2 (every replica carries traffic, Prometheus finds each through DNS),
  * mixing keys rotating every few seconds under steady traffic without losing a message,
- * and forged or replayed registrations refused.
+ * unenrolled, forged or replayed registrations refused, and the gateway's id bound to its key.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AcknowledgedSender, MixnetClient, type ReceivedMessage } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, generateSigningKeyPair, toHex } from '@mixlab/crypto';
 import { type Cascade, queryByLabel, queryEvery, queryValue, startCascade } from '@mixlab/testbed';
-import { signDescriptor } from '@mixlab/topology';
+import { signDescriptor, signGatewayDescriptor } from '@mixlab/topology';
 import { request } from 'undici';
 
 const EPOCH_MS = 8_000;
@@ -125,8 +125,8 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
     }
   });
 
-  it('refuses a forged and a replayed registration with their reasons', async () => {
-    const { directoryUrl } = cascade as Cascade;
+  it('refuses an unenrolled node; once enrolled, a forged and a replayed registration with their reasons', async () => {
+    const { directoryUrl, environment } = cascade as Cascade;
     const identity = generateSigningKeyPair();
     const epoch = Math.floor(Date.now() / EPOCH_MS);
     const descriptor = signDescriptor(
@@ -143,8 +143,8 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
       },
       identity.secretKey,
     );
-    const register = async (body: object) => {
-      const response = await request(`${directoryUrl}/v1/nodes`, {
+    const register = async (body: object, path = '/v1/nodes') => {
+      const response = await request(`${directoryUrl}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -154,6 +154,15 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
         body: (await response.body.json()) as { error?: string; message?: string; reason?: string },
       };
     };
+    const unenrolled = await register(descriptor);
+    assert.equal(unenrolled.status, 403);
+    assert.equal(unenrolled.body.error, 'not_enrolled');
+    assert.match(unenrolled.body.message ?? '', /node mix-intruder is not enrolled/);
+    // The operator enrolls it: its public key in the shared enrollment volume (the directory mounts it read-only).
+    const enrolled = await environment
+      .getContainer('mix-layer-1-1')
+      .exec(['sh', '-c', `printf '%s\n' ${toHex(identity.publicKey)} > /enrollment/mix-intruder.pub`]);
+    assert.equal(enrolled.exitCode, 0, enrolled.output);
     const forged = await register({ ...descriptor, url: 'http://elsewhere:8080' });
     assert.equal(forged.status, 400);
     assert.equal(forged.body.error, 'descriptor_rejected');
@@ -164,5 +173,29 @@ describe('a directory clients can trust', { timeout: 300_000 }, () => {
     assert.equal(replayed.status, 409);
     assert.equal(replayed.body.error, 'descriptor_conflict');
     assert.equal(replayed.body.reason, 'replayed');
+
+    // gateway-1 registered with its own, enrolled key; another key under its id is refused.
+    const signed = (await (await request(`${directoryUrl}/v1/topology`)).body.json()) as {
+      document: { gateways: { id: string; url: string; identityKey: string }[] };
+    };
+    const gateway = signed.document.gateways.find((listed) => listed.id === 'gateway-1');
+    assert.match(gateway?.identityKey ?? '', /^[0-9a-f]{64}$/, 'the topology names the gateway identity key');
+    const impostor = generateSigningKeyPair();
+    const hijack = await register(
+      signGatewayDescriptor(
+        { id: 'gateway-1', url: 'http://evil:8081', identityKey: toHex(impostor.publicKey), issuedAt: Date.now() },
+        impostor.secretKey,
+      ),
+      '/v1/gateways',
+    );
+    assert.equal(hijack.status, 403);
+    assert.equal(hijack.body.error, 'not_enrolled');
+    assert.match(hijack.body.message ?? '', /gateway gateway-1 is enrolled with identity key [0-9a-f]{64}, not /);
+    const after = (await (await request(`${directoryUrl}/v1/topology`)).body.json()) as typeof signed;
+    assert.deepEqual(
+      after.document.gateways.find((listed) => listed.id === 'gateway-1'),
+      gateway,
+      'gateway-1 keeps its url and key',
+    );
   });
 });

@@ -73,8 +73,34 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
   }
 
   /**
+   * The operator's enrollment (docs/deploy-swarm.md): each host's `enrollment` volume holds
+   * the public keys of the nodes that ran there; the directory reads the core host's. Copies
+   * every `<id>.pub` to the core host (the manager), checked first.
+   */
+  async function enrollEveryHost(): Promise<void> {
+    const volume = `${STACK}_enrollment:/enrollment`;
+    const keys = new Map<string, string>();
+    for (const host of cluster?.hosts ?? []) {
+      const listing = await docker(
+        host,
+        ...['run', '--rm', '--network', 'none', '-v', `${volume}:ro`, '--entrypoint', 'sh', MIXLAB_IMAGE, '-c'],
+        'for f in /enrollment/*.pub; do [ -f "$f" ] && echo "$(basename "$f") $(cat "$f")"; done; true',
+      );
+      for (const line of listing.trim().split('\n')) {
+        const [name = '', key = ''] = line.split(' ');
+        if (/^[A-Za-z0-9][A-Za-z0-9._-]*\.pub$/.test(name) && /^[0-9a-f]{64}$/.test(key)) keys.set(name, key);
+      }
+    }
+    const writes = [...keys].map(([name, key]) => `printf '%s\\n' ${key} > /enrollment/${name}`);
+    if (writes.length === 0) return;
+    const run = ['run', '--rm', '--network', 'none', '-v', volume, '--entrypoint', 'sh', MIXLAB_IMAGE, '-c'];
+    await docker(manager, ...run, writes.join('; '));
+  }
+
+  /**
    * Waits until, in every layer, `replicas` tasks run and the signed topology and Prometheus
-   * hold exactly their node ids; returns the ids and the hosts they run on.
+   * hold exactly their node ids (enrolling, as an operator would, the nodes that started on
+   * other hosts); returns the ids and the hosts they run on.
    */
   async function converged(
     replicas: readonly number[],
@@ -86,6 +112,7 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
         const running = new Map<number, { ids: string[]; hosts: string[] }>();
         for (const layer of LAYERS) running.set(layer, await runningIds(layer));
         if (LAYERS.some((layer) => running.get(layer)?.ids.length !== replicas[layer - 1])) return undefined;
+        await enrollEveryHost();
         const topology = await new MixnetClient(gatewayUrl, { directoryKey }).topology();
         for (const layer of LAYERS) {
           const nodes = topology.layers[layer - 1] ?? [];

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** Why the directory refused a node registration: the `reason` label of rejected registrations. */
+/** Why the directory refused a registration: the `reason` label of rejected registrations. */
 export const DIRECTORY_REJECTION_REASONS = [
   'unsigned',
   'forged',
@@ -8,7 +8,12 @@ export const DIRECTORY_REJECTION_REASONS = [
   'malformed',
   'conflicting',
   'replayed',
+  'not_enrolled',
 ] as const;
+
+/** What registered: the `kind` label of registrations. */
+export const DIRECTORY_REGISTRANT_KINDS = ['node', 'gateway'] as const;
+export type DirectoryRegistrantKind = (typeof DIRECTORY_REGISTRANT_KINDS)[number];
 export type DirectoryRejectionReason = (typeof DIRECTORY_REJECTION_REASONS)[number];
 
 /** A registered node is alive while the directory heard from it within the liveness timeout. */
@@ -16,8 +21,8 @@ export const DIRECTORY_NODE_STATES = ['alive', 'dead'] as const;
 export type DirectoryNodeState = (typeof DIRECTORY_NODE_STATES)[number];
 
 export interface DirectoryMetrics {
-  /** `{outcome="accepted", reason="ok"}` or `{outcome="rejected", reason=<DirectoryRejectionReason>}`. */
-  readonly registrations: Counter<'outcome' | 'reason'>;
+  /** Per kind (node, gateway): `{outcome="accepted", reason="ok"}` or `{outcome="rejected", reason=<DirectoryRejectionReason>}`. */
+  readonly registrations: Counter<'kind' | 'outcome' | 'reason'>;
   /** Registered nodes per layer (1..LAYERS) and state. */
   readonly nodes: Gauge<'layer' | 'state'>;
   /** The epoch of the topology the directory publishes now. */
@@ -32,12 +37,16 @@ export function directoryMetrics(registry: Registry, layerCount: number): Direct
   const registers = [registry];
   const registrations = new Counter({
     name: 'mixlab_directory_registrations_total',
-    help: 'Node registrations: accepted (reason "ok"), or rejected with the reason (unsigned, forged, stale, malformed, conflicting, replayed).',
-    labelNames: ['outcome', 'reason'],
+    help:
+      'Registrations of nodes and gateways (kind): accepted (reason "ok"), or rejected with the reason ' +
+      '(unsigned, forged, stale, malformed, conflicting, replayed, not_enrolled).',
+    labelNames: ['kind', 'outcome', 'reason'],
     registers,
   });
-  registrations.inc({ outcome: 'accepted', reason: 'ok' }, 0);
-  for (const reason of DIRECTORY_REJECTION_REASONS) registrations.inc({ outcome: 'rejected', reason }, 0);
+  for (const kind of DIRECTORY_REGISTRANT_KINDS) {
+    registrations.inc({ kind, outcome: 'accepted', reason: 'ok' }, 0);
+    for (const reason of DIRECTORY_REJECTION_REASONS) registrations.inc({ kind, outcome: 'rejected', reason }, 0);
+  }
   const nodes = new Gauge({
     name: 'mixlab_directory_nodes',
     help: 'Registered nodes per layer: alive (heard from within the liveness timeout, eligible for the topology) or dead (silent for longer).',

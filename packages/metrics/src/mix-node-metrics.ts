@@ -15,6 +15,10 @@ export const PACKET_OUTCOMES = [
 ] as const;
 export type PacketOutcome = (typeof PACKET_OUTCOMES)[number];
 
+/** Why a mix node refused a whole request before reading its packets (bounded label set: shared error codes). */
+export const REQUEST_REJECTION_REASONS = ['body_too_large', 'unsupported_media_type', 'invalid_request'] as const;
+export type RequestRejectionReason = (typeof REQUEST_REJECTION_REASONS)[number];
+
 /** Which of a mix node's mixing keys opened a packet, relative to its current epoch (bounded label set). */
 export const PEEL_KEYS = ['current', 'previous', 'next'] as const;
 export type PeelKey = (typeof PEEL_KEYS)[number];
@@ -29,6 +33,8 @@ export interface MixNodeMetrics {
   readonly mixingDelay: Histogram<'strategy'>;
   readonly queueDepth: Gauge<'strategy'>;
   readonly packets: Counter<'outcome'>;
+  /** Requests refused whole: too large (413), not octet-stream (415), not a sequence of frames (400). */
+  readonly requestsRejected: Counter<'reason'>;
   readonly replayCacheEntries: Gauge;
   readonly replayCacheBytes: Gauge;
   /** The false-positive rate each epoch's replay filter is sized for (at its planned entries). */
@@ -51,6 +57,13 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
   });
   // Start every outcome at zero so rate() and absent-series checks behave.
   for (const outcome of PACKET_OUTCOMES) packets.inc({ outcome }, 0);
+  const requestsRejected = new Counter({
+    name: 'mixlab_requests_rejected_total',
+    help: 'Requests this mix node refused whole, by reason: body_too_large (413), unsupported_media_type (415), invalid_request (not a sequence of frames).',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of REQUEST_REJECTION_REASONS) requestsRejected.inc({ reason }, 0);
   const peeled = new Counter({
     name: 'mixlab_packets_peeled_total',
     help: "Packets this mix node opened, replays not counted, by which of its mixing keys opened them (the current epoch's, the previous or the next).",
@@ -59,6 +72,7 @@ export function mixNodeMetrics(registry: Registry): MixNodeMetrics {
   });
   for (const key of PEEL_KEYS) peeled.inc({ key }, 0);
   return {
+    requestsRejected,
     batchSize: new Histogram({
       name: 'mixlab_batch_size',
       help: 'Packets per batch released by the mixing strategy.',

@@ -139,6 +139,33 @@ describe('openDatabase', () => {
     assert.match(refusal(older), /schema version 1 is older than 2, and there is no migration/);
   });
 
+  it('migrates an older version in one commit, keeping its rows', () => {
+    const path = fresh();
+    const { db } = openDatabase(path, { ...SCHEMA, version: 1 }, OPTIONS);
+    db.prepare('INSERT INTO notes (text) VALUES (?)').run('kept');
+    db.close();
+    const migrated = { ...SCHEMA, migrations: { 1: 'ALTER TABLE notes ADD COLUMN author TEXT' } };
+    const opened = openDatabase(path, migrated, OPTIONS);
+    assert.deepEqual(
+      opened.db
+        .prepare('SELECT text, author FROM notes')
+        .all()
+        .map((row) => ({ ...row })),
+      [{ text: 'kept', author: null }],
+    );
+    assert.equal((opened.db.prepare('SELECT version FROM mixlab_schema').get() as { version: number }).version, 2);
+    opened.db.close();
+    // A failing step leaves the file as it was: still version 1.
+    const other = fresh();
+    openDatabase(other, { ...SCHEMA, version: 1 }, OPTIONS).db.close();
+    assert.throws(() =>
+      openDatabase(other, { ...SCHEMA, migrations: { 1: 'ALTER TABLE missing ADD COLUMN x' } }, OPTIONS),
+    );
+    const check = new DatabaseSync(other);
+    assert.equal((check.prepare('SELECT version FROM mixlab_schema').get() as { version: number }).version, 1);
+    check.close();
+  });
+
   it('refuses a folder in place of the file', async () => {
     const path = fresh();
     await mkdir(path, { recursive: true });

@@ -8,8 +8,9 @@
  *   a caller was told is stored survives a power cut) or NORMAL (survives a crash of the
  *   process; a power cut may lose the last commits), chosen by the caller;
  * - one row in `mixlab_schema` names what the file holds and its schema version; a file of
- *   another application, of a newer or older version, or not a SQLite database, or damaged
- *   (`PRAGMA quick_check`), stops the start with an error naming the file and what to do.
+ *   another application, of a newer version, of an older one without a migration, or not a
+ *   SQLite database, or damaged (`PRAGMA quick_check`), stops the start with an error naming
+ *   the file and what to do. An older version with migrations is migrated in one commit.
  *   A file is never replaced or repaired here.
  */
 import { accessSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync } from 'node:fs';
@@ -23,6 +24,8 @@ export interface DatabaseSchema {
   readonly version: number;
   /** SQL that creates the tables of `version` in an empty database. */
   readonly create: string;
+  /** SQL that takes a file of version n to n + 1, by n: an older file is migrated in one commit. */
+  readonly migrations?: Readonly<Record<number, string>>;
 }
 
 export interface OpenDatabaseOptions {
@@ -192,7 +195,20 @@ function checkOrCreateSchema(db: DatabaseSync, schema: DatabaseSchema, fail: Fai
     );
   }
   if (row.version < schema.version) {
-    throw fail(`its schema version ${row.version} is older than ${schema.version}, and there is no migration from it`);
+    const steps: string[] = [];
+    for (let version = row.version; version < schema.version; version++) {
+      const step = schema.migrations?.[version];
+      if (step === undefined) {
+        throw fail(
+          `its schema version ${row.version} is older than ${schema.version}, and there is no migration from it`,
+        );
+      }
+      steps.push(step);
+    }
+    inTransaction(db, () => {
+      for (const step of steps) db.exec(step);
+      db.prepare(`UPDATE ${SCHEMA_TABLE} SET version = ?`).run(schema.version);
+    });
   }
 }
 

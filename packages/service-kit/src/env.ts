@@ -25,6 +25,11 @@ export function envString(env: Env, name: string, fallback?: string): string {
   return value;
 }
 
+/** An optional string; unset or empty mean undefined. */
+export function envOptionalString(env: Env, name: string): string | undefined {
+  return raw(env, name);
+}
+
 export function envInt(env: Env, name: string, fallback: number | undefined, min: number, max: number): number {
   const text = raw(env, name);
   if (text === undefined) {

@@ -8,17 +8,17 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  *   { "error": "<code>", "message": "<what went wrong and what to do>", ...details }
  *
  * where details are the fields clients read: `reason` and `problems` (directory
- * registrations), `accepted` and `rejected` (per-packet verdicts of a gateway submission).
+ * registrations of nodes and gateways), `accepted` and `rejected` (per-packet verdicts of a gateway submission).
  *
  * | code                   | status | when                                                          |
  * |------------------------|--------|---------------------------------------------------------------|
  * | invalid_request        | 400    | body, params or frames that do not parse or fit the schema    |
  * | descriptor_rejected    | 400    | directory: unsigned, malformed, forged or stale descriptor    |
- * | gateway_rejected       | 400    | directory: a gateway registration that breaks the rules       |
  * | packets_rejected       | 400    | gateway: every submitted packet refused (see `rejected`)      |
  * | session_required       | 401    | gateway: a mailbox or report request without a bearer session |
  * | session_expired        | 401    | gateway: the session is unknown or over; open a new one       |
  * | wrong_mailbox          | 403    | gateway: the session is for another address                   |
+ * | not_enrolled           | 403    | directory: the identity key is not enrolled for this id       |
  * | not_found              | 404    | no such route                                                 |
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
@@ -34,11 +34,11 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 export const ERROR_STATUS = {
   invalid_request: 400,
   descriptor_rejected: 400,
-  gateway_rejected: 400,
   packets_rejected: 400,
   session_required: 401,
   session_expired: 401,
   wrong_mailbox: 403,
+  not_enrolled: 403,
   not_found: 404,
   descriptor_conflict: 409,
   body_too_large: 413,
@@ -109,13 +109,18 @@ export function classifyError(error: FastifyError): { code: ErrorCode; message: 
   return { code, message: error.message };
 }
 
+/** Told of a request refused with `code` before its handler ran, so that services can count it. */
+export type RefusalListener = (code: ErrorCode) => void;
+
 /**
  * Makes every error `app` answers take the shared shape: fastify's own (validation,
  * 404, 413, 415, JSON syntax), a thrown error (500, logged), and requests that arrive
  * while the app closes (503 shutting_down, instead of fastify's own 503 body).
- * Needs `return503OnClosing: false` (createServiceApp sets it).
+ * `onRefused` hears of every 4xx among them but 404 (routes with an error handler of
+ * their own answer their refusals themselves). Needs `return503OnClosing: false`
+ * (createServiceApp sets it).
  */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, onRefused?: RefusalListener): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -126,6 +131,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { code, message } = classifyError(error);
     if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
+    else onRefused?.(code);
     return sendError(reply, code, message);
   });
   app.setNotFoundHandler((request, reply) =>

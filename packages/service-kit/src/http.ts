@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import { installErrorHandlers } from './errors.ts';
+import { installErrorHandlers, type RefusalListener } from './errors.ts';
 
 export const OCTET_STREAM = 'application/octet-stream';
 
@@ -10,6 +10,8 @@ export interface ServiceAppOptions {
   readonly ajvOptions?: Record<string, unknown>;
   /** Serve HTTPS (TLS options for node:https, e.g. tlsServerOptions); inject() works either way. */
   readonly https?: Record<string, unknown>;
+  /** Told of every request the app refuses before its handler runs (413, 415, a body that does not parse). */
+  readonly onRefused?: RefusalListener;
 }
 
 /**
@@ -30,7 +32,7 @@ export function createServiceApp(
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.https === undefined ? {} : { https: options.https }),
   }) as unknown as FastifyInstance;
-  installErrorHandlers(app);
+  installErrorHandlers(app, options.onRefused);
   return app;
 }
 

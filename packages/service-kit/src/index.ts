@@ -6,4 +6,5 @@ export * from './http.ts';
 export * from './registration.ts';
 export * from './retry.ts';
 export * from './tls-identity.ts';
+export * from './self-enrollment.ts';
 export * from './wire-tap.ts';

@@ -236,13 +236,12 @@ describe('signDescriptor and verifyDescriptor', () => {
       ok: false,
       reason: 'stale',
       problem:
-        "descriptor of node mix-1 was issued 30001 ms ago (allowed 30000 ms): re-sign it with a fresh issuedAt, or check the node's clock",
+        'descriptor of node mix-1 was issued 30001 ms ago (allowed 30000 ms): re-sign it with a fresh issuedAt, or check its clock',
     });
     assert.deepEqual(verifyDescriptor(signed({ issuedAt: NOW + skew + 1 }), options), {
       ok: false,
       reason: 'stale',
-      problem:
-        "descriptor of node mix-1 was issued 30001 ms in the future (allowed skew 30000 ms): check the node's clock",
+      problem: 'descriptor of node mix-1 was issued 30001 ms in the future (allowed skew 30000 ms): check its clock',
     });
   });
 
@@ -283,7 +282,7 @@ describe('compareToStored', () => {
 
   it('refuses to compare descriptors of two node ids', () => {
     assert.throws(() => compareToStored(unsigned(), unsigned({ id: 'mix-2' })), {
-      message: 'compareToStored needs one node id, got mix-1 and mix-2',
+      message: 'compareToStored needs one id, got mix-1 and mix-2',
     });
   });
 });

@@ -138,11 +138,16 @@ export function descriptorShapeProblems(descriptor: unknown): string[] {
 export function signDescriptor(unsigned: UnsignedNodeDescriptor, identitySecretKey: Uint8Array): SignedNodeDescriptor {
   const descriptor = copyDescriptor(unsigned);
   const bytes = descriptorSigningBytes(descriptor);
+  return { ...descriptor, signature: signAs(descriptor.identityKey, bytes, identitySecretKey) };
+}
+
+/** The hex Ed25519 signature of `bytes` by the identity `identityKey`; throws when the secret key is another identity's. */
+export function signAs(identityKey: string, bytes: Uint8Array, identitySecretKey: Uint8Array): string {
   const signer = toHex(signingPublicKeyOf(identitySecretKey));
-  if (signer !== descriptor.identityKey) {
-    throw new Error(`the secret key belongs to identity ${signer}, but the descriptor names ${descriptor.identityKey}`);
+  if (signer !== identityKey) {
+    throw new Error(`the secret key belongs to identity ${signer}, but the descriptor names ${identityKey}`);
   }
-  return { ...descriptor, signature: toHex(signDetached(bytes, identitySecretKey)) };
+  return toHex(signDetached(bytes, identitySecretKey));
 }
 
 /**
@@ -177,21 +182,8 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
   if (rules.length > 0)
     return rejection('malformed', `descriptor of node ${descriptor.id} is malformed: ${rules.join('; ')}`);
 
-  const ahead = descriptor.issuedAt - options.nowMs;
-  if (ahead > options.maxSkewMs) {
-    return rejection(
-      'stale',
-      `descriptor of node ${descriptor.id} was issued ${ahead} ms in the future (allowed skew ${options.maxSkewMs} ms): ` +
-        "check the node's clock",
-    );
-  }
-  if (-ahead > options.maxSkewMs) {
-    return rejection(
-      'stale',
-      `descriptor of node ${descriptor.id} was issued ${-ahead} ms ago (allowed ${options.maxSkewMs} ms): ` +
-        "re-sign it with a fresh issuedAt, or check the node's clock",
-    );
-  }
+  const late = issuedAtProblem(`node ${descriptor.id}`, descriptor.issuedAt, options);
+  if (late) return rejection('stale', late);
   if (options.epoch !== undefined && mixingKeyFor(descriptor, options.epoch) === undefined) {
     const epochs = descriptor.mixingKeys.map((key) => key.epoch).join(', ');
     return rejection(
@@ -204,6 +196,40 @@ export function verifyDescriptor(signed: unknown, options: DescriptorVerificatio
 }
 
 /**
+ * Why a descriptor of `signer` (e.g. `node mix-1`) issued at `issuedAt` is not fresh at
+ * `nowMs` (outside ± maxSkewMs), or undefined when it is.
+ */
+export function issuedAtProblem(
+  signer: string,
+  issuedAt: number,
+  { nowMs, maxSkewMs }: { readonly nowMs: number; readonly maxSkewMs: number },
+): string | undefined {
+  const ahead = issuedAt - nowMs;
+  if (ahead > maxSkewMs) {
+    return `descriptor of ${signer} was issued ${ahead} ms in the future (allowed skew ${maxSkewMs} ms): check its clock`;
+  }
+  if (-ahead > maxSkewMs) {
+    return (
+      `descriptor of ${signer} was issued ${-ahead} ms ago (allowed ${maxSkewMs} ms): ` +
+      're-sign it with a fresh issuedAt, or check its clock'
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Strictly increasing issuedAt values from a wall clock, even within one millisecond: the
+ * directory refuses a descriptor not issued after the last one it kept.
+ */
+export function issuedAtClock(now: () => number): () => number {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    last = Math.max(Math.floor(now()), last + 1);
+    return last;
+  };
+}
+
+/**
  * True for an object whose signature is missing, null or empty: such a descriptor is
  * reported as 'unsigned', before any other problem it has.
  */
@@ -211,17 +237,23 @@ export function isUnsignedDescriptor(value: unknown): boolean {
   return isRecord(value) && (value.signature ?? '') === '';
 }
 
+/** What a node's and a gateway's descriptors have in common: an id bound to an identity key, and a signing time. */
+export interface SignedIdentity {
+  readonly id: string;
+  readonly identityKey: string;
+  readonly issuedAt: number;
+}
+
 /**
- * How a verified descriptor relates to the one stored for the same node id:
+ * How a verified descriptor (a node's or a gateway's) relates to the one stored for the same id:
  * 'conflicting' when the identity keys differ (someone else claims the id),
  * 'replayed' when it was not issued strictly later, otherwise 'newer'.
  */
 export function compareToStored(
-  stored: UnsignedNodeDescriptor,
-  incoming: UnsignedNodeDescriptor,
+  stored: SignedIdentity,
+  incoming: SignedIdentity,
 ): 'newer' | 'replayed' | 'conflicting' {
-  if (stored.id !== incoming.id)
-    throw new Error(`compareToStored needs one node id, got ${stored.id} and ${incoming.id}`);
+  if (stored.id !== incoming.id) throw new Error(`compareToStored needs one id, got ${stored.id} and ${incoming.id}`);
   if (stored.identityKey !== incoming.identityKey) return 'conflicting';
   return incoming.issuedAt > stored.issuedAt ? 'newer' : 'replayed';
 }

@@ -1,6 +1,7 @@
 export * from './descriptor-signing.ts';
 export * from './epoch.ts';
 export * from './fetch-topology.ts';
+export * from './gateway-signing.ts';
 export * from './route.ts';
 export * from './topology.ts';
 export * from './topology-cache.ts';

@@ -24,7 +24,7 @@ function directory() {
         validFrom: 0,
         validUntil,
         layers: [[...state.nodes]],
-        gateways: [{ id: 'gw', url: 'http://gw:8080' }],
+        gateways: [{ id: 'gw', url: 'http://gw:8080', identityKey: '9'.repeat(64) }],
       },
       signature: '',
       directoryKey: '',

@@ -60,7 +60,7 @@ function documentWith(overrides: Partial<TopologyDocument> = {}): TopologyDocume
     validFrom: FROM,
     validUntil: UNTIL,
     layers: [[node(1, 'a1'), node(1, 'a2', false)], [node(2, 'b1')], [node(3, 'c1')]],
-    gateways: [{ id: 'gw-1', url: 'http://gw-1:8080' }],
+    gateways: [{ id: 'gw-1', url: 'http://gw-1:8080', identityKey: '9'.repeat(64) }],
     ...overrides,
   };
 }
@@ -154,6 +154,7 @@ describe('topology canonical encoding', () => {
       u32(1),
       text('gw-1'),
       text('http://gw-1:8080'),
+      key('9'.repeat(64)),
     ]);
     assert.deepEqual(Buffer.from(topologySigningBytes(d)), expected);
   });
@@ -162,7 +163,7 @@ describe('topology canonical encoding', () => {
     assert.equal(pinned, 'a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f0');
     const signed = sign();
     const signature =
-      '02326737d1376a4d915155f4c4c59abc6451c61888e8e8eb0b4e315e51d224832af6961882c2ede0956bdff15cc6c44cae5c23c7cd00e289e9cf7af06643d206';
+      'cb7cf4dac642d496fa8d55f8bcbe4ceb2d239eb911593e210aa63a090f356b452236956c632f6ecc0e8f112e4fe7eee8849412c1ab2d769e44bc8325c458380c';
     assert.equal(signed.signature, signature);
     assert.equal(signed.directoryKey, pinned);
     // Another Ed25519 implementation (OpenSSL) accepts it.
@@ -262,9 +263,25 @@ describe('signTopology and verifyTopology', () => {
       ['node added', (d) => ({ ...d, layers: [d.layers[0]!, [...d.layers[1]!, node(2, 'b2')], d.layers[2]!] })],
       ['nodes reordered', (d) => ({ ...d, layers: [[...d.layers[0]!].reverse(), ...d.layers.slice(1)] })],
       ['layer removed', (d) => ({ ...d, layers: d.layers.slice(0, 2) })],
-      ['gateway id', (d) => ({ ...d, gateways: [{ id: 'gw-2', url: 'http://gw-1:8080' }] })],
-      ['gateway url', (d) => ({ ...d, gateways: [{ id: 'gw-1', url: 'http://evil:8080' }] })],
-      ['gateway added', (d) => ({ ...d, gateways: [...d.gateways, { id: 'gw-2', url: 'http://gw-2:8080' }] })],
+      [
+        'gateway id',
+        (d) => ({ ...d, gateways: [{ id: 'gw-2', url: 'http://gw-1:8080', identityKey: '9'.repeat(64) }] }),
+      ],
+      [
+        'gateway url',
+        (d) => ({ ...d, gateways: [{ id: 'gw-1', url: 'http://evil:8080', identityKey: '9'.repeat(64) }] }),
+      ],
+      [
+        'gateway added',
+        (d) => ({
+          ...d,
+          gateways: [...d.gateways, { id: 'gw-2', url: 'http://gw-2:8080', identityKey: '9'.repeat(64) }],
+        }),
+      ],
+      [
+        'gateway identity key',
+        (d) => ({ ...d, gateways: [{ id: 'gw-1', url: 'http://gw-1:8080', identityKey: '8'.repeat(64) }] }),
+      ],
       ['gateway removed', (d) => ({ ...d, gateways: [] })],
     ];
     for (const [field, tamper] of tampers) {
@@ -348,12 +365,15 @@ describe('signTopology and verifyTopology', () => {
       [documentWith({ layers: [[node(2, 'b1')], [node(2, 'b2')]] }), 'node b1 is listed in layer 1 but says 2'],
       [documentWith({ layers: [[node(1, 'a1')], [node(2, 'a1')]] }), 'node a1 is listed more than once'],
       [documentWith({ layers: [[node(1, 'bad id')]] }), 'node bad id: id must match'],
-      [documentWith({ gateways: [{ id: 'gw', url: 'ftp://gw' }] }), 'gateway gw: url must be http or https, got ftp:'],
+      [
+        documentWith({ gateways: [{ id: 'gw', url: 'ftp://gw', identityKey: '9'.repeat(64) }] }),
+        'gateway gw: url must be http or https, got ftp:',
+      ],
       [
         documentWith({
           gateways: [
-            { id: 'gw', url: 'http://gw:1' },
-            { id: 'gw', url: 'http://gw:2' },
+            { id: 'gw', url: 'http://gw:1', identityKey: '9'.repeat(64) },
+            { id: 'gw', url: 'http://gw:2', identityKey: '9'.repeat(64) },
           ],
         }),
         'gateway gw is listed more than once',
@@ -433,7 +453,7 @@ describe('toTopology', () => {
         [{ id: 'b1', layer: 2, url: 'http://b1:8080', publicKey: '2a'.repeat(32) }],
         [{ id: 'c1', layer: 3, url: 'http://c1:8080', publicKey: '3a'.repeat(32) }],
       ],
-      gateways: [{ id: 'gw-1', url: 'http://gw-1:8080' }],
+      gateways: [{ id: 'gw-1', url: 'http://gw-1:8080', identityKey: '9'.repeat(64) }],
     });
     assert.deepEqual(
       pickRoute(topology, scriptedRandom([0, 0, 0])).map((n) => n.id),

@@ -6,6 +6,7 @@
 import { fromHex, signDetached, signingPublicKeyOf, toHex, verifyDetached } from '@mixlab/crypto';
 import { CanonicalWriter, isRecord, keyProblem, textProblem, u32Problem, u64Problem } from './canonical-encoding.ts';
 import { mixingKeyFor, SIGNATURE_PATTERN, strategyProblem, type UnsignedNodeDescriptor } from './descriptor-signing.ts';
+import { listedGateway } from './gateway-signing.ts';
 import { type GatewayDescriptor, gatewayProblems, listedNodeProblems, type Topology } from './topology.ts';
 import { type Rejection, rejection } from './verdict.ts';
 
@@ -83,7 +84,7 @@ export interface TopologyVerificationOptions {
  *       text(id) | u32(layer) | text(url) | key(identityKey) | key(publicKey)
  *       | u8(flags) [| key(nextPublicKey) if flags & 1] [| text(strategy) if flags & 2]
  *   (flags 0 or 1 is the encoding documents had before nodes published strategies)
- *   | u32(gateway count) | per gateway: text(id) | text(url)
+ *   | u32(gateway count) | per gateway: text(id) | text(url) | key(identityKey)
  * Throws when a field cannot be encoded (see topologyShapeProblems).
  */
 export function topologySigningBytes(document: TopologyDocument): Uint8Array {
@@ -111,7 +112,7 @@ function encodeTopology(document: TopologyDocument): Uint8Array {
     }
   }
   writer.u32(document.gateways.length);
-  for (const gateway of document.gateways) writer.text(gateway.id).text(gateway.url);
+  for (const gateway of document.gateways) writer.text(gateway.id).text(gateway.url).key(gateway.identityKey);
   return writer.bytes();
 }
 
@@ -160,7 +161,7 @@ export function topologyShapeProblems(value: unknown): string[] {
       }
       check(`gateways[${i}].id`, textProblem(gateway.id));
       check(`gateways[${i}].url`, textProblem(gateway.url));
-      if (gateway.identityKey !== undefined) check(`gateways[${i}].identityKey`, keyProblem(gateway.identityKey));
+      check(`gateways[${i}].identityKey`, keyProblem(gateway.identityKey));
     });
   }
   return problems;
@@ -295,11 +296,6 @@ export function toTopology(document: TopologyDocument, which: 'current' | 'next'
     ),
     gateways: document.gateways.map(listedGateway),
   };
-}
-
-/** A gateway entry: id, url, and its identity key when it has one. */
-function listedGateway({ id, url, identityKey }: GatewayDescriptor): GatewayDescriptor {
-  return { id, url, ...(identityKey === undefined ? {} : { identityKey }) };
 }
 
 /** The topology entry of a registered node for `epoch`; undefined when it has no key for that epoch. */

@@ -22,8 +22,8 @@ export interface GatewayDescriptor {
   readonly id: string;
   /** Base URL at which the gateway accepts deliveries. */
   readonly url: string;
-  /** Its Ed25519 identity key (hex): the key of its TLS certificate, which clients check. */
-  readonly identityKey?: string;
+  /** The gateway's long-term Ed25519 identity key, 64 lowercase hex characters: it signs the gateway's descriptor. */
+  readonly identityKey: string;
 }
 
 export interface Topology {
@@ -58,6 +58,9 @@ export function descriptorProblems(descriptor: NodeDescriptor, layerCount: numbe
 export function gatewayProblems(descriptor: GatewayDescriptor): string[] {
   const problems = gatewayId.test(descriptor.id) ? [] : [`id must match ${GATEWAY_ID_PATTERN}`];
   problems.push(...urlProblems(descriptor.url));
+  if (!publicKey.test(descriptor.identityKey)) {
+    problems.push('identityKey must be 32 bytes as 64 lowercase hex characters');
+  }
   return problems;
 }
 

@@ -6,6 +6,7 @@ import {
   envInt,
   envLogLevel,
   envNumber,
+  envOptionalString,
   envPattern,
   envString,
   envTapAddress,
@@ -30,8 +31,6 @@ export interface GatewayConfig {
   readonly maxBytesPerMailbox: number;
   /** Mailbox sessions held at once; past it the oldest goes (its client renews). */
   readonly maxSessions: number;
-  /** The gateway's Ed25519 identity (created at first start): its TLS certificate's key. */
-  readonly identityKeyFile: string;
   readonly maxMailboxes: number;
   /** Payload bytes held across all mailboxes. */
   readonly maxStoredBytes: number;
@@ -49,6 +48,10 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
   readonly tapAddress: string | undefined;
+  /** The gateway's Ed25519 identity key file (created at first start): it signs the gateway's descriptor. */
+  readonly identityKeyFile: string;
+  /** Where the gateway writes its public identity key at start (`<gatewayId>.pub`) to enroll; none when unset. */
+  readonly enrollDir: string | undefined;
 }
 
 export function readConfig(env: Env): GatewayConfig {
@@ -63,7 +66,6 @@ export function readConfig(env: Env): GatewayConfig {
     maxMessagesPerMailbox: envInt(env, 'MAX_MESSAGES_PER_MAILBOX', 1000, 1, 1_000_000),
     maxBytesPerMailbox: envInt(env, 'MAX_BYTES_PER_MAILBOX', 16 * 1024 ** 2, 1024, 1024 ** 4),
     maxSessions: envInt(env, 'MAX_SESSIONS', 10_000, 1, 10_000_000),
-    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
     maxMailboxes: envInt(env, 'MAX_MAILBOXES', 10_000, 1, 1_000_000),
     maxStoredBytes: envInt(env, 'MAX_STORED_BYTES', 1024 ** 3, 1024, 1024 ** 4),
     dataDir: envString(env, 'DATA_DIR', '/data'),
@@ -77,5 +79,7 @@ export function readConfig(env: Env): GatewayConfig {
     },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
+    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
+    enrollDir: envOptionalString(env, 'ENROLL_DIR'),
   };
 }

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { toHex } from '@mixlab/crypto';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import {
+  enrollSelf,
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
@@ -10,7 +12,7 @@ import {
   readConfigOrExit,
   serviceTap,
 } from '@mixlab/service-kit';
-import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
+import { fetchSignedTopology, issuedAtClock, signGatewayDescriptor, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
@@ -20,11 +22,18 @@ import { Sessions } from './sessions.ts';
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
 const registry = createServiceRegistry({ node: 'gateway' });
 const metrics = gatewayMetrics(registry);
-// Its TLS certificate's key, which clients find in the signed topology.
-const { keys: identity } = await loadOrCreateKeyFile(config.identityKeyFile, 'ed25519', {
+// Long-term identity on the data volume: it signs every registration; the directory binds the gateway id to it.
+const identity = await loadOrCreateKeyFile(config.identityKeyFile, 'ed25519', {
   name: 'gateway identity key',
-  ifReplaced: 'clients refuse it until the directory publishes the new key',
+  ifReplaced:
+    'the directory refuses the new key under this GATEWAY_ID until an operator enrolls it in place of the old one',
 });
+const identityKey = toHex(identity.keys.publicKey);
+// Written before registering, so that the directory finds it when the registration arrives.
+const enrollFile =
+  config.enrollDir === undefined
+    ? undefined
+    : await enrollSelf(config.enrollDir, config.gatewayId, identity.keys.publicKey);
 // Messages wait here, on the data volume, until their recipients acknowledge them.
 const mailboxFile = join(config.dataDir, 'mailboxes.sqlite');
 const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
@@ -41,9 +50,9 @@ const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
 let registered = false;
 const app = await buildServer({
+  identity: { publicKey: identity.keys.publicKey, privateKey: identity.keys.secretKey },
   mailboxes,
   sessions: new Sessions({ maxSessions: config.maxSessions }),
-  identity: { publicKey: identity.publicKey, privateKey: identity.secretKey },
   // Clients get the signed document unchanged; first hops are checked against its routes.
   topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
     maxAgeMs: 2_000,
@@ -79,6 +88,10 @@ app.log.info(
   {
     directory: config.directoryUrl,
     gatewayId: config.gatewayId,
+    identityKey,
+    identityKeyFile: identity.path,
+    identityCreated: identity.created,
+    enrollFile,
     mailboxFile,
     created: opened.created,
     messages: mailboxes.size,
@@ -88,9 +101,20 @@ app.log.info(
 );
 if (opened.permissionsTightened)
   app.log.warn({ mailboxFile }, 'the mailbox file was readable by others; its mode is now 0600');
+if (identity.permissionsTightened)
+  app.log.warn(
+    { identityKeyFile: identity.path },
+    'the identity key file was readable by others; its mode is now 0600',
+  );
+const issuedAt = issuedAtClock(Date.now);
 await keepRegistered(
   `${config.directoryUrl}/v1/gateways`,
-  () => ({ id: config.gatewayId, url: config.advertisedUrl }),
+  // Signed afresh for every POST: the directory refuses a descriptor not issued after the last.
+  () =>
+    signGatewayDescriptor(
+      { id: config.gatewayId, url: config.advertisedUrl, identityKey, issuedAt: issuedAt() },
+      identity.keys.secretKey,
+    ),
   { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
 );
 registered = true;

@@ -12,6 +12,7 @@ describe('readDirectoryConfig', () => {
       epochLengthMs: 600_000,
       livenessTimeoutMs: 15_000,
       maxSkewMs: 30_000,
+      enrollmentDir: '/enrollment',
       logLevel: 'info',
     });
   });
@@ -24,6 +25,7 @@ describe('readDirectoryConfig', () => {
       EPOCH_LENGTH_MS: '60000',
       LIVENESS_TIMEOUT_MS: '3000',
       MAX_SKEW_MS: '0',
+      ENROLLMENT_DIR: '/tmp/enrolled',
       LOG_LEVEL: 'debug',
     };
     assert.deepEqual(readDirectoryConfig(env), {
@@ -33,6 +35,7 @@ describe('readDirectoryConfig', () => {
       epochLengthMs: 60_000,
       livenessTimeoutMs: 3_000,
       maxSkewMs: 0,
+      enrollmentDir: '/tmp/enrolled',
       logLevel: 'debug',
     });
   });

@@ -12,6 +12,8 @@ export interface DirectoryConfig {
   readonly livenessTimeoutMs: number;
   /** A descriptor's issuedAt is accepted within the directory's clock ± this. */
   readonly maxSkewMs: number;
+  /** The operator's enrollment: `<id>.pub` per node or gateway allowed to register (enrollment.ts). */
+  readonly enrollmentDir: string;
   readonly logLevel: LogLevel;
 }
 
@@ -26,6 +28,7 @@ export function readDirectoryConfig(env: Env): DirectoryConfig {
     epochLengthMs: envInt(env, 'EPOCH_LENGTH_MS', 600_000, 1_000, 7 * 24 * HOUR_MS),
     livenessTimeoutMs: envInt(env, 'LIVENESS_TIMEOUT_MS', 15_000, 100, HOUR_MS),
     maxSkewMs: envInt(env, 'MAX_SKEW_MS', 30_000, 0, HOUR_MS),
+    enrollmentDir: envString(env, 'ENROLLMENT_DIR', '/enrollment'),
     logLevel: envLogLevel(env),
   };
 }

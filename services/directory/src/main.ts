@@ -4,6 +4,7 @@ import { createServiceRegistry, directoryMetrics } from '@mixlab/metrics';
 import { listenUntilSignalled, openStateOrExit, readConfigOrExit } from '@mixlab/service-kit';
 import { readDirectoryConfig } from './config.ts';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
+import { EnrollmentDirectory, type EnrollmentReading, readEnrollmentFolder } from './enrollment.ts';
 import { NodeRegistry } from './node-registry.ts';
 import { SqliteRegistryStore } from './registry-store.ts';
 import { buildServer } from './server.ts';
@@ -11,6 +12,18 @@ import { buildServer } from './server.ts';
 const config = readConfigOrExit('directory', () => readDirectoryConfig(process.env));
 await cryptoReady();
 const key = await loadOrCreateDirectoryKey(config.dataDir);
+
+// Readings before the app (and its log) exist are logged once it does.
+let onReading = (reading: EnrollmentReading, _changed: boolean) => void earlyReadings.push(reading);
+const earlyReadings: EnrollmentReading[] = [];
+const enrollment = new EnrollmentDirectory({
+  read: () => readEnrollmentFolder(config.enrollmentDir),
+  now: () => performance.now(),
+  // Unknown keys make it read again, at most this often: nodes retry their registration every second.
+  minRereadMs: 500,
+  onReading: (reading, changed) => onReading(reading, changed),
+});
+await enrollment.reload();
 
 const registry = createServiceRegistry({ node: 'directory' });
 // Registrations on the data volume: a restarted directory serves the topology it knew at once.
@@ -23,6 +36,7 @@ const { nodes, store } = openStateOrExit('directory', () => {
     schedule: { genesisMs: 0, lengthMs: config.epochLengthMs },
     livenessTimeoutMs: config.livenessTimeoutMs,
     maxSkewMs: config.maxSkewMs,
+    enrollment,
     store,
     // Accepted anyway: heartbeats renew every registration within seconds.
     onStoreError: (error) =>
@@ -50,6 +64,13 @@ app.log.info(
   `directory public key ${key.publicKeyHex} (${origin}): it signs every topology; clients pin it and refuse ` +
     `topologies signed by any other key (CLI: --directory-key or MIXLAB_DIRECTORY_KEY; also in ${key.publicKeyPath})`,
 );
+onReading = (reading, changed) => {
+  const details = { enrollmentDir: config.enrollmentDir, enrolled: [...reading.keys.keys()] };
+  if (changed) app.log.info(details, 'enrollment read: only these ids may register, each with its enrolled key');
+  for (const problem of reading.problems)
+    app.log.warn({ enrollmentDir: config.enrollmentDir, problem }, 'enrollment file not used');
+};
+for (const reading of earlyReadings) onReading(reading, true);
 const { restored } = nodes;
 app.log.info(
   { registryFile, nodes: restored.nodes, gateways: restored.gateways, alive: nodes.liveness() },
@@ -65,6 +86,8 @@ app.log.info(
     epoch: nodes.epoch(),
     livenessTimeoutMs: config.livenessTimeoutMs,
     maxSkewMs: config.maxSkewMs,
+    enrollmentDir: config.enrollmentDir,
+    enrolled: enrollment.size,
     crypto: cryptoBackend(),
   },
   'directory ready',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady } from '@mixlab/crypto';
+import { signDescriptor } from '@mixlab/topology';
 import type { NodeRegistry } from './node-registry.ts';
 import {
   EPOCH,
@@ -9,6 +10,7 @@ import {
   LIVENESS_TIMEOUT_MS,
   MAX_SKEW_MS,
   TestClock,
+  TestGateway,
   TestNode,
   testRegistry,
 } from './test-support.ts';
@@ -83,8 +85,8 @@ describe('NodeRegistry', () => {
     const { clock, registry } = setup();
     const nodes = [new TestNode('b', 1), new TestNode('Z', 1), new TestNode('a', 1), new TestNode('c', 3)];
     for (const node of nodes) assert.ok(registry.register(node.descriptor(clock.nowMs)).ok);
-    assert.ok(registry.registerGateway({ id: 'gw-2', url: 'http://gw-2:8080' }).ok);
-    assert.ok(registry.registerGateway({ id: 'gw-1', url: 'http://gw-1:8080' }).ok);
+    const gateways = [new TestGateway('gw-2'), new TestGateway('gw-1')];
+    for (const gateway of gateways) assert.ok(registry.registerGateway(gateway.descriptor(clock.nowMs)).ok);
     const document = registry.document();
     assert.equal(document.version, 1);
     assert.equal(document.epoch, EPOCH);
@@ -102,10 +104,10 @@ describe('NodeRegistry', () => {
         nextPublicKey: c.mixingKey(EPOCH + 1),
       },
     ]);
-    assert.deepEqual(
-      document.gateways.map((gateway) => gateway.id),
-      ['gw-1', 'gw-2'],
-    );
+    assert.deepEqual(document.gateways, [
+      { id: 'gw-1', url: 'http://gw-1:8081', identityKey: gateways[1]?.identityKey },
+      { id: 'gw-2', url: 'http://gw-2:8081', identityKey: gateways[0]?.identityKey },
+    ]);
   });
 
   it('moves to the next epoch with the clock and leaves out nodes without a key for it', () => {
@@ -126,13 +128,67 @@ describe('NodeRegistry', () => {
   });
 
   it('refuses an invalid gateway and replaces a re-registered one', () => {
-    const { registry } = setup();
-    assert.deepEqual(registry.registerGateway({ id: 'gw-1', url: 'ftp://gw' }), {
+    const { clock, registry } = setup();
+    const gateway = new TestGateway('gw-1');
+    const outcome = (value: unknown) => {
+      const result = registry.registerGateway(value);
+      return result.ok ? { replaced: result.replaced, changed: result.changed } : result;
+    };
+    assert.deepEqual(outcome(gateway.descriptor(clock.nowMs, { url: 'ftp://gw' })), {
       ok: false,
-      problems: ['url must be http or https, got ftp:'],
+      reason: 'malformed',
+      problem: 'descriptor of gateway gw-1 is malformed: url must be http or https, got ftp:',
     });
-    assert.deepEqual(registry.registerGateway({ id: 'gw-1', url: 'http://gw-1:8080' }), { ok: true, replaced: false });
-    assert.deepEqual(registry.registerGateway({ id: 'gw-1', url: 'http://gw-1:9090' }), { ok: true, replaced: true });
-    assert.deepEqual(registry.document().gateways, [{ id: 'gw-1', url: 'http://gw-1:9090' }]);
+    assert.deepEqual(outcome(gateway.descriptor(clock.nowMs)), { replaced: false, changed: true });
+    assert.deepEqual(outcome(gateway.descriptor(clock.advance(1), { url: 'http://gw-1:9090' })), {
+      replaced: true,
+      changed: true,
+    });
+    assert.deepEqual(outcome(gateway.descriptor(clock.advance(1), { url: 'http://gw-1:9090' })), {
+      replaced: true,
+      changed: false,
+    });
+    assert.deepEqual(registry.document().gateways, [
+      { id: 'gw-1', url: 'http://gw-1:9090', identityKey: gateway.identityKey },
+    ]);
+  });
+
+  it('binds a gateway id to its identity key and refuses replays, as for nodes', () => {
+    const { clock, registry } = setup();
+    const gateway = new TestGateway('gateway-1');
+    const first = gateway.descriptor(clock.nowMs);
+    assert.ok(registry.registerGateway(first).ok);
+    const reason = (value: unknown) => {
+      const result = registry.registerGateway(value);
+      return result.ok ? 'ok' : result.reason;
+    };
+    assert.equal(reason(first), 'replayed');
+    // Enrolled too (the test enrollment holds both keys): the binding refuses it.
+    const impostor = new TestGateway('gateway-1');
+    assert.equal(reason(impostor.descriptor(clock.advance(1), { url: 'http://evil:8081' })), 'conflicting');
+    assert.equal(reason(new TestGateway('gateway-2', { enrolled: false }).descriptor(clock.nowMs)), 'not_enrolled');
+    assert.equal(reason({ ...gateway.descriptor(clock.advance(1)), url: 'http://evil:8081' }), 'forged');
+    assert.equal(reason({ ...gateway.unsigned(clock.nowMs), signature: '' }), 'unsigned');
+    assert.equal(reason(gateway.descriptor(clock.nowMs - MAX_SKEW_MS - 1)), 'stale');
+    assert.deepEqual(registry.document().gateways, [
+      { id: 'gateway-1', url: 'http://gateway-1:8081', identityKey: gateway.identityKey },
+    ]);
+  });
+
+  it('refuses a node whose identity key is not enrolled, and one enrolled under another id', () => {
+    const { clock, registry } = setup();
+    const outsider = new TestNode('mix-9', 1, { enrolled: false });
+    const result = registry.register(outsider.descriptor(clock.nowMs));
+    assert.equal(result.ok ? 'ok' : result.reason, 'not_enrolled');
+    const enrolledElsewhere = new TestNode('mix-8', 1);
+    const renamed = new TestNode('mix-7', 1, { enrolled: false });
+    const stolenKey = registry.register(
+      signDescriptor(
+        { ...renamed.unsigned(clock.nowMs), identityKey: enrolledElsewhere.identityKey },
+        enrolledElsewhere.identity.secretKey,
+      ),
+    );
+    assert.equal(stolenKey.ok ? 'ok' : stolenKey.reason, 'not_enrolled', 'a key enrolls one id, not any');
+    assert.deepEqual(ids(registry), [[], [], []]);
   });
 });

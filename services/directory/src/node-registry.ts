@@ -1,8 +1,9 @@
 /**
  * The directory's state, clock-injected: the latest verified descriptor of every node (and
  * when the directory last heard from it), the gateways, and the topology document they make
- * for the current epoch. Nothing here signs; the only I/O is through an optional store
- * (registry-store.ts), which gets every accepted registration and gives them back at start.
+ * for the current epoch. Only enrolled identity keys enter (enrollment.ts). Nothing here
+ * signs; the only I/O is through an optional store (registry-store.ts), which gets every
+ * accepted registration and gives them back at start.
  */
 import type { DirectoryNodeState, DirectoryRejectionReason } from '@mixlab/metrics';
 import {
@@ -11,15 +12,18 @@ import {
   epochAt,
   epochEnd,
   epochStart,
-  type GatewayDescriptor,
-  gatewayProblems,
+  listedGateway,
+  type SignedGatewayDescriptor,
+  type SignedIdentity,
   type SignedNodeDescriptor,
   TOPOLOGY_VERSION,
   type TopologyDocument,
   type TopologyNode,
   topologyNodeFor,
   verifyDescriptor,
+  verifyGatewayDescriptor,
 } from '@mixlab/topology';
+import type { Enrollment } from './enrollment.ts';
 import type { RegistryStore } from './registry-store.ts';
 
 export type RegistrationRejection = DirectoryRejectionReason;
@@ -37,11 +41,25 @@ export type NodeRegistration =
     }
   | { readonly ok: false; readonly reason: RegistrationRejection; readonly problem: string };
 
-export type GatewayRegistration = { ok: true; replaced: boolean } | { ok: false; problems: string[] };
+export type GatewayRegistration =
+  | {
+      readonly ok: true;
+      readonly replaced: boolean;
+      /** True when the url differs from the replaced descriptor's. */
+      readonly changed: boolean;
+      readonly descriptor: SignedGatewayDescriptor;
+    }
+  | { readonly ok: false; readonly reason: RegistrationRejection; readonly problem: string };
 
 export interface RegisteredNode {
   readonly descriptor: SignedNodeDescriptor;
   /** The directory's clock when it last accepted a descriptor of this node. */
+  readonly lastSeenMs: number;
+}
+
+export interface RegisteredGateway {
+  readonly descriptor: SignedGatewayDescriptor;
+  /** The directory's clock when it last accepted a descriptor of this gateway. */
   readonly lastSeenMs: number;
 }
 
@@ -52,6 +70,8 @@ export interface NodeRegistryOptions {
   readonly livenessTimeoutMs: number;
   /** A descriptor's issuedAt must be within `now ± maxSkewMs`. */
   readonly maxSkewMs: number;
+  /** Whose identity keys may register (enrollment.ts). */
+  readonly enrollment: Enrollment;
   /** ms since the Unix epoch; injected in tests. */
   readonly now?: () => number;
   /** Keeps registrations across restarts; without one they live in memory only. */
@@ -64,6 +84,7 @@ export interface NodeRegistryOptions {
 export interface ForgottenNode {
   readonly id: string;
   readonly reason: 'schedule_changed' | 'silent_for_an_epoch' | RegistrationRejection;
+  readonly kind: 'node' | 'gateway';
   readonly problem: string;
 }
 
@@ -83,8 +104,9 @@ export class NodeRegistry {
   readonly livenessTimeoutMs: number;
   readonly maxSkewMs: number;
   readonly now: () => number;
+  readonly enrollment: Enrollment;
   readonly #nodes = new Map<string, RegisteredNode>();
-  readonly #gateways = new Map<string, GatewayDescriptor>();
+  readonly #gateways = new Map<string, RegisteredGateway>();
   readonly #store: RegistryStore | undefined;
   readonly #onStoreError: (error: Error) => void;
   /** What was taken back from the store at construction (nothing without a store). */
@@ -96,6 +118,7 @@ export class NodeRegistry {
     this.livenessTimeoutMs = options.livenessTimeoutMs;
     this.maxSkewMs = options.maxSkewMs;
     this.now = options.now ?? Date.now;
+    this.enrollment = options.enrollment;
     this.#store = options.store;
     this.#onStoreError =
       options.onStoreError ??
@@ -111,7 +134,8 @@ export class NodeRegistry {
    * signature and the rules, at the time it was last heard from). Liveness applies as ever:
    * a node silent beyond the timeout is registered but dead. Forgotten: every node when the
    * epoch schedule changed (its key epochs meant other times), a node silent for longer than
-   * an epoch (as a restart forgot it before there was a store), one that no longer passes.
+   * an epoch (as a restart forgot it before there was a store), one that no longer passes
+   * (its key no longer enrolled, say). Gateways likewise, but for the schedule.
    */
   #restore(): RestoredRegistry {
     if (!this.#store) return { nodes: 0, gateways: 0, forgotten: [] };
@@ -126,32 +150,74 @@ export class NodeRegistry {
       if (!sameSchedule) {
         forgotten.push({
           id,
+          kind: 'node',
           reason: 'schedule_changed',
           problem: `stored under epochs of ${saved.schedule?.lengthMs} ms, now ${this.schedule.lengthMs} ms`,
         });
         continue;
       }
       if (nowMs - lastSeenMs > this.schedule.lengthMs) {
-        forgotten.push({ id, reason: 'silent_for_an_epoch', problem: `last heard from ${nowMs - lastSeenMs} ms ago` });
+        forgotten.push({
+          id,
+          kind: 'node',
+          reason: 'silent_for_an_epoch',
+          problem: `last heard from ${nowMs - lastSeenMs} ms ago`,
+        });
         continue;
       }
-      const verdict = verifyDescriptor(value, {
-        nowMs: lastSeenMs,
-        maxSkewMs: this.maxSkewMs,
-        layerCount: this.layerCount,
-        epoch: epochAt(lastSeenMs, this.schedule),
-      });
-      if (!verdict.ok) forgotten.push({ id, reason: verdict.reason, problem: verdict.problem });
+      const verdict = this.#admitted(
+        verifyDescriptor(value, {
+          nowMs: lastSeenMs,
+          maxSkewMs: this.maxSkewMs,
+          layerCount: this.layerCount,
+          epoch: epochAt(lastSeenMs, this.schedule),
+        }),
+        'node',
+      );
+      if (!verdict.ok) forgotten.push({ id, kind: 'node', reason: verdict.reason, problem: verdict.problem });
       else this.#nodes.set(verdict.descriptor.id, { descriptor: verdict.descriptor, lastSeenMs });
     }
-    for (const gateway of saved.gateways) {
-      if (gatewayProblems(gateway).length === 0) this.#gateways.set(gateway.id, gateway);
+    for (const { descriptor: value, lastSeenMs } of saved.gateways) {
+      const id = String((value as { id?: unknown } | null)?.id);
+      if (nowMs - lastSeenMs > this.schedule.lengthMs) {
+        const problem = `last heard from ${nowMs - lastSeenMs} ms ago`;
+        forgotten.push({ id, kind: 'gateway', reason: 'silent_for_an_epoch', problem });
+        continue;
+      }
+      const verdict = this.#admitted(
+        verifyGatewayDescriptor(value, { nowMs: lastSeenMs, maxSkewMs: this.maxSkewMs }),
+        'gateway',
+      );
+      if (!verdict.ok) forgotten.push({ id, kind: 'gateway', reason: verdict.reason, problem: verdict.problem });
+      else this.#gateways.set(verdict.descriptor.id, { descriptor: verdict.descriptor, lastSeenMs });
     }
     this.#store.restart(
       this.schedule,
-      forgotten.map((node) => node.id),
+      forgotten.filter((entry) => entry.kind === 'node').map((node) => node.id),
+      forgotten.filter((entry) => entry.kind === 'gateway').map((gateway) => gateway.id),
     );
     return { nodes: this.#nodes.size, gateways: this.#gateways.size, forgotten };
+  }
+
+  /** A verified descriptor passes when its id is enrolled with its identity key; else not_enrolled. */
+  #admitted<V extends { ok: true; descriptor: SignedIdentity } | { ok: false }>(
+    verdict: V,
+    kind: 'node' | 'gateway',
+  ): V | { ok: false; reason: 'not_enrolled'; problem: string } {
+    if (!verdict.ok) return verdict;
+    const { id, identityKey } = verdict.descriptor;
+    if (this.enrollment.isEnrolled(id, identityKey)) return verdict;
+    const enrolled = this.enrollment.enrolledKey(id);
+    return {
+      ok: false,
+      reason: 'not_enrolled',
+      problem:
+        enrolled === undefined
+          ? `${kind} ${id} is not enrolled: an operator must enroll its identity key ${identityKey} ` +
+            `(the file ${id}.pub in the directory's ENROLLMENT_DIR) before it can join`
+          : `${kind} ${id} is enrolled with identity key ${enrolled}, not ${identityKey}: ` +
+            'only the enrolled key may register under this id',
+    };
   }
 
   #save(write: (store: RegistryStore) => void): void {
@@ -170,43 +236,27 @@ export class NodeRegistry {
 
   /**
    * Verifies a descriptor received from the network (signature, freshness, a mixing key
-   * for the current epoch) and checks it against the stored one: another identity for a
+   * for the current epoch, enrollment of its identity key) and checks it against the stored one: another identity for a
    * registered id is 'conflicting', one not issued strictly later is 'replayed'. An
    * accepted descriptor replaces the stored one and counts as a heartbeat.
    */
   register(value: unknown): NodeRegistration {
     const nowMs = this.now();
     const epoch = epochAt(nowMs, this.schedule);
-    const verdict = verifyDescriptor(value, {
-      nowMs,
-      maxSkewMs: this.maxSkewMs,
-      layerCount: this.layerCount,
-      epoch,
-    });
+    const verdict = this.#admitted(
+      verifyDescriptor(value, {
+        nowMs,
+        maxSkewMs: this.maxSkewMs,
+        layerCount: this.layerCount,
+        epoch,
+      }),
+      'node',
+    );
     if (!verdict.ok) return verdict;
     const { descriptor } = verdict;
     const stored = this.#nodes.get(descriptor.id)?.descriptor;
-    if (stored) {
-      const relation = compareToStored(stored, descriptor);
-      if (relation === 'conflicting') {
-        return {
-          ok: false,
-          reason: 'conflicting',
-          problem:
-            `node id ${descriptor.id} is registered with identity key ${stored.identityKey}, not ${descriptor.identityKey}: ` +
-            'another node already uses this id (pick another one), or this node lost its identity key (restore it from its volume)',
-        };
-      }
-      if (relation === 'replayed') {
-        return {
-          ok: false,
-          reason: 'replayed',
-          problem:
-            `descriptor of node ${descriptor.id} was issued at ${descriptor.issuedAt}, not after the registered one ` +
-            `(${stored.issuedAt}): a repeated or older descriptor; sign a fresh one for every registration`,
-        };
-      }
-    }
+    const refusal = stored && refusalOf(stored, descriptor, 'node');
+    if (refusal) return refusal;
     const registered = { descriptor, lastSeenMs: nowMs };
     this.#nodes.set(descriptor.id, registered);
     this.#save((store) => store.saveNode(registered));
@@ -219,15 +269,28 @@ export class NodeRegistry {
     };
   }
 
-  /** Validates and stores a gateway (unsigned); registering again replaces it. */
-  registerGateway(descriptor: GatewayDescriptor): GatewayRegistration {
-    const problems = gatewayProblems(descriptor);
-    if (problems.length > 0) return { ok: false, problems };
-    const replaced = this.#gateways.has(descriptor.id);
-    const gateway = { id: descriptor.id, url: descriptor.url };
-    this.#gateways.set(descriptor.id, gateway);
-    this.#save((store) => store.saveGateway(gateway));
-    return { ok: true, replaced };
+  /**
+   * Verifies a gateway's descriptor as register does a node's (signature, freshness,
+   * enrollment) and binds the gateway id to its identity key the same way: another key
+   * for a registered id is 'conflicting', a descriptor not issued strictly later 'replayed'.
+   */
+  registerGateway(value: unknown): GatewayRegistration {
+    const nowMs = this.now();
+    const verdict = this.#admitted(verifyGatewayDescriptor(value, { nowMs, maxSkewMs: this.maxSkewMs }), 'gateway');
+    if (!verdict.ok) return verdict;
+    const { descriptor } = verdict;
+    const stored = this.#gateways.get(descriptor.id)?.descriptor;
+    const refusal = stored && refusalOf(stored, descriptor, 'gateway');
+    if (refusal) return refusal;
+    const registered = { descriptor, lastSeenMs: nowMs };
+    this.#gateways.set(descriptor.id, registered);
+    this.#save((store) => store.saveGateway(registered));
+    return { ok: true, replaced: stored !== undefined, changed: stored?.url !== descriptor.url, descriptor };
+  }
+
+  /** The registered gateway of `id`. */
+  gateway(id: string): RegisteredGateway | undefined {
+    return this.#gateways.get(id);
   }
 
   /** The registered node of `id`, alive or dead. */
@@ -275,9 +338,37 @@ export class NodeRegistry {
       validFrom: epochStart(epoch, this.schedule),
       validUntil: epochEnd(epoch, this.schedule),
       layers,
-      gateways: [...this.#gateways.values()].sort(byId),
+      gateways: [...this.#gateways.values()].map((gateway) => listedGateway(gateway.descriptor)).sort(byId),
     };
   }
+}
+
+/** Why `incoming` may not replace `stored` (same id): another identity key, or not issued later; undefined when it may. */
+function refusalOf(
+  stored: SignedIdentity,
+  incoming: SignedIdentity,
+  kind: 'node' | 'gateway',
+): { ok: false; reason: 'conflicting' | 'replayed'; problem: string } | undefined {
+  const relation = compareToStored(stored, incoming);
+  if (relation === 'conflicting') {
+    return {
+      ok: false,
+      reason: 'conflicting',
+      problem:
+        `${kind} id ${incoming.id} is registered with identity key ${stored.identityKey}, not ${incoming.identityKey}: ` +
+        `another ${kind} already uses this id (pick another one), or this ${kind} lost its identity key (restore it from its volume)`,
+    };
+  }
+  if (relation === 'replayed') {
+    return {
+      ok: false,
+      reason: 'replayed',
+      problem:
+        `descriptor of ${kind} ${incoming.id} was issued at ${incoming.issuedAt}, not after the registered one ` +
+        `(${stored.issuedAt}): a repeated or older descriptor; sign a fresh one for every registration`,
+    };
+  }
+  return undefined;
 }
 
 function byId(a: { id: string }, b: { id: string }): number {

@@ -7,9 +7,19 @@ import { after, before, describe, it } from 'node:test';
 import { cryptoReady } from '@mixlab/crypto';
 import { NodeRegistry } from './node-registry.ts';
 import { SqliteRegistryStore } from './registry-store.ts';
-import { EPOCH_LENGTH_MS, LIVENESS_TIMEOUT_MS, MAX_SKEW_MS, SCHEDULE, TestClock, TestNode } from './test-support.ts';
+import {
+  EPOCH_LENGTH_MS,
+  LIVENESS_TIMEOUT_MS,
+  MAX_SKEW_MS,
+  SCHEDULE,
+  TEST_ENROLLMENT,
+  TestClock,
+  TestGateway,
+  TestNode,
+} from './test-support.ts';
 
-const GATEWAY = { id: 'gateway-1', url: 'http://client-gateway:8080' };
+await cryptoReady();
+const GATEWAY = new TestGateway('gateway-1');
 
 describe('the directory across a restart (its registry file reopened)', () => {
   let root: string;
@@ -34,6 +44,7 @@ describe('the directory across a restart (its registry file reopened)', () => {
           schedule: { ...SCHEDULE, lengthMs: options.lengthMs ?? SCHEDULE.lengthMs },
           livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
           maxSkewMs: MAX_SKEW_MS,
+          enrollment: TEST_ENROLLMENT,
           now: clock.now,
           store,
           ...(options.onStoreError ? { onStoreError: options.onStoreError } : {}),
@@ -46,7 +57,7 @@ describe('the directory across a restart (its registry file reopened)', () => {
   function register(registry: NodeRegistry, clock: TestClock): TestNode[] {
     const nodes = [1, 2, 3].map((layer) => new TestNode(`mix-${layer}`, layer));
     for (const node of nodes) assert.ok(registry.register(node.descriptor(clock.nowMs)).ok);
-    assert.ok(registry.registerGateway(GATEWAY).ok);
+    assert.ok(registry.registerGateway(GATEWAY.descriptor(clock.nowMs)).ok);
     return nodes;
   }
 
@@ -104,7 +115,7 @@ describe('the directory across a restart (its registry file reopened)', () => {
     assert.equal(verdict(node1!.descriptor(clock.nowMs)), 'ok');
   });
 
-  it('forgets a node silent for more than an epoch, and one whose stored descriptor no longer verifies', () => {
+  it('forgets a node or gateway silent for more than an epoch, and one whose stored descriptor no longer verifies', () => {
     const clock = new TestClock();
     const dir = directory(clock);
     const first = dir.start();
@@ -126,11 +137,12 @@ describe('the directory across a restart (its registry file reopened)', () => {
         ['mix-2', 'silent_for_an_epoch'],
         ['mix-2b', 'forged'],
         ['mix-3', 'silent_for_an_epoch'],
+        ['gateway-1', 'silent_for_an_epoch'],
       ],
     );
     assert.deepEqual(again.registered(), []);
-    assert.equal(again.restored.gateways, 1);
-    assert.deepEqual(dir.start().restored, { nodes: 0, gateways: 1, forgotten: [] }, 'forgotten on disk too');
+    assert.equal(again.restored.gateways, 0);
+    assert.deepEqual(dir.start().restored, { nodes: 0, gateways: 0, forgotten: [] }, 'forgotten on disk too');
   });
 
   it('forgets every node when the epoch length changed: their key epochs named other times', () => {
@@ -143,6 +155,30 @@ describe('the directory across a restart (its registry file reopened)', () => {
       ['schedule_changed', 'schedule_changed', 'schedule_changed'],
     );
     assert.equal(again.registered().length, 0);
+  });
+
+  it('migrates a registry file of version 1: nodes kept, its unsigned gateways forgotten', () => {
+    const clock = new TestClock();
+    const dir = directory(clock);
+    const node = new TestNode('mix-1', 1);
+    const db = new DatabaseSync(dir.path);
+    db.exec(`
+      CREATE TABLE mixlab_schema (application TEXT NOT NULL, version INTEGER NOT NULL);
+      INSERT INTO mixlab_schema VALUES ('mixlab-directory-registry', 1);
+      CREATE TABLE nodes (id TEXT PRIMARY KEY, descriptor TEXT NOT NULL, last_seen_ms INTEGER NOT NULL);
+      CREATE TABLE gateways (id TEXT PRIMARY KEY, url TEXT NOT NULL);
+      CREATE TABLE epoch_schedule (genesis_ms INTEGER NOT NULL, length_ms INTEGER NOT NULL);
+      INSERT INTO gateways VALUES ('gateway-1', 'http://evil:8080');`);
+    db.prepare('INSERT INTO nodes VALUES (?, ?, ?)').run(
+      'mix-1',
+      JSON.stringify(node.descriptor(clock.nowMs)),
+      clock.nowMs,
+    );
+    db.close();
+    const registry = dir.start();
+    assert.deepEqual(registry.restored, { nodes: 1, gateways: 0, forgotten: [] });
+    assert.ok(registry.registerGateway(GATEWAY.descriptor(clock.nowMs)).ok);
+    assert.equal(dir.start().restored.gateways, 1);
   });
 
   it('accepts a registration it cannot save, and reports the failure', () => {

@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, signDetached, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, DIRECTORY_REJECTION_REASONS, directoryMetrics } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
-import { descriptorSigningBytes, type SignedTopology, type TopologyDocument, verifyTopology } from '@mixlab/topology';
+import {
+  descriptorSigningBytes,
+  type SignedTopology,
+  signDescriptor,
+  type TopologyDocument,
+  verifyTopology,
+} from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { loadOrCreateDirectoryKey } from './directory-key.ts';
+import { type Enrollment, EnrollmentDirectory, readEnrollmentFolder } from './enrollment.ts';
 import { buildServer } from './server.ts';
 import {
   EPOCH,
@@ -18,6 +25,7 @@ import {
   LIVENESS_TIMEOUT_MS,
   MAX_SKEW_MS,
   TestClock,
+  TestGateway,
   TestNode,
   testRegistry,
 } from './test-support.ts';
@@ -42,12 +50,18 @@ function accepted(signed: SignedTopology, pinned: string, nowMs: number): Topolo
   return verdict.document;
 }
 
-function startDirectory(key: SigningKeyPair = generateSigningKeyPair(), clock = new TestClock()): Directory {
+const rejectedNode = { kind: 'node', outcome: 'rejected', reason: 'not_enrolled' };
+
+function startDirectory(
+  key: SigningKeyPair = generateSigningKeyPair(),
+  clock = new TestClock(),
+  enrollment?: Enrollment,
+): Directory {
   const registry = createServiceRegistry({ node: 'directory' });
   const publisher = new TopologyPublisher(key.secretKey);
   const logs: Record<string, unknown>[] = [];
   const app = buildServer({
-    nodes: testRegistry(clock),
+    nodes: testRegistry(clock, enrollment),
     directoryKey: key,
     registry,
     metrics: directoryMetrics(registry, 3),
@@ -71,6 +85,13 @@ describe('directory server', () => {
       headers: { 'content-type': 'application/json' },
       payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
     });
+  const registerGateway = (payload: unknown) =>
+    d.app.inject({
+      method: 'POST',
+      url: '/v1/gateways',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(payload),
+    });
   const signedTopology = async (): Promise<SignedTopology> => {
     const response = await d.app.inject({ method: 'GET', url: '/v1/topology' });
     assert.equal(response.statusCode, 200);
@@ -80,15 +101,15 @@ describe('directory server', () => {
   const topology = async (): Promise<TopologyDocument> =>
     accepted(await signedTopology(), toHex(d.key.publicKey), d.clock.nowMs);
   const layerIds = async () => (await topology()).layers.map((nodes) => nodes.map((node) => node.id));
-  const counted = (outcome: 'accepted' | 'rejected', reason: string) =>
-    seriesValue(d.registry, 'mixlab_directory_registrations_total', { outcome, reason });
+  const counted = (outcome: 'accepted' | 'rejected', reason: string, kind: 'node' | 'gateway' = 'node') =>
+    seriesValue(d.registry, 'mixlab_directory_registrations_total', { kind, outcome, reason });
   const nodeGauge = async (state: 'alive' | 'dead') =>
     Promise.all(['1', '2', '3'].map((layer) => seriesValue(d.registry, 'mixlab_directory_nodes', { layer, state })));
   /** Every registration counter, as `reason: count`, leaving out zeros. */
-  const counters = async () => {
+  const counters = async (kind: 'node' | 'gateway' = 'node') => {
     const result: Record<string, number> = {};
     for (const reason of ['ok', ...DIRECTORY_REJECTION_REASONS]) {
-      const value = await counted(reason === 'ok' ? 'accepted' : 'rejected', reason);
+      const value = await counted(reason === 'ok' ? 'accepted' : 'rejected', reason, kind);
       if (value > 0) result[reason] = value;
     }
     return result;
@@ -188,16 +209,135 @@ describe('directory server', () => {
       ]);
     });
 
-    it('accepts gateways unsigned, as before, and lists them', async () => {
-      const gateway = (payload: object) => d.app.inject({ method: 'POST', url: '/v1/gateways', payload });
-      assert.equal((await gateway({ id: 'gw-1', url: 'http://gw-1:8080' })).statusCode, 201);
-      assert.deepEqual((await gateway({ id: 'gw-1', url: 'http://gw-1:8081' })).json(), { id: 'gw-1', replaced: true });
-      const refused = await gateway({ id: 'gw-2', url: 'ftp://gw-2' });
-      assert.equal(refused.statusCode, 400);
-      assert.equal(refused.json().error, 'gateway_rejected');
-      assert.match(refused.json().problems[0], /url/);
-      assert.equal((await gateway({ id: 'gw-2', url: 'http://gw-2:8080', extra: 1 })).statusCode, 400);
-      assert.deepEqual((await topology()).gateways, [{ id: 'gw-1', url: 'http://gw-1:8081' }]);
+    it('accepts a signed gateway descriptor and lists the gateway with its identity key in the signed topology', async () => {
+      const gateway = new TestGateway('gw-1');
+      const first = await registerGateway(gateway.descriptor(d.clock.nowMs));
+      assert.equal(first.statusCode, 201);
+      assert.deepEqual(first.json(), { id: 'gw-1', replaced: false });
+      const moved = await registerGateway(gateway.descriptor(d.clock.advance(1), { url: 'http://gw-1:9091' }));
+      assert.deepEqual(moved.json(), { id: 'gw-1', replaced: true });
+      assert.deepEqual((await topology()).gateways, [
+        { id: 'gw-1', url: 'http://gw-1:9091', identityKey: gateway.identityKey },
+      ]);
+      assert.deepEqual(await counters('gateway'), { ok: 2 });
+    });
+  });
+
+  describe('gateway registrations refused', () => {
+    const gateway = new TestGateway('gateway-1');
+    const refusals: [string, () => unknown, number, string][] = [
+      ['an unsigned descriptor', () => ({ ...gateway.unsigned(d.clock.nowMs), signature: '' }), 400, 'unsigned'],
+      ['the old unsigned { id, url }', () => ({ id: 'gateway-1', url: 'http://evil:8081' }), 400, 'unsigned'],
+      [
+        'a url changed after signing',
+        () => ({ ...gateway.descriptor(d.clock.nowMs), url: 'http://evil:8081' }),
+        400,
+        'forged',
+      ],
+      ['a stale descriptor', () => gateway.descriptor(d.clock.nowMs - MAX_SKEW_MS - 1), 400, 'stale'],
+      [
+        'an unenrolled gateway',
+        () => new TestGateway('gateway-2', { enrolled: false }).descriptor(d.clock.nowMs),
+        403,
+        'not_enrolled',
+      ],
+    ];
+    for (const [name, body, status, reason] of refusals) {
+      it(`refuses ${name}: ${status} ${reason}, counted, logged with the id`, async () => {
+        const response = await registerGateway(body());
+        assert.equal(response.statusCode, status, response.body);
+        assert.equal(response.json().reason, reason);
+        assert.deepEqual(await counters('gateway'), { [reason]: 1 });
+        assert.deepEqual(await counters('node'), {});
+        const log = d.logs.find((line) => line.msg === 'registration rejected');
+        assert.equal(log?.kind, 'gateway');
+        assert.equal(log?.reason, reason);
+        assert.ok(typeof log?.id === 'string' && log.id.startsWith('gateway-'));
+        assert.deepEqual((await topology()).gateways, []);
+      });
+    }
+
+    it('refuses a re-registration of gateway-1 under another key (not enrolled for it): 403, the first one stays', async () => {
+      assert.equal((await registerGateway(gateway.descriptor(d.clock.nowMs))).statusCode, 201);
+      const impostor = new TestGateway('gateway-1', { enrolled: false });
+      const response = await registerGateway(impostor.descriptor(d.clock.advance(1), { url: 'http://evil:8081' }));
+      assert.equal(response.statusCode, 403);
+      assert.equal(response.json().error, 'not_enrolled');
+      assert.deepEqual(await counters('gateway'), { ok: 1, not_enrolled: 1 });
+      assert.deepEqual((await topology()).gateways, [
+        { id: 'gateway-1', url: 'http://gateway-1:8081', identityKey: gateway.identityKey },
+      ]);
+    });
+  });
+
+  describe('enrollment (a real ENROLLMENT_DIR)', () => {
+    let folder: string;
+    let e: Directory;
+    let slept: number[] = [];
+    before(async () => {
+      folder = await mkdtemp(join(tmpdir(), 'mixlab-enrollment-'));
+    });
+    after(() => rm(folder, { recursive: true, force: true }));
+    beforeEach(async () => {
+      await rm(folder, { recursive: true, force: true });
+      await mkdir(folder);
+      slept = [];
+      const enrollment = new EnrollmentDirectory({
+        read: () => readEnrollmentFolder(folder),
+        now: () => e.clock.nowMs,
+        minRereadMs: 500,
+        sleep: async (ms) => {
+          slept.push(ms);
+          e.clock.advance(ms);
+        },
+      });
+      e = startDirectory(undefined, new TestClock(), enrollment);
+      await enrollment.reload();
+    });
+    const post = (url: string, payload: unknown) => e.app.inject({ method: 'POST', url, payload: payload as object });
+    const enroll = (id: string, key: string) => writeFile(join(folder, `${id}.pub`), `${key}\n`);
+
+    it('refuses an unenrolled node with 403 not_enrolled, then admits it once its file appears, without a restart', async () => {
+      const node = new TestNode('mix-layer-1-abc', 1, { enrolled: false });
+      const refused = await post('/v1/nodes', node.descriptor(e.clock.nowMs));
+      assert.equal(refused.statusCode, 403);
+      assert.equal(refused.json().error, 'not_enrolled');
+      assert.equal(refused.json().reason, 'not_enrolled');
+      assert.match(refused.json().message, /node mix-layer-1-abc is not enrolled: .*mix-layer-1-abc\.pub/);
+      assert.equal(await seriesValue(e.registry, 'mixlab_directory_registrations_total', rejectedNode), 1);
+      const log = e.logs.find((line) => line.msg === 'registration rejected');
+      assert.equal(log?.id, 'mix-layer-1-abc');
+
+      await enroll(node.id, node.identityKey);
+      // Read at most every 500 ms: the refused registration waited 500 ms for a reading after the
+      // first; the node retrying 100 ms later waits 400 ms for the next one, and is admitted.
+      const admitted = await post('/v1/nodes', node.descriptor(e.clock.advance(100)));
+      assert.equal(admitted.statusCode, 201, admitted.body);
+      assert.deepEqual(slept, [500, 400]);
+      assert.deepEqual(
+        (await e.app.inject({ method: 'GET', url: '/v1/topology' }))
+          .json()
+          .document.layers[0].map((listed: { id: string }) => listed.id),
+        ['mix-layer-1-abc'],
+      );
+    });
+
+    it('admits an enrolled gateway, refuses it under a key enrolled for another id, and reads uppercase keys', async () => {
+      const gateway = new TestGateway('gateway-1', { enrolled: false });
+      const node = new TestNode('mix-1', 1, { enrolled: false });
+      await enroll('gateway-1', gateway.identityKey.toUpperCase());
+      await enroll('mix-1', node.identityKey);
+      await writeFile(join(folder, 'broken.pub'), 'not a key');
+      assert.equal((await post('/v1/gateways', gateway.descriptor(e.clock.nowMs))).statusCode, 201);
+      assert.equal((await post('/v1/nodes', node.descriptor(e.clock.nowMs))).statusCode, 201);
+      // The gateway's key under the node's id: enrolled keys bind one id each.
+      const swapped = signDescriptor(
+        { ...new TestNode('mix-2', 2).unsigned(e.clock.nowMs), id: 'mix-1', identityKey: gateway.identityKey },
+        gateway.identity.secretKey,
+      );
+      const refused = await post('/v1/nodes', swapped);
+      assert.equal(refused.statusCode, 403);
+      assert.match(refused.json().message, /node mix-1 is enrolled with identity key [0-9a-f]{64}, not /);
     });
   });
 
@@ -419,7 +559,7 @@ describe('directory server', () => {
 
     it('accepts an issuedAt exactly the allowed skew away', async () => {
       assert.equal((await register(node.descriptor(issuedAt - MAX_SKEW_MS))).statusCode, 201);
-      assert.equal((await register(other.descriptor(issuedAt + MAX_SKEW_MS, { id: 'mix-2' }))).statusCode, 201);
+      assert.equal((await register(new TestNode('mix-2', 1).descriptor(issuedAt + MAX_SKEW_MS))).statusCode, 201);
     });
 
     it('refuses a replayed descriptor (the same, or an older one) with 409 and keeps the registered one', async () => {
@@ -578,8 +718,10 @@ describe('directory server', () => {
 
   describe('metrics and health', () => {
     it('starts every registration series and every node series at zero', async () => {
-      assert.equal(await counted('accepted', 'ok'), 0);
-      for (const reason of DIRECTORY_REJECTION_REASONS) assert.equal(await counted('rejected', reason), 0);
+      for (const kind of ['node', 'gateway'] as const) {
+        assert.equal(await counted('accepted', 'ok', kind), 0);
+        for (const reason of DIRECTORY_REJECTION_REASONS) assert.equal(await counted('rejected', reason, kind), 0);
+      }
       assert.deepEqual(await nodeGauge('alive'), [0, 0, 0]);
       assert.deepEqual(await nodeGauge('dead'), [0, 0, 0]);
     });
@@ -599,13 +741,19 @@ describe('directory server', () => {
       const lines = response.body.split('\n');
       assert.ok(lines.includes('# TYPE mixlab_directory_registrations_total counter'));
       assert.ok(
-        lines.includes('mixlab_directory_registrations_total{outcome="accepted",reason="ok",node="directory"} 1'),
+        lines.includes(
+          'mixlab_directory_registrations_total{kind="node",outcome="accepted",reason="ok",node="directory"} 1',
+        ),
       );
       assert.ok(
-        lines.includes('mixlab_directory_registrations_total{outcome="rejected",reason="unsigned",node="directory"} 1'),
+        lines.includes(
+          'mixlab_directory_registrations_total{kind="node",outcome="rejected",reason="unsigned",node="directory"} 1',
+        ),
       );
       assert.ok(
-        lines.includes('mixlab_directory_registrations_total{outcome="rejected",reason="forged",node="directory"} 0'),
+        lines.includes(
+          'mixlab_directory_registrations_total{kind="node",outcome="rejected",reason="forged",node="directory"} 0',
+        ),
       );
       assert.ok(lines.includes('mixlab_directory_nodes{layer="1",state="alive",node="directory"} 1'));
       assert.ok(lines.includes('mixlab_directory_nodes{layer="2",state="dead",node="directory"} 0'));

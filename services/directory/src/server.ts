@@ -1,5 +1,10 @@
 import type { SigningKeyPair } from '@mixlab/crypto';
-import { DIRECTORY_NODE_STATES, type DirectoryMetrics, type DirectoryRejectionReason } from '@mixlab/metrics';
+import {
+  DIRECTORY_NODE_STATES,
+  type DirectoryMetrics,
+  type DirectoryRegistrantKind,
+  type DirectoryRejectionReason,
+} from '@mixlab/metrics';
 import {
   classifyError,
   createServiceApp,
@@ -9,7 +14,6 @@ import {
 } from '@mixlab/service-kit';
 import {
   GATEWAY_ID_PATTERN,
-  type GatewayDescriptor,
   isUnsignedDescriptor,
   MAX_MIXING_KEYS,
   MAX_STRATEGY_BYTES,
@@ -17,14 +21,22 @@ import {
   PUBLIC_KEY_PATTERN,
   SIGNATURE_PATTERN,
   UNSIGNED_DESCRIPTOR_PROBLEM,
+  UNSIGNED_GATEWAY_PROBLEM,
 } from '@mixlab/topology';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+  RouteShorthandOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
-import type { NodeRegistry } from './node-registry.ts';
+import type { GatewayRegistration, NodeRegistration, NodeRegistry } from './node-registry.ts';
 import { TopologyPublisher } from './topology-publisher.ts';
 
 export interface DirectoryDeps {
-  /** Holds the clock, the epoch schedule, the liveness timeout and the allowed skew. */
+  /** Holds the clock, the epoch schedule, the liveness timeout, the allowed skew and the enrollment. */
   readonly nodes: NodeRegistry;
   /** The directory key: signs every topology; clients pin its public half. */
   readonly directoryKey: SigningKeyPair;
@@ -69,17 +81,21 @@ const signedDescriptorSchema = {
   },
 } as const;
 
-const gatewaySchema = {
+/** The JSON shape of a SignedGatewayDescriptor; verifyGatewayDescriptor checks the rest. */
+const signedGatewaySchema = {
   type: 'object',
-  required: ['id', 'url'],
+  required: ['id', 'url', 'identityKey', 'issuedAt', 'signature'],
   additionalProperties: false,
   properties: {
     id: { type: 'string', pattern: GATEWAY_ID_PATTERN },
     url: { type: 'string', minLength: 1, maxLength: 512 },
+    identityKey: { type: 'string', pattern: PUBLIC_KEY_PATTERN },
+    issuedAt: { type: 'integer', minimum: 0 },
+    signature: { type: 'string', pattern: SIGNATURE_PATTERN },
   },
 } as const;
 
-/** The error code (and so the status: 400 or 409) of each rejection reason. */
+/** The error code (and so the status: 400, 403 or 409) of each rejection reason. */
 const REJECTION_CODE: Readonly<Record<DirectoryRejectionReason, ErrorCode>> = {
   unsigned: 'descriptor_rejected',
   malformed: 'descriptor_rejected',
@@ -87,6 +103,12 @@ const REJECTION_CODE: Readonly<Record<DirectoryRejectionReason, ErrorCode>> = {
   stale: 'descriptor_rejected',
   conflicting: 'descriptor_conflict',
   replayed: 'descriptor_conflict',
+  not_enrolled: 'not_enrolled',
+};
+
+const UNSIGNED_PROBLEM: Readonly<Record<DirectoryRegistrantKind, string>> = {
+  node: UNSIGNED_DESCRIPTOR_PROBLEM,
+  gateway: UNSIGNED_GATEWAY_PROBLEM,
 };
 
 export function buildServer(deps: DirectoryDeps): FastifyInstance {
@@ -125,43 +147,55 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
   const reject = (
     request: FastifyRequest,
     reply: FastifyReply,
+    kind: DirectoryRegistrantKind,
     reason: DirectoryRejectionReason,
     problems: string[],
     code = REJECTION_CODE[reason],
   ) => {
-    metrics.registrations.inc({ outcome: 'rejected', reason });
+    metrics.registrations.inc({ kind, outcome: 'rejected', reason });
     const id = (request.body as { id?: unknown } | undefined)?.id;
-    request.log.warn({ id: typeof id === 'string' ? id : undefined, reason, problems }, 'registration rejected');
+    request.log.warn({ kind, id: typeof id === 'string' ? id : undefined, reason, problems }, 'registration rejected');
     const message = `${reason} descriptor: ${problems.join('; ')}`;
     return sendError(reply, code, message, { reason, problems });
   };
 
+  /** Bodies that are not JSON, too large, or not shaped like a signed descriptor of `kind`. */
+  const refuseUnparsed =
+    (kind: DirectoryRegistrantKind): RouteShorthandOptions['errorHandler'] =>
+    (error: FastifyError, request, reply) => {
+      const { code, message } = classifyError(error);
+      if (code === 'internal_error') {
+        request.log.error({ err: error, kind }, 'registration failed');
+        return sendError(reply, code, message);
+      }
+      // As the verifiers do, a missing signature is reported before any other problem.
+      if (error.validation && isUnsignedDescriptor(request.body)) {
+        return reject(request, reply, kind, 'unsigned', [UNSIGNED_PROBLEM[kind], error.message]);
+      }
+      // Too large or not JSON keeps its own code (413, 415, 400); all count as malformed.
+      return reject(request, reply, kind, 'malformed', [message], error.validation ? 'descriptor_rejected' : code);
+    };
+
+  /**
+   * Registers with `register`; a key not enrolled as last read makes the enrollment be read
+   * again (a service that enrolled itself just now), and the registration tried once more.
+   */
+  const admit = async <R extends NodeRegistration | GatewayRegistration>(register: () => R): Promise<R> => {
+    const result = register();
+    if (result.ok || result.reason !== 'not_enrolled') return result;
+    return (await nodes.enrollment.reload()) ? register() : result;
+  };
+
   app.post(
     '/v1/nodes',
-    {
-      schema: { body: signedDescriptorSchema },
-      // Bodies that are not JSON, too large, or not shaped like a signed descriptor.
-      errorHandler: (error: FastifyError, request, reply) => {
-        const { code, message } = classifyError(error);
-        if (code === 'internal_error') {
-          request.log.error({ err: error }, 'registration failed');
-          return sendError(reply, code, message);
-        }
-        // As verifyDescriptor does, a missing signature is reported before any other problem.
-        if (error.validation && isUnsignedDescriptor(request.body)) {
-          return reject(request, reply, 'unsigned', [UNSIGNED_DESCRIPTOR_PROBLEM, error.message]);
-        }
-        // Too large or not JSON keeps its own code (413, 415, 400); all count as malformed.
-        return reject(request, reply, 'malformed', [message], error.validation ? 'descriptor_rejected' : code);
-      },
-    },
+    { schema: { body: signedDescriptorSchema }, errorHandler: refuseUnparsed('node') },
     async (request, reply) => {
       const before = (request.body as { id: string }).id;
       const previous = nodes.node(before);
       const wasAlive = previous !== undefined && nodes.isAlive(previous);
-      const result = nodes.register(request.body);
-      if (!result.ok) return reject(request, reply, result.reason, [result.problem]);
-      metrics.registrations.inc({ outcome: 'accepted', reason: 'ok' });
+      const result = await admit(() => nodes.register(request.body));
+      if (!result.ok) return reject(request, reply, 'node', result.reason, [result.problem]);
+      metrics.registrations.inc({ kind: 'node', outcome: 'accepted', reason: 'ok' });
       const { descriptor, replaced, changed, epoch } = result;
       const details = {
         id: descriptor.id,
@@ -181,32 +215,18 @@ export function buildServer(deps: DirectoryDeps): FastifyInstance {
     },
   );
 
-  app.post<{ Body: GatewayDescriptor }>(
+  app.post(
     '/v1/gateways',
-    {
-      schema: { body: gatewaySchema },
-      errorHandler: (error: FastifyError, request, reply) => {
-        const { code, message } = classifyError(error);
-        if (code === 'internal_error') {
-          request.log.error({ err: error }, 'gateway registration failed');
-          return sendError(reply, code, message);
-        }
-        request.log.warn({ reason: message }, 'gateway registration rejected');
-        return sendError(reply, error.validation ? 'gateway_rejected' : code, `invalid gateway: ${message}`, {
-          problems: [message],
-        });
-      },
-    },
+    { schema: { body: signedGatewaySchema }, errorHandler: refuseUnparsed('gateway') },
     async (request, reply) => {
-      const result = nodes.registerGateway(request.body);
-      if (!result.ok) {
-        request.log.warn({ id: request.body.id, problems: result.problems }, 'gateway registration rejected');
-        return sendError(reply, 'gateway_rejected', `invalid gateway: ${result.problems.join('; ')}`, {
-          problems: result.problems,
-        });
-      }
-      if (!result.replaced) request.log.info({ gateway: request.body }, 'gateway registered');
-      return reply.code(result.replaced ? 200 : 201).send({ id: request.body.id, replaced: result.replaced });
+      const result = await admit(() => nodes.registerGateway(request.body));
+      if (!result.ok) return reject(request, reply, 'gateway', result.reason, [result.problem]);
+      metrics.registrations.inc({ kind: 'gateway', outcome: 'accepted', reason: 'ok' });
+      const { id, url, identityKey, issuedAt } = result.descriptor;
+      if (!result.replaced) request.log.info({ id, url, identityKey }, 'gateway registered');
+      else if (result.changed) request.log.info({ id, url, identityKey }, 'gateway descriptor updated');
+      else request.log.debug({ id, issuedAt }, 'gateway heartbeat');
+      return reply.code(result.replaced ? 200 : 201).send({ id, replaced: result.replaced });
     },
   );
 

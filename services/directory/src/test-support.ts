@@ -1,6 +1,17 @@
-/** Helpers for the directory's tests: mix nodes with real Ed25519 identities, and a settable clock. */
+/**
+ * Helpers for the directory's tests: mix nodes and gateways with real Ed25519 identities,
+ * enrolled unless told otherwise, and a settable clock.
+ */
 import { generateSigningKeyPair, randomBytes, type SigningKeyPair, toHex } from '@mixlab/crypto';
-import { type SignedNodeDescriptor, signDescriptor, type UnsignedNodeDescriptor } from '@mixlab/topology';
+import {
+  type SignedGatewayDescriptor,
+  type SignedNodeDescriptor,
+  signDescriptor,
+  signGatewayDescriptor,
+  type UnsignedGatewayDescriptor,
+  type UnsignedNodeDescriptor,
+} from '@mixlab/topology';
+import type { Enrollment } from './enrollment.ts';
 import { NodeRegistry } from './node-registry.ts';
 
 export const EPOCH_LENGTH_MS = 600_000;
@@ -22,13 +33,44 @@ export class TestClock {
   }
 }
 
-/** The registry the tests use: 3 layers, SCHEDULE, LIVENESS_TIMEOUT_MS and MAX_SKEW_MS, read against `clock`. */
-export function testRegistry(clock: TestClock): NodeRegistry {
+/**
+ * The enrollment of every TestNode and TestGateway made with `enrolled` (the default): as an
+ * operator's folder would, but an id may hold several keys, so that tests of conflicting
+ * registrations (two enrolled keys, one id) still reach the registry's binding.
+ */
+class TestEnrollment implements Enrollment {
+  readonly #enrolled = new Set<string>();
+
+  enroll(id: string, identityKey: string): void {
+    this.#enrolled.add(`${id} ${identityKey}`);
+  }
+
+  isEnrolled(id: string, identityKey: string): boolean {
+    return this.#enrolled.has(`${id} ${identityKey}`);
+  }
+
+  enrolledKey(): string | undefined {
+    return undefined;
+  }
+
+  reload(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}
+
+export const TEST_ENROLLMENT = new TestEnrollment();
+
+/**
+ * The registry the tests use: 3 layers, SCHEDULE, LIVENESS_TIMEOUT_MS and MAX_SKEW_MS, read
+ * against `clock`, admitting the enrolled test nodes and gateways (or `enrollment`).
+ */
+export function testRegistry(clock: TestClock, enrollment: Enrollment = TEST_ENROLLMENT): NodeRegistry {
   return new NodeRegistry({
     layerCount: 3,
     schedule: SCHEDULE,
     livenessTimeoutMs: LIVENESS_TIMEOUT_MS,
     maxSkewMs: MAX_SKEW_MS,
+    enrollment,
     now: clock.now,
   });
 }
@@ -40,9 +82,10 @@ export class TestNode {
   readonly id: string;
   readonly layer: number;
 
-  constructor(id: string, layer: number) {
+  constructor(id: string, layer: number, { enrolled = true } = {}) {
     this.id = id;
     this.layer = layer;
+    if (enrolled) TEST_ENROLLMENT.enroll(id, this.identityKey);
   }
 
   get identityKey(): string {
@@ -77,5 +120,29 @@ export class TestNode {
     options: Partial<UnsignedNodeDescriptor> & { epochs?: number[] } = {},
   ): SignedNodeDescriptor {
     return signDescriptor(this.unsigned(issuedAt, options), this.identity.secretKey);
+  }
+}
+
+/** A client gateway: a fresh identity key, enrolled in TEST_ENROLLMENT unless told otherwise. */
+export class TestGateway {
+  readonly identity: SigningKeyPair = generateSigningKeyPair();
+  readonly id: string;
+
+  constructor(id: string, { enrolled = true } = {}) {
+    this.id = id;
+    if (enrolled) TEST_ENROLLMENT.enroll(id, this.identityKey);
+  }
+
+  get identityKey(): string {
+    return toHex(this.identity.publicKey);
+  }
+
+  unsigned(issuedAt: number, fields: Partial<UnsignedGatewayDescriptor> = {}): UnsignedGatewayDescriptor {
+    return { id: this.id, url: `http://${this.id}:8081`, identityKey: this.identityKey, issuedAt, ...fields };
+  }
+
+  /** A descriptor signed by this gateway's identity key. */
+  descriptor(issuedAt: number, fields: Partial<UnsignedGatewayDescriptor> = {}): SignedGatewayDescriptor {
+    return signGatewayDescriptor(this.unsigned(issuedAt, fields), this.identity.secretKey);
   }
 }

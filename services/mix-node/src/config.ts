@@ -11,6 +11,7 @@ import {
   envLogLevel,
   envNumber,
   envOptionalInt,
+  envOptionalString,
   envPattern,
   envString,
   envTapAddress,
@@ -62,6 +63,8 @@ export interface MixNodeConfig {
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request this node sends; none when unset. */
   readonly tapAddress: string | undefined;
+  /** Where the node writes its public identity key at start (`<nodeId>.pub`) to enroll; none when unset. */
+  readonly enrollDir: string | undefined;
 }
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -126,6 +129,7 @@ export function readConfig(env: Env): MixNodeConfig {
     },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
+    enrollDir: envOptionalString(env, 'ENROLL_DIR'),
   };
 }
 

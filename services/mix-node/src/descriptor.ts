@@ -4,7 +4,7 @@
  * `issuedAt` (the directory refuses one not strictly later than the last it kept).
  */
 import { type SigningKeyPair, toHex } from '@mixlab/crypto';
-import { type MixingKey, type SignedNodeDescriptor, signDescriptor } from '@mixlab/topology';
+import { issuedAtClock, type MixingKey, type SignedNodeDescriptor, signDescriptor } from '@mixlab/topology';
 
 export interface DescriptorSource {
   readonly id: string;
@@ -22,10 +22,11 @@ export interface DescriptorSource {
 export class DescriptorSigner {
   readonly #source: DescriptorSource;
   readonly #identityKey: string;
-  #lastIssuedAt = Number.NEGATIVE_INFINITY;
+  readonly #issuedAt: () => number;
 
   constructor(source: DescriptorSource) {
     this.#source = source;
+    this.#issuedAt = issuedAtClock(source.now);
     this.#identityKey = toHex(source.identity.publicKey);
   }
 
@@ -36,8 +37,7 @@ export class DescriptorSigner {
   /** A freshly signed descriptor; issuedAt strictly increases even within one millisecond. */
   sign(): SignedNodeDescriptor {
     const { id, layer, url, identity, strategy } = this.#source;
-    const issuedAt = Math.max(Math.floor(this.#source.now()), this.#lastIssuedAt + 1);
-    this.#lastIssuedAt = issuedAt;
+    const issuedAt = this.#issuedAt();
     return signDescriptor(
       { id, layer, url, identityKey: this.#identityKey, mixingKeys: this.#source.mixingKeys(), issuedAt, strategy },
       identity.secretKey,

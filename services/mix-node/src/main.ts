@@ -4,6 +4,7 @@ import { createStrategy, formatStrategyConfig } from '@mixlab/mixing';
 import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
+  enrollSelf,
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
@@ -33,6 +34,11 @@ await cryptoReady();
 // Long-term identity (kept on the data volume) and per-epoch mixing keys on the directory's schedule.
 const identityFile = identityPath(config.dataDir, config.nodeId);
 const identity = await loadOrCreateIdentity(identityFile);
+// Written before registering, so that the directory finds it when the registration arrives.
+const enrollFile =
+  config.enrollDir === undefined
+    ? undefined
+    : await enrollSelf(config.enrollDir, config.nodeId, identity.keys.publicKey);
 const keySchedule = {
   epochs: { genesisMs: 0, lengthMs: config.epochLengthMs },
   graceMs: config.keyGraceMs,
@@ -64,6 +70,7 @@ const descriptors = new DescriptorSigner({
 });
 
 const registry = createServiceRegistry({ node: config.nodeId, layer: String(config.layer) });
+const metrics = mixNodeMetrics(registry);
 // The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
@@ -83,7 +90,7 @@ const node = new MixNode({
   peeler,
   keys: mixingKeys.keySet(),
   clock: monotonicClock,
-  metrics: mixNodeMetrics(registry),
+  metrics,
   // exponential:delay=sender holds each packet for the delay its sender put in it; 0 (or
   // none, as in onion) leaves the choice to the node, i.e. a drawn delay when `mean` is set.
   createStrategy: ({ release }) =>
@@ -124,6 +131,7 @@ let registration: Registration | undefined;
 const app = buildServer({
   node,
   registry,
+  requestsRejected: metrics.requestsRejected,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
   maxPacketBytes: config.maxPacketBytes,
   isReady: () => registration !== undefined,
@@ -155,6 +163,7 @@ app.log.info(
     identityFile,
     identityCreated: identity.created,
     identityLegacyFormat: identity.legacy,
+    enrollFile,
     epochLengthMs: config.epochLengthMs,
     keyGraceMs: config.keyGraceMs,
     nextKeyWindowMs: config.nextKeyWindowMs,

@@ -61,7 +61,7 @@ const SIGNED_TOPOLOGY: SignedTopology = {
       [],
       [{ id: 'mix-2', layer: 2, url: 'http://mix-2:8080', identityKey: 'e'.repeat(64), publicKey: 'f'.repeat(64) }],
     ],
-    gateways: [{ id: 'gw', url: 'http://gw:8080' }],
+    gateways: [{ id: 'gw', url: 'http://gw:8080', identityKey: '9'.repeat(64) }],
   },
   signature: 'ab'.repeat(64),
   directoryKey: 'cd'.repeat(32),

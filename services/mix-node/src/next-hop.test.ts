@@ -21,7 +21,7 @@ const SIGNED: SignedTopology = {
     validFrom: 0,
     validUntil: Number.MAX_SAFE_INTEGER,
     layers: [[node('mix-1', 1)], [node('mix-2', 2)]],
-    gateways: [{ id: 'gw', url: 'https://gw.example/base' }],
+    gateways: [{ id: 'gw', url: 'https://gw.example/base', identityKey: '9'.repeat(64) }],
   },
   signature: 'ab'.repeat(64),
   directoryKey: 'cd'.repeat(32),

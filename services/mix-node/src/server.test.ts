@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
-import { createServiceRegistry, mixNodeMetrics } from '@mixlab/metrics';
+import { createServiceRegistry, mixNodeMetrics, REQUEST_REJECTION_REASONS } from '@mixlab/metrics';
+import { seriesValue } from '@mixlab/metrics/test-support';
 import { ThresholdStrategy } from '@mixlab/mixing';
 import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop, sphinx } from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
@@ -47,11 +48,12 @@ describe('mix node server', () => {
     const clock = new ManualClock();
     sends = [];
     ready = false;
+    const metrics = mixNodeMetrics(registry);
     node = new MixNode({
       peeler: new InlinePeeler({ format, keys: singleKeySet(self.keys), replay: TEST_REPLAY, maxPacketBytes }),
       keys: singleKeySet(self.keys),
       clock,
-      metrics: mixNodeMetrics(registry),
+      metrics,
       logger: { warn: () => {} },
       createStrategy: ({ release }) =>
         new ThresholdStrategy<PooledPacket>(
@@ -71,6 +73,7 @@ describe('mix node server', () => {
     app = buildServer({
       node,
       registry,
+      requestsRejected: metrics.requestsRejected,
       maxPacketsPerRequest: MAX_PACKETS,
       maxPacketBytes,
       isReady: () => ready,
@@ -79,6 +82,17 @@ describe('mix node server', () => {
   }
 
   beforeEach(() => build());
+
+  /** mixlab_requests_rejected_total by reason. */
+  const rejectedRequests = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        REQUEST_REJECTION_REASONS.map(async (reason) => [
+          reason,
+          await seriesValue(registry, 'mixlab_requests_rejected_total', { reason }),
+        ]),
+      ),
+    );
 
   const packet = (message: string) =>
     onion.wrap([self.hop, next], { gateway: 'gateway-1', recipient }, utf8.encode(message));
@@ -152,6 +166,7 @@ describe('mix node server', () => {
       });
       assert.equal(node.queued, 0);
       assert.deepEqual(await packetCounts(registry), counts({ malformed: 1 }));
+      assert.deepEqual(await rejectedRequests(), { body_too_large: 0, unsupported_media_type: 0, invalid_request: 1 });
     });
   }
 
@@ -163,7 +178,7 @@ describe('mix node server', () => {
     assert.deepEqual(await packetCounts(registry), counts({ malformed: 1 }));
   });
 
-  it('answers 415 to JSON and text bodies, 415 to unknown content types, and counts nothing', async () => {
+  it('answers 415 to JSON and text bodies, 415 to unknown content types, and counts them as requests, no packet', async () => {
     for (const [body, contentType] of [
       ['{"packets":[]}', 'application/json'],
       ['hello', 'text/plain'],
@@ -179,6 +194,7 @@ describe('mix node server', () => {
     assert.equal(unknown.statusCode, 415);
     assert.equal(unknown.json().error, 'unsupported_media_type');
     assert.deepEqual(await packetCounts(registry), counts({}));
+    assert.deepEqual(await rejectedRequests(), { body_too_large: 0, unsupported_media_type: 3, invalid_request: 0 });
   });
 
   it('accepts a body of exactly the limit and answers 413 above it', async () => {
@@ -190,6 +206,7 @@ describe('mix node server', () => {
     assert.equal(response.statusCode, 413);
     assert.equal(response.json().error, 'body_too_large');
     assert.match(response.json().message, /body/i);
+    assert.deepEqual(await rejectedRequests(), { body_too_large: 1, unsupported_media_type: 0, invalid_request: 0 });
   });
 
   it('answers unknown routes and malformed JSON in the shared error shape', async () => {

@@ -1,13 +1,16 @@
+import { REQUEST_REJECTION_REASONS, type RequestRejectionReason } from '@mixlab/metrics';
 import { StrategyStoppedError } from '@mixlab/mixing';
 import { type Delivery, decodeDelivery, decodeFrames } from '@mixlab/packet';
 import { acceptOctetStream, createServiceApp, registerOperationalRoutes, sendError } from '@mixlab/service-kit';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { MixNode } from './mix-node.ts';
 
 export interface MixNodeServerDeps {
   readonly node: MixNode;
   readonly registry: Registry;
+  /** Requests refused whole, by reason (mixNodeMetrics' requestsRejected). */
+  readonly requestsRejected: Counter<'reason'>;
   readonly maxPacketsPerRequest: number;
   readonly maxPacketBytes: number;
   readonly isReady: () => boolean;
@@ -17,13 +20,20 @@ export interface MixNodeServerDeps {
 }
 
 export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
-  const app = createServiceApp(deps.logger);
+  const countRefused = (reason: RequestRejectionReason) => deps.requestsRejected.inc({ reason });
+  // 413 and 415 are raised by fastify before a handler runs: counted through the app's error handler.
+  const app = createServiceApp(deps.logger, {
+    onRefused: (code) => {
+      if ((REQUEST_REJECTION_REASONS as readonly string[]).includes(code)) countRefused(code as RequestRejectionReason);
+    },
+  });
   const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
   acceptOctetStream(app, bodyLimit);
 
   // Body: frames (u32 length + packet), one or more packets per request.
   app.post<{ Body: Buffer }>('/v1/packets', async (request, reply) => {
     if (!Buffer.isBuffer(request.body)) {
+      countRefused('unsupported_media_type');
       return sendError(reply, 'unsupported_media_type', 'send packets as application/octet-stream frames');
     }
     let packets: Uint8Array[];
@@ -31,6 +41,7 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       packets = decodeFrames(request.body, deps.maxPacketsPerRequest);
     } catch (error) {
       const reason = `body is not a sequence of frames: ${(error as Error).message}`;
+      countRefused('invalid_request');
       deps.node.countMalformedRequest(reason);
       return sendError(reply, 'invalid_request', reason);
     }
@@ -50,6 +61,7 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
   // Exit nodes deliver this node's loop cover here, as they deliver messages to a gateway.
   app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
     if (!Buffer.isBuffer(request.body)) {
+      countRefused('unsupported_media_type');
       return sendError(reply, 'unsupported_media_type', 'send deliveries as application/octet-stream frames');
     }
     let refused = 0;
@@ -58,6 +70,7 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
         if (!deps.acceptDelivery(decodeDelivery(frame))) refused++;
       }
     } catch (error) {
+      countRefused('invalid_request');
       return sendError(reply, 'invalid_request', `body is not a sequence of deliveries: ${(error as Error).message}`);
     }
     if (refused > 0) request.log.warn({ refused }, "deliveries that are not this node's loops were dropped");

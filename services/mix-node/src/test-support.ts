@@ -47,7 +47,7 @@ export function threeLayerCascade(): { keys: Record<string, KeyPair>; topology: 
     keys,
     topology: {
       layers: [[node('mix-1', 1)], [node('mix-2', 2)], [node('mix-3', 3)]],
-      gateways: [{ id: 'gw', url: 'http://gw:8080' }],
+      gateways: [{ id: 'gw', url: 'http://gw:8080', identityKey: '9'.repeat(64) }],
     },
   };
 }

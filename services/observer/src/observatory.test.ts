@@ -24,7 +24,7 @@ const TOPOLOGY = {
   validFrom: 0,
   validUntil: 1,
   layers: [[node(1)], [node(2)], [node(3)]],
-  gateways: [{ id: 'gateway-1', url: 'http://client-gateway:8080' }],
+  gateways: [{ id: 'gateway-1', url: 'http://client-gateway:8080', identityKey: '9'.repeat(64) }],
 } as TopologyDocument;
 
 const GATEWAY = 'client-gateway:8080';
