@@ -16,6 +16,13 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * | descriptor_rejected    | 400    | directory: unsigned, malformed, forged or stale descriptor    |
  * | gateway_rejected       | 400    | directory: a gateway registration that breaks the rules       |
  * | packets_rejected       | 400    | gateway: every submitted packet refused (see `rejected`)      |
+ * | malformed              | 401    | a service's request that is not a link box (link-box.ts)      |
+ * | forged                 | 401    | a link box that does not open with its sender's key           |
+ * | stale                  | 401    | a link box dated outside the freshness window                 |
+ * | replayed               | 401    | a link box already received                                   |
+ * | unknown_sender         | 403    | a link box from an id without identity key in the topology    |
+ * | wrong_layer            | 403    | a link box from a node or gateway that may not send here      |
+ * | wrong_receiver         | 403    | a link box sealed for another service                         |
  * | not_found              | 404    | no such route                                                 |
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
@@ -33,6 +40,13 @@ export const ERROR_STATUS = {
   descriptor_rejected: 400,
   gateway_rejected: 400,
   packets_rejected: 400,
+  malformed: 401,
+  forged: 401,
+  stale: 401,
+  replayed: 401,
+  unknown_sender: 403,
+  wrong_layer: 403,
+  wrong_receiver: 403,
   not_found: 404,
   descriptor_conflict: 409,
   body_too_large: 413,

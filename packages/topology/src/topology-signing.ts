@@ -84,6 +84,7 @@ export interface TopologyVerificationOptions {
  *       | u8(flags) [| key(nextPublicKey) if flags & 1] [| text(strategy) if flags & 2]
  *   (flags 0 or 1 is the encoding documents had before nodes published strategies)
  *   | u32(gateway count) | per gateway: text(id) | text(url)
+ *   [| text("gateway-identity-keys") | per gateway: text(identityKey, empty when none), if any has one]
  * Throws when a field cannot be encoded (see topologyShapeProblems).
  */
 export function topologySigningBytes(document: TopologyDocument): Uint8Array {
@@ -112,6 +113,11 @@ function encodeTopology(document: TopologyDocument): Uint8Array {
   }
   writer.u32(document.gateways.length);
   for (const gateway of document.gateways) writer.text(gateway.id).text(gateway.url);
+  // Gateways' identity keys after the list, only when one has a key: older documents keep their bytes.
+  if (document.gateways.some((gateway) => gateway.identityKey !== undefined)) {
+    writer.text('gateway-identity-keys');
+    for (const gateway of document.gateways) writer.text(gateway.identityKey ?? '');
+  }
   return writer.bytes();
 }
 
@@ -160,6 +166,7 @@ export function topologyShapeProblems(value: unknown): string[] {
       }
       check(`gateways[${i}].id`, textProblem(gateway.id));
       check(`gateways[${i}].url`, textProblem(gateway.url));
+      if (gateway.identityKey !== undefined) check(`gateways[${i}].identityKey`, keyProblem(gateway.identityKey));
     });
   }
   return problems;
@@ -292,7 +299,9 @@ export function toTopology(document: TopologyDocument, which: 'current' | 'next'
         return [strategy === undefined ? { id, layer, url, publicKey } : { id, layer, url, publicKey, strategy }];
       }),
     ),
-    gateways: document.gateways.map(({ id, url }) => ({ id, url })),
+    gateways: document.gateways.map(({ id, url, identityKey }) =>
+      identityKey === undefined ? { id, url } : { id, url, identityKey },
+    ),
   };
 }
 
@@ -317,7 +326,9 @@ function copyDocument(document: TopologyDocument): TopologyDocument {
     validFrom: document.validFrom,
     validUntil: document.validUntil,
     layers: document.layers.map((nodes) => nodes.map(listedNode)),
-    gateways: document.gateways.map(({ id, url }) => ({ id, url })),
+    gateways: document.gateways.map(({ id, url, identityKey }) =>
+      identityKey === undefined ? { id, url } : { id, url, identityKey },
+    ),
   };
 }
 

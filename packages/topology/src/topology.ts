@@ -22,6 +22,8 @@ export interface GatewayDescriptor {
   readonly id: string;
   /** Base URL at which the gateway accepts deliveries. */
   readonly url: string;
+  /** The gateway's Ed25519 identity key, 64 lowercase hex characters: exit nodes seal deliveries to it. */
+  readonly identityKey?: string;
 }
 
 export interface Topology {

@@ -1,21 +1,31 @@
 import { join } from 'node:path';
+import { cryptoReady, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
+import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import {
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
+  LinkIdentity,
+  LinkReceiver,
+  linkRejectedCounter,
   listenUntilSignalled,
   openStateOrExit,
   readConfigOrExit,
   serviceTap,
+  topologySenders,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
+import { buildDeliveryServer } from './delivery-server.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
 
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
+await cryptoReady();
+// The gateway's Ed25519 identity: links to layer 1 and from the exit layer are sealed with it.
+const identity = await loadOrCreateKeyFile(config.identityKeyFile, 'ed25519', { name: 'gateway identity key' });
 // Messages wait here, on the data volume, until their recipients acknowledge them.
 const mailboxFile = join(config.dataDir, 'mailboxes.sqlite');
 const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
@@ -28,23 +38,46 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
 const registry = createServiceRegistry({ node: 'gateway' });
 // The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
-const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
+const linkIdentity = new LinkIdentity(config.gatewayId, identity.keys);
+const sender = new FrameSender({
+  ...FORWARDING_SENDER,
+  tap,
+  maxPendingFrames: config.maxPendingFrames,
+  link: { identity: linkIdentity, now: Date.now },
+});
 let registered = false;
+// Clients get the signed document unchanged; first hops and exit nodes are checked against it.
+const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
+  maxAgeMs: 2_000,
+  refetchAfterMs: 1_000,
+  // Refreshed in the background: no submit waits for the directory every 2 s.
+  serveStaleMs: 10_000,
+});
+const metrics = gatewayMetrics(registry);
+const logger = { level: config.logLevel, base: { node: 'gateway' } };
+const deliveries = buildDeliveryServer({
+  mailboxes,
+  registry,
+  metrics,
+  maxPacketBytes: config.maxPacketBytes,
+  maxPacketsPerRequest: config.maxPacketsPerRequest,
+  link: new LinkReceiver({
+    identity: linkIdentity,
+    findSender: topologySenders(topology),
+    now: Date.now,
+    rejected: linkRejectedCounter(registry),
+  }),
+  isReady: () => registered,
+  logger,
+});
 const app = await buildServer({
   mailboxes,
-  // Clients get the signed document unchanged; first hops are checked against its routes.
-  topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
-    maxAgeMs: 2_000,
-    refetchAfterMs: 1_000,
-    // Refreshed in the background: no submit waits for the directory every 2 s.
-    serveStaleMs: 10_000,
-  }),
-  send: (url, frames) => sender.send(url, frames),
+  topology,
+  send: (url, frames, receiver) => sender.send(url, frames, receiver),
   tap,
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,
-  registry,
-  metrics: gatewayMetrics(registry),
+  metrics,
   loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
   maxPacketsPerRequest: config.maxPacketsPerRequest,
@@ -54,11 +87,13 @@ const app = await buildServer({
     config.rateLimitKey === 'off'
       ? undefined
       : { key: config.rateLimitKey, buckets: new TokenBuckets(config.rateLimit, () => performance.now()) },
-  logger: { level: config.logLevel, base: { node: 'gateway' } },
+  logger,
 });
 const stopping = new AbortController();
+await deliveries.listen({ host: '0.0.0.0', port: config.deliveryPort });
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
+  await deliveries.close();
   await sender.close();
   mailboxes.close();
   tap?.close();
@@ -67,6 +102,9 @@ app.log.info(
   {
     directory: config.directoryUrl,
     gatewayId: config.gatewayId,
+    deliveryPort: config.deliveryPort,
+    identityKey: toHex(identity.keys.publicKey),
+    identityKeyFile: config.identityKeyFile,
     mailboxFile,
     created: opened.created,
     messages: mailboxes.size,
@@ -78,7 +116,7 @@ if (opened.permissionsTightened)
   app.log.warn({ mailboxFile }, 'the mailbox file was readable by others; its mode is now 0600');
 await keepRegistered(
   `${config.directoryUrl}/v1/gateways`,
-  () => ({ id: config.gatewayId, url: config.advertisedUrl }),
+  () => ({ id: config.gatewayId, url: config.advertisedUrl, identityKey: toHex(identity.keys.publicKey) }),
   { retryMs: 1_000, refreshMs: 30_000, signal: stopping.signal, logger: app.log },
 );
 registered = true;

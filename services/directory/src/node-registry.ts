@@ -224,7 +224,8 @@ export class NodeRegistry {
     const problems = gatewayProblems(descriptor);
     if (problems.length > 0) return { ok: false, problems };
     const replaced = this.#gateways.has(descriptor.id);
-    const gateway = { id: descriptor.id, url: descriptor.url };
+    const { id, url, identityKey } = descriptor;
+    const gateway = identityKey === undefined ? { id, url } : { id, url, identityKey };
     this.#gateways.set(descriptor.id, gateway);
     this.#save((store) => store.saveGateway(gateway));
     return { ok: true, replaced };

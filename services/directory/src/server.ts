@@ -76,6 +76,8 @@ const gatewaySchema = {
   properties: {
     id: { type: 'string', pattern: GATEWAY_ID_PATTERN },
     url: { type: 'string', minLength: 1, maxLength: 512 },
+    // Exit nodes seal deliveries to it (links); signed and enrolled once gateways sign their descriptors.
+    identityKey: { type: 'string', pattern: PUBLIC_KEY_PATTERN },
   },
 } as const;
 
