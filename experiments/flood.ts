@@ -258,7 +258,8 @@ try {
   const gateway = cascade.environment.getContainer('client-gateway-1');
   const gc = await gateway.exec(['node', '--input-type=module', '-e', COLLECT_GARBAGE]);
   await new Promise((resolve) => setTimeout(resolve, 4000)); // a scrape after the collection
-  const collected = gc.exitCode === 0 ? await gatewayMemory(prometheusUrl) : (gc.output.trim().split('\n').at(-1) ?? '');
+  const collected =
+    gc.exitCode === 0 ? await gatewayMemory(prometheusUrl) : (gc.output.trim().split('\n').at(-1) ?? '');
   const submitted = await gatewayCounters(prometheusUrl, 'mixlab_gateway_packets_submitted_total');
   await new Promise((resolve) => setTimeout(resolve, 3000)); // one more scrape of the mix nodes
   const layers = (await queryVector(prometheusUrl, 'sum by (layer, outcome) (mixlab_packets_total) > 0'))
