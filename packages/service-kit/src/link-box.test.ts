@@ -7,6 +7,7 @@ import {
   LinkIdentity,
   LinkNonces,
   type LinkVerdict,
+  linkBoxBytes,
   linkBoxSender,
   openLinkBox,
   sealLinkBox,
@@ -75,6 +76,7 @@ describe('link boxes', () => {
     // The body is not in the clear, and two boxes of one body differ (fresh nonce).
     assert.equal(Buffer.from(box).includes(Buffer.from('two packets')), false);
     assert.notDeepEqual(seal(identity('gateway'), 'mix1', 'two packets'), box);
+    assert.equal(box.length, linkBoxBytes('gateway', 'mix1', 'two packets'.length));
   });
 
   it('costs one public-key computation per peer: the shared key is cached', () => {

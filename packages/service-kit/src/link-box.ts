@@ -57,6 +57,12 @@ export const LINK_BOX_MAX_OVERHEAD_BYTES =
 const MAX_SHARED_KEYS = 4096;
 
 const encoder = new TextEncoder();
+
+/** The size of the link box from `senderId` to `receiverId` around a body of `bodyBytes`: what a tap sees. */
+export function linkBoxBytes(senderId: string, receiverId: string, bodyBytes: number): number {
+  const [from, to] = [encoder.encode(senderId).length, encoder.encode(receiverId).length];
+  return 2 + from + BOX_NONCE_BYTES + BOX_MAC_BYTES + 2 + from + 1 + to + TIME_BYTES + bodyBytes;
+}
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function idBytes(id: string): Uint8Array {
