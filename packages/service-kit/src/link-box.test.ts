@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
-import type { TopologyDocument } from '@mixlab/topology';
+import { TopologyCache, type TopologyDocument } from '@mixlab/topology';
 import {
   LINK_FRESHNESS_MS,
   LinkIdentity,
@@ -208,29 +208,34 @@ describe('link boxes', () => {
   });
 
   describe('LinkReceiver', () => {
+    /** A receiver over a real TopologyCache that counts the directory's fetches. */
     const receiverOf = (id: 'mix1' | 'gateway', rejected: string[], fetches = { count: 0 }) =>
       new LinkReceiver({
         identity: identity(id),
-        findSender: topologySenders({
-          document: async () => document,
-          findListed: async (senderId) => {
-            fetches.count++;
-            return document.layers.flat().find((node) => node.id === senderId);
-          },
-          findListedGateway: async (senderId) => document.gateways.find((gateway) => gateway.id === senderId),
-        }),
+        findSender: topologySenders(
+          new TopologyCache(
+            async () => {
+              fetches.count++;
+              return { document, signature: 'ab'.repeat(64), directoryKey: 'cd'.repeat(32) };
+            },
+            { maxAgeMs: 60_000, refetchAfterMs: 0 },
+          ),
+        ),
         now: () => NOW,
         rejected: (reason) => rejected.push(reason),
       });
 
     it('opens a box from an allowed sender and counts every refusal by reason', async () => {
       const rejected: string[] = [];
-      const mix1 = receiverOf('mix1', rejected);
+      const fetches = { count: 0 };
+      const mix1 = receiverOf('mix1', rejected, fetches);
       const route = (layers: number) => packetSenders(1, layers);
       assert.equal(reason(await mix1.open(seal(identity('gateway'), 'mix1'), route)), 'ok');
       assert.equal(reason(await mix1.open(seal(identity('mix3'), 'mix1'), route)), 'ok');
       assert.equal(reason(await mix1.open(seal(identity('mix2'), 'mix1'), route)), 'wrong_layer');
+      assert.equal(fetches.count, 1, 'listed senders, a gateway among them, cost no refetch');
       assert.equal(reason(await mix1.open(seal(identity('stranger'), 'mix1'), route)), 'unknown_sender');
+      assert.equal(fetches.count, 2, 'an unknown sender refetches once, in case it has just registered');
       assert.equal(reason(await mix1.open(body('plain'), route)), 'malformed');
       const box = seal(identity('gateway'), 'mix1');
       await mix1.open(box, route);

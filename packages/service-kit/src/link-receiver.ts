@@ -85,14 +85,23 @@ export type LinkRoute = (layers: number) => LinkSenders;
 /** Finds a box's sender and judges it for a route; throws when the topology cannot be had. */
 export type FindSender = (senderId: string, route: LinkRoute) => Promise<SenderCheck>;
 
-/** Senders as the topology cache has them; an id it does not list refetches (at most every refetchAfterMs). */
-export function topologySenders(
-  topology: Pick<TopologyCache, 'document' | 'findListed' | 'findListedGateway'>,
-): FindSender {
+/**
+ * Senders as the topology cache has them: one look-up for a node or a gateway, so that a
+ * listed sender costs no refetch; an id listed nowhere refetches (at most every refetchAfterMs).
+ */
+export function topologySenders(topology: Pick<TopologyCache, 'lookUp'>): FindSender {
   return async (senderId, route) => {
-    if (!(await topology.findListed(senderId))) await topology.findListedGateway(senderId);
-    const document = await topology.document();
-    return checkSender(document, senderId, route(document.layers.length));
+    const known = await topology.lookUp((document) => {
+      const check = checkSender(document, senderId, route(document.layers.length));
+      return check.ok || check.reason !== 'unknown_sender' ? check : undefined;
+    });
+    return (
+      known ?? {
+        ok: false,
+        reason: 'unknown_sender',
+        message: `${senderId} has no identity key in the current topology`,
+      }
+    );
   };
 }
 

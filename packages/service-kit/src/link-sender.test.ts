@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
 import { decodeFrames } from '@mixlab/packet';
-import type { TopologyDocument } from '@mixlab/topology';
+import { TopologyCache, type TopologyDocument } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import { FrameSender } from './frame-sender.ts';
 import { acceptOctetStream, createServiceApp } from './http.ts';
@@ -34,11 +34,12 @@ describe('FrameSender with link boxes, over real HTTP', () => {
     };
     const receiver = new LinkReceiver({
       identity: new LinkIdentity('mix-1', node),
-      findSender: topologySenders({
-        document: async () => document,
-        findListed: async (id) => document.layers[0]?.find((listed) => listed.id === id),
-        findListedGateway: async (id) => document.gateways.find((listed) => listed.id === id),
-      }),
+      findSender: topologySenders(
+        new TopologyCache(async () => ({ document, signature: 'ab'.repeat(64), directoryKey: 'cd'.repeat(32) }), {
+          maxAgeMs: 60_000,
+          refetchAfterMs: 0,
+        }),
+      ),
       now: Date.now,
       rejected: (reason) => rejected.push(reason),
     });

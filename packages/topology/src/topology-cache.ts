@@ -77,18 +77,21 @@ export class TopologyCache {
 
   /** A node as the document lists it, identity key included (links are sealed to it). */
   findListed(id: string): Promise<TopologyNode | undefined> {
-    return this.#lookUp(({ document }) => {
-      for (const nodes of document.layers) {
-        const node = nodes.find((candidate) => candidate.id === id);
-        if (node) return node;
-      }
-      return undefined;
-    });
+    return this.lookUp((document) => listedNode(document, id));
   }
 
   /** A gateway as the document lists it, identity key included when it has one. */
   findListedGateway(id: string): Promise<GatewayDescriptor | undefined> {
-    return this.#lookUp(({ document }) => document.gateways.find((gateway) => gateway.id === id));
+    return this.lookUp((document) => document.gateways.find((gateway) => gateway.id === id));
+  }
+
+  /**
+   * What `look` finds in the document; when it finds nothing, again in a refetched one (no
+   * sooner than refetchAfterMs after the last fetch): one look-up for what may be a node or
+   * a gateway, so that finding either costs no refetch.
+   */
+  lookUp<T>(look: (document: TopologyDocument) => T | undefined): Promise<T | undefined> {
+    return this.#lookUp(({ document }) => look(document));
   }
 
   #fresh(): Promise<Cached> {
@@ -128,4 +131,13 @@ export class TopologyCache {
       });
     return this.#inflight;
   }
+}
+
+/** The node `id` as `document` lists it. */
+export function listedNode(document: TopologyDocument, id: string): TopologyNode | undefined {
+  for (const nodes of document.layers) {
+    const node = nodes.find((candidate) => candidate.id === id);
+    if (node) return node;
+  }
+  return undefined;
 }

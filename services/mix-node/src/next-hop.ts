@@ -5,10 +5,10 @@
  * so that the link box is sealed to it.
  */
 import { HOP_UNKNOWN, type HopResolution, hopFound, type ResolveHop } from '@mixlab/service-kit';
-import type { TopologyCache } from '@mixlab/topology';
+import { listedNode, type TopologyCache } from '@mixlab/topology';
 
 /** Resolves hops in the directory's topology; an outage throws (the Forwarder counts it unreachable). */
-export function nextHops(topology: Pick<TopologyCache, 'findListed' | 'findListedGateway'>): ResolveHop {
+export function nextHops(topology: Pick<TopologyCache, 'findListed' | 'lookUp'>): ResolveHop {
   const known = (
     listed: { readonly id: string; readonly url: string; readonly identityKey?: string } | undefined,
   ): HopResolution => {
@@ -18,6 +18,11 @@ export function nextHops(topology: Pick<TopologyCache, 'findListed' | 'findListe
   };
   return async (kind, id) => {
     if (kind === 'node') return known(await topology.findListed(id));
-    return known((await topology.findListedGateway(id)) ?? (await topology.findListed(id)));
+    // A gateway, or a node (its own loops): one look-up, so that either is found without a refetch.
+    return known(
+      await topology.lookUp(
+        (document) => document.gateways.find((gateway) => gateway.id === id) ?? listedNode(document, id),
+      ),
+    );
   };
 }
