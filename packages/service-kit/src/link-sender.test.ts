@@ -62,19 +62,21 @@ describe('FrameSender with link boxes, over real HTTP', () => {
   });
   after(() => app.close());
 
-  it('is opened by the receiver; a retry after a 5xx is a fresh box, not a replay', async () => {
-    const sender = new FrameSender({
+  /** A FrameSender sealing as `id` with `keys` (plain frames without), `attempts` tries per request. */
+  const senderAs = (id?: string, keys?: SigningKeyPair, attempts = 1) =>
+    new FrameSender({
       connections: 1,
-      attempts: 2,
+      attempts,
       timeoutMs: 5_000,
-      link: { identity: new LinkIdentity('gateway-1', gateway), now: Date.now },
+      ...(id && keys ? { link: { identity: new LinkIdentity(id, keys), now: Date.now } } : {}),
     });
-    await sender.send(url, [new Uint8Array([1]), new Uint8Array([2])], {
-      id: 'mix-1',
-      identityKey: toHex(node.publicKey),
-    });
+  const toNode = () => ({ id: 'mix-1', identityKey: toHex(node.publicKey) });
+
+  it('is opened by the receiver; a retry after a 5xx is a fresh box, not a replay', async () => {
+    const sender = senderAs('gateway-1', gateway, 2);
+    await sender.send(url, [new Uint8Array([1]), new Uint8Array([2])], toNode());
     failFirst = 1;
-    await sender.send(url, [new Uint8Array([3])], { id: 'mix-1', identityKey: toHex(node.publicKey) });
+    await sender.send(url, [new Uint8Array([3])], toNode());
     await sender.close();
     assert.deepEqual(received, [[1, 2], [3]]);
     assert.deepEqual(rejected, []);
@@ -82,34 +84,16 @@ describe('FrameSender with link boxes, over real HTTP', () => {
 
   it('is refused with 403 unknown_sender for an identity the topology does not list, 401 for plain frames', async () => {
     statuses.length = 0;
-    const stranger = new FrameSender({
-      connections: 1,
-      attempts: 1,
-      timeoutMs: 5_000,
-      link: { identity: new LinkIdentity('gateway-1', generateSigningKeyPair()), now: Date.now },
-    });
+    const stranger = senderAs('gateway-1', generateSigningKeyPair());
+    await assert.rejects(stranger.send(url, [new Uint8Array([9])], toNode()), /answered 401: .*"error":"forged"/);
+    const unlisted = senderAs('mix-9', generateSigningKeyPair());
     await assert.rejects(
-      stranger.send(url, [new Uint8Array([9])], { id: 'mix-1', identityKey: toHex(node.publicKey) }),
-      /answered 401: .*"error":"forged"/,
-    );
-    const unlisted = new FrameSender({
-      connections: 1,
-      attempts: 1,
-      timeoutMs: 5_000,
-      link: { identity: new LinkIdentity('mix-9', generateSigningKeyPair()), now: Date.now },
-    });
-    await assert.rejects(
-      unlisted.send(url, [new Uint8Array([9])], { id: 'mix-1', identityKey: toHex(node.publicKey) }),
+      unlisted.send(url, [new Uint8Array([9])], toNode()),
       /answered 403: .*"error":"unknown_sender"/,
     );
-    const plain = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 5_000 });
+    const plain = senderAs();
     await assert.rejects(plain.send(url, [new Uint8Array([9])]), /answered 401: .*"error":"malformed"/);
-    const unnamed = new FrameSender({
-      connections: 1,
-      attempts: 1,
-      timeoutMs: 5_000,
-      link: { identity: new LinkIdentity('gateway-1', gateway), now: Date.now },
-    });
+    const unnamed = senderAs('gateway-1', gateway);
     await assert.rejects(unnamed.send(url, [new Uint8Array([9])]), /no identity key to seal a link box to/);
     await Promise.all([stranger.close(), unlisted.close(), plain.close(), unnamed.close()]);
     assert.deepEqual(rejected, ['forged', 'unknown_sender', 'malformed']);
