@@ -7,7 +7,7 @@
  * wrap from L to 1), and from gateways when k = 1; deliveries to a node of layer k (its loops
  * coming home) from nodes of layer ((k-2) mod L)+1; deliveries to a gateway from layer L.
  */
-import type { TopologyCache, TopologyDocument } from '@mixlab/topology';
+import { listedNode, type TopologyCache, type TopologyDocument } from '@mixlab/topology';
 import type { FastifyReply } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { sendError } from './errors.ts';
@@ -57,9 +57,8 @@ export type SenderCheck =
 
 /** `senderId` in `document`: its identity key when `allowed` may send, else why it may not. */
 export function checkSender(document: TopologyDocument, senderId: string, allowed: LinkSenders): SenderCheck {
-  for (const nodes of document.layers) {
-    const node = nodes.find((candidate) => candidate.id === senderId);
-    if (!node) continue;
+  const node = listedNode(document, senderId);
+  if (node) {
     if (node.layer === allowed.layer) return { ok: true, identityKey: node.identityKey };
     return {
       ok: false,
