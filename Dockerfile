@@ -26,7 +26,8 @@ RUN mkdir -p /data /enrollment && chown node:node /data /enrollment
 USER node
 EXPOSE 8080
 # GET /health with bash builtins only (/dev/tcp, printf, read): a check costs one bash, not
-# a node start-up (about 0.05 s of CPU each, which every container paid every 2 s).
+# a node start-up (about 0.05 s of CPU each, which every container paid every 2 s). The
+# gateway answers it on its plain-HTTP delivery listener (DELIVERY_PORT), others on PORT.
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=30 \
-  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-8080} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && read -r _ status _ <&3 && [ \"$status\" = 200 ]"]
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${DELIVERY_PORT:-${PORT:-8080}} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && read -r _ status _ <&3 && [ \"$status\" = 200 ]"]
 CMD ["node", "services/mix-node/src/main.ts"]

@@ -10,7 +10,8 @@
  * comparison), then runs the load generator's honest clients from this host for the whole run,
  * and after --before the flooder (experiments/flooder.ts) in a container on the cascade's
  * network: --rate requests per second of one drop-cover packet each, for --duration. It samples
- * the gateway's resident memory and V8 heap from its /metrics every second, and writes
+ * the gateway's resident memory and V8 heap as Prometheus scraped them (every 2 s; the gateway's
+ * /metrics is on its delivery listener, inside the compose network) every second, and writes
  * results/flood-<time>/flood.md (and samples.json): memory per phase, the flooder's answers,
  * the gateway's and the mix nodes' counters, what became of the honest messages.
  */
@@ -23,7 +24,16 @@ import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { formatSummary, type LoadSummary, runLoad } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
-import { type Cascade, eventually, MIXLAB_IMAGE, queryVector, REPO_ROOT, startCascade } from '@mixlab/testbed';
+import {
+  type Cascade,
+  eventually,
+  MIXLAB_IMAGE,
+  queryByLabel,
+  queryValue,
+  queryVector,
+  REPO_ROOT,
+  startCascade,
+} from '@mixlab/testbed';
 import type { FloodSummary } from './flooder.ts';
 import { machine } from './machine.ts';
 
@@ -61,14 +71,13 @@ interface MemorySample {
   readonly heapUsedMiB: number;
 }
 
-/** The gateway's resident memory and V8 heap in use, from its own /metrics. */
-async function gatewayMemory(gatewayUrl: string): Promise<{ rss: number; heapUsed: number }> {
-  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
-  const value = (name: string) =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+/** The gateway's resident memory and V8 heap in use, as Prometheus last scraped them. */
+async function gatewayMemory(prometheusUrl: string): Promise<{ rss: number; heapUsed: number }> {
+  const value = async (name: string) =>
+    (await queryValue(prometheusUrl, `sum(${name}{job="client-gateway"})`)) ?? Number.NaN;
   return {
-    rss: value('mixlab_process_process_resident_memory_bytes'),
-    heapUsed: value('mixlab_process_nodejs_heap_size_used_bytes'),
+    rss: await value('mixlab_process_process_resident_memory_bytes'),
+    heapUsed: await value('mixlab_process_nodejs_heap_size_used_bytes'),
   };
 }
 
@@ -91,11 +100,9 @@ await new Promise((resolve) => { ws.onmessage = resolve; });
 ws.close();
 `;
 
-/** Counters of one metric from the gateway's /metrics, by their outcome label. */
-async function gatewayCounters(gatewayUrl: string, metric: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
-  const rows = [...text.matchAll(new RegExp(`^${metric}\\{outcome="(\\w+)"[^}]*\\} (\\S+)$`, 'gm'))];
-  return Object.fromEntries(rows.map(([, outcome, value]) => [outcome as string, Number(value)]));
+/** Counters of one gateway metric, by their outcome label, as Prometheus last scraped them. */
+function gatewayCounters(prometheusUrl: string, metric: string): Promise<Record<string, number>> {
+  return queryByLabel(prometheusUrl, `sum by (outcome) (${metric}{job="client-gateway"})`, 'outcome');
 }
 
 /** Runs the flooder in a container on `network`; resolves with its summary, calling back as its phases start. */
@@ -218,7 +225,7 @@ try {
   let phase: MemorySample['phase'] = 'before';
   const t0 = Date.now();
   const sampler = setInterval(async () => {
-    const memory = await gatewayMemory(gatewayUrl).catch(() => undefined);
+    const memory = await gatewayMemory(prometheusUrl).catch(() => undefined);
     if (!memory) return;
     const t = (Date.now() - t0) / 1000;
     samples.push({ t, phase, rssMiB: memory.rss / MiB, heapUsedMiB: memory.heapUsed / MiB });
@@ -250,9 +257,10 @@ try {
   clearInterval(sampler);
   const gateway = cascade.environment.getContainer('client-gateway-1');
   const gc = await gateway.exec(['node', '--input-type=module', '-e', COLLECT_GARBAGE]);
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  const collected = gc.exitCode === 0 ? await gatewayMemory(gatewayUrl) : (gc.output.trim().split('\n').at(-1) ?? '');
-  const submitted = await gatewayCounters(gatewayUrl, 'mixlab_gateway_packets_submitted_total');
+  await new Promise((resolve) => setTimeout(resolve, 4000)); // a scrape after the collection
+  const collected =
+    gc.exitCode === 0 ? await gatewayMemory(prometheusUrl) : (gc.output.trim().split('\n').at(-1) ?? '');
+  const submitted = await gatewayCounters(prometheusUrl, 'mixlab_gateway_packets_submitted_total');
   await new Promise((resolve) => setTimeout(resolve, 3000)); // one more scrape of the mix nodes
   const layers = (await queryVector(prometheusUrl, 'sum by (layer, outcome) (mixlab_packets_total) > 0'))
     .map((row) => ({ layer: row.metric.layer ?? '', outcome: row.metric.outcome ?? '', value: Number(row.value[1]) }))

@@ -4,10 +4,13 @@
  * with acknowledgements too), then every HTTP request and every WebSocket push read back
  * from the capture and the sizes grouped by link.
  *
- * Under Sphinx every packet on every link is the same size, and so is every delivery from
- * the exit to the gateway and every push from the gateway to a client, whether it carries a
- * message or an acknowledgement; under the onion baseline a packet's size says which layer
- * it is on (and, hop to hop, which packet it is), and a delivery's size the message's length.
+ * Every link between services carries link boxes (packages/service-kit/src/link-box.ts): the
+ * capture holds no recipient key and no frame it can read there, only sizes and timing. Under
+ * Sphinx every request of one link is one size (one packet from the gateway, a batch after
+ * it), deliveries and acknowledgements included, and the observer's taps report exactly the
+ * sizes the capture shows; under the onion baseline a request's size still says which
+ * message it carries (its length plus a constant). The client's link never shows a message
+ * in clear, and with TLS (the gateway's client port) no address either.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,9 +18,10 @@ import { after, before, describe, it } from 'node:test';
 import { AcknowledgedSender, MixnetClient, type Subscription } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, toHex } from '@mixlab/crypto';
 import { decodeFrames, defaultGeometry, type PacketFormatName, sphinx } from '@mixlab/packet';
+import { linkBoxBytes, linkBoxSender } from '@mixlab/service-kit';
 import { type Cascade, eventually, startCascade } from '@mixlab/testbed';
 import { bridgeInterface, buildCaptureImage, type Capture, startCapture } from './capture/capture.ts';
-import { httpRequestsFromPcap, type WireRequest, webSocketsFromPcap } from './helpers/pcap.ts';
+import { httpRequestsFromPcap, readPcap, reassembleTcp, tcpSegments, webSocketsFromPcap } from './helpers/pcap.ts';
 
 const THRESHOLD = 4;
 /**
@@ -29,13 +33,22 @@ const MESSAGE_LENGTHS = [1, 40, 97, 180, 256, 333, 480, 640, 777, 1000, 1234, 14
 /** Sphinx only (onion has no reply blocks): acknowledged messages, one batch; up to 1146 bytes fit beside a reply block. */
 const ACKNOWLEDGED_LENGTHS = [5, 300, 700, 1100];
 const SPHINX_PACKET_BYTES = 2622;
+/** A packet framed (u32 length | packet). */
+const FRAMED_PACKET_BYTES = SPHINX_PACKET_BYTES + 4;
 /** The gateway's id in docker-compose.yml: exits name it in every delivery's routing. */
 const GATEWAY_ID = 'gateway-1';
+/** Mix nodes and the gateway's client port. */
 const PORT = 8080;
+/** The gateway's delivery listener (exit nodes, Prometheus, health checks). */
+const DELIVERY_PORT = 8081;
 
-/** The links that carry packets, in path order; `client` is the host, behind the published port. */
-const PACKET_LINKS = ['client→client-gateway', 'client-gateway→mix-1', 'mix-1→mix-2', 'mix-2→mix-3'] as const;
+/** The links between services that carry packets, in path order. */
+const PACKET_LINKS = ['client-gateway→mix-1', 'mix-1→mix-2', 'mix-2→mix-3'] as const;
 const DELIVERY_LINK = 'mix-3→client-gateway';
+/** Every link between services that carries messages: each request on it is a link box. */
+const SERVICE_LINKS = [...PACKET_LINKS, DELIVERY_LINK] as const;
+/** `client` is the host, behind the published client port. */
+const CLIENT_LINK = 'client→client-gateway';
 const PUSH_LINK = 'client-gateway→client (WebSocket)';
 /** Compose service → the name it has in the link labels (one node per layer here). */
 const SERVICES: Record<string, string> = {
@@ -48,10 +61,14 @@ const SERVICES: Record<string, string> = {
 };
 
 interface Observation {
-  /** Packet sizes per link, in capture order. */
-  readonly packets: Map<string, number[]>;
-  /** Delivery sizes (recipient | sealed message or reply | padding) mix-3 hands to the gateway. */
-  readonly deliveries: number[];
+  /** Request body sizes per link between services (link boxes), in capture order. */
+  readonly bodies: Map<string, number[]>;
+  /** What the observer's taps reported for the same links: bytes per request, sorted. */
+  readonly tapped: Map<string, number[]>;
+  /** Who is who: node ids by capture name (mix-1..3), for the link boxes' sizes. */
+  readonly ids: Map<string, string>;
+  /** Whether the client's connections to the gateway were TLS. */
+  readonly clientTls: boolean;
   /** Wire sizes of the WebSocket frames the gateway pushed to the recipient and to the sender (its acknowledgements). */
   readonly pushes: { readonly recipient: number[]; readonly sender: number[] };
   readonly requestsPerLink: Map<string, number>;
@@ -67,16 +84,14 @@ function sorted(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
-/** Packet sizes in one captured request: JSON with base64 packets from the client, frames between nodes. */
-function packetSizes(request: WireRequest, link: string): number[] {
-  const contentType = request.headers['content-type'] ?? '';
-  if (link === 'client→client-gateway') {
-    assert.match(contentType, /^application\/json/, `${link} carries JSON`);
-    const { packets } = JSON.parse(Buffer.from(request.body).toString('utf8')) as { packets: { packet: string }[] };
-    return packets.map(({ packet }) => Buffer.from(packet, 'base64').length);
-  }
-  assert.equal(contentType, 'application/octet-stream', `${link} carries frames`);
-  return decodeFrames(request.body, Number.MAX_SAFE_INTEGER).map((frame) => frame.length);
+/** Whether `bytes` holds `needle` anywhere. */
+function holds(bytes: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(Buffer.from(needle));
+}
+
+/** A TLS handshake record (content type 22, version 3.x) opens the stream. */
+function startsTls(data: Uint8Array): boolean {
+  return data[0] === 0x16 && data[1] === 0x03;
 }
 
 /** Starts a cascade in `format`, captures its bridge while the messages go through, and stops both. */
@@ -109,11 +124,21 @@ async function observe(format: PacketFormatName): Promise<Observation> {
       names.set(cascade.environment.getContainer(`${service}-1`).getIpAddress(networkName), name);
     }
     const iface = await bridgeInterface(gatewayContainer.getNetworkId(networkName));
-    capture = await startCapture(iface, `tcp port ${PORT}`);
+    capture = await startCapture(iface, `tcp port ${PORT} or tcp port ${DELIVERY_PORT}`);
     if (cleanedUp) {
       await capture.dispose();
       throw new Error('cancelled');
     }
+
+    // Node ids as the topology publishes them: link boxes name them, taps report them.
+    const topology = await new MixnetClient(cascade.gatewayUrl, { directoryKey: cascade.directoryKey }).topology();
+    const ids = new Map<string, string>(
+      topology.layers.map((nodes, i) => [`mix-${i + 1}`, nodes[0]?.id ?? `mix-${i + 1}`] as const),
+    );
+    ids.set('client-gateway', GATEWAY_ID);
+    const traceStart = (await (await fetch(`${cascade.observerUrl}/v1/trace?since=0&limit=1`)).json()) as {
+      next: number;
+    };
 
     const recipient = generateKeyPair();
     const expected = new Map<string, Uint8Array>();
@@ -178,37 +203,95 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     capture = undefined;
     assert.doesNotMatch(summary, /[1-9]\d* packets dropped by kernel/, `tcpdump dropped packets: ${summary}`);
 
-    const { requests, unreadable } = httpRequestsFromPcap(pcap, PORT);
+    const { requests: clientPortRequests, unreadable } = httpRequestsFromPcap(pcap, PORT);
+    const { requests: deliveryRequests, unreadable: unreadableDeliveries } = httpRequestsFromPcap(pcap, DELIVERY_PORT);
     // The host reaches the published port through the bridge's gateway address.
     const nameOf = (ip: string) => names.get(ip) ?? 'client';
-    const packetLinks = new Set<string>(PACKET_LINKS);
+    const serviceLinks = new Set<string>(SERVICE_LINKS);
     // Streams the capture joined late are older keep-alive connections (scrapes, topology
     // look-ups); none may be a link that carries packets or messages.
-    const missed = unreadable.filter((stream) => {
-      const link = `${nameOf(stream.srcIp)}→${nameOf(stream.dstIp)}`;
-      return packetLinks.has(link) || link === DELIVERY_LINK;
-    });
+    const missed = [...unreadable, ...unreadableDeliveries].filter((stream) =>
+      serviceLinks.has(`${nameOf(stream.srcIp)}→${nameOf(stream.dstIp)}`),
+    );
     assert.deepEqual(missed, [], 'streams of packet links the capture could not read');
 
-    const packets = new Map<string, number[]>(PACKET_LINKS.map((link) => [link, []]));
-    const deliveries: number[] = [];
-    const requestsPerLink = new Map<string, number>();
-    for (const request of requests) {
-      if (request.method !== 'POST') continue;
+    // Between services: link boxes only, naming their sender in clear and nothing else readable.
+    const keys = [recipient.publicKey, senderKeys.publicKey];
+    const bodies = new Map<string, number[]>(SERVICE_LINKS.map((link) => [link, []]));
+    for (const request of [...clientPortRequests, ...deliveryRequests]) {
+      if (request.method !== 'POST' || !['/v1/packets', '/v1/deliveries'].includes(request.path)) continue;
       const link = `${nameOf(request.srcIp)}→${nameOf(request.dstIp)}`;
-      if (request.path === '/v1/packets') {
-        assert.ok(packetLinks.has(link), `packets on an unexpected link ${link}`);
-        packets.get(link)?.push(...packetSizes(request, link));
-      } else if (request.path === '/v1/deliveries') {
-        assert.equal(link, DELIVERY_LINK);
-        deliveries.push(...decodeFrames(request.body, Number.MAX_SAFE_INTEGER).map((frame) => frame.length));
-      } else continue;
-      requestsPerLink.set(link, (requestsPerLink.get(link) ?? 0) + 1);
+      if (link === CLIENT_LINK) continue;
+      assert.ok(serviceLinks.has(link), `${request.path} on an unexpected link ${link}`);
+      assert.equal(request.path, link === DELIVERY_LINK ? '/v1/deliveries' : '/v1/packets', link);
+      assert.equal(request.headers['content-type'], 'application/octet-stream', `${link} carries bytes`);
+      const [from] = link.split('→') as [string];
+      assert.equal(linkBoxSender(request.body), ids.get(from), `a link box from ${from}`);
+      for (const key of keys) {
+        assert.ok(!holds(request.body, key), `a recipient key in clear on ${link}`);
+        assert.ok(!holds(request.body, Buffer.from(toHex(key))), `a recipient address in clear on ${link}`);
+      }
+      for (const body of expected.values()) {
+        if (body.length >= 16) assert.ok(!holds(request.body, body), `message bytes in clear on ${link}`);
+      }
+      // No frame to read: the old format's u32 length | packet, read off a box, runs past its end.
+      assert.throws(() => decodeFrames(request.body, Number.MAX_SAFE_INTEGER), /truncated/, `frames on ${link}`);
+      bodies.get(link)?.push(request.body.length);
     }
-    // The gateway's pushes: frames on the two mailbox sockets, uncompressed, so sizes are the payloads'.
-    const { sockets, unreadable: unreadableSockets } = webSocketsFromPcap(pcap, PORT);
-    assert.deepEqual(unreadableSockets, [], 'WebSocket streams the capture could not read');
+    for (const [link, sizes] of bodies) assert.ok(sizes.length > 0, `no requests captured on ${link}`);
+
+    // The client's link: never a message in clear; with TLS, no address either (and no HTTP to read).
+    const clientStreams = reassembleTcp(tcpSegments(readPcap(pcap))).filter(
+      (stream) =>
+        (stream.dstPort === PORT && nameOf(stream.dstIp) === 'client-gateway' && nameOf(stream.srcIp) === 'client') ||
+        (stream.srcPort === PORT && nameOf(stream.srcIp) === 'client-gateway' && nameOf(stream.dstIp) === 'client'),
+    );
+    assert.ok(clientStreams.length > 0, 'the capture holds the client link');
+    const clientTls = clientStreams
+      .filter((stream) => stream.dstPort === PORT && stream.fromStart && stream.data.length > 0)
+      .every((stream) => startsTls(stream.data));
+    for (const stream of clientStreams) {
+      for (const body of expected.values()) {
+        if (body.length >= 16) assert.ok(!holds(stream.data, body), 'message bytes in clear on the client link');
+      }
+      for (const key of keys) {
+        assert.ok(!holds(stream.data, key), 'a raw recipient key on the client link');
+        if (clientTls) assert.ok(!holds(stream.data, Buffer.from(toHex(key))), 'an address in clear under TLS');
+      }
+    }
+
+    // What the taps told the observer about the same links (it records them after its slack).
+    const linkOf = new Map(
+      SERVICE_LINKS.map((link) => [
+        link
+          .split('→')
+          .map((name) => ids.get(name))
+          .join('→'),
+        link,
+      ]),
+    );
+    const tapped = await eventually(
+      'the observer to record every tapped request',
+      async () => {
+        const url = `${(cascade as Cascade).observerUrl}/v1/trace?since=${traceStart.next}&limit=100000`;
+        const trace = (await (await fetch(url)).json()) as { events: { from: string; to: string; bytes: number }[] };
+        const byLink = new Map<string, number[]>(SERVICE_LINKS.map((link) => [link, []]));
+        for (const event of trace.events) byLink.get(linkOf.get(`${event.from}→${event.to}`) ?? '')?.push(event.bytes);
+        for (const sizes of byLink.values()) sizes.sort((x, y) => x - y);
+        return [...bodies].every(([link, sizes]) => (byLink.get(link)?.length ?? 0) >= sizes.length)
+          ? byLink
+          : undefined;
+      },
+      30_000,
+      500,
+    );
+
+    const requestsPerLink = new Map([...bodies].map(([link, sizes]) => [link, sizes.length]));
+    // The gateway's pushes: frames on the two mailbox sockets (readable only without TLS).
     const pushesTo = (keys: { publicKey: Uint8Array }) => {
+      if (clientTls) return [];
+      const { sockets, unreadable: unreadableSockets } = webSocketsFromPcap(pcap, PORT);
+      assert.deepEqual(unreadableSockets, [], 'WebSocket streams the capture could not read');
       const socket = sockets.find(({ path }) => path === `/v1/mailboxes/${toHex(keys.publicKey)}/ws`);
       assert.ok(socket, `no WebSocket for ${toHex(keys.publicKey)} in the capture`);
       assert.ok(
@@ -219,8 +302,10 @@ async function observe(format: PacketFormatName): Promise<Observation> {
     };
     const pushes = { recipient: pushesTo(recipient), sender: format === 'sphinx' ? pushesTo(senderKeys) : [] };
     return {
-      packets,
-      deliveries,
+      bodies,
+      tapped,
+      ids,
+      clientTls,
       pushes,
       requestsPerLink,
       captureSummary: summary,
@@ -239,38 +324,39 @@ function range(values: readonly number[]): string {
 }
 
 function printTable(): void {
-  const rows: string[][] = [['format', 'link', 'requests', 'packets', 'sizes (bytes)']];
+  const rows: string[][] = [['format', 'link', 'requests', 'sizes (bytes)']];
   for (const [format, observation] of observations) {
-    for (const [link, sizes] of observation.packets) {
-      rows.push([format, link, String(observation.requestsPerLink.get(link) ?? 0), String(sizes.length), range(sizes)]);
+    for (const [link, sizes] of observation.bodies) {
+      const label = link === DELIVERY_LINK ? `${link} (deliveries)` : link;
+      rows.push([format, label, String(sizes.length), range(sizes)]);
     }
-    rows.push([
-      format,
-      `${DELIVERY_LINK} (deliveries)`,
-      String(observation.requestsPerLink.get(DELIVERY_LINK) ?? 0),
-      String(observation.deliveries.length),
-      range(observation.deliveries),
-    ]);
     const { recipient, sender } = observation.pushes;
-    rows.push([format, `${PUSH_LINK}, messages`, '-', String(recipient.length), range(recipient)]);
-    if (sender.length > 0) rows.push([format, `${PUSH_LINK}, acks`, '-', String(sender.length), range(sender)]);
+    if (recipient.length > 0) rows.push([format, `${PUSH_LINK}, messages`, String(recipient.length), range(recipient)]);
+    if (sender.length > 0) rows.push([format, `${PUSH_LINK}, acks`, String(sender.length), range(sender)]);
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
   const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
   const details = [...observations].flatMap(([format, observation]) => [
-    `${format}: ${observation.seconds.toFixed(1)} s, tcpdump: ${observation.captureSummary}`,
+    `${format}: ${observation.seconds.toFixed(1)} s, client link ${observation.clientTls ? 'TLS' : 'plain HTTP'}, tcpdump: ${observation.captureSummary}`,
     ...(format === 'onion'
-      ? [...observation.packets].map(([link, sizes]) => `  ${link}: ${sorted(sizes).join(' ')}`)
+      ? [...observation.bodies].map(([link, sizes]) => `  ${link}: ${sorted(sizes).join(' ')}`)
       : []),
   ]);
   console.log(
     [
-      `wire sizes per link, ${MESSAGE_LENGTHS.length} messages of ${MESSAGE_LENGTHS[0]}..${MESSAGE_LENGTHS.at(-1)} bytes ` +
-        `(sphinx: and ${ACKNOWLEDGED_LENGTHS.length} acknowledged), threshold ${THRESHOLD}`,
+      `request sizes per link between services (link boxes), ${MESSAGE_LENGTHS.length} messages of ` +
+        `${MESSAGE_LENGTHS[0]}..${MESSAGE_LENGTHS.at(-1)} bytes (sphinx: and ${ACKNOWLEDGED_LENGTHS.length} acknowledged), threshold ${THRESHOLD}`,
       ...lines,
       ...details,
     ].join('\n'),
   );
+}
+
+/** The captured sizes of every link are the ones its sender's tap reported, request for request. */
+function assertTapsMatch(observation: Observation): void {
+  for (const [link, sizes] of observation.bodies) {
+    assert.deepEqual(observation.tapped.get(link), sorted(sizes), `tapped sizes on ${link}`);
+  }
 }
 
 describe('the wire, as a passive adversary on the compose network sees it', { timeout: 300_000 }, () => {
@@ -284,69 +370,55 @@ describe('the wire, as a passive adversary on the compose network sees it', { ti
     for (const cleanUp of pending) await cleanUp();
   });
 
-  it('onion: packet sizes differ per layer, and each layer strips a constant', async () => {
+  it('onion: link boxes hide what packets hold, not their size: a request on the first link is its message plus a constant', async () => {
     const observation = await observe('onion');
     observations.set('onion', observation);
-    const [client, first, second, third] = PACKET_LINKS.map((link) => observation.packets.get(link) ?? []);
-    for (const [link, sizes] of observation.packets) {
-      assert.equal(sizes.length, MESSAGE_LENGTHS.length, `packets on ${link}`);
-    }
-    assert.equal(observation.deliveries.length, MESSAGE_LENGTHS.length, 'messages delivered');
-    assert.equal(new Set(observation.deliveries).size, MESSAGE_LENGTHS.length, 'a delivery is as long as its message');
-    // The gateway forwards what the client hands it, byte for byte.
-    assert.deepEqual(sorted(first ?? []), sorted(client ?? []));
-    // No size is seen on two layers...
-    const layers = [
-      ['client-gateway→mix-1', first],
-      ['mix-1→mix-2', second],
-      ['mix-2→mix-3', third],
-    ] as const;
-    for (const [i, [linkA, sizesA]] of layers.entries()) {
-      for (const [linkB, sizesB] of layers.slice(i + 1)) {
-        const shared = [...new Set(sizesA)].filter((size) => sizesB?.includes(size));
-        assert.deepEqual(shared, [], `sizes seen on both ${linkA} and ${linkB}`);
-      }
-    }
-    // ...and the leak is sharper than that: sizes are the message lengths plus a constant on
-    // the first link, and each hop takes a constant off, so sizes link packets across a mix.
-    const offset = (sizes: readonly number[], from: readonly number[]) => {
-      const differences = sorted(sizes).map((size, i) => size - (sorted(from)[i] ?? 0));
-      assert.equal(new Set(differences).size, 1, `not a constant shift: ${differences.join(' ')}`);
-      return differences[0] ?? 0;
-    };
-    assert.ok(offset(first ?? [], MESSAGE_LENGTHS) > 0);
-    const shrink1 = offset(first ?? [], second ?? []);
-    const shrink2 = offset(second ?? [], third ?? []);
-    assert.ok(shrink1 > 0 && shrink2 > 0, `layers shrink by ${shrink1} and ${shrink2} bytes`);
+    assertTapsMatch(observation);
+    // The gateway passes on each submission alone: one packet per request into layer 1.
+    const first = observation.bodies.get('client-gateway→mix-1') ?? [];
+    assert.equal(first.length, MESSAGE_LENGTHS.length, 'requests into layer 1');
+    const differences = sorted(first).map((size, i) => size - (MESSAGE_LENGTHS[i] ?? 0));
+    assert.equal(new Set(differences).size, 1, `not a constant shift: ${differences.join(' ')}`);
+    // And past the exit a delivery's size is its message's length: every one differs.
+    const deliveries = observation.bodies.get(DELIVERY_LINK) ?? [];
+    assert.equal(new Set(deliveries).size, deliveries.length, 'a delivery request is as long as its messages');
   });
 
-  it('sphinx: every packet, delivery and push is one size on its link, messages and acknowledgements alike', async () => {
+  it('sphinx: every request between services is a link box of one size per link, as the taps report it', async () => {
     const observation = await observe('sphinx');
     observations.set('sphinx', observation);
     assert.equal(defaultGeometry.packetBytes, SPHINX_PACKET_BYTES);
+    assertTapsMatch(observation);
     // The plain messages, the acknowledged ones, and their acknowledgements.
     const packets = MESSAGE_LENGTHS.length + 2 * ACKNOWLEDGED_LENGTHS.length;
-    for (const [link, sizes] of observation.packets) {
-      assert.equal(sizes.length, packets, `packets on ${link}`);
-      assert.deepEqual(new Set(sizes), new Set([SPHINX_PACKET_BYTES]), `packet sizes on ${link}`);
+    const id = (name: string) => observation.ids.get(name) as string;
+    const box = (link: string, perRequest: number, itemBytes: number) => {
+      const [from, to] = link.split('→') as [string, string];
+      return linkBoxBytes(id(from), id(to), perRequest * itemBytes);
+    };
+    // One packet per request into layer 1 (each submission alone), one batch per request after it.
+    const expectedSize: Record<string, number> = {
+      'client-gateway→mix-1': box('client-gateway→mix-1', 1, FRAMED_PACKET_BYTES),
+      'mix-1→mix-2': box('mix-1→mix-2', THRESHOLD, FRAMED_PACKET_BYTES),
+      'mix-2→mix-3': box('mix-2→mix-3', THRESHOLD, FRAMED_PACKET_BYTES),
+      // Past the exit too: every delivery (recipient | padded payload) is one size, messages and acknowledgements alike.
+      [DELIVERY_LINK]: box(DELIVERY_LINK, THRESHOLD, 4 + 32 + sphinx.deliveryPayloadBytes),
+    };
+    for (const [link, sizes] of observation.bodies) {
+      assert.deepEqual(new Set(sizes), new Set([expectedSize[link]]), `request sizes on ${link}`);
     }
-    assert.equal(observation.deliveries.length, packets, 'messages and acknowledgements delivered');
-    // Past the exit too: senders pad every message to the packet's capacity, and the exit pads
-    // every delivery (a message, or a reply with its reply id) to the format's one delivery size.
-    const capacity = sphinx.payloadCapacity({ gateway: GATEWAY_ID, recipient: new Uint8Array(32) });
-    assert.ok(capacity < sphinx.deliveryPayloadBytes);
-    assert.deepEqual(
-      new Set(observation.deliveries),
-      new Set([32 + sphinx.deliveryPayloadBytes]),
-      `delivery sizes on ${DELIVERY_LINK}`,
-    );
-    // And to the clients: a message and an acknowledgement are pushed as frames of one size.
-    const { recipient, sender } = observation.pushes;
-    assert.equal(recipient.length, MESSAGE_LENGTHS.length + ACKNOWLEDGED_LENGTHS.length, 'pushes to the recipient');
-    assert.equal(sender.length, ACKNOWLEDGED_LENGTHS.length, 'pushes (acknowledgements) to the sender');
-    assert.equal(new Set([...recipient, ...sender]).size, 1, `push sizes: ${range([...recipient, ...sender])}`);
-    // Batching: one request per packet into mix-1, one per batch after it.
+    assert.equal(observation.requestsPerLink.get('client-gateway→mix-1'), packets);
     assert.equal(observation.requestsPerLink.get('mix-1→mix-2'), packets / THRESHOLD);
     assert.equal(observation.requestsPerLink.get('mix-2→mix-3'), packets / THRESHOLD);
+    assert.equal(observation.requestsPerLink.get(DELIVERY_LINK), packets / THRESHOLD);
+    const capacity = sphinx.payloadCapacity({ gateway: GATEWAY_ID, recipient: new Uint8Array(32) });
+    assert.ok(capacity < sphinx.deliveryPayloadBytes);
+    // To the clients (readable while the client port is plain HTTP): one push size for messages and acknowledgements.
+    const { recipient, sender } = observation.pushes;
+    if (!observation.clientTls) {
+      assert.equal(recipient.length, MESSAGE_LENGTHS.length + ACKNOWLEDGED_LENGTHS.length, 'pushes to the recipient');
+      assert.equal(sender.length, ACKNOWLEDGED_LENGTHS.length, 'pushes (acknowledgements) to the sender');
+      assert.equal(new Set([...recipient, ...sender]).size, 1, `push sizes: ${range([...recipient, ...sender])}`);
+    }
   });
 });

@@ -52,4 +52,14 @@ export interface CryptoBackend {
   signDetached(message: Uint8Array, secretKey: Uint8Array): Uint8Array;
   /** False, never throws, for any signature that does not verify. Lengths are checked by the caller. */
   verifyDetached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** The X25519 public key of an Ed25519 one; throws when it is not a valid point. */
+  signPublicKeyToX25519(publicKey: Uint8Array): Uint8Array;
+  /** The X25519 private key of a 64-byte Ed25519 secret key. */
+  signSecretKeyToX25519(secretKey: Uint8Array): Uint8Array;
+  /** crypto_box_beforenm: the 32-byte key two X25519 parties share; throws for a low-order point. */
+  boxBeforeNm(publicKey: Uint8Array, privateKey: Uint8Array): Uint8Array;
+  /** crypto_box_easy_afternm (XSalsa20-Poly1305 with a shared key): the tag, then the ciphertext. */
+  boxAfterNm(message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array;
+  /** crypto_box_open_easy_afternm; null when the box was not made with this key and nonce or was altered. */
+  openBoxAfterNm(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null;
 }

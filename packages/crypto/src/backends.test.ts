@@ -112,4 +112,39 @@ describe('crypto backends (native libsodium, WebAssembly)', () => {
       assert.equal(backend.memEqual(signature, new Uint8Array(64)), false);
     }
   });
+  it('agree on Ed25519 to X25519, on the shared key of two identities, and on boxes made with it', () => {
+    for (let i = 0; i < 20; i++) {
+      const [alice, bob] = [native.signKeyPair(bytes(32)), native.signKeyPair(bytes(32))];
+      const alicePublic = native.signPublicKeyToX25519(alice.publicKey);
+      const alicePrivate = native.signSecretKeyToX25519(alice.secretKey);
+      assert.deepEqual(wasm.signPublicKeyToX25519(alice.publicKey), alicePublic);
+      assert.deepEqual(wasm.signSecretKeyToX25519(alice.secretKey), alicePrivate);
+      assert.deepEqual(native.x25519Base(alicePrivate), alicePublic, 'the converted keys are one X25519 pair');
+      const bobPublic = native.signPublicKeyToX25519(bob.publicKey);
+      const bobPrivate = native.signSecretKeyToX25519(bob.secretKey);
+      const shared = native.boxBeforeNm(bobPublic, alicePrivate);
+      assert.deepEqual(wasm.boxBeforeNm(bobPublic, alicePrivate), shared);
+      assert.deepEqual(native.boxBeforeNm(alicePublic, bobPrivate), shared, 'both ends derive one key');
+      const [message, nonce] = [bytes(i * 97), bytes(24)];
+      const box = native.boxAfterNm(message, nonce, shared);
+      assert.equal(box.length, message.length + 16);
+      assert.deepEqual(wasm.boxAfterNm(message, nonce, shared), box);
+      for (const backend of [native, wasm]) {
+        assert.deepEqual(backend.openBoxAfterNm(box, nonce, shared), message);
+        const altered = box.slice();
+        altered[i % box.length] = (altered[i % box.length] as number) ^ 1;
+        assert.equal(backend.openBoxAfterNm(altered, nonce, shared), null);
+        assert.equal(backend.openBoxAfterNm(box, bytes(24), shared), null);
+        assert.equal(backend.openBoxAfterNm(box, nonce, bytes(32)), null);
+      }
+    }
+  });
+
+  it('both refuse a low-order point for a shared key and an invalid Ed25519 key', () => {
+    for (const backend of [native, wasm]) {
+      assert.throws(() => backend.boxBeforeNm(new Uint8Array(32), bytes(32)));
+      const notAPoint = new Uint8Array(32).fill(0xff);
+      assert.throws(() => backend.signPublicKeyToX25519(notAPoint));
+    }
+  });
 });

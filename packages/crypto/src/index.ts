@@ -250,3 +250,43 @@ export function verifyDetached(signature: Uint8Array, message: Uint8Array, publi
   if (signature.length !== ED25519_SIGNATURE_BYTES || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
   return backend().verifyDetached(signature, message, publicKey);
 }
+
+// ---------------------------------------------------------------------------
+// Boxes between two identities (links between services): each Ed25519 identity as an X25519
+// key, one shared key per pair of peers (crypto_box_beforenm), then XSalsa20-Poly1305 with it.
+
+export const BOX_SHARED_KEY_BYTES = 32;
+export const BOX_NONCE_BYTES = 24;
+export const BOX_MAC_BYTES = 16;
+
+/** The X25519 public key of an Ed25519 identity key; throws when the key is not a valid point. */
+export function signPublicKeyToX25519(publicKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) throw new RangeError('an Ed25519 public key is 32 bytes');
+  return backend().signPublicKeyToX25519(publicKey);
+}
+
+/** The X25519 private key of a 64-byte Ed25519 secret key. */
+export function signSecretKeyToX25519(secretKey: Uint8Array): Uint8Array {
+  return backend().signSecretKeyToX25519(checkSecretKey(secretKey));
+}
+
+/** The key `privateKey`'s owner shares with `publicKey`'s (both X25519); throws for a low-order point. */
+export function boxSharedKey(publicKey: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  if (publicKey.length !== X25519_KEY_BYTES || privateKey.length !== X25519_KEY_BYTES) {
+    throw new RangeError(`X25519 keys are ${X25519_KEY_BYTES} bytes`);
+  }
+  return backend().boxBeforeNm(publicKey, privateKey);
+}
+
+/** crypto_box_easy_afternm: `message` boxed with a shared key and a 24-byte nonce never used with it before. */
+export function boxWithSharedKey(message: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array {
+  return backend().boxAfterNm(message, nonce, sharedKey);
+}
+
+/** Opens what boxWithSharedKey made; null when it was made with another key or nonce, or altered. */
+export function openBoxWithSharedKey(box: Uint8Array, nonce: Uint8Array, sharedKey: Uint8Array): Uint8Array | null {
+  if (box.length < BOX_MAC_BYTES || nonce.length !== BOX_NONCE_BYTES || sharedKey.length !== BOX_SHARED_KEY_BYTES) {
+    return null;
+  }
+  return backend().openBoxAfterNm(box, nonce, sharedKey);
+}

@@ -23,9 +23,38 @@ interface SodiumNative {
   crypto_sign_ed25519_sk_to_pk(publicKey: Uint8Array, secretKey: Uint8Array): void;
   crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  crypto_sign_ed25519_pk_to_curve25519(out: Uint8Array, publicKey: Uint8Array): void;
+  crypto_sign_ed25519_sk_to_curve25519(out: Uint8Array, secretKey: Uint8Array): void;
+  crypto_stream_salsa20(out: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
+  crypto_secretbox_easy(out: Uint8Array, message: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
+  crypto_secretbox_open_easy(out: Uint8Array, box: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean;
 }
 
 const SEALBYTES = 48;
+const BOX_MACBYTES = 16;
+/** "expand 32-byte k", the Salsa20 constants, as little-endian words. */
+const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+
+/**
+ * crypto_box_beforenm, which sodium-native does not bind: HSalsa20(X25519(sk, pk), 0). HSalsa20
+ * is the Salsa20 core without its final addition, so it is read off the first Salsa20 block of
+ * key q and nonce 0 (input words 6..9 are the zero nonce and counter): words 0, 5, 10, 15 less
+ * the constants, then words 6..9 as they are. The backends test checks it against libsodium's.
+ */
+function boxBeforeNm(sodium: SodiumNative, publicKey: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  const q = new Uint8Array(32);
+  sodium.crypto_scalarmult(q, privateKey, publicKey); // throws for a low-order point, as beforenm fails
+  const block = new Uint8Array(64);
+  sodium.crypto_stream_salsa20(block, new Uint8Array(8), q);
+  const words = new DataView(block.buffer);
+  const key = new Uint8Array(32);
+  const out = new DataView(key.buffer);
+  for (const [i, word] of [0, 5, 10, 15].entries()) {
+    out.setUint32(4 * i, (words.getUint32(4 * word, true) - (SIGMA[i] as number)) >>> 0, true);
+  }
+  key.set(block.subarray(24, 40), 16);
+  return key;
+}
 
 function nativeBackend(sodium: SodiumNative): CryptoBackend {
   // crypto_kdf takes its 8-byte context as bytes: encode each context once.
@@ -100,6 +129,27 @@ function nativeBackend(sodium: SodiumNative): CryptoBackend {
       } catch {
         return false;
       }
+    },
+    signPublicKeyToX25519(publicKey) {
+      const out = new Uint8Array(32);
+      sodium.crypto_sign_ed25519_pk_to_curve25519(out, publicKey);
+      return out;
+    },
+    signSecretKeyToX25519(secretKey) {
+      const out = new Uint8Array(32);
+      sodium.crypto_sign_ed25519_sk_to_curve25519(out, secretKey);
+      return out;
+    },
+    boxBeforeNm: (publicKey, privateKey) => boxBeforeNm(sodium, publicKey, privateKey),
+    // crypto_box_easy_afternm is crypto_secretbox_easy with the shared key.
+    boxAfterNm(message, nonce, sharedKey) {
+      const box = new Uint8Array(message.length + BOX_MACBYTES);
+      sodium.crypto_secretbox_easy(box, message, nonce, sharedKey);
+      return box;
+    },
+    openBoxAfterNm(box, nonce, sharedKey) {
+      const message = new Uint8Array(box.length - BOX_MACBYTES);
+      return sodium.crypto_secretbox_open_easy(message, box, nonce, sharedKey) ? message : null;
     },
   };
 }

@@ -77,6 +77,17 @@ const wasm: CryptoBackend = {
       return false;
     }
   },
+  signPublicKeyToX25519: (publicKey) => sodium.crypto_sign_ed25519_pk_to_curve25519(publicKey),
+  signSecretKeyToX25519: (secretKey) => sodium.crypto_sign_ed25519_sk_to_curve25519(secretKey),
+  boxBeforeNm: (publicKey, privateKey) => sodium.crypto_box_beforenm(publicKey, privateKey),
+  boxAfterNm: (message, nonce, sharedKey) => sodium.crypto_box_easy_afternm(message, nonce, sharedKey),
+  openBoxAfterNm(box, nonce, sharedKey) {
+    try {
+      return sodium.crypto_box_open_easy_afternm(box, nonce, sharedKey);
+    } catch {
+      return null;
+    }
+  },
 };
 
 /** The WebAssembly backend, once libsodium has loaded. */

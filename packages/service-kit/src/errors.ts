@@ -19,6 +19,13 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
  * | session_expired        | 401    | gateway: the session is unknown or over; open a new one       |
  * | wrong_mailbox          | 403    | gateway: the session is for another address                   |
  * | not_enrolled           | 403    | directory: the identity key is not enrolled for this id       |
+ * | malformed              | 401    | a service's request that is not a link box (link-box.ts)      |
+ * | forged                 | 401    | a link box that does not open with its sender's key           |
+ * | stale                  | 401    | a link box dated outside the freshness window                 |
+ * | replayed               | 401    | a link box already received                                   |
+ * | unknown_sender         | 403    | a link box from an id without identity key in the topology    |
+ * | wrong_layer            | 403    | a link box from a node or gateway that may not send here      |
+ * | wrong_receiver         | 403    | a link box sealed for another service                         |
  * | not_found              | 404    | no such route                                                 |
  * | descriptor_conflict    | 409    | directory: the id belongs to another key, or a replay         |
  * | body_too_large         | 413    | body over the service's limit                                 |
@@ -39,6 +46,13 @@ export const ERROR_STATUS = {
   session_expired: 401,
   wrong_mailbox: 403,
   not_enrolled: 403,
+  malformed: 401,
+  forged: 401,
+  stale: 401,
+  replayed: 401,
+  unknown_sender: 403,
+  wrong_layer: 403,
+  wrong_receiver: 403,
   not_found: 404,
   descriptor_conflict: 409,
   body_too_large: 413,

@@ -6,13 +6,22 @@
 /** A node takes packets at `/v1/packets`; a delivery destination takes deliveries at `/v1/deliveries`. */
 export type HopKind = 'node' | 'destination';
 
-/** What the directory said about a hop: its base URL, or that it does not know it. */
-export type HopResolution = { readonly status: 'found'; readonly url: string } | { readonly status: 'unknown' };
+/** Who a link goes to: its id and Ed25519 identity key (hex) in the signed topology. */
+export interface LinkPeer {
+  readonly id: string;
+  readonly identityKey: string;
+}
+
+/** What the directory said about a hop: its base URL and who is there, or that it does not know it. */
+export type HopResolution =
+  | { readonly status: 'found'; readonly url: string; readonly receiver?: LinkPeer }
+  | { readonly status: 'unknown' };
 
 /** Looks a hop up; throws when the directory cannot be asked (then the hop is `unreachable`). */
 export type ResolveHop = (kind: HopKind, id: string) => Promise<HopResolution>;
 
-export const hopFound = (url: string): HopResolution => ({ status: 'found', url });
+export const hopFound = (url: string, receiver?: LinkPeer): HopResolution =>
+  receiver ? { status: 'found', url, receiver } : { status: 'found', url };
 export const HOP_UNKNOWN: HopResolution = { status: 'unknown' };
 
 /**
@@ -64,8 +73,8 @@ export interface ForwarderLogger {
 
 export interface ForwarderDeps {
   readonly resolve: ResolveHop;
-  /** POSTs frames to a URL; rejects when they were not accepted (e.g. FrameSender.send). */
-  readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** POSTs frames to a URL (sealed to `receiver`); rejects when they were not accepted (e.g. FrameSender.send). */
+  readonly send: (url: string, frames: Uint8Array[], receiver?: LinkPeer) => Promise<void>;
   /** Called once per hop or group with how many items of a kind ended with an outcome. */
   readonly count: (outcome: ForwardOutcome, kind: HopKind, items: number) => void;
   readonly logger: ForwarderLogger;
@@ -89,6 +98,7 @@ interface Hop {
 
 interface Group extends ForwardGroup {
   readonly frames: Uint8Array[];
+  readonly receiver?: LinkPeer;
   outcome: 'sent' | 'failed' | 'queue_full';
   reason?: string;
 }
@@ -137,7 +147,7 @@ export class Forwarder {
       const url = resolution.url + PATHS[hop.kind];
       hop.group = groups.find((group) => group.url === url);
       if (!hop.group) {
-        hop.group = { url, kind: hop.kind, items: [], frames: [], outcome: 'sent' };
+        hop.group = { url, kind: hop.kind, items: [], frames: [], outcome: 'sent', receiver: resolution.receiver };
         groups.push(hop.group);
       }
     }
@@ -167,7 +177,7 @@ export class Forwarder {
     await Promise.all(
       groups.map(async (group) => {
         try {
-          await send(group.url, group.frames);
+          await send(group.url, group.frames, group.receiver);
         } catch (error) {
           group.outcome = error instanceof QueueFullError ? 'queue_full' : 'failed';
           group.reason = String(error);

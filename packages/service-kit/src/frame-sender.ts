@@ -1,7 +1,8 @@
 import { encodeFrames } from '@mixlab/packet';
 import { Agent } from 'undici';
-import { QueueFullError } from './forwarder.ts';
+import { type LinkPeer, QueueFullError } from './forwarder.ts';
 import { OCTET_STREAM } from './http.ts';
+import { type LinkIdentity, sealLinkBox } from './link-box.ts';
 import { endpointOf, type WireTap } from './wire-tap.ts';
 
 export interface FrameSenderOptions {
@@ -27,6 +28,11 @@ export interface FrameSenderOptions {
   readonly maxPendingFrames?: number;
   /** Told of every request as it goes on the wire (the anonymity observer's tap). */
   readonly tap?: WireTap;
+  /**
+   * Seals every body as a link box from this identity to the receiver named with the send
+   * (link-box.ts), afresh for each attempt; a send without one then fails. Plain frames when absent.
+   */
+  readonly link?: { readonly identity: LinkIdentity; readonly now: () => number };
 }
 
 /**
@@ -63,6 +69,8 @@ export class FrameSender {
   readonly #lanes = new Map<string, Lane>();
   /** Frames pending per URL, only while some are. */
   readonly #pending = new Map<string, number>();
+  /** Who is at each URL, as the last send to it said (link boxes are sealed to it). */
+  readonly #receivers = new Map<string, LinkPeer>();
 
   constructor(options: FrameSenderOptions) {
     this.#options = options;
@@ -78,7 +86,8 @@ export class FrameSender {
    * Resolves once `url` accepted the frames (alone, or coalesced with others); rejects when it
    * did not, or at once with QueueFullError when too many frames are pending for it.
    */
-  send(url: string, frames: Uint8Array[]): Promise<void> {
+  send(url: string, frames: Uint8Array[], receiver?: LinkPeer): Promise<void> {
+    if (receiver) this.#receivers.set(url, receiver);
     const bound = this.#options.maxPendingFrames;
     if (bound === undefined) return this.#coalesced(url, frames);
     const pending = this.#pending.get(url) ?? 0;
@@ -146,10 +155,24 @@ export class FrameSender {
   }
 
   async #post(url: string, frames: Uint8Array[]): Promise<void> {
-    const body = encodeFrames(frames);
+    const frameBytes = encodeFrames(frames);
     const { origin, pathname } = new URL(url);
+    const { link } = this.#options;
+    const receiver = this.#receivers.get(url);
+    if (link && !receiver) throw new Error(`${url}: no identity key to seal a link box to`);
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
+      // A fresh box per attempt: the receiver refuses a nonce it has seen.
+      const body =
+        link && receiver
+          ? sealLinkBox({
+              sender: link.identity,
+              receiverId: receiver.id,
+              receiverIdentityKey: receiver.identityKey,
+              now: link.now(),
+              body: frameBytes,
+            })
+          : frameBytes;
       this.#options.tap?.sent(endpointOf(url), body.length, frames.length);
       try {
         const response = await this.#agent.request({

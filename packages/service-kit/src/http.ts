@@ -46,7 +46,16 @@ export function registerOperationalRoutes(
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  app.get('/health', { logLevel: 'warn' }, async (_request, reply) => {
+  registerHealthRoute(app, isHealthy);
+}
+
+/** `/health` (and its alias `path`, e.g. `/ready`): 200 once `isHealthy`, else 503 starting. */
+export function registerHealthRoute(
+  app: FastifyInstance,
+  isHealthy: () => boolean = () => true,
+  path = '/health',
+): void {
+  app.get(path, { logLevel: 'warn' }, async (_request, reply) => {
     const healthy = isHealthy();
     reply.code(healthy ? 200 : 503);
     return { status: healthy ? 'ok' : 'starting' };

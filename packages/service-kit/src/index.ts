@@ -3,6 +3,8 @@ export * from './errors.ts';
 export * from './forwarder.ts';
 export * from './frame-sender.ts';
 export * from './http.ts';
+export * from './link-box.ts';
+export * from './link-receiver.ts';
 export * from './registration.ts';
 export * from './retry.ts';
 export * from './tls-identity.ts';

@@ -1,5 +1,5 @@
 import { findGateway, findNode, type GatewayDescriptor, type NodeDescriptor, type Topology } from './topology.ts';
-import { type SignedTopology, type TopologyDocument, toTopology } from './topology-signing.ts';
+import { type SignedTopology, type TopologyDocument, type TopologyNode, toTopology } from './topology-signing.ts';
 
 export interface TopologyCacheOptions {
   /** Refetch once the cached document is this old. */
@@ -68,11 +68,30 @@ export class TopologyCache {
   }
 
   find(id: string): Promise<NodeDescriptor | undefined> {
-    return this.#lookUp((topology) => findNode(topology, id));
+    return this.#lookUp(({ topology }) => findNode(topology, id));
   }
 
   findGateway(id: string): Promise<GatewayDescriptor | undefined> {
-    return this.#lookUp((topology) => findGateway(topology, id));
+    return this.#lookUp(({ topology }) => findGateway(topology, id));
+  }
+
+  /** A node as the document lists it, identity key included (links are sealed to it). */
+  findListed(id: string): Promise<TopologyNode | undefined> {
+    return this.lookUp((document) => listedNode(document, id));
+  }
+
+  /** A gateway as the document lists it, identity key included when it has one. */
+  findListedGateway(id: string): Promise<GatewayDescriptor | undefined> {
+    return this.lookUp((document) => document.gateways.find((gateway) => gateway.id === id));
+  }
+
+  /**
+   * What `look` finds in the document; when it finds nothing, again in a refetched one (no
+   * sooner than refetchAfterMs after the last fetch): one look-up for what may be a node or
+   * a gateway, so that finding either costs no refetch.
+   */
+  lookUp<T>(look: (document: TopologyDocument) => T | undefined): Promise<T | undefined> {
+    return this.#lookUp(({ document }) => look(document));
   }
 
   #fresh(): Promise<Cached> {
@@ -90,12 +109,12 @@ export class TopologyCache {
     return this.#refresh();
   }
 
-  async #lookUp<T>(look: (topology: Topology) => T | undefined): Promise<T | undefined> {
-    const known = look(await this.current());
+  async #lookUp<T>(look: (cached: Cached) => T | undefined): Promise<T | undefined> {
+    const known = look(await this.#fresh());
     if (known) return known;
     const wait = (this.#cached?.fetchedAt ?? 0) + this.#options.refetchAfterMs - this.#now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return look((await this.#refresh()).topology);
+    return look(await this.#refresh());
   }
 
   /** Fetches now, whatever the cached document's age; concurrent callers share one request. */
@@ -112,4 +131,13 @@ export class TopologyCache {
       });
     return this.#inflight;
   }
+}
+
+/** The node `id` as `document` lists it. */
+export function listedNode(document: TopologyDocument, id: string): TopologyNode | undefined {
+  for (const nodes of document.layers) {
+    const node = nodes.find((candidate) => candidate.id === id);
+    if (node) return node;
+  }
+  return undefined;
 }

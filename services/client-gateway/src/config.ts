@@ -17,11 +17,16 @@ import { GATEWAY_ID_PATTERN } from '@mixlab/topology';
 import { RATE_LIMIT_KEYS, type RateLimit, type RateLimitKey } from './rate-limit.ts';
 
 export interface GatewayConfig {
+  /** The client port: submissions, mailboxes, topology, /health. */
   readonly port: number;
+  /** The delivery listener (exit nodes, /metrics, /health, /ready): plain HTTP, inside the compose network only. */
+  readonly deliveryPort: number;
+  /** The gateway's Ed25519 identity (a @mixlab/runtime key file), created at first start. */
+  readonly identityKeyFile: string;
   readonly directoryUrl: string;
   /** Registered in the directory; clients name it in their packets, exit nodes look it up. */
   readonly gatewayId: string;
-  /** URL at which exit nodes reach this gateway. */
+  /** URL at which exit nodes reach this gateway: its delivery listener. */
   readonly advertisedUrl: string;
   readonly packetFormat: PacketFormatName;
   readonly maxPacketBytes: number;
@@ -48,8 +53,6 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** The anonymity observer's tap (host:port), told of every request on the gateway's links; none when unset. */
   readonly tapAddress: string | undefined;
-  /** The gateway's Ed25519 identity key file (created at first start): it signs the gateway's descriptor. */
-  readonly identityKeyFile: string;
   /** Where the gateway writes its public identity key at start (`<gatewayId>.pub`) to enroll; none when unset. */
   readonly enrollDir: string | undefined;
 }
@@ -57,9 +60,11 @@ export interface GatewayConfig {
 export function readConfig(env: Env): GatewayConfig {
   return {
     port: envInt(env, 'PORT', 8080, 1, 65535),
+    deliveryPort: envInt(env, 'DELIVERY_PORT', 8081, 1, 65535),
+    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
     directoryUrl: envUrl(env, 'DIRECTORY_URL', 'http://directory:8080'),
     gatewayId: envPattern(env, 'GATEWAY_ID', GATEWAY_ID_PATTERN, 'gateway-1'),
-    advertisedUrl: envUrl(env, 'ADVERTISED_URL', 'http://client-gateway:8080'),
+    advertisedUrl: envUrl(env, 'ADVERTISED_URL', 'http://client-gateway:8081'),
     packetFormat: envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'),
     maxPacketBytes: envInt(env, 'MAX_PACKET_BYTES', 64 * 1024, 64, 1024 * 1024),
     maxPacketsPerRequest: envInt(env, 'MAX_PACKETS_PER_REQUEST', 100, 1, 10_000),
@@ -79,7 +84,6 @@ export function readConfig(env: Env): GatewayConfig {
     },
     logLevel: envLogLevel(env),
     tapAddress: envTapAddress(env),
-    identityKeyFile: envString(env, 'IDENTITY_KEY_FILE', '/data/identity.json'),
     enrollDir: envOptionalString(env, 'ENROLL_DIR'),
   };
 }

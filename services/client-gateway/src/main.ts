@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { toHex } from '@mixlab/crypto';
+import { cryptoReady, toHex } from '@mixlab/crypto';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { loadOrCreateKeyFile } from '@mixlab/runtime';
 import {
@@ -7,19 +7,25 @@ import {
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
+  LinkIdentity,
+  LinkReceiver,
+  linkRejectedCounter,
   listenUntilSignalled,
   openStateOrExit,
   readConfigOrExit,
   serviceTap,
+  topologySenders,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, issuedAtClock, signGatewayDescriptor, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
+import { buildDeliveryServer } from './delivery-server.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
 import { Sessions } from './sessions.ts';
 
 const config = readConfigOrExit('client-gateway', () => readConfig(process.env));
+await cryptoReady();
 const registry = createServiceRegistry({ node: 'gateway' });
 const metrics = gatewayMetrics(registry);
 // Long-term identity on the data volume: it signs every registration; the directory binds the gateway id to it.
@@ -47,24 +53,46 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
 );
 // The observer's tap sees every link of the gateway: clients' submissions and pushes, forwards to layer 1.
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
-const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
+const linkIdentity = new LinkIdentity(config.gatewayId, identity.keys);
+const sender = new FrameSender({
+  ...FORWARDING_SENDER,
+  tap,
+  maxPendingFrames: config.maxPendingFrames,
+  link: { identity: linkIdentity, now: Date.now },
+});
 let registered = false;
+// Clients get the signed document unchanged; first hops and exit nodes are checked against it.
+const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
+  maxAgeMs: 2_000,
+  refetchAfterMs: 1_000,
+  // Refreshed in the background: no submit waits for the directory every 2 s.
+  serveStaleMs: 10_000,
+});
+const logger = { level: config.logLevel, base: { node: 'gateway' } };
+const deliveries = buildDeliveryServer({
+  mailboxes,
+  registry,
+  metrics,
+  maxPacketBytes: config.maxPacketBytes,
+  maxPacketsPerRequest: config.maxPacketsPerRequest,
+  link: new LinkReceiver({
+    identity: linkIdentity,
+    findSender: topologySenders(topology),
+    now: Date.now,
+    rejected: linkRejectedCounter(registry),
+  }),
+  isReady: () => registered,
+  logger,
+});
 const app = await buildServer({
   identity: { publicKey: identity.keys.publicKey, privateKey: identity.keys.secretKey },
   mailboxes,
   sessions: new Sessions({ maxSessions: config.maxSessions }),
-  // Clients get the signed document unchanged; first hops are checked against its routes.
-  topology: new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
-    maxAgeMs: 2_000,
-    refetchAfterMs: 1_000,
-    // Refreshed in the background: no submit waits for the directory every 2 s.
-    serveStaleMs: 10_000,
-  }),
-  send: (url, frames) => sender.send(url, frames),
+  topology,
+  send: (url, frames, receiver) => sender.send(url, frames, receiver),
   tap,
   info: { gatewayId: config.gatewayId, packetFormat: config.packetFormat },
   isReady: () => registered,
-  registry,
   metrics,
   loops: loopMetrics(registry, 'client'),
   maxPacketBytes: config.maxPacketBytes,
@@ -75,11 +103,13 @@ const app = await buildServer({
     config.rateLimitKey === 'off'
       ? undefined
       : { key: config.rateLimitKey, buckets: new TokenBuckets(config.rateLimit, () => performance.now()) },
-  logger: { level: config.logLevel, base: { node: 'gateway' } },
+  logger,
 });
 const stopping = new AbortController();
+await deliveries.listen({ host: '0.0.0.0', port: config.deliveryPort });
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
+  await deliveries.close();
   await sender.close();
   mailboxes.close();
   tap?.close();
@@ -92,6 +122,7 @@ app.log.info(
     identityKeyFile: identity.path,
     identityCreated: identity.created,
     enrollFile,
+    deliveryPort: config.deliveryPort,
     mailboxFile,
     created: opened.created,
     messages: mailboxes.size,

@@ -14,6 +14,7 @@ import { OCTET_STREAM, QueueFullError } from '@mixlab/service-kit';
 import { type SignedTopology, type Topology, TopologyCache } from '@mixlab/topology';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { buildDeliveryServer } from './delivery-server.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer, type GatewayDeps } from './server.ts';
@@ -85,6 +86,8 @@ describe('client gateway server', () => {
   let registry: Registry;
   let mailboxes: Mailboxes;
   let app: FastifyInstance;
+  /** The delivery listener over the same mailboxes and registry. */
+  let deliveryApp: FastifyInstance;
   let sends: { url: string; frames: Uint8Array[] }[];
   let failingUrls: Set<string>;
   /** While set, sends wait for it (work in flight). */
@@ -131,6 +134,10 @@ describe('client gateway server', () => {
   /** A gateway over `topology` that records what it sends, with a registry of its own. */
   async function gatewayWith(topology: TopologyCache, extra: Partial<GatewayDeps> = {}): Promise<FastifyInstance> {
     registry = createServiceRegistry({ node: 'gateway' });
+    const metrics = gatewayMetrics(registry);
+    await deliveryApp?.close();
+    deliveryApp = buildDeliveryServer({ mailboxes, registry, metrics, maxPacketBytes: 64, maxPacketsPerRequest: 4 });
+    await deliveryApp.ready();
     const gateway = await buildServer({
       mailboxes,
       sessions: new Sessions({ maxSessions: 1000 }),
@@ -146,8 +153,7 @@ describe('client gateway server', () => {
         received: (peer, bytes, packets) => tapped.push({ direction: 'received', peer, bytes, packets }),
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'onion' },
-      registry,
-      metrics: gatewayMetrics(registry),
+      metrics,
       loops: loopMetrics(registry, 'client'),
       maxPacketBytes: 128,
       maxPacketsPerRequest: 4,
@@ -160,11 +166,12 @@ describe('client gateway server', () => {
   afterEach(async () => {
     for (const ws of clients) ws.terminate();
     await app.close();
+    await deliveryApp.close();
     mailboxes.close();
   });
 
   const deliver = (frames: Uint8Array[]) =>
-    app.inject({
+    deliveryApp.inject({
       method: 'POST',
       url: '/v1/deliveries',
       headers: { 'content-type': OCTET_STREAM },
@@ -336,7 +343,7 @@ describe('client gateway server', () => {
     });
 
     it('answers 400 to a delivery body that is not whole frames, and 415 to JSON', async () => {
-      const broken = await app.inject({
+      const broken = await deliveryApp.inject({
         method: 'POST',
         url: '/v1/deliveries',
         headers: { 'content-type': OCTET_STREAM },
@@ -348,7 +355,7 @@ describe('client gateway server', () => {
         message: 'body is not a sequence of frames: frame 0 is truncated',
       });
       assert.equal(await metricValue(registry, 'mixlab_gateway_messages_delivered_total', { outcome: 'rejected' }), 1);
-      const json = await app.inject({ method: 'POST', url: '/v1/deliveries', payload: { frames: [] } });
+      const json = await deliveryApp.inject({ method: 'POST', url: '/v1/deliveries', payload: { frames: [] } });
       assert.equal(json.statusCode, 415);
     });
 
@@ -566,12 +573,25 @@ describe('client gateway server', () => {
       assert.deepEqual(sends, []);
     });
 
+    it("names each first hop's id and identity key to the sender, which seals the link box to it", async () => {
+      const receivers: unknown[] = [];
+      await app.close();
+      app = await gatewayWith(new TopologyCache(async () => SIGNED, { maxAgeMs: 60_000, refetchAfterMs: 0 }), {
+        send: async (_url, _frames, receiver) => {
+          receivers.push(receiver);
+        },
+      });
+      const response = await submit({ packets: [{ firstHop: 'mix-1b', packet: b64(1, 1, 1) }] });
+      assert.equal(response.statusCode, 202);
+      assert.deepEqual(receivers, [{ id: 'mix-1b', identityKey: key('9') }]);
+    });
+
     it('looks each distinct first hop up once per request', async () => {
       const asked: string[] = [];
       class CountingTopology extends TopologyCache {
-        override find(id: string) {
+        override findListed(id: string) {
           asked.push(id);
-          return super.find(id);
+          return super.findListed(id);
         }
       }
       await app.close();
@@ -994,13 +1014,23 @@ describe('client gateway server', () => {
       });
     });
 
-    it('serves gateway info, /health and /metrics', async () => {
+    it('serves gateway info and /health to clients; /metrics, /health and /ready only on the delivery listener', async () => {
       const info = await app.inject({ method: 'GET', url: '/v1/gateway' });
       assert.deepEqual(info.json(), { gatewayId: 'gateway-1', packetFormat: 'onion' });
       const health = await app.inject({ method: 'GET', url: '/health' });
       assert.equal(health.statusCode, 200);
+      for (const [method, url] of [
+        ['GET', '/metrics'],
+        ['POST', '/v1/deliveries'],
+      ] as const) {
+        const absent = await app.inject({ method, url, headers: { 'content-type': OCTET_STREAM }, payload: '' });
+        assert.equal(absent.statusCode, 404, `${url} is not on the client port`);
+      }
+      for (const url of ['/health', '/ready']) {
+        assert.equal((await deliveryApp.inject({ method: 'GET', url })).statusCode, 200, url);
+      }
       await deliver([delivery(ALICE, 'x')]);
-      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      const metrics = await deliveryApp.inject({ method: 'GET', url: '/metrics' });
       const lines = metrics.body.split('\n');
       assert.ok(lines.includes('mixlab_gateway_mailbox_messages{node="gateway"} 1'));
       assert.ok(lines.includes('mixlab_gateway_messages_delivered_total{outcome="stored",node="gateway"} 1'));

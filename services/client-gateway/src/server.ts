@@ -1,5 +1,4 @@
 import websocket from '@fastify/websocket';
-import { toHex } from '@mixlab/crypto';
 import {
   type AckFrame,
   ADDRESS_PATTERN,
@@ -17,18 +16,18 @@ import {
   type SubmitResponse,
 } from '@mixlab/gateway-api';
 import type { GatewayMetrics, LoopMetrics } from '@mixlab/metrics';
-import { decodeDelivery, decodeFrames, type PacketFormatName, packetFormat } from '@mixlab/packet';
+import { type PacketFormatName, packetFormat } from '@mixlab/packet';
 import {
-  acceptOctetStream,
   createServiceApp,
   Forwarder,
+  type ForwarderDeps,
   type ForwardOutcome,
   HOP_UNKNOWN,
   hopFound,
   type Outgoing,
   peerEndpoint,
   type ResolveHop,
-  registerOperationalRoutes,
+  registerHealthRoute,
   sendError,
   sendRetryLater,
   tlsServerOptions,
@@ -36,8 +35,7 @@ import {
 } from '@mixlab/service-kit';
 import { NODE_ID_PATTERN, type TopologyCache } from '@mixlab/topology';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
-import type { Registry } from 'prom-client';
-import type { Mailboxes, StoredMessage, StoreResult } from './mailboxes.ts';
+import type { Mailboxes, StoredMessage } from './mailboxes.ts';
 import { clientKey, type RateLimitKey, type TokenBuckets } from './rate-limit.ts';
 import type { SessionRefusal, Sessions } from './sessions.ts';
 
@@ -52,11 +50,11 @@ export interface GatewayDeps {
   readonly identity: { readonly publicKey: Uint8Array; readonly privateKey: Uint8Array };
   /** First hops are checked against its route view; clients get its signed document unchanged (they verify it). */
   readonly topology: TopologyCache;
-  readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** Sends to a layer-1 node, sealed to it as a link box (FrameSender with the gateway's identity). */
+  readonly send: ForwarderDeps['send'];
   /** The anonymity observer's tap: told of each client submission and push, by the client's connection. */
   readonly tap?: WireTap;
   readonly info: GatewayInfo;
-  readonly registry: Registry;
   readonly metrics: GatewayMetrics;
   /** Where clients' reports of their own cover traffic and loops go. */
   readonly loops: LoopMetrics;
@@ -122,12 +120,12 @@ const SESSION_REFUSALS: Record<SessionRefusal, string> = {
 
 const FIRST_HOPS_UNCHECKED = 'the directory is unreachable, so first hops cannot be checked; retry';
 
-/** The only next hops the gateway sends to: nodes of layer 1 (it delivers nothing itself). */
+/** The only next hops the gateway sends to: nodes of layer 1 (it delivers nothing itself), each with its identity key. */
 function layerOneFirstHops(topology: TopologyCache): ResolveHop {
   return async (kind, id) => {
     if (kind !== 'node') return HOP_UNKNOWN;
-    const node = await topology.find(id);
-    return node?.layer === 1 ? hopFound(node.url) : HOP_UNKNOWN;
+    const node = await topology.findListed(id);
+    return node?.layer === 1 ? hopFound(node.url, { id, identityKey: node.identityKey }) : HOP_UNKNOWN;
   };
 }
 
@@ -177,7 +175,6 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       ? `packet of ${bytes} bytes is not a ${deps.info.packetFormat} packet (${packetBytes.min} bytes)`
       : `packet of ${bytes} bytes is outside ${packetBytes.min}..${packetBytes.max} bytes for ${deps.info.packetFormat}`;
   };
-  acceptOctetStream(app, deps.maxPacketsPerRequest * (deps.maxPacketBytes + 36));
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
   // Over HTTP and WebSocket alike: remove the messages, record opted-in latencies.
@@ -334,56 +331,6 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       : sendError(reply, 'packets_rejected', 'every packet was refused: see rejected', { ...response });
   }
 
-  // Exit nodes hand over messages: frames of recipient (32) | sealed payload.
-  app.post<{ Body: Buffer }>('/v1/deliveries', async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) {
-      return sendError(reply, 'unsupported_media_type', 'send deliveries as application/octet-stream frames');
-    }
-    let frames: Uint8Array[];
-    try {
-      frames = decodeFrames(request.body, deps.maxPacketsPerRequest);
-    } catch (error) {
-      metrics.messagesDelivered.inc({ outcome: 'rejected' });
-      request.log.warn({ reason: (error as Error).message }, 'delivery body dropped');
-      return sendError(reply, 'invalid_request', `body is not a sequence of frames: ${(error as Error).message}`);
-    }
-    const refused: { index: number; reason: string }[] = [];
-    const refuse = (index: number, reason: string, outcome: 'rejected' | 'mailbox_full') => {
-      metrics.messagesDelivered.inc({ outcome });
-      request.log.warn({ index, reason }, 'delivery refused');
-      refused.push({ index, reason });
-    };
-    const messages: { index: number; address: string; payload: Uint8Array }[] = [];
-    frames.forEach((frame, index) => {
-      try {
-        const { recipient, payload } = decodeDelivery(frame);
-        messages.push({ index, address: toHex(recipient), payload });
-      } catch (error) {
-        refuse(index, (error as Error).message, 'rejected');
-      }
-    });
-    // One commit for the request; the exit hears "stored" only once it is on disk.
-    let results: StoreResult[];
-    try {
-      results = mailboxes.storeAll(messages);
-    } catch (error) {
-      request.log.error({ err: error, messages: messages.length }, 'deliveries could not be stored');
-      return sendError(
-        reply,
-        'storage_failed',
-        'the messages could not be stored (none of this request was kept); retry',
-      );
-    }
-    results.forEach((result, i) => {
-      if ('stored' in result) metrics.messagesDelivered.inc({ outcome: 'stored' });
-      else refuse((messages[i] as { index: number }).index, result.refused, 'mailbox_full');
-    });
-    refused.sort((a, b) => a.index - b.index);
-    updateMailboxGauge();
-    metrics.stage.observe({ stage: 'gateway_delivery' }, reply.elapsedTime / 1000);
-    return reply.code(202).send({ stored: frames.length - refused.length, refused });
-  });
-
   // Proof of possession in one round trip: the token comes sealed to the address.
   app.post<{ Body: { address: string } }>(
     '/v1/sessions',
@@ -518,6 +465,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     },
   );
 
-  registerOperationalRoutes(app, deps.registry, deps.isReady);
+  // For users: /health only. Metrics and deliveries are on the delivery listener (delivery-server.ts).
+  registerHealthRoute(app, deps.isReady);
   return app;
 }

@@ -8,11 +8,15 @@ import {
   FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
+  LinkIdentity,
+  LinkReceiver,
+  linkRejectedCounter,
   listenUntilSignalled,
   openStateOrExit,
   type Registration,
   readConfigOrExit,
   serviceTap,
+  topologySenders,
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
@@ -73,7 +77,14 @@ const registry = createServiceRegistry({ node: config.nodeId, layer: String(conf
 const metrics = mixNodeMetrics(registry);
 // The observer's tap sees what this node sends, named as the directory publishes this node (its URL).
 const tap = serviceTap(config.tapAddress, config.advertisedUrl);
-const sender = new FrameSender({ ...FORWARDING_SENDER, tap, maxPendingFrames: config.maxPendingFrames });
+// Every request to another service goes as a link box from this node's identity (link-box.ts).
+const linkIdentity = new LinkIdentity(config.nodeId, identity.keys);
+const sender = new FrameSender({
+  ...FORWARDING_SENDER,
+  tap,
+  maxPendingFrames: config.maxPendingFrames,
+  link: { identity: linkIdentity, now: Date.now },
+});
 // The signed document, unverified: next hops and gateways are looked up in it (a forged one
 // could only misdirect packets encrypted to keys their senders chose), loops wrapped with it.
 const topology = new TopologyCache(() => fetchSignedTopology(config.directoryUrl), {
@@ -100,7 +111,7 @@ const node = new MixNode({
       { delayOf: (packet) => packet.peeled.delayMs || undefined },
     ),
   resolve: nextHops(topology),
-  send: (url, frames) => sender.send(url, frames),
+  send: (url, frames, receiver) => sender.send(url, frames, receiver),
   deliveryPayloadBytes: packetFormat(config.packetFormat).deliveryPayloadBytes,
   logger: { warn: (details, message) => app.log.warn(details, message) },
 });
@@ -137,6 +148,15 @@ const app = buildServer({
   isReady: () => registration !== undefined,
   acceptDelivery: (delivery) =>
     Buffer.from(delivery.recipient).equals(loopKeys.publicKey) && loopCover.returned(delivery.payload),
+  link: {
+    receiver: new LinkReceiver({
+      identity: linkIdentity,
+      findSender: topologySenders(topology),
+      now: Date.now,
+      rejected: linkRejectedCounter(registry),
+    }),
+    layer: config.layer,
+  },
   logger: { level: config.logLevel, base: { node: config.nodeId, layer: config.layer } },
 });
 

@@ -14,7 +14,14 @@ import type { MixNodeMetrics, PacketOutcome } from '@mixlab/metrics';
 import type { MixStrategy, StrategyContext } from '@mixlab/mixing';
 import { encodeDelivery, isDropRecipient, type Peeled } from '@mixlab/packet';
 import type { Clock } from '@mixlab/runtime';
-import { Forwarder, type ForwardOutcome, type HopKind, type Outgoing, type ResolveHop } from '@mixlab/service-kit';
+import {
+  Forwarder,
+  type ForwarderDeps,
+  type ForwardOutcome,
+  type HopKind,
+  type Outgoing,
+  type ResolveHop,
+} from '@mixlab/service-kit';
 import type { MixingKeySet } from './mixing-keys.ts';
 import type { Peeler, PeelResult } from './peeler.ts';
 
@@ -53,8 +60,8 @@ export interface MixNodeDeps {
   readonly createStrategy: (context: Pick<StrategyContext<PooledPacket>, 'release'>) => MixStrategy<PooledPacket>;
   /** Base URL of a next hop or delivery destination (`nextHops` in next-hop.ts); throws when the directory is unreachable. */
   readonly resolve: ResolveHop;
-  /** POSTs frames to a URL; rejects when they were not accepted. */
-  readonly send: (url: string, frames: Uint8Array[]) => Promise<void>;
+  /** POSTs frames to a URL, sealed to the hop's receiver; rejects when they were not accepted. */
+  readonly send: ForwarderDeps['send'];
   /**
    * The packet format's deliveryPayloadBytes: every delivery's payload is padded to it (random bytes), so
    * messages, acknowledgements and cover are one size past the exit. Absent: sent as peeled (onion).

@@ -9,7 +9,7 @@ const node = (id: string, layer: number) => ({
   id,
   layer,
   url: `http://${id}:8080`,
-  identityKey: key('9'),
+  identityKey: key(String(layer + 5)),
   publicKey: key(String(layer)),
 });
 
@@ -21,7 +21,7 @@ const SIGNED: SignedTopology = {
     validFrom: 0,
     validUntil: Number.MAX_SAFE_INTEGER,
     layers: [[node('mix-1', 1)], [node('mix-2', 2)]],
-    gateways: [{ id: 'gw', url: 'https://gw.example/base', identityKey: '9'.repeat(64) }],
+    gateways: [{ id: 'gw', url: 'https://gw.example/base', identityKey: key('e') }],
   },
   signature: 'ab'.repeat(64),
   directoryKey: 'cd'.repeat(32),
@@ -32,16 +32,30 @@ function resolver(fetch: () => Promise<SignedTopology> = async () => SIGNED) {
 }
 
 describe('nextHops', () => {
-  it("resolves a node id to that node's URL", async () => {
-    assert.deepEqual(await resolver()('node', 'mix-2'), hopFound('http://mix-2:8080'));
+  it("resolves a node id to that node's URL and identity key (the link box is sealed to it)", async () => {
+    assert.deepEqual(
+      await resolver()('node', 'mix-2'),
+      hopFound('http://mix-2:8080', { id: 'mix-2', identityKey: key('7') }),
+    );
   });
 
-  it("resolves a delivery destination to its gateway's URL", async () => {
-    assert.deepEqual(await resolver()('destination', 'gw'), hopFound('https://gw.example/base'));
+  it("resolves a delivery destination to its gateway's URL and identity key", async () => {
+    assert.deepEqual(
+      await resolver()('destination', 'gw'),
+      hopFound('https://gw.example/base', { id: 'gw', identityKey: key('e') }),
+    );
   });
 
-  it("resolves a destination that is a mix node's id (its own loop cover) to that node's URL", async () => {
-    assert.deepEqual(await resolver()('destination', 'mix-1'), hopFound('http://mix-1:8080'));
+  it("resolves a destination that is a mix node's id (its own loop cover) to that node", async () => {
+    assert.deepEqual(
+      await resolver()('destination', 'mix-1'),
+      hopFound('http://mix-1:8080', { id: 'mix-1', identityKey: key('6') }),
+    );
+  });
+
+  it('names no receiver for a gateway that has no identity key yet (the sender then refuses to send)', async () => {
+    const signed = { ...SIGNED, document: { ...SIGNED.document, gateways: [{ id: 'gw', url: 'http://gw:8081' }] } };
+    assert.deepEqual(await resolver(async () => signed)('destination', 'gw'), hopFound('http://gw:8081'));
   });
 
   it('answers unknown for an id the directory does not list, as a node or a destination', async () => {

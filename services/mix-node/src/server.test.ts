@@ -1,17 +1,45 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cryptoReady, generateKeyPair, type KeyPair } from '@mixlab/crypto';
+import {
+  cryptoReady,
+  generateKeyPair,
+  generateSigningKeyPair,
+  type KeyPair,
+  type SigningKeyPair,
+  toHex,
+} from '@mixlab/crypto';
 import { createServiceRegistry, mixNodeMetrics, REQUEST_REJECTION_REASONS } from '@mixlab/metrics';
 import { seriesValue } from '@mixlab/metrics/test-support';
 import { ThresholdStrategy } from '@mixlab/mixing';
-import { decodeDelivery, decodeFrames, encodeFrames, onion, type RouteHop, sphinx } from '@mixlab/packet';
+import {
+  decodeDelivery,
+  decodeFrames,
+  encodeDelivery,
+  encodeFrames,
+  onion,
+  type RouteHop,
+  sphinx,
+} from '@mixlab/packet';
 import { ManualClock } from '@mixlab/runtime';
-import { acceptOctetStream, FrameSender, HOP_UNKNOWN, hopFound, OCTET_STREAM } from '@mixlab/service-kit';
+import {
+  acceptOctetStream,
+  FrameSender,
+  HOP_UNKNOWN,
+  hopFound,
+  LINK_BOX_MAX_OVERHEAD_BYTES,
+  LinkIdentity,
+  LinkReceiver,
+  linkRejectedCounter,
+  OCTET_STREAM,
+  sealLinkBox,
+  topologySenders,
+} from '@mixlab/service-kit';
+import { TopologyCache } from '@mixlab/topology';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { MixNode, type PooledPacket } from './mix-node.ts';
 import { InlinePeeler } from './peeler.ts';
-import { buildServer } from './server.ts';
+import { buildServer, type MixNodeServerDeps } from './server.ts';
 import { counts, packetCounts, singleKeySet, TEST_REPLAY } from './test-support.ts';
 
 const utf8 = new TextEncoder();
@@ -42,6 +70,7 @@ describe('mix node server', () => {
   function build(
     send?: (url: string, frames: Uint8Array[]) => Promise<void>,
     format: 'onion' | 'sphinx' = 'onion',
+    link?: (registry: Registry) => MixNodeServerDeps['link'],
   ): void {
     const maxPacketBytes = format === 'sphinx' ? sphinx.geometry.packetBytes : MAX_PACKET_BYTES;
     registry = createServiceRegistry({ node: 'mix-1', layer: '1' });
@@ -78,6 +107,7 @@ describe('mix node server', () => {
       maxPacketBytes,
       isReady: () => ready,
       acceptDelivery: () => false,
+      ...(link ? { link: link(registry) } : {}),
     });
   }
 
@@ -197,10 +227,9 @@ describe('mix node server', () => {
     assert.deepEqual(await rejectedRequests(), { body_too_large: 0, unsupported_media_type: 3, invalid_request: 0 });
   });
 
-  it('accepts a body of exactly the limit and answers 413 above it', async () => {
-    const limit = MAX_PACKETS * (MAX_PACKET_BYTES + 4);
+  it('accepts the most frames a request may hold, room for a link box around them, and answers 413 above it', async () => {
+    const limit = MAX_PACKETS * (MAX_PACKET_BYTES + 4) + LINK_BOX_MAX_OVERHEAD_BYTES;
     const atLimit = encodeFrames(Array.from({ length: MAX_PACKETS }, () => new Uint8Array(MAX_PACKET_BYTES)));
-    assert.equal(atLimit.length, limit);
     assert.equal((await post(atLimit)).statusCode, 202);
     const response = await post(new Uint8Array(limit + 1));
     assert.equal(response.statusCode, 413);
@@ -292,6 +321,87 @@ describe('mix node server', () => {
         ['one', 'two', 'three'].map((payload) => ({ to: [...recipient], payload })),
       );
       assert.deepEqual(await packetCounts(registry), counts({ accepted: 3, delivered: 3 }));
+    });
+  });
+
+  describe('links: every request a link box from a sender of the right layer', () => {
+    const ids = ['mix-1', 'mix-2', 'gateway-1', 'stranger'] as const;
+    const identities = {} as Record<(typeof ids)[number], SigningKeyPair>;
+    before(() => {
+      for (const id of ids) identities[id] = generateSigningKeyPair();
+    });
+    const listed = (id: 'mix-1' | 'mix-2', layer: number) => ({
+      id,
+      layer,
+      url: `http://${id}:8080`,
+      identityKey: toHex(identities[id].publicKey),
+      publicKey: 'ab'.repeat(32),
+    });
+    const topology = new TopologyCache(
+      async () => ({
+        document: {
+          version: 1 as const,
+          epoch: 1,
+          validFrom: 0,
+          validUntil: Number.MAX_SAFE_INTEGER,
+          layers: [[listed('mix-1', 1)], [listed('mix-2', 2)]],
+          gateways: [{ id: 'gateway-1', url: 'http://gw:8081', identityKey: toHex(identities['gateway-1'].publicKey) }],
+        },
+        signature: 'ab'.repeat(64),
+        directoryKey: 'cd'.repeat(32),
+      }),
+      { maxAgeMs: 60_000, refetchAfterMs: 0 },
+    );
+    const boxFrom = (from: keyof typeof identities, frames: Uint8Array[]) =>
+      sealLinkBox({
+        sender: new LinkIdentity(from, identities[from]),
+        receiverId: 'mix-1',
+        receiverIdentityKey: toHex(identities['mix-1'].publicKey),
+        now: Date.now(),
+        body: encodeFrames(frames),
+      });
+    const to = (url: string, payload: Uint8Array) =>
+      app.inject({ method: 'POST', url, headers: { 'content-type': OCTET_STREAM }, payload: Buffer.from(payload) });
+    const rejected = async () => {
+      const { values } = (await registry.getSingleMetric('mixlab_link_rejected_total')?.get()) ?? { values: [] };
+      return Object.fromEntries(
+        values.filter(({ value }) => value > 0).map(({ labels, value }) => [labels.reason, value]),
+      );
+    };
+
+    beforeEach(() => {
+      build(undefined, 'onion', (registry) => ({
+        receiver: new LinkReceiver({
+          identity: new LinkIdentity('mix-1', identities['mix-1']),
+          findSender: topologySenders(topology),
+          now: Date.now,
+          rejected: linkRejectedCounter(registry),
+        }),
+        layer: 1,
+      }));
+    });
+
+    it('takes packets for layer 1 from the gateway and from layer 2 (loops wrap), nothing from others', async () => {
+      assert.equal((await to('/v1/packets', boxFrom('gateway-1', [packet('a')]))).statusCode, 202);
+      assert.equal((await to('/v1/packets', boxFrom('mix-2', [packet('b')]))).statusCode, 202);
+      assert.equal(node.queued, 2);
+      const stranger = await to('/v1/packets', boxFrom('stranger', [packet('c')]));
+      assert.equal(stranger.statusCode, 403);
+      assert.equal(stranger.json().error, 'unknown_sender');
+      const plain = await to('/v1/packets', encodeFrames([packet('d')]));
+      assert.equal(plain.statusCode, 401);
+      assert.equal(plain.json().error, 'malformed');
+      assert.equal(node.queued, 2, 'nothing refused reached the pool');
+      assert.deepEqual(await rejected(), { unknown_sender: 1, malformed: 1 });
+    });
+
+    it('takes deliveries (its loops) only from the layer before it, never from the gateway', async () => {
+      const loop = encodeDelivery({ recipient, payload: utf8.encode('loop') });
+      assert.equal((await to('/v1/deliveries', boxFrom('mix-2', [loop]))).statusCode, 202);
+      const fromGateway = await to('/v1/deliveries', boxFrom('gateway-1', [loop]));
+      assert.equal(fromGateway.statusCode, 403);
+      assert.equal(fromGateway.json().error, 'wrong_layer');
+      assert.deepEqual(await rejected(), { wrong_layer: 1 });
     });
   });
 });

@@ -1,7 +1,17 @@
 import { REQUEST_REJECTION_REASONS, type RequestRejectionReason } from '@mixlab/metrics';
 import { StrategyStoppedError } from '@mixlab/mixing';
 import { type Delivery, decodeDelivery, decodeFrames } from '@mixlab/packet';
-import { acceptOctetStream, createServiceApp, registerOperationalRoutes, sendError } from '@mixlab/service-kit';
+import {
+  acceptOctetStream,
+  createServiceApp,
+  LINK_BOX_MAX_OVERHEAD_BYTES,
+  type LinkReceiver,
+  nodeDeliverySenders,
+  openLinkRequest,
+  packetSenders,
+  registerOperationalRoutes,
+  sendError,
+} from '@mixlab/service-kit';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Counter, Registry } from 'prom-client';
 import type { MixNode } from './mix-node.ts';
@@ -16,6 +26,11 @@ export interface MixNodeServerDeps {
   readonly isReady: () => boolean;
   /** A delivery from an exit node to this node (its loop cover coming home); false when it is not one. */
   readonly acceptDelivery: (delivery: Delivery) => boolean;
+  /**
+   * Opens the link box of every request and checks its sender against the topology (this
+   * node's layer decides who may send); absent, bodies are plain frames (route unit tests).
+   */
+  readonly link?: { readonly receiver: LinkReceiver; readonly layer: number };
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -27,8 +42,12 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       if ((REQUEST_REJECTION_REASONS as readonly string[]).includes(code)) countRefused(code as RequestRejectionReason);
     },
   });
-  const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4);
+  // Room for the link box around the frames: its header, ids, nonce and tag.
+  const bodyLimit = deps.maxPacketsPerRequest * (deps.maxPacketBytes + 4) + LINK_BOX_MAX_OVERHEAD_BYTES;
   acceptOctetStream(app, bodyLimit);
+  const { link } = deps;
+  const packetRoute = (layers: number) => packetSenders(link?.layer ?? 1, layers);
+  const deliveryRoute = (layers: number) => nodeDeliverySenders(link?.layer ?? 1, layers);
 
   // Body: frames (u32 length + packet), one or more packets per request.
   app.post<{ Body: Buffer }>('/v1/packets', async (request, reply) => {
@@ -36,9 +55,11 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       countRefused('unsupported_media_type');
       return sendError(reply, 'unsupported_media_type', 'send packets as application/octet-stream frames');
     }
+    const frames = await openLinkRequest(link?.receiver, packetRoute, request.body, reply);
+    if (!frames) return reply;
     let packets: Uint8Array[];
     try {
-      packets = decodeFrames(request.body, deps.maxPacketsPerRequest);
+      packets = decodeFrames(frames, deps.maxPacketsPerRequest);
     } catch (error) {
       const reason = `body is not a sequence of frames: ${(error as Error).message}`;
       countRefused('invalid_request');
@@ -64,9 +85,11 @@ export function buildServer(deps: MixNodeServerDeps): FastifyInstance {
       countRefused('unsupported_media_type');
       return sendError(reply, 'unsupported_media_type', 'send deliveries as application/octet-stream frames');
     }
+    const frames = await openLinkRequest(link?.receiver, deliveryRoute, request.body, reply);
+    if (!frames) return reply;
     let refused = 0;
     try {
-      for (const frame of decodeFrames(request.body, deps.maxPacketsPerRequest)) {
+      for (const frame of decodeFrames(frames, deps.maxPacketsPerRequest)) {
         if (!deps.acceptDelivery(decodeDelivery(frame))) refused++;
       }
     } catch (error) {

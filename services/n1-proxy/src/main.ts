@@ -2,23 +2,28 @@
  * The n − 1 attacker in front of layer 1 (compose profile `attack`, never started by default).
  * Registered nowhere itself: the experiment points layer 1's advertised URL at it
  * (MIXLAB_LAYER_1_URL=http://n1-proxy:8080), so every request to the layer-1 node goes through
- * it, as through a router the adversary owns, and it passes them to UPSTREAM_URL.
+ * it, as through a router the adversary owns, and it passes them to UPSTREAM_URL. Links are
+ * authenticated (link boxes): it cannot send to layer 1 itself, so it enters as a client,
+ * through the gateway (GATEWAY_URL), and its packets come back past it sealed by the gateway.
  */
+import { GatewayClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, randomBytes } from '@mixlab/crypto';
-import { encodeFrames, PACKET_FORMAT_NAMES, packetFormat } from '@mixlab/packet';
+import { sphinx } from '@mixlab/packet';
 import { envChoice, envInt, envUrl, listenUntilSignalled } from '@mixlab/service-kit';
-import { fetchSignedTopology, toTopology } from '@mixlab/topology';
+import { toTopology } from '@mixlab/topology';
 import { Registry } from 'prom-client';
 import { N1Attack } from './n1-attack.ts';
-import { buildServer } from './server.ts';
+import { buildServer, sphinxPacketsIn } from './server.ts';
 
 await cryptoReady();
 const env = process.env;
 const upstreamUrl = envUrl(env, 'UPSTREAM_URL', 'http://mix-layer-1:8080');
-const directoryUrl = envUrl(env, 'DIRECTORY_URL', 'http://directory:8080');
+const gateway = new GatewayClient(envUrl(env, 'GATEWAY_URL', 'http://client-gateway:8080'));
 const threshold = envInt(env, 'THRESHOLD', 3, 1, 100_000);
 const port = envInt(env, 'PORT', 8080, 1, 65_535);
-const format = packetFormat(envChoice(env, 'PACKET_FORMAT', PACKET_FORMAT_NAMES, 'sphinx'));
+// It counts packets by the size of requests it cannot open: only Sphinx packets have one size.
+envChoice(env, 'PACKET_FORMAT', ['sphinx'], 'sphinx');
+const format = sphinx;
 // The attacker's own recipient: it recognises its packets at the exit by where they go.
 const own = generateKeyPair();
 
@@ -35,19 +40,25 @@ async function post(path: string, body: Uint8Array): Promise<void> {
 const attack = new N1Attack({
   threshold,
   pass: post,
+  // As any client: the topology and the submission through the gateway.
   inject: async (count) => {
-    const topology = toTopology((await fetchSignedTopology(directoryUrl)).document, 'current');
+    const topology = toTopology((await gateway.signedTopology()).document, 'current');
     const route = topology.layers.map((nodes) => {
       const node = nodes[0];
       if (!node) throw new Error('a layer has no node yet');
       return { id: node.id, publicKey: Buffer.from(node.publicKey, 'hex') };
     });
-    const gateway = topology.gateways[0];
-    if (!gateway) throw new Error('no gateway registered');
-    const packets = Array.from({ length: count }, () =>
-      format.wrap(route, { gateway: gateway.id, recipient: own.publicKey }, randomBytes(32)),
-    );
-    await post('/v1/packets', encodeFrames(packets));
+    const home = topology.gateways[0];
+    if (!home) throw new Error('no gateway registered');
+    const firstHop = route[0]?.id as string;
+    const packets = Array.from({ length: count }, () => ({
+      firstHop,
+      packet: Buffer.from(format.wrap(route, { gateway: home.id, recipient: own.publicKey }, randomBytes(32))).toString(
+        'base64',
+      ),
+    }));
+    const { accepted, rejected } = await gateway.submit({ packets });
+    if (accepted !== count) throw new Error(`the gateway took ${accepted} of ${count}: ${JSON.stringify(rejected)}`);
   },
 });
 
@@ -56,6 +67,7 @@ const app = buildServer({
   registry: new Registry(),
   ownRecipient: Buffer.from(own.publicKey).toString('hex'),
   maxRequestBytes: 64 * 1024 * 1024,
+  packetsIn: (bytes) => sphinxPacketsIn(bytes, format.geometry.packetBytes),
   logger: { level: 'info', base: { service: 'n1-proxy' } },
 });
 await listenUntilSignalled(app, port);

@@ -4,13 +4,15 @@ import { N1Attack } from './n1-attack.ts';
 
 function setUp(threshold = 3) {
   const log: string[] = [];
-  const attack = new N1Attack({
+  const attack: N1Attack = new N1Attack({
     threshold,
     pass: async (path, body) => {
       log.push(`pass ${path} ${new TextDecoder().decode(body)}`);
     },
+    // As the gateway does: the submission comes back as a request of that many packets, sealed.
     inject: async (count) => {
       log.push(`inject ${count}`);
+      await attack.request('/v1/packets', new TextEncoder().encode(`own×${count}`), count);
     },
   });
   const body = (text: string) => new TextEncoder().encode(text);
@@ -30,19 +32,49 @@ describe('N1Attack', () => {
     const { attack, log, body } = setUp();
     await attack.request('/v1/packets', body('honest-1'), 1);
     await attack.start();
-    assert.deepEqual(log.splice(0), ['pass /v1/packets honest-1', 'inject 2'], 'two own packets flush the one pooled');
+    assert.deepEqual(
+      log.splice(0),
+      ['pass /v1/packets honest-1', 'inject 2', 'pass /v1/packets own×2'],
+      'two own packets flush the one pooled: known by their count, passed while holding',
+    );
     await attack.request('/v1/packets', body('honest-2'), 1);
     await attack.request('/v1/deliveries', body('loop'), 1);
     assert.deepEqual(log, [], 'held');
     attack.target();
     await attack.request('/v1/packets', body('target'), 1);
-    assert.deepEqual(log.splice(0), ['pass /v1/packets target', 'inject 2'], 'the batch: target and two own');
+    assert.deepEqual(
+      log.splice(0),
+      ['pass /v1/packets target', 'inject 2', 'pass /v1/packets own×2'],
+      'the batch: target and two own',
+    );
     await attack.request('/v1/packets', body('honest-3'), 1);
     assert.deepEqual(log, [], 'armed for one request only');
     assert.deepEqual(attack.status, { phase: 'holding', passed: 6, pooled: 0, held: 3, injected: 4, targets: 1 });
     await attack.stop();
     assert.deepEqual(log, ['pass /v1/packets honest-2', 'pass /v1/deliveries loop', 'pass /v1/packets honest-3']);
     assert.equal(attack.status.pooled, 2);
+  });
+
+  it('holds a request of another size while its own are due, and expects its own no longer once the gateway answered', async () => {
+    const log: string[] = [];
+    let honestFirst: Promise<void> = Promise.resolve();
+    const attack: N1Attack = new N1Attack({
+      threshold: 3,
+      pass: async (path, body) => {
+        log.push(`pass ${path} ${new TextDecoder().decode(body)}`);
+      },
+      inject: async (count) => {
+        honestFirst = attack.request('/v1/packets', new TextEncoder().encode('honest'), 1);
+        await attack.request('/v1/packets', new TextEncoder().encode('own'), count);
+      },
+    });
+    await attack.request('/v1/packets', new TextEncoder().encode('first'), 1);
+    await attack.start();
+    await honestFirst;
+    assert.deepEqual(log, ['pass /v1/packets first', 'pass /v1/packets own']);
+    assert.equal(attack.status.held, 1, 'the honest one packet was held, not taken for its own two');
+    await attack.request('/v1/packets', new TextEncoder().encode('two more'), 2);
+    assert.equal(attack.status.held, 2, 'no own request is due any more');
   });
 
   it('injects nothing when the pool is already empty, and refuses a target before the start', async () => {

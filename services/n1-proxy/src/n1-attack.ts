@@ -2,8 +2,11 @@
  * The n − 1 (blending) attack at the entrance of a threshold mix (Serjantov, Dingledine &
  * Syverson, IH 2002), as an adversary on the wire in front of the node runs it: it sees
  * every request entering the node, can hold it back or pass it on, and can send its own
- * packets. It counts the packets it let in, so against `threshold:n` it knows how many are
- * pooled (loop cover of the node's own would spoil the count: it then over-fills).
+ * packets. Links between services are link boxes it cannot read or forge, so it sends its
+ * own as a client does, through the gateway, and knows them on the wire only: the next
+ * request of that many packets (body size) after its own submission. It counts the packets
+ * it let in, so against `threshold:n` it knows how many are pooled (loop cover of the node's
+ * own would spoil the count: it then over-fills).
  *   flush:   from `start()`, hold every request; fill the pool up to n with its own packets.
  *   target:  `target()` says the next request is the target's (the adversary saw the target's
  *            connection submit; what the wire shows, nothing inside the packets); it passes
@@ -16,7 +19,10 @@ export interface N1AttackDeps {
   readonly threshold: number;
   /** Passes a request on to the node unchanged. */
   readonly pass: (path: string, body: Uint8Array) => Promise<void>;
-  /** Sends `count` of the attacker's own packets (routed back to itself) to the node, in one request. */
+  /**
+   * Submits `count` of the attacker's own packets (routed back to itself) through the gateway,
+   * which passes them to the node in a request of its own: that request comes through `request`.
+   */
   readonly inject: (count: number) => Promise<void>;
 }
 
@@ -41,6 +47,8 @@ export class N1Attack {
   #passed = 0;
   #injected = 0;
   #targets = 0;
+  /** Packet counts of own submissions whose request into the node has not come by yet, oldest first. */
+  readonly #ownExpected: number[] = [];
 
   constructor(deps: N1AttackDeps) {
     if (!(Number.isSafeInteger(deps.threshold) && deps.threshold >= 1)) {
@@ -64,6 +72,11 @@ export class N1Attack {
   async request(path: string, body: Uint8Array, packets: number): Promise<void> {
     // Deliveries (the node's loops coming home) are not pooled: held while attacking, never counted.
     const pooled = path === '/v1/packets';
+    if (pooled && this.#ownExpected[0] === packets) {
+      // Its own, as the gateway passes them on: counted when submitted, passed whatever the phase.
+      this.#ownExpected.shift();
+      return this.#deps.pass(path, body);
+    }
     if (this.#phase === 'idle') {
       if (pooled) this.#passed += packets;
       return this.#deps.pass(path, body);
@@ -106,6 +119,13 @@ export class N1Attack {
     const count = this.#deps.threshold - pooled;
     this.#passed += count;
     this.#injected += count;
-    await this.#deps.inject(count);
+    this.#ownExpected.push(count);
+    try {
+      await this.#deps.inject(count);
+    } finally {
+      // The gateway answers once layer 1 (through this proxy) took them: by now it came by, or never will.
+      const left = this.#ownExpected.indexOf(count);
+      if (left >= 0) this.#ownExpected.splice(left, 1);
+    }
   }
 }

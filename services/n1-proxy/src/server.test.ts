@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeFrames } from '@mixlab/packet';
+import { encodeFrames, sphinx } from '@mixlab/packet';
+import { LINK_BOX_MAX_OVERHEAD_BYTES } from '@mixlab/service-kit';
 import { Registry } from 'prom-client';
 import { N1Attack } from './n1-attack.ts';
-import { buildServer } from './server.ts';
+import { buildServer, sphinxPacketsIn } from './server.ts';
 
 function setUp() {
   const passed: { path: string; bytes: number }[] = [];
@@ -19,6 +20,7 @@ function setUp() {
     registry: new Registry(),
     ownRecipient: 'ab'.repeat(32),
     maxRequestBytes: 1 << 20,
+    packetsIn: (bytes) => sphinxPacketsIn(bytes, 10),
   });
   const post = (url: string, payload?: Uint8Array) =>
     app.inject({
@@ -30,18 +32,28 @@ function setUp() {
 }
 
 describe('n1-proxy server', () => {
-  it('passes packet requests on while idle, answering as the node would', async () => {
+  it('passes packet requests on while idle, unread, counting packets by the body size', async () => {
     const { passed, post } = setUp();
-    const body = encodeFrames([new Uint8Array(10), new Uint8Array(10)]);
+    // Two 10-byte packets framed, in a link box that adds less than one framed packet.
+    const body = new Uint8Array(2 * 14 + 13);
     const response = await post('/v1/packets', body);
     assert.equal(response.statusCode, 202);
     assert.deepEqual(response.json(), { received: 2 });
     assert.deepEqual(passed, [{ path: '/v1/packets', bytes: body.length }]);
   });
 
-  it('refuses a body that is not frames, and a target before the attack started', async () => {
+  it('counts Sphinx packets in a link box exactly, whatever the ids in it', () => {
+    const { packetBytes } = sphinx.geometry;
+    assert.ok(LINK_BOX_MAX_OVERHEAD_BYTES < packetBytes + 4, 'a box adds less than one framed packet');
+    for (const packets of [1, 2, 100]) {
+      for (const overhead of [0, 200, LINK_BOX_MAX_OVERHEAD_BYTES]) {
+        assert.equal(sphinxPacketsIn(packets * (packetBytes + 4) + overhead, packetBytes), packets);
+      }
+    }
+  });
+
+  it('refuses a target before the attack started', async () => {
     const { passed, post } = setUp();
-    assert.equal((await post('/v1/packets', new Uint8Array([0, 0, 0, 9, 1]))).statusCode, 400);
     assert.equal((await post('/attack/target')).statusCode, 400);
     assert.deepEqual(passed, []);
   });
