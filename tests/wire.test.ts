@@ -247,9 +247,11 @@ async function observe(format: PacketFormatName): Promise<Observation> {
         (stream.srcPort === PORT && nameOf(stream.srcIp) === 'client-gateway' && nameOf(stream.dstIp) === 'client'),
     );
     assert.ok(clientStreams.length > 0, 'the capture holds the client link');
-    const clientTls = clientStreams
-      .filter((stream) => stream.dstPort === PORT && stream.fromStart && stream.data.length > 0)
-      .every((stream) => startsTls(stream.data));
+    const opened = clientStreams.filter(
+      (stream) => stream.dstPort === PORT && stream.fromStart && stream.data.length > 0,
+    );
+    assert.ok(opened.length > 0, 'the capture saw client connections open');
+    const clientTls = opened.every((stream) => startsTls(stream.data));
     for (const stream of clientStreams) {
       for (const body of expected.values()) {
         if (body.length >= 16) assert.ok(!holds(stream.data, body), 'message bytes in clear on the client link');

@@ -49,7 +49,15 @@ describe('N1Attack', () => {
     );
     await attack.request('/v1/packets', body('honest-3'), 1);
     assert.deepEqual(log, [], 'armed for one request only');
-    assert.deepEqual(attack.status, { phase: 'holding', passed: 6, pooled: 0, held: 3, injected: 4, targets: 1 });
+    assert.deepEqual(attack.status, {
+      phase: 'holding',
+      passed: 6,
+      pooled: 0,
+      held: 3,
+      injected: 4,
+      targets: 1,
+      refused: 0,
+    });
     await attack.stop();
     assert.deepEqual(log, ['pass /v1/packets honest-2', 'pass /v1/deliveries loop', 'pass /v1/packets honest-3']);
     assert.equal(attack.status.pooled, 2);
@@ -75,6 +83,25 @@ describe('N1Attack', () => {
     assert.equal(attack.status.held, 1, 'the honest one packet was held, not taken for its own two');
     await attack.request('/v1/packets', new TextEncoder().encode('two more'), 2);
     assert.equal(attack.status.held, 2, 'no own request is due any more');
+  });
+
+  it("releases every held request on stop, counting those the node refuses (held past a box's 30 s)", async () => {
+    const passed: string[] = [];
+    const attack = new N1Attack({
+      threshold: 3,
+      pass: async (_path, body) => {
+        const text = new TextDecoder().decode(body);
+        if (text === 'stale') throw new Error('answered 401: stale');
+        passed.push(text);
+      },
+      inject: async () => {},
+    });
+    await attack.start();
+    for (const text of ['one', 'stale', 'two']) await attack.request('/v1/packets', new TextEncoder().encode(text), 1);
+    await attack.stop();
+    assert.deepEqual(passed, ['one', 'two']);
+    assert.equal(attack.status.refused, 1);
+    assert.equal(attack.status.passed, 2);
   });
 
   it('injects nothing when the pool is already empty, and refuses a target before the start', async () => {

@@ -38,6 +38,11 @@ export interface N1Status {
   readonly injected: number;
   /** Requests passed as the target's. */
   readonly targets: number;
+  /**
+   * Held requests the node refused when released: a link box is good for 30 s either way, so
+   * what the attacker holds longer is lost (to its sender, too).
+   */
+  readonly refused: number;
 }
 
 export class N1Attack {
@@ -47,6 +52,7 @@ export class N1Attack {
   #passed = 0;
   #injected = 0;
   #targets = 0;
+  #refused = 0;
   /** Packet counts of own submissions whose request into the node has not come by yet, oldest first. */
   readonly #ownExpected: number[] = [];
 
@@ -65,6 +71,7 @@ export class N1Attack {
       held: this.#held.length,
       injected: this.#injected,
       targets: this.#targets,
+      refused: this.#refused,
     };
   }
 
@@ -107,8 +114,12 @@ export class N1Attack {
   async stop(): Promise<void> {
     this.#phase = 'idle';
     for (const { path, body, packets } of this.#held.splice(0)) {
-      if (path === '/v1/packets') this.#passed += packets;
-      await this.#deps.pass(path, body);
+      try {
+        await this.#deps.pass(path, body);
+        if (path === '/v1/packets') this.#passed += packets;
+      } catch {
+        this.#refused++; // e.g. 401 stale: the rest are released all the same
+      }
     }
   }
 
