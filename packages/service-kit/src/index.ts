@@ -7,6 +7,6 @@ export * from './link-box.ts';
 export * from './link-receiver.ts';
 export * from './registration.ts';
 export * from './retry.ts';
-export * from './tls-identity.ts';
 export * from './self-enrollment.ts';
+export * from './tls-identity.ts';
 export * from './wire-tap.ts';

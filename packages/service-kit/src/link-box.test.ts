@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { cryptoReady, generateSigningKeyPair, type SigningKeyPair, toHex } from '@mixlab/crypto';
-import { TopologyCache, type TopologyDocument } from '@mixlab/topology';
+import { type GatewayDescriptor, TopologyCache, type TopologyDocument } from '@mixlab/topology';
 import {
   LINK_FRESHNESS_MS,
   LinkIdentity,
@@ -198,7 +198,11 @@ describe('link boxes', () => {
       assert.equal(check('mix2', packetSenders(1, 3)), 'wrong_layer');
       assert.equal(check('mix2', gatewayDeliverySenders(3)), 'wrong_layer');
       assert.equal(check('stranger', packetSenders(1, 3)), 'unknown_sender');
-      const keyless = { ...document, gateways: [{ id: 'gateway', url: 'http://gateway:8081' }] };
+      // A document as a directory from before gateways signed would send it: data off the network.
+      const keyless = {
+        ...document,
+        gateways: [{ id: 'gateway', url: 'http://gateway:8081' } as unknown as GatewayDescriptor],
+      };
       assert.equal(
         checkSender(keyless, 'gateway', packetSenders(1, 3)).ok,
         false,

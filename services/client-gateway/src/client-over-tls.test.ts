@@ -95,7 +95,6 @@ describe('MixnetClient and the gateway over TLS', () => {
         }
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'sphinx' },
-      registry,
       metrics: gatewayMetrics(registry),
       loops: loopMetrics(registry, 'client'),
       maxPacketBytes: 64 * 1024,

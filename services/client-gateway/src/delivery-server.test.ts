@@ -32,6 +32,7 @@ describe('gateway delivery listener, link boxes', () => {
       maxPerMailbox: 10,
       maxMailboxes: 10,
       maxBytes: 1 << 20,
+      maxBytesPerMailbox: 1 << 20,
     }).mailboxes;
     const node = (id: 'mix-1' | 'mix-2' | 'mix-3', layer: number) => ({
       id,

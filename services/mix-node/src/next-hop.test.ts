@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HOP_UNKNOWN, hopFound } from '@mixlab/service-kit';
-import { type SignedTopology, TopologyCache } from '@mixlab/topology';
+import { type GatewayDescriptor, type SignedTopology, TopologyCache } from '@mixlab/topology';
 import { nextHops } from './next-hop.ts';
 
 const key = (byte: string) => byte.repeat(64);
@@ -54,7 +54,10 @@ describe('nextHops', () => {
   });
 
   it('names no receiver for a gateway that has no identity key yet (the sender then refuses to send)', async () => {
-    const signed = { ...SIGNED, document: { ...SIGNED.document, gateways: [{ id: 'gw', url: 'http://gw:8081' }] } };
+    const signed = {
+      ...SIGNED,
+      document: { ...SIGNED.document, gateways: [{ id: 'gw', url: 'http://gw:8081' } as unknown as GatewayDescriptor] },
+    };
     assert.deepEqual(await resolver(async () => signed)('destination', 'gw'), hopFound('http://gw:8081'));
   });
 
