@@ -437,7 +437,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     for (const cover of covers) cover?.stopSending();
     while (pending.size > 0) await Promise.all(pending);
     const drainUntil = clock.now() + drainMs;
-    while (tally.inFlight > 0 && clock.now() < drainUntil && !signal?.aborted) {
+    // The drain waits for loops too: a loop cut off here would count as neither returned nor lost.
+    const loopsOutstanding = () =>
+      covers.reduce(
+        (sum, cover) =>
+          sum + (cover ? cover.counts.loopsSent - cover.counts.loopsReturned - cover.counts.loopsLost : 0),
+        0,
+      );
+    while ((tally.inFlight > 0 || loopsOutstanding() > 0) && clock.now() < drainUntil && !signal?.aborted) {
       await sleep(clock, Math.min(100, drainUntil - clock.now()), signal);
     }
     finished.abort();
