@@ -46,6 +46,27 @@ describe('joinTruth', () => {
     assert.equal(join.unjoined, 0);
   });
 
+  it('numbers receipts within one millisecond in the order they came, not in send order', () => {
+    // A batch pushes two messages to client-4 in the same millisecond, the later-sent one first.
+    const batch = {
+      clients: 3,
+      messages: [
+        { from: 0, to: 1, sentAtMs: 1000, receivedAtMs: 3000, receivedOrder: 2 },
+        { from: 2, to: 1, sentAtMs: 1500, receivedAtMs: 3000, receivedOrder: 1 },
+      ],
+    };
+    const wire = [
+      event(1010, 'client-3', 'gw'),
+      event(1510, 'client-1', 'gw'),
+      event(2999, 'gw', 'client-4'),
+      event(2999, 'gw', 'client-4'),
+    ];
+    assert.deepEqual(joinTruth(batch, wire, roles).records, [
+      { sender: 'client-1', recipient: 'client-4', order: 1 },
+      { sender: 'client-3', recipient: 'client-4', order: 2 },
+    ]);
+  });
+
   it('leaves a client unnamed when nothing on the wire lines up with it', () => {
     const join = joinTruth(
       truth,

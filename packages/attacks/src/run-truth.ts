@@ -106,7 +106,11 @@ export function joinTruth(
   );
   const received = truth.messages
     .filter((message) => message.receivedAtMs !== null)
-    .sort((a, b) => (a.receivedAtMs as number) - (b.receivedAtMs as number));
+    // Receipts in one millisecond (a batch's pushes) in the order they came, when the truth says.
+    .sort(
+      (a, b) =>
+        (a.receivedAtMs as number) - (b.receivedAtMs as number) || (a.receivedOrder ?? 0) - (b.receivedOrder ?? 0),
+    );
   const delivered = new Map<string, number>();
   const records: TruthRecord[] = [];
   let unjoined = 0;

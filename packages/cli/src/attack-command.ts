@@ -11,6 +11,7 @@ import {
   exitLinkSizes,
   joinTruth,
   type LinkingSummary,
+  onionWireModel,
   overCandidates,
   type RecordedTrace,
   rolesOfTrace,
@@ -20,6 +21,8 @@ import {
   sendersOf,
   sizeCorrelation,
   timingCorrelation,
+  traceEnds,
+  wireModelFit,
 } from '@mixlab/attacks';
 import type { LoadTruth } from '@mixlab/load';
 
@@ -113,9 +116,14 @@ export function linkingAttack(
       learned: { modalDelayMs: peak * profile.binMs },
     };
   }
-  // Several shrinks: the wire carries packets base64 in JSON, which rounds sizes (docs/attacks.md).
-  const { estimates, shrinkBytes, shrinks } = sizeCorrelation(trace.events, roles, {
-    multipleShrinks: true,
+  // The onion format's exact wire sizes when they explain the trace (the format is public; the
+  // attacker checks which one runs), else a shrink learned from the size histograms.
+  const model = onionWireModel(roles);
+  const { submissions, pushes } = traceEnds(trace.events, roles);
+  const fit = wireModelFit(model, submissions, pushes);
+  const useModel = options.shrinkBytes === undefined && fit >= 0.5;
+  const { estimates, shrinkBytes } = sizeCorrelation(trace.events, roles, {
+    ...(useModel ? { wireModel: model } : {}),
     ...(options.shrinkBytes === undefined ? {} : { shrinkBytes: options.shrinkBytes }),
     ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
   });
@@ -124,7 +132,7 @@ export function linkingAttack(
     senders,
     pushes: estimates.length,
     estimates: overCandidates(estimates, roles.clients, senders),
-    learned: { shrinkBytes, shrinksLearned: shrinks.size },
+    learned: { shrinkBytes, onionModelFit: fit },
     exitLink: exitLinkSizes(trace.events, roles),
   };
 }
