@@ -251,7 +251,7 @@ describe('runLoad', () => {
 
   it('sends cover beside the load when asked, and its loops come back to their senders', async () => {
     const network = fakeNetwork(20, () => false);
-    const { summary } = await runLoad({
+    const { summary, truth } = await runLoad({
       clients: 2,
       ratePerClient: 5,
       dropRatePerClient: 20,
@@ -271,6 +271,9 @@ describe('runLoad', () => {
     assert.equal(cover.loopsOutstanding, 0);
     assert.ok((cover.loopRoundTripMs?.p50Ms ?? 0) >= 15);
     assert.equal(summary.lost, 0, 'cover never counts as (lost) load');
+    // The truth lists every drop by its sender, for a scorer that must tell cover submissions from real ones.
+    assert.equal(truth.cover?.length, cover.drops);
+    assert.deepEqual(new Set(truth.cover?.map((drop) => drop.from)), new Set([0, 1]));
   });
 
   it('repeats the traffic pattern for the same seed, from separate streams per client and use', async () => {

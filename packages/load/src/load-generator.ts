@@ -320,6 +320,8 @@ export interface TruthMessage {
 export interface LoadTruth {
   readonly clients: number;
   readonly messages: readonly TruthMessage[];
+  /** Drop cover the clients sent (never delivered), in send order; present when the run sent drop cover. */
+  readonly cover?: readonly { readonly from: number; readonly sentAtMs: number }[];
   /** With a planted target: the target and its friends (simulated client indices, ascending). */
   readonly target?: { readonly client: number; readonly friends: readonly number[] };
 }
@@ -419,9 +421,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     { from: number; to: number; sentAtMs: number; receivedAtMs: number | null; receivedOrder: number | null }
   >();
   let receipts = 0;
+  /** Drop cover sent, for the truth: a cover packet's submission is a send like any other on the wire. */
+  const dropsSent: { from: number; sentAtMs: number }[] = [];
   const covers = members.map(({ client, keys }, index) =>
     (options.dropRatePerClient ?? 0) > 0 || (options.loopRatePerClient ?? 0) > 0
-      ? new CoverTraffic(client, keys, {
+      ? new CoverTraffic(recordingDrops(client, index, clock, dropsSent), keys, {
           dropRate: options.dropRatePerClient ?? 0,
           loopRate: options.loopRatePerClient ?? 0,
           loopTimeoutMs: Math.max(drainMs, 10_000),
@@ -521,6 +525,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       truth: {
         clients,
         messages: [...truth.values()].map((record) => ({ ...record })),
+        ...((options.dropRatePerClient ?? 0) > 0 ? { cover: dropsSent } : {}),
         ...(friends && options.plantedTarget ? { target: { client: options.plantedTarget.client, friends } } : {}),
       },
     };
@@ -528,6 +533,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     for (const cover of covers) cover?.stop();
     for (const subscription of subscriptions) subscription.close();
   }
+}
+
+/** `client` for cover, telling `sent` of each drop as it starts (as real sends are recorded). */
+function recordingDrops(
+  client: LoadClient,
+  from: number,
+  clock: Clock,
+  sent: { from: number; sentAtMs: number }[],
+): CoverClient {
+  return {
+    send: (...args) => client.send(...args),
+    sendDrop: (...args) => {
+      const record = { from, sentAtMs: clock.now() };
+      sent.push(record);
+      return client.sendDrop(...args).catch((error: Error) => {
+        sent.splice(sent.indexOf(record), 1);
+        throw error;
+      });
+    },
+  };
 }
 
 function coverSummary(covers: readonly (CoverTraffic | undefined)[]): CoverSummary {
