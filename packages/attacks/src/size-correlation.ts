@@ -4,7 +4,9 @@
  * the same bytes at every hop and the exit delivers the message at its own length, so the
  * size survives every mix; under Sphinx every packet and every delivery has one size, and
  * the attack is left with each client's share of the traffic. The shrink is learned from
- * the trace (the shift that best lines up the two size histograms) unless given.
+ * the trace (the shift that best lines up the two size histograms) unless given; on the live
+ * wire, where base64 in JSON rounds sizes, the exact model of the encoding (wire-sizes.ts)
+ * names the submission sizes a push's message can have had instead.
  */
 import type { DeliveryEstimate, Roles, WireEvent } from '@mixlab/anonymity';
 import { distributionFromWeights } from './linking.ts';
