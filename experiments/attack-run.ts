@@ -5,11 +5,11 @@
  * Shared by `npm run experiment -- attacks` and tests/attacks.test.ts.
  */
 import type { DeliveryEstimate } from '@mixlab/anonymity';
-import { type RecordedTrace, rolesOfTrace, sendersOf, traceEnds } from '@mixlab/attacks';
+import { joinTruth, type RecordedTrace, rolesOfTrace, sendersOf, traceEnds } from '@mixlab/attacks';
 import { fetchTrace } from '@mixlab/cli/attack';
 import { MixnetClient } from '@mixlab/client';
 import { generateKeyPair } from '@mixlab/crypto';
-import { type LoadSummary, type LoadTruth, runLoad } from '@mixlab/load';
+import { type LoadSummary, type LoadTruth, type PlantedTarget, runLoad } from '@mixlab/load';
 import { type Cascade, eventually, startCascade } from '@mixlab/testbed';
 
 export interface AttackRunSettings {
@@ -22,6 +22,12 @@ export interface AttackRunSettings {
   readonly seed: number;
   /** Message bodies are drawn uniformly from this range (onion shows their sizes). */
   readonly bodyBytes: { readonly min: number; readonly max: number };
+  /** Danezis' model: one client sends to m friends only (see @mixlab/load's plantedTarget). */
+  readonly plantedTarget?: PlantedTarget;
+  /** Client drop cover per client per second (default none). */
+  readonly dropRatePerClient?: number;
+  /** Every mix node's loop cover per second (MIXLAB_LOOP_RATE; default 0: none). */
+  readonly nodeLoopRate?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -53,7 +59,7 @@ export async function captureAttackRun(settings: AttackRunSettings): Promise<Att
     cascade = await startCascade({
       MIXLAB_STRATEGY: settings.strategy,
       MIXLAB_PACKET_FORMAT: settings.packetFormat,
-      MIXLAB_LOOP_RATE: '0',
+      MIXLAB_LOOP_RATE: String(settings.nodeLoopRate ?? 0),
     });
     const { gatewayUrl, directoryKey, observerUrl } = cascade;
     await eventually('every layer in the topology', async () => {
@@ -71,6 +77,8 @@ export async function captureAttackRun(settings: AttackRunSettings): Promise<Att
       strategy: settings.strategy,
       seed: settings.seed,
       bodyBytes: settings.bodyBytes,
+      ...(settings.plantedTarget ? { plantedTarget: settings.plantedTarget } : {}),
+      ...(settings.dropRatePerClient ? { dropRatePerClient: settings.dropRatePerClient } : {}),
       connect: (random) => new MixnetClient(gatewayUrl, { directoryKey, random }),
       generateKeys: generateKeyPair,
       onError: (error) => {
@@ -106,4 +114,11 @@ export async function captureAttackRun(settings: AttackRunSettings): Promise<Att
   } finally {
     await cascade?.stop().catch((error: Error) => log(`stopping the cascade failed: ${error.message}`));
   }
+}
+
+/** The client connection the planted target submitted on (the scorer's join names it), if any. */
+export function targetSlot(capture: AttackRunCapture): string | undefined {
+  const target = capture.truth.target;
+  if (!target) return undefined;
+  return joinTruth(capture.truth, capture.trace.events, rolesOfTrace(capture.trace)).senderSlots[target.client];
 }

@@ -56,6 +56,58 @@ export interface DisclosurePoint {
   readonly successWithinBudget: number;
 }
 
+/** The statistical disclosure attack on a live cascade (one run per drop-cover rate). */
+export interface DisclosureLiveRow {
+  readonly strategy: string;
+  readonly dropRatePerClient: number;
+  readonly error?: string;
+  /** Drops / (drops + messages): the cover share q of the packets. */
+  readonly coverShare?: number;
+  readonly sent?: number;
+  readonly drops?: number;
+  /** N as the wire shows it: recipients pushed to. */
+  readonly recipients?: number;
+  readonly friends?: number;
+  /** Submissions per round: b as the wire shows it. */
+  readonly meanBatch?: number;
+  readonly rounds?: number;
+  readonly targetRounds?: number;
+  /** Target rounds until the friends were first strictly on top; null: never within the run. */
+  readonly targetRoundsToDisclose?: number | null;
+  readonly roundsToDisclose?: number | null;
+  readonly inTopAtEnd?: number;
+  readonly disclosedAtEnd?: boolean;
+  /** Danezis' closed form at l = 1, 2, 3, stretched by 1 / (1 − q). */
+  readonly closedForm?: readonly number[];
+  /** simulateDisclosure of the same N, b, m and q: median and 10th-90th percentile target rounds. */
+  readonly simulatedMedian?: number;
+  readonly simulatedP10?: number;
+  readonly simulatedP90?: number;
+}
+
+/** One side of the cover pair (same seed and schedule): scores without or with cover. */
+export interface CoverSide {
+  readonly withCover: boolean;
+  readonly error?: string;
+  readonly sent?: number;
+  readonly delivered?: number;
+  readonly drops?: number;
+  readonly latencyP50Ms?: number;
+  readonly timing?: LinkScore;
+  readonly observerTop1?: number;
+  /** Requests between mix nodes, and packets per request: loops leaving in batches add no requests of their own. */
+  readonly nodeLinkRequests?: number;
+  readonly nodeLinkPacketsPerRequest?: number;
+  /** The cover distinguisher on the client links (labels from the truth; 0.5 balanced is chance). */
+  readonly coverDistinguisher?: {
+    readonly samples: number;
+    readonly positives: number;
+    readonly accuracy: number;
+    readonly majorityBaseline: number;
+    readonly balancedAccuracy: number;
+  };
+}
+
 export interface AttacksRun {
   readonly startedAt: string;
   readonly finishedAt: string;
@@ -76,6 +128,22 @@ export interface AttacksRun {
     readonly friends: number;
     readonly budgetRounds: number;
     readonly points: readonly DisclosurePoint[];
+  };
+  /** Absent in runs before it was added. */
+  readonly disclosureLive?: {
+    readonly clients: number;
+    readonly friends: number;
+    readonly batchSize: number;
+    readonly ratePerClient: number;
+    readonly durationMs: number;
+    readonly seed: number;
+    readonly rows: readonly DisclosureLiveRow[];
+  };
+  readonly coverPair?: {
+    readonly strategy: string;
+    readonly dropRatePerClient: number;
+    readonly nodeLoopRate: number;
+    readonly sides: readonly CoverSide[];
   };
   /** What the observer exports as mixlab_attack_success_ratio{attack,strategy}. */
   readonly scores: readonly { readonly attack: string; readonly strategy: string; readonly successRatio: number }[];
@@ -140,17 +208,20 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...ok.map(
       (r) =>
-        `| \`${r.strategy}\` | ${r.packetFormat} | ${f3(r.size?.top1)} | ${f3(r.size?.auc)} | ${f3(r.size?.theoryTop1)} | ${r.size?.shrinkBytes ?? 'n/a'} B | ${exitSizes(r.size?.exitLinkSizes ?? [])} |`,
+        `| \`${r.strategy}\` | ${r.packetFormat} | ${f3(r.size?.top1)} | ${f3(r.size?.auc)} | ${f3(r.size?.theoryTop1)} | ${r.size?.shrinkBytes === undefined ? 'n/a (exact model)' : `${r.size.shrinkBytes} B`} | ${exitSizes(r.size?.exitLinkSizes ?? [])} |`,
     ),
     '',
     'Theory: under onion a message keeps its length through every mix, so the attack fails only',
-    'when another submission had the same size on the wire; guessing among those, top-1 = distinct',
-    'submission sizes / submissions (bodies travel base64 in JSON, about 4 bytes per 3, so lengths',
-    '1-1000 give some 334 wire sizes; same-sender collisions and ties put the measure a little above).',
-    'The attack learns every shrink that lines the size histograms up (`multipleShrinks`): base64',
-    "rounds, so one message's shrink takes two values 4 bytes apart. Under",
-    "Sphinx every packet and every delivery has one size: the attack is left with each client's",
-    'share of the traffic, chance 1/N. The exit -> gateway column is what a tap on that link sees:',
+    'when another submission had the same size on the wire; guessing among those, top-1 >= distinct',
+    'submission sizes / submissions (the collision bound; bodies travel base64 in JSON, 4 bytes per 3,',
+    'so lengths 1-1000 give some 334 wire sizes). The attack uses the exact size model of the wire',
+    'encoding (`onionWireModel`: the JSON around base64 of the onion layers, from the public format,',
+    'node and gateway ids), so no shrink is learned for onion (n/a); it checks the model fits the',
+    'trace (it does not under Sphinx) and otherwise learns one shrink. Under Sphinx every packet and',
+    "every delivery has one size: the attack is left with each client's share of the submissions so",
+    'far, which counts tell, not sizes: 1/N (the theory column) when the shares are equal, a little',
+    'above when they differ (earlier runs showed exactly 1/N because the several-shrinks variant then',
+    'answered uniform). The exit -> gateway column is what a tap on that link sees:',
     'one size per packet format, so it tells nothing about senders (acknowledgements, when sent,',
     'are told apart by size; see attacks.md).',
     '',
@@ -173,11 +244,13 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
         `| ${p.coverShare} | ${p.seeds} | ${p.medianRounds} | ${p.p10Rounds}-${p.p90Rounds} | ${p.closedFormL1.toFixed(1)} / ${p.closedFormL2.toFixed(1)} | ${f3(p.successWithinBudget)} |`,
     ),
     '',
+    ...disclosureLiveSection(run),
+    ...coverPairSection(run),
     '## Scores exported to Grafana',
     '',
-    'The observer loads `scores` from docs/experiments/attacks.json at start (compose mounts',
-    'docs/experiments) and takes new ones on `POST /v1/attack-scores`; it exports them as',
-    "`mixlab_attack_success_ratio{attack,strategy}`, which the dashboard's Attacks row shows.",
+    'The observer reads `scores` from its ATTACK_SCORES_FILE (compose mounts docs/experiments and',
+    'points it at attacks.json) at start, again whenever the file changes and on SIGHUP; nothing',
+    "else sets them. It exports them as `mixlab_attack_success_ratio{attack,strategy}`, which the dashboard's Attacks row shows.",
     '',
     '| attack | strategy | success |',
     '| --- | --- | --- |',
@@ -185,6 +258,78 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     '',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function disclosureLiveSection(run: AttacksRun): string[] {
+  const live = run.disclosureLive;
+  if (!live || live.rows.length === 0) return [];
+  const row = (r: DisclosureLiveRow) =>
+    r.error
+      ? `| ${r.dropRatePerClient}/s | failed: ${escapeXml(r.error)} | | | | | | |`
+      : `| ${r.dropRatePerClient}/s | ${f3(r.coverShare)} | ${r.rounds} (${f2(r.meanBatch)} per round) / ${r.targetRounds} | ${r.targetRoundsToDisclose ?? 'not disclosed'} | ${r.inTopAtEnd} of ${r.friends}${r.disclosedAtEnd ? ', disclosed' : ''} | ${r.simulatedMedian} (${r.simulatedP10}-${r.simulatedP90}) | ${(r.closedForm ?? []).map((x) => x.toFixed(1)).join(' / ')} |`;
+  return [
+    '## Statistical disclosure on live containers',
+    '',
+    `The load in Danezis' model (\`plantedTarget\` of @mixlab/load): ${live.clients} clients, the target sends to`,
+    `m = ${live.friends} friends drawn once, everyone else to any of the ${live.clients} (itself included); each client`,
+    `${live.ratePerClient} msg/s for ${live.durationMs / 1000} s, seed ${live.seed}; \`threshold:n=${live.batchSize}\` at every layer, so a layer-1`,
+    "batch stays one batch to its recipients. The attack reads the observer's trace only: each release",
+    'of layer 1 closes a round (the clients that submitted since the previous release; the recipients',
+    "pushed to until the next), as `mixlab attack disclosure` does; the scorer names the target's",
+    'connection and its friends. One run per drop-cover rate (every client, the target too). Rounds',
+    'with the target are counted until every friend first scores strictly above every other',
+    'recipient. Next to it, `simulateDisclosure` of the same N, b, m and cover share q (' +
+      `${DISCLOSURE_SIMULATION_SEEDS}` +
+      ' seeds).',
+    '',
+    '| drop cover per client | cover share q | rounds (senders per round) / with the target | target rounds to disclosure, live | friends in the top m at the end | simulation: median (10th-90th) | closed form l = 1 / 2 / 3, x 1/(1 - q) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...live.rows.map(row),
+    '',
+    'Live, a run is one draw: the first disclosure of a small N comes early and varies widely (see',
+    'the simulated spread); the closed form at l = 3 bounds it (the integration test,',
+    'tests/disclosure.test.ts, holds a run to that). Drop cover makes the target look active in more',
+    'rounds without sending its friends more, so more rounds are needed, about 1/(1 - q) times.',
+    '',
+  ];
+}
+
+/** The seeds of simulateDisclosure next to each live disclosure row. */
+export const DISCLOSURE_SIMULATION_SEEDS = 200;
+
+function coverPairSection(run: AttacksRun): string[] {
+  const pair = run.coverPair;
+  if (!pair || pair.sides.length === 0) return [];
+  const side = (s: CoverSide) =>
+    s.error
+      ? `| ${s.withCover ? 'with' : 'without'} | failed: ${escapeXml(s.error)} | | | | | | |`
+      : `| ${s.withCover ? `with (drops ${pair.dropRatePerClient}/s per client, node loops ${pair.nodeLoopRate}/s)` : 'without'} | ${s.timing?.messages} (${s.drops} drops) | ${ms(s.latencyP50Ms)} | ${f3(s.timing?.top1)} | ${f2(s.timing?.meanRank)} | ${f3(s.timing?.auc)} | ${f3(s.observerTop1)} | ${s.nodeLinkRequests} (${f2(s.nodeLinkPacketsPerRequest)}) |`;
+  const withCover = pair.sides.find((s) => s.withCover && s.coverDistinguisher);
+  const d = withCover?.coverDistinguisher;
+  return [
+    '## Cover against the timing attack (paired runs)',
+    '',
+    `Two cascades of \`${pair.strategy}\` (the compose default) under the same seeded load (same schedule,`,
+    'recipients and body sizes): without cover, and with client drop cover and node loop cover',
+    "(each node's loops enter its own pool and leave in its batches). The timing attack and the",
+    "observer's exact posterior are scored on the real messages.",
+    '',
+    '| cover | messages | latency p50 | timing top-1 | mean rank | AUC | observer top-1 | node-to-node requests (packets each) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...pair.sides.map(side),
+    '',
+    ...(d
+      ? [
+          `**Telling cover from real on the client links.** Every submission of the run with cover (${d.samples}, ${d.positives}`,
+          'of them drops) described by what a tap sees (packets, bytes, whether another client submitted',
+          "within 50 ms, the octave of the gap since the same client's last submission) and given to a",
+          'naive Bayes classifier with the true labels, two-fold cross-validated: an upper bound on what',
+          `the wire gives away. Balanced accuracy **${f3(d.balancedAccuracy)}** (chance 0.5), accuracy ${f3(d.accuracy)} against ${f3(d.majorityBaseline)}`,
+          'for always guessing the larger class.',
+          '',
+        ]
+      : []),
+  ];
 }
 
 const PLOT = { width: 760, height: 420, left: 80, right: 600, top: 80, bottom: 360 };

@@ -76,16 +76,17 @@ describe('passive attacks without mixing (threshold:n=1, Sphinx)', { timeout: 40
 describe('passive attacks through timed:t=2s mixing, onion format', { timeout: 400_000 }, () => {
   const run = capture('timed:t=2s', 'onion');
 
-  // Open: on live containers this scored 0.71 (one shrink) and 0.66 (several) against a bound
-  // of 0.90-0.97: the wire's sizes vary by more than collisions explain (see docs/attacks.md).
-  // Kept running as a todo, so that it reports, until the size model is fixed.
-  it('size correlation still names the sender of nearly every message: onion keeps lengths', {
-    todo: 'onion sizes on the live wire vary by more than the collision bound allows',
-  }, () => {
+  it('size correlation names the sender of nearly every message: onion keeps lengths', () => {
+    const result = linkingAttack('size', run().trace);
+    // The exact wire model (base64 in JSON around the onion layers) names a push's submission
+    // size: it must explain every push of a trace that runs onion.
+    assert.ok((result.learned.onionModelFit as number) >= 0.95, `model fit ${result.learned.onionModelFit}`);
     const summary = scored(run(), 'size');
-    // Theory: a push is mistaken only when another submission had the same size on the wire
-    // (bodies travel base64 in JSON: lengths 1-1000 give about 334 sizes); guessing among those,
-    // top-1 = distinct submission sizes / submissions. The bound is that less 4 standard errors.
+    // Theory: the model maps each push to its message's submission size, so the attack is
+    // mistaken only when another submission had the same size on the wire (bodies of 1-1000
+    // bytes give about 334 sizes in base64); guessing among those, top-1 is at least distinct
+    // submission sizes / submissions (the collision bound; submissions after the push are not
+    // candidates, which only helps). The bound is that less 4 standard errors.
     const { submissions } = traceEnds(run().trace.events, rolesOfTrace(run().trace));
     const theory = new Set(submissions.map((s) => s.bytes)).size / submissions.length;
     assert.ok(

@@ -9,3 +9,4 @@ export * from './size-correlation.ts';
 export * from './statistical-disclosure.ts';
 export * from './timing-correlation.ts';
 export * from './trace.ts';
+export * from './wire-sizes.ts';

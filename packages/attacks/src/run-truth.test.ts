@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Roles, WireEvent } from '@mixlab/anonymity';
 import { parseStrategyConfig } from '@mixlab/mixing';
 import { overCandidates, sendersOf } from './recorded-trace.ts';
-import { joinTruth } from './run-truth.ts';
+import { coverLabels, joinTruth } from './run-truth.ts';
 
 const strategy = parseStrategyConfig('threshold:n=1');
 const roles: Roles = {
@@ -44,6 +44,51 @@ describe('joinTruth', () => {
       { sender: 'client-3', recipient: 'client-4', order: 2 },
     ]);
     assert.equal(join.unjoined, 0);
+  });
+
+  it('numbers receipts within one millisecond in the order they came, not in send order', () => {
+    // A batch pushes two messages to client-4 in the same millisecond, the later-sent one first.
+    const batch = {
+      clients: 3,
+      messages: [
+        { from: 0, to: 1, sentAtMs: 1000, receivedAtMs: 3000, receivedOrder: 2 },
+        { from: 2, to: 1, sentAtMs: 1500, receivedAtMs: 3000, receivedOrder: 1 },
+      ],
+    };
+    const wire = [
+      event(1010, 'client-3', 'gw'),
+      event(1510, 'client-1', 'gw'),
+      event(2999, 'gw', 'client-4'),
+      event(2999, 'gw', 'client-4'),
+    ];
+    assert.deepEqual(joinTruth(batch, wire, roles).records, [
+      { sender: 'client-1', recipient: 'client-4', order: 1 },
+      { sender: 'client-3', recipient: 'client-4', order: 2 },
+    ]);
+  });
+
+  it("counts drop cover among a client's sends, and labels each submission cover or real", () => {
+    const withCover = {
+      ...truth,
+      cover: [
+        { from: 0, sentAtMs: 1200 },
+        { from: 0, sentAtMs: 1300 },
+        { from: 0, sentAtMs: 2500 },
+      ],
+    };
+    const wire = [
+      ...events,
+      event(1203, 'client-3', 'gw'),
+      event(1310, 'client-3', 'gw'),
+      event(2502, 'client-3', 'gw'),
+    ];
+    const join = joinTruth(withCover, wire, roles);
+    // Twice as many submissions as messages on client-3: without the cover it would not be named.
+    assert.deepEqual(join.senderSlots, ['client-3', 'client-1']);
+    assert.equal(joinTruth(truth, wire, roles).senderSlots[0], undefined);
+    const labels = coverLabels(withCover, wire, roles, join);
+    // traceEnds order: client-3 at 1020, 1203, 1310; client-1 at 2030; client-3 at 2502, 3010; client-1 at 3120.
+    assert.deepEqual(labels, [false, true, true, false, true, false, false]);
   });
 
   it('leaves a client unnamed when nothing on the wire lines up with it', () => {

@@ -96,6 +96,8 @@ export function joinTruth(
     sends[message.from]?.push(message.sentAtMs);
     if (message.receivedAtMs !== null) receipts[message.to]?.push(message.receivedAtMs);
   }
+  // Drop cover is submitted like any message: it belongs to its sender's times on the wire.
+  for (const drop of truth.cover ?? []) sends[drop.from]?.push(drop.sentAtMs);
   for (const times of [...sends, ...receipts]) times.sort(byTime);
   // Building and submitting a packet takes up to a few hundred ms under load; a push reaches its client in a few ms.
   const senderSlots = assign(sends, submitted, window.send ?? { skewMs: 50, withinMs: 1_000 });
@@ -106,7 +108,11 @@ export function joinTruth(
   );
   const received = truth.messages
     .filter((message) => message.receivedAtMs !== null)
-    .sort((a, b) => (a.receivedAtMs as number) - (b.receivedAtMs as number));
+    // Receipts in one millisecond (a batch's pushes) in the order they came, when the truth says.
+    .sort(
+      (a, b) =>
+        (a.receivedAtMs as number) - (b.receivedAtMs as number) || (a.receivedOrder ?? 0) - (b.receivedOrder ?? 0),
+    );
   const delivered = new Map<string, number>();
   const records: TruthRecord[] = [];
   let unjoined = 0;
@@ -122,4 +128,42 @@ export function joinTruth(
     records.push({ sender, recipient, order });
   }
   return { records, senderSlots, recipientSlots, unjoined };
+}
+
+/**
+ * For each submission of the trace (in `traceEnds` order), whether it was drop cover: each
+ * client's sends, real and cover, in time order, each taken by its slot's first submission
+ * not yet taken at or after it (less `skewMs`). Undefined for a submission no send explains.
+ * For scoring a cover distinguisher only.
+ */
+export function coverLabels(
+  truth: LoadTruth,
+  events: Iterable<WireEvent>,
+  roles: Roles,
+  join: Pick<TruthJoin, 'senderSlots'>,
+  skewMs = 50,
+): (boolean | undefined)[] {
+  const { submissions } = traceEnds(events, roles);
+  const labels: (boolean | undefined)[] = submissions.map(() => undefined);
+  const bySlot = new Map<string, number[]>();
+  submissions.forEach((submission, i) => {
+    const list = bySlot.get(submission.sender) ?? [];
+    list.push(i);
+    bySlot.set(submission.sender, list);
+  });
+  const sends = [
+    ...truth.messages.map((message) => ({ from: message.from, atMs: message.sentAtMs, cover: false })),
+    ...(truth.cover ?? []).map((drop) => ({ from: drop.from, atMs: drop.sentAtMs, cover: true })),
+  ].sort((a, b) => a.atMs - b.atMs);
+  const next = new Map<string, number>();
+  for (const send of sends) {
+    const slot = join.senderSlots[send.from];
+    const list = slot === undefined ? undefined : bySlot.get(slot);
+    if (!list || slot === undefined) continue;
+    let k = next.get(slot) ?? 0;
+    while (k < list.length && (submissions[list[k] as number] as { atMs: number }).atMs < send.atMs - skewMs) k++;
+    if (k < list.length) labels[list[k] as number] = send.cover;
+    next.set(slot, k + 1);
+  }
+  return labels;
 }

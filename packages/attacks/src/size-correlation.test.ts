@@ -101,26 +101,4 @@ describe('the exit → gateway link', () => {
     const score = evaluateExitLink(events, roles, (_e, i) => acks[i] as boolean, seededRandom(3));
     assert.equal(score.balancedAccuracy, 0.5);
   });
-
-  it('learns both shrinks when the encoding rounds sizes (base64: 4 bytes per 3), and links by them', () => {
-    const random = seededRandom(21);
-    const roles = { clients, gateways: [GATEWAY], nodes: [] as never[] };
-    const events: WireEvent[] = [];
-    const truth: { sender: string; recipient: string; order: number }[] = [];
-    const b64 = (n: number) => 4 * Math.ceil(n / 3);
-    for (let i = 0; i < 60; i++) {
-      const sender = clients[random.int(clients.length)] as string;
-      const n = 1 + random.int(1000);
-      events.push({ atMs: i * 10, from: sender, to: GATEWAY, bytes: 100 + b64(n + 1), packets: 1 });
-      events.push({ atMs: i * 10 + 5, from: GATEWAY, to: 'client-9', bytes: 20 + b64(n), packets: 1 });
-      truth.push({ sender, recipient: 'client-9', order: i + 1 });
-    }
-    const one = sizeCorrelation(events, roles);
-    const several = sizeCorrelation(events, roles, { multipleShrinks: true });
-    // n + 1 and n round up alike unless n is a multiple of 3: shrinks 80 (two thirds) and 84.
-    assert.deepEqual([...several.shrinks.keys()].sort(), [80, 84]);
-    const top1 = (estimates: typeof one.estimates) => scoreLinking(estimates, truth, clients).summary.top1Accuracy;
-    assert.ok(top1(one.estimates) < 0.8, `one shrink: ${top1(one.estimates)}`);
-    assert.ok(top1(several.estimates) > 0.9, `both shrinks: ${top1(several.estimates)}`);
-  });
 });

@@ -4,11 +4,14 @@
  * the same bytes at every hop and the exit delivers the message at its own length, so the
  * size survives every mix; under Sphinx every packet and every delivery has one size, and
  * the attack is left with each client's share of the traffic. The shrink is learned from
- * the trace (the shift that best lines up the two size histograms) unless given.
+ * the trace (the shift that best lines up the two size histograms) unless given; on the live
+ * wire, where base64 in JSON rounds sizes, the exact model of the encoding (wire-sizes.ts)
+ * names the submission sizes a push's message can have had instead.
  */
 import type { DeliveryEstimate, Roles, WireEvent } from '@mixlab/anonymity';
 import { distributionFromWeights } from './linking.ts';
 import { exitLinkEvents, type Push, type Submission, traceEnds } from './trace.ts';
+import type { WireSizeModel } from './wire-sizes.ts';
 
 export interface SizeOptions {
   /** Submission bytes − push bytes of one message, when the format is known (onion: hops × overhead + framing). */
@@ -16,11 +19,10 @@ export interface SizeOptions {
   /** Longest delay considered, in ms (default: the whole trace, so that only sizes speak). */
   readonly windowMs?: number;
   /**
-   * Learn every shrink that lines the histograms up, not only the best (`learnShrinkProfile`):
-   * when the wire encodes packets in a way that rounds (base64 in JSON: 4 bytes per 3), one
-   * message's shrink takes two values. Ignored when `shrinkBytes` is given.
+   * The exact size model of the wire encoding (`onionWireModel`: the format is public): for
+   * each push, the submission sizes its message can have had, weighted. Replaces the shrink.
    */
-  readonly multipleShrinks?: boolean;
+  readonly wireModel?: WireSizeModel;
 }
 
 const histogram = (sizes: Iterable<number>): Map<number, number> => {
@@ -58,40 +60,20 @@ function shiftScores(submissions: readonly Submission[], pushes: readonly Push[]
   return score;
 }
 
-/**
- * Every shrink that lines up the size histograms well: the shifts scoring at least `share`
- * (default 0.4) of the best, each weighted by its score less the mean score of all shifts
- * (what unrelated pairs give). Empty without submissions or pushes.
- */
-export function learnShrinkProfile(
-  submissions: readonly Submission[],
-  pushes: readonly Push[],
-  share = 0.4,
-): Map<number, number> {
-  const scores = shiftScores(submissions, pushes);
-  const values = [...scores.values()];
-  const best = Math.max(0, ...values);
-  const background = values.reduce((sum, v) => sum + v, 0) / Math.max(values.length, 1);
-  const profile = new Map<number, number>();
-  for (const [shift, score] of scores) {
-    if (score >= share * best && score > background) profile.set(shift, score - background);
-  }
-  return profile;
-}
-
 /** For every push, the distribution of its sender over `roles.clients` by size alone. */
 export function sizeCorrelation(
   events: Iterable<WireEvent>,
   roles: Roles,
   options: SizeOptions = {},
-): { estimates: DeliveryEstimate[]; shrinkBytes: number | undefined; shrinks: ReadonlyMap<number, number> } {
+): { estimates: DeliveryEstimate[]; shrinkBytes: number | undefined } {
   const { submissions, pushes } = traceEnds(events, roles);
-  const shrinkBytes = options.shrinkBytes ?? learnShrinkBytes(submissions, pushes);
-  // Shrink → weight: one shrink unless asked to learn several.
-  const shrinks: Map<number, number> =
-    options.shrinkBytes === undefined && options.multipleShrinks
-      ? learnShrinkProfile(submissions, pushes)
-      : new Map(shrinkBytes === undefined ? [] : [[shrinkBytes, 1]]);
+  const { wireModel } = options;
+  const shrinkBytes = wireModel ? undefined : (options.shrinkBytes ?? learnShrinkBytes(submissions, pushes));
+  // The submission sizes a push's message can have had, weighted: from the model, or push + shrink.
+  const candidates = (push: Push): ReadonlyMap<number, number> =>
+    wireModel
+      ? wireModel.submissionSizes({ bytes: push.bytes, from: push.gateway })
+      : new Map(shrinkBytes === undefined ? [] : [[push.bytes + shrinkBytes, 1]]);
   const windowMs = options.windowMs ?? Number.POSITIVE_INFINITY;
   const clientIndex = new Map(roles.clients.map((name, index) => [name, index]));
   // Submissions so far, by size then sender; those older than the window are taken out again.
@@ -115,15 +97,15 @@ export function sizeCorrelation(
       count(submissions[removed++] as Submission, -1);
     }
     const weights = new Float64Array(roles.clients.length);
-    for (const [shrink, weight] of shrinks) {
-      const row = bySize.get(push.bytes + shrink);
+    for (const [size, weight] of candidates(push)) {
+      const row = bySize.get(size);
       if (row)
         for (let i = 0; i < weights.length; i++)
           weights[i] = (weights[i] as number) + weight * Math.max(row[i] as number, 0);
     }
     return { recipient: push.recipient, order: push.order, senders: distributionFromWeights(weights) };
   });
-  return { estimates, shrinkBytes, shrinks };
+  return { estimates, shrinkBytes };
 }
 
 /** How many exit → gateway messages had each size, smallest first. */

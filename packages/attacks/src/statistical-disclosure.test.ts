@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '@mixlab/runtime';
 import {
+  disclosureProgress,
+  disclosureRoundsFromBatches,
   disclosureRoundsFromTrace,
   disclosureRoundsNeeded,
   StatisticalDisclosure,
@@ -121,5 +123,30 @@ describe('the attack on a wire trace', () => {
     assert.equal(attack.targetRounds, 200);
     assert.deepEqual(attack.top(3).sort(), friends);
     assert.equal(scoreDisclosure(attack, friends).disclosed, true);
+  });
+
+  it("cuts a threshold cascade into the first layer's batches and discloses within the closed form", () => {
+    // Danezis' model live-like: 8 clients, the target (client-0) to 2 friends, the rest to any of the 8.
+    const clients = clientNames(8);
+    const friends = ['client-3', 'client-6'];
+    const random = seededRandom(9);
+    const sends: Send[] = Array.from({ length: 800 }, (_, i) => {
+      const sender = random.int(8);
+      const recipient = sender === 0 ? (friends[random.int(2)] as string) : (clients[random.int(8)] as string);
+      return { atMs: 1 + i * 100, sender: clients[sender] as string, recipient, length: 100 };
+    });
+    const trace = threeLayers('threshold:n=4', clients, sends, random.fork('mix'), { endMs: 90_000 });
+    const rounds = disclosureRoundsFromBatches(trace.events, trace.roles);
+    assert.equal(rounds.length, 200);
+    assert.ok(rounds.every((r) => r.senders.length === 4 && r.recipients.length === 4));
+    const progress = disclosureProgress(new StatisticalDisclosure('client-0', clients), rounds, friends);
+    const model = { recipients: 8, batchSize: 4, friends: 2 };
+    assert.ok(progress.targetRoundsToDisclose !== undefined);
+    assert.ok(
+      progress.targetRoundsToDisclose <= disclosureRoundsNeeded(model, 3),
+      `${progress.targetRoundsToDisclose}`,
+    );
+    assert.equal(progress.final.disclosed, true);
+    assert.equal(progress.targetRounds, rounds.filter((r) => r.senders.includes('client-0')).length);
   });
 });

@@ -8,7 +8,7 @@
  */
 import type { Roles, WireEvent } from '@mixlab/anonymity';
 import type { SeededRandom } from '@mixlab/runtime';
-import { traceEnds } from './trace.ts';
+import { timeOrdered, traceEnds } from './trace.ts';
 
 /** What the attacker sees of one round: who sent and who received (names, repeats allowed). */
 export interface DisclosureRound {
@@ -46,6 +46,39 @@ export function disclosureRoundsFromTrace(
   return rounds;
 }
 
+/**
+ * Cuts a wire trace into the first layer's batches as the wire shows them: each release of a
+ * layer-1 node (an event from it to layer 2) closes a round, whose senders are the clients
+ * that submitted since the release before it and whose recipients are those pushed to from
+ * then until the next release. Exact for a cascade whose later layers keep a batch together
+ * (threshold n at every layer, or no mixing after the first) and whose path from layer 1 to
+ * the recipient is shorter than the time between releases. Submissions after the last
+ * release (a batch still pooled) and pushes before the first are left out.
+ */
+export function disclosureRoundsFromBatches(events: Iterable<WireEvent>, roles: Roles): DisclosureRound[] {
+  const ordered = timeOrdered(events);
+  const first = new Set(roles.nodes.filter((node) => node.layer === 1).map((node) => node.name));
+  const second = new Set(roles.nodes.filter((node) => node.layer === 2).map((node) => node.name));
+  if (first.size === 0) throw new RangeError('roles name no layer-1 node');
+  const releases = ordered
+    .filter((event) => first.has(event.from) && (second.size === 0 || second.has(event.to)))
+    .map((event) => event.atMs);
+  const { submissions, pushes } = traceEnds(ordered, roles);
+  const rounds = releases.map(() => ({ senders: [] as string[], recipients: [] as string[] }));
+  // Round k: submissions in (release k − 1, release k], pushes in [release k, release k + 1) (the last: after it).
+  let k = 0;
+  for (const submission of submissions) {
+    while (k < releases.length && (releases[k] as number) < submission.atMs) k++;
+    if (k < rounds.length) rounds[k]?.senders.push(submission.sender);
+  }
+  k = -1;
+  for (const push of pushes) {
+    while (k + 1 < releases.length && (releases[k + 1] as number) <= push.atMs) k++;
+    if (k >= 0) rounds[k]?.recipients.push(push.recipient);
+  }
+  return rounds;
+}
+
 /** Accumulates rounds and estimates the target's contact profile; never sees who sent to whom. */
 export class StatisticalDisclosure {
   readonly target: string;
@@ -55,6 +88,8 @@ export class StatisticalDisclosure {
   readonly #withTarget: Float64Array;
   readonly #without: Float64Array;
   #targetRounds = 0;
+  /** The target's submissions in its rounds (it may send more than once in a round). */
+  #targetMessages = 0;
   #targetDeliveries = 0;
   #otherDeliveries = 0;
 
@@ -79,11 +114,12 @@ export class StatisticalDisclosure {
       if (index === undefined) throw new RangeError(`recipient "${name}" is not in the attack's recipient list`);
       return index;
     });
-    const active = round.senders.includes(this.target);
-    const counts = active ? this.#withTarget : this.#without;
+    const sent = round.senders.filter((sender) => sender === this.target).length;
+    const counts = sent > 0 ? this.#withTarget : this.#without;
     for (const index of indices) counts[index] = (counts[index] as number) + 1;
-    if (active) {
+    if (sent > 0) {
       this.#targetRounds++;
+      this.#targetMessages += sent;
       this.#targetDeliveries += indices.length;
     } else this.#otherDeliveries += indices.length;
   }
@@ -92,14 +128,15 @@ export class StatisticalDisclosure {
    * The estimated share of the target's messages per recipient (Danezis' v): per target
    * round, what the recipients received less the others' share of it (the background u,
    * from the rounds without the target, uniform when there are none), i.e.
-   * v = (Σ O − (D − t) u) / t for t target rounds holding D deliveries.
+   * v = (Σ O − (D − T) u) / t for t target rounds holding D deliveries, T of them the target's
+   * submissions (T = t when it sends once per round, as in Danezis' model).
    */
   profile(): Float64Array {
     const n = this.recipients.length;
     const t = this.#targetRounds;
     const v = new Float64Array(n);
     if (t === 0) return v;
-    const others = this.#targetDeliveries - t;
+    const others = this.#targetDeliveries - this.#targetMessages;
     for (let i = 0; i < n; i++) {
       const background = this.#otherDeliveries > 0 ? (this.#without[i] as number) / this.#otherDeliveries : 1 / n;
       v[i] = ((this.#withTarget[i] as number) - others * background) / t;
@@ -137,6 +174,46 @@ export function scoreDisclosure(
     inTop: [...friendSet].filter((friend) => top.has(friend)).length,
     ranks: [...friendSet].map((friend) => order.indexOf(friend) + 1),
     disclosed: separates(attack.profile(), attack.recipients, friendSet),
+  };
+}
+
+/** When the attack first disclosed the friends over a sequence of rounds. */
+export interface DisclosureProgress {
+  /** Target rounds (rounds the target sent in) until every friend first scored strictly above every other recipient; undefined: never. */
+  readonly targetRoundsToDisclose: number | undefined;
+  /** All rounds until then. */
+  readonly roundsToDisclose: number | undefined;
+  /** Rounds and target rounds seen in all. */
+  readonly rounds: number;
+  readonly targetRounds: number;
+  /** The score after the last round. */
+  readonly final: ReturnType<typeof scoreDisclosure>;
+}
+
+/** Feeds `rounds` to `attack` in order and reports when the true `friends` (the scorer's) were first disclosed. */
+export function disclosureProgress(
+  attack: StatisticalDisclosure,
+  rounds: readonly DisclosureRound[],
+  friends: readonly string[],
+): DisclosureProgress {
+  const friendSet = new Set(friends);
+  let targetRoundsToDisclose: number | undefined;
+  let roundsToDisclose: number | undefined;
+  rounds.forEach((round, i) => {
+    const before = attack.targetRounds;
+    attack.observe(round);
+    if (targetRoundsToDisclose !== undefined || attack.targetRounds === before) return;
+    if (separates(attack.profile(), attack.recipients, friendSet)) {
+      targetRoundsToDisclose = attack.targetRounds;
+      roundsToDisclose = i + 1;
+    }
+  });
+  return {
+    targetRoundsToDisclose,
+    roundsToDisclose,
+    rounds: rounds.length,
+    targetRounds: attack.targetRounds,
+    final: scoreDisclosure(attack, friends),
   };
 }
 

@@ -16,6 +16,8 @@ export interface Submission {
 /** A gateway → client message: one delivery, the `order`-th to its recipient (cover included). */
 export interface Push {
   readonly atMs: number;
+  /** The gateway that pushed it. */
+  readonly gateway: string;
   readonly recipient: string;
   /** 1-based position among the pushes to `recipient`, like TruthRecord.order. */
   readonly order: number;
@@ -48,7 +50,7 @@ export function traceEnds(events: Iterable<WireEvent>, roles: Roles): TraceEnds 
     } else if (gateways.has(event.from) && clients.has(event.to)) {
       const order = (delivered.get(event.to) ?? 0) + 1;
       delivered.set(event.to, order);
-      pushes.push({ atMs: event.atMs, recipient: event.to, order, bytes: event.bytes });
+      pushes.push({ atMs: event.atMs, gateway: event.from, recipient: event.to, order, bytes: event.bytes });
     }
   }
   return { submissions, pushes };

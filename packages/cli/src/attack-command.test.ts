@@ -55,4 +55,24 @@ describe('mixlab attack (analysis)', () => {
     assert.equal(result.score?.inTop, 2);
     assert.throws(() => disclosureAttack(trace, { target: 'nobody', friends: 1, roundMs: 300, lagMs: 0 }), /nobody/);
   });
+
+  it("cuts rounds at the first layer's releases when no --round-ms is given, and says when the friends were disclosed", () => {
+    const { trace, truth } = unmixed();
+    // A layer-2 node, and a layer-1 release just after every submission (no mixing).
+    const events = [...trace.events];
+    for (const e of trace.events.filter((e) => e.to === 'gw'))
+      events.push({ atMs: e.atMs + 5, from: 'mix-1', to: 'mix-2', bytes: e.bytes, packets: 1 });
+    const layered: RecordedTrace = {
+      ...trace,
+      nodes: [...trace.nodes, { name: 'mix-2', layer: 2 }],
+      events: events.sort((a, b) => a.atMs - b.atMs),
+    };
+    const result = disclosureAttack(layered, { target: 'client-1', friends: 2 }, truth);
+    assert.equal(result.roundsFrom, 'batches');
+    assert.equal(result.rounds, 30);
+    assert.equal(result.meanBatch, 1);
+    assert.equal(result.targetRounds, 10);
+    assert.equal(result.score?.inTop, 2);
+    assert.ok((result.score?.targetRoundsToDisclose ?? 0) >= 2, 'two friends need two target rounds at least');
+  });
 });

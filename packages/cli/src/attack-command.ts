@@ -7,19 +7,24 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { DeliveryEstimate, Roles, WireEvent } from '@mixlab/anonymity';
 import {
+  disclosureProgress,
+  disclosureRoundsFromBatches,
   disclosureRoundsFromTrace,
   exitLinkSizes,
   joinTruth,
   type LinkingSummary,
+  onionWireModel,
   overCandidates,
   type RecordedTrace,
   rolesOfTrace,
   StatisticalDisclosure,
-  scoreDisclosure,
+  type scoreDisclosure,
   scoreLinking,
   sendersOf,
   sizeCorrelation,
   timingCorrelation,
+  traceEnds,
+  wireModelFit,
 } from '@mixlab/attacks';
 import type { LoadTruth } from '@mixlab/load';
 
@@ -28,14 +33,16 @@ export type AttackName = (typeof ATTACKS)[number];
 
 export const ATTACK_USAGE = `attack timing|size|disclosure --observer URL [--truth FILE] [--json FILE]
        [--bin-ms MS] [--window-ms MS] [--shrink-bytes B]
-       [--target CLIENT --friends M --round-ms MS --lag-ms MS]
+       [--target CLIENT --friends M [--round-ms MS --lag-ms MS]]
       run a passive attack on the wire trace the observer at URL recorded (its GET /v1/trace:
       when, between which endpoints, how many bytes; nothing else) and print what it found.
       timing links each push to a sender by delays (--bin-ms 5, --window-ms 10000); size by
-      sizes (--shrink-bytes: the format's shrink, else learned; --window-ms: default the whole
+      sizes (the onion format's exact wire sizes when they fit the trace, else --shrink-bytes or
+      a shrink learned from the size histograms; --window-ms: default the whole
       trace), and reports what sizes show on the exit -> gateway link; disclosure ranks the
-      recipients of --target (a client slot, e.g. client-3) over rounds of --round-ms whose
-      pushes come --lag-ms later and prints its top --friends (default 5). With --truth FILE
+      recipients of --target (a client slot, e.g. client-3) over the first layer's batches as
+      the wire shows them (or rounds of --round-ms whose pushes come --lag-ms later) and
+      prints its top --friends (default 5). With --truth FILE
       (written by \`mixlab load --truth FILE\`) it scores the attack against who really sent
       what to whom: top-1, mean rank, AUC (timing, size); friends in the top m (disclosure).`;
 
@@ -113,9 +120,14 @@ export function linkingAttack(
       learned: { modalDelayMs: peak * profile.binMs },
     };
   }
-  // Several shrinks: the wire carries packets base64 in JSON, which rounds sizes (docs/attacks.md).
-  const { estimates, shrinkBytes, shrinks } = sizeCorrelation(trace.events, roles, {
-    multipleShrinks: true,
+  // The onion format's exact wire sizes when they explain the trace (the format is public; the
+  // attacker checks which one runs), else a shrink learned from the size histograms.
+  const model = onionWireModel(roles);
+  const { submissions, pushes } = traceEnds(trace.events, roles);
+  const fit = wireModelFit(model, submissions, pushes);
+  const useModel = options.shrinkBytes === undefined && fit >= 0.5;
+  const { estimates, shrinkBytes } = sizeCorrelation(trace.events, roles, {
+    ...(useModel ? { wireModel: model } : {}),
     ...(options.shrinkBytes === undefined ? {} : { shrinkBytes: options.shrinkBytes }),
     ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }),
   });
@@ -124,7 +136,7 @@ export function linkingAttack(
     senders,
     pushes: estimates.length,
     estimates: overCandidates(estimates, roles.clients, senders),
-    learned: { shrinkBytes, shrinksLearned: shrinks.size },
+    learned: { shrinkBytes, onionModelFit: fit },
     exitLink: exitLinkSizes(trace.events, roles),
   };
 }
@@ -143,44 +155,80 @@ export function scoreLinkingResult(
 export interface DisclosureResult {
   readonly attack: 'disclosure';
   readonly target: string;
+  /** How rounds were cut: the first layer's batches, or fixed windows. */
+  readonly roundsFrom: 'batches' | 'windows';
   readonly rounds: number;
   readonly targetRounds: number;
+  /** Recipients seen on the wire: N. */
+  readonly recipients: number;
+  /** Mean submissions per round: the batch size b as the wire shows it. */
+  readonly meanBatch: number;
   readonly top: readonly string[];
-  readonly score?: ReturnType<typeof scoreDisclosure> & { readonly friends: readonly string[] };
+  readonly score?: ReturnType<typeof scoreDisclosure> & {
+    readonly friends: readonly string[];
+    /** Target rounds (and rounds) until the friends were first disclosed; undefined: not within the trace. */
+    readonly targetRoundsToDisclose: number | undefined;
+    readonly roundsToDisclose: number | undefined;
+  };
 }
 
-/** The statistical disclosure attack on the trace, cut into rounds; scored when the truth is given. */
+/**
+ * The statistical disclosure attack on the trace, cut into the first layer's batches (no
+ * `roundMs`) or into windows of `roundMs` whose pushes come `lagMs` later; scored when the
+ * truth is given (its planted target's friends, else every recipient the target sent to).
+ */
 export function disclosureAttack(
   trace: RecordedTrace,
-  options: { target: string; friends: number; roundMs: number; lagMs: number },
+  options: { target: string; friends: number; roundMs?: number | undefined; lagMs?: number | undefined },
   truth?: LoadTruth,
 ): DisclosureResult {
   const roles: Roles = rolesOfTrace(trace);
   if (!roles.clients.includes(options.target)) throw new Error(`--target ${options.target} is no client on the wire`);
   const start = trace.events[0]?.atMs ?? 0;
-  const rounds = disclosureRoundsFromTrace(trace.events, roles, {
-    roundMs: options.roundMs,
-    lagMs: options.lagMs,
-    startMs: start,
-  });
+  const rounds =
+    options.roundMs === undefined
+      ? disclosureRoundsFromBatches(trace.events, roles)
+      : disclosureRoundsFromTrace(trace.events, roles, {
+          roundMs: options.roundMs,
+          lagMs: options.lagMs ?? 0,
+          startMs: start,
+        });
   const recipients = [...new Set(rounds.flatMap((round) => round.recipients))].sort();
   const attack = new StatisticalDisclosure(options.target, recipients.length > 0 ? recipients : ['(none)']);
-  for (const round of rounds) attack.observe(round);
-  const result = {
+  const base = {
     attack: 'disclosure' as const,
     target: options.target,
+    roundsFrom: options.roundMs === undefined ? ('batches' as const) : ('windows' as const),
     rounds: rounds.length,
-    targetRounds: attack.targetRounds,
-    top: attack.top(options.friends),
+    recipients: recipients.length,
+    meanBatch: rounds.reduce((sum, round) => sum + round.senders.length, 0) / Math.max(rounds.length, 1),
   };
-  if (!truth) return result;
+  if (!truth) {
+    for (const round of rounds) attack.observe(round);
+    return { ...base, targetRounds: attack.targetRounds, top: attack.top(options.friends) };
+  }
   const join = joinTruth(truth, trace.events, roles);
   const member = join.senderSlots.indexOf(options.target);
   if (member < 0) throw new Error(`the truth has no simulated client that submitted on ${options.target}`);
-  const friends = [
-    ...new Set(truth.messages.filter((m) => m.from === member).flatMap((m) => join.recipientSlots[m.to] ?? [])),
-  ].filter((slot) => attack.recipients.includes(slot));
-  return { ...result, score: { ...scoreDisclosure(attack, friends), friends } };
+  const friendIndices =
+    truth.target?.client === member
+      ? truth.target.friends
+      : truth.messages.filter((m) => m.from === member).map((m) => m.to);
+  const friends = [...new Set(friendIndices.flatMap((to) => join.recipientSlots[to] ?? []))].filter((slot) =>
+    attack.recipients.includes(slot),
+  );
+  const progress = disclosureProgress(attack, rounds, friends);
+  return {
+    ...base,
+    targetRounds: attack.targetRounds,
+    top: attack.top(options.friends),
+    score: {
+      ...progress.final,
+      friends,
+      targetRoundsToDisclose: progress.targetRoundsToDisclose,
+      roundsToDisclose: progress.roundsToDisclose,
+    },
+  };
 }
 
 const fixed = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -212,12 +260,16 @@ export function formatLinking(result: LinkingResult, score?: { summary: LinkingS
 
 export function formatDisclosure(result: DisclosureResult): string {
   const lines = [
-    `statistical disclosure on ${result.target}: ${result.rounds} rounds, ${result.targetRounds} with the target; top ${result.top.length}: ${result.top.join(', ')}`,
+    `statistical disclosure on ${result.target}: ${result.rounds} rounds (${result.roundsFrom}, ${fixed(result.meanBatch, 1)} senders each), ` +
+      `${result.targetRounds} with the target, ${result.recipients} recipients; top ${result.top.length}: ${result.top.join(', ')}`,
   ];
   if (result.score) {
     lines.push(
       `scored against the truth: ${result.score.inTop} of ${result.score.friends.length} true recipients in the top; ` +
-        `ranks ${result.score.ranks.join(', ')}; ${result.score.disclosed ? 'disclosed' : 'not yet disclosed'}`,
+        `ranks ${result.score.ranks.join(', ')}; ${result.score.disclosed ? 'disclosed' : 'not yet disclosed'}` +
+        (result.score.targetRoundsToDisclose === undefined
+          ? ''
+          : `; first disclosed after ${result.score.targetRoundsToDisclose} target rounds (${result.score.roundsToDisclose} rounds)`),
     );
   }
   return lines.join('\n');
@@ -241,8 +293,8 @@ export async function attackCommand(settings: AttackSettings, out: NodeJS.Writab
       {
         target: settings.target,
         friends: settings.friends ?? 5,
-        roundMs: settings.roundMs ?? 1000,
-        lagMs: settings.lagMs ?? 0,
+        roundMs: settings.roundMs,
+        lagMs: settings.lagMs,
       },
       truth,
     );

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ReceiveOptions, Subscription } from '@mixlab/client';
 import type { KeyPair } from '@mixlab/crypto';
-import type { Random } from '@mixlab/runtime';
-import { type LoadClient, LoadTally, latencyStats, percentile, runLoad } from './load-generator.ts';
+import { type Random, seededRandom } from '@mixlab/runtime';
+import { drawRecipients, type LoadClient, LoadTally, latencyStats, percentile, runLoad } from './load-generator.ts';
 
 describe('percentile (nearest rank)', () => {
   const ten = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
@@ -236,11 +236,22 @@ describe('runLoad', () => {
       const latency = (message.receivedAtMs as number) - message.sentAtMs;
       assert.ok(latency >= 25 && latency < 1000, `first receipt ${latency} ms after the send`);
     }
+    // Receipts numbered 1, 2, ... in the order they came, which orders those within one millisecond.
+    const byOrder = truth.messages
+      .filter((m) => m.receivedOrder != null)
+      .sort((a, b) => (a.receivedOrder as number) - (b.receivedOrder as number));
+    assert.deepEqual(
+      byOrder.map((m) => m.receivedOrder),
+      Array.from({ length: byOrder.length }, (_, i) => i + 1),
+    );
+    assert.ok(
+      byOrder.every((m, i) => i === 0 || (m.receivedAtMs as number) >= (byOrder[i - 1]?.receivedAtMs as number)),
+    );
   });
 
   it('sends cover beside the load when asked, and its loops come back to their senders', async () => {
     const network = fakeNetwork(20, () => false);
-    const { summary } = await runLoad({
+    const { summary, truth } = await runLoad({
       clients: 2,
       ratePerClient: 5,
       dropRatePerClient: 20,
@@ -260,6 +271,9 @@ describe('runLoad', () => {
     assert.equal(cover.loopsOutstanding, 0);
     assert.ok((cover.loopRoundTripMs?.p50Ms ?? 0) >= 15);
     assert.equal(summary.lost, 0, 'cover never counts as (lost) load');
+    // The truth lists every drop by its sender, for a scorer that must tell cover submissions from real ones.
+    assert.equal(truth.cover?.length, cover.drops);
+    assert.deepEqual(new Set(truth.cover?.map((drop) => drop.from)), new Set([0, 1]));
   });
 
   it('repeats the traffic pattern for the same seed, from separate streams per client and use', async () => {
@@ -314,5 +328,46 @@ describe('runLoad', () => {
     });
     assert.ok(Date.now() - started < 2000);
     assert.ok(summary.sent < 20);
+  });
+});
+
+describe('drawRecipients', () => {
+  const stream = (seed: number) => {
+    const root = seededRandom(seed);
+    return (name: string) => root.fork(name);
+  };
+
+  it('sends everyone to a uniform other client by default', () => {
+    const { recipients, friends } = drawRecipients([50, 50, 50], 3, stream(1));
+    assert.equal(friends, undefined);
+    recipients.forEach((row, self) => {
+      assert.equal(row.length, 50);
+      assert.ok(row.every((to) => to !== self && to >= 0 && to < 3));
+    });
+  });
+
+  it('plants a target that sends only to its m friends while the others send uniformly among all N', () => {
+    const sends = Array.from({ length: 6 }, () => 600);
+    const { recipients, friends } = drawRecipients(sends, 6, stream(2), { client: 4, friends: 2 });
+    assert.equal(friends?.length, 2);
+    assert.ok(friends?.every((f) => f !== 4));
+    assert.deepEqual([...new Set(recipients[4])].sort(), friends);
+    // Everyone else: every one of the 6 recipients, itself included, about 100 times each (600/6).
+    for (const [self, row] of recipients.entries()) {
+      if (self === 4) continue;
+      const counts = Array.from({ length: 6 }, (_, to) => row.filter((r) => r === to).length);
+      // 4 standard deviations of a binomial(600, 1/6): sqrt(600 x 1/6 x 5/6) = 9.1.
+      assert.ok(
+        counts.every((c) => Math.abs(c - 100) <= 37),
+        `client ${self}: ${counts}`,
+      );
+    }
+    // Seeded: the same draw again.
+    assert.deepEqual(drawRecipients(sends, 6, stream(2), { client: 4, friends: 2 }).recipients, recipients);
+  });
+
+  it('refuses a target or a number of friends that does not fit', () => {
+    assert.throws(() => drawRecipients([1, 1], 2, stream(3), { client: 2, friends: 1 }), /planted target/);
+    assert.throws(() => drawRecipients([1, 1], 2, stream(3), { client: 0, friends: 2 }), /friends/);
   });
 });

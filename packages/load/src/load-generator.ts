@@ -280,6 +280,21 @@ export interface LoadOptions extends LoadSettings {
    * uniformly (seeded like the rest), so that sizes vary as real messages' do.
    */
   readonly bodyBytes?: number | { readonly min: number; readonly max: number };
+  /**
+   * Danezis' model for the statistical disclosure attack: simulated client `client` sends
+   * only to `friends` others, drawn uniformly once (seeded) and each message to one of them
+   * uniformly; every other client sends to a uniform recipient among all N (itself
+   * included). Without it, everyone sends to a uniform other client.
+   */
+  readonly plantedTarget?: PlantedTarget;
+}
+
+/** The target of a statistical disclosure run: who it is and how many friends it has. */
+export interface PlantedTarget {
+  /** Simulated client index (0-based). */
+  readonly client: number;
+  /** m, the number of friends: 1 to clients − 1. */
+  readonly friends: number;
 }
 
 /** One message of the run as only its sender and recipient know it: who sent it to whom, and when. */
@@ -291,6 +306,11 @@ export interface TruthMessage {
   readonly sentAtMs: number;
   /** Its first receipt at the recipient, or null when it never came. */
   readonly receivedAtMs: number | null;
+  /**
+   * 1-based position of that receipt among all the run's first receipts (null: never came):
+   * orders receipts within one millisecond, where a batch's pushes land together.
+   */
+  readonly receivedOrder?: number | null;
 }
 
 /**
@@ -300,6 +320,50 @@ export interface TruthMessage {
 export interface LoadTruth {
   readonly clients: number;
   readonly messages: readonly TruthMessage[];
+  /** Drop cover the clients sent (never delivered), in send order; present when the run sent drop cover. */
+  readonly cover?: readonly { readonly from: number; readonly sentAtMs: number }[];
+  /** With a planted target: the target and its friends (simulated client indices, ascending). */
+  readonly target?: { readonly client: number; readonly friends: readonly number[] };
+}
+
+/**
+ * Every send's recipient, drawn up front from `random` (one stream per sender): uniform
+ * among the others, or Danezis' model with a planted target (see LoadOptions.plantedTarget).
+ */
+export function drawRecipients(
+  sends: readonly number[],
+  clients: number,
+  stream: (name: string) => Random,
+  planted?: PlantedTarget,
+): { recipients: number[][]; friends?: number[] } {
+  if (!planted) {
+    const recipients = sends.map((count, self) => {
+      const random = stream(`recipients/${self}`);
+      return Array.from({ length: count }, () =>
+        clients === 1 ? self : (self + 1 + random.int(clients - 1)) % clients,
+      );
+    });
+    return { recipients };
+  }
+  const { client: target, friends: m } = planted;
+  if (!(Number.isSafeInteger(target) && target >= 0 && target < clients)) {
+    throw new RangeError(`the planted target must be a client index in [0, ${clients - 1}], got ${target}`);
+  }
+  if (!(Number.isSafeInteger(m) && m >= 1 && m <= clients - 1)) {
+    throw new RangeError(`the planted target's friends must be a whole number in [1, ${clients - 1}], got ${m}`);
+  }
+  const pick = stream('friends');
+  const others = Array.from({ length: clients }, (_, i) => i).filter((i) => i !== target);
+  const friends: number[] = [];
+  for (let i = 0; i < m; i++) friends.push(others.splice(pick.int(others.length), 1)[0] as number);
+  friends.sort((a, b) => a - b);
+  const recipients = sends.map((count, self) => {
+    const random = stream(`recipients/${self}`);
+    return Array.from({ length: count }, () =>
+      self === target ? (friends[random.int(m)] as number) : random.int(clients),
+    );
+  });
+  return { recipients, friends };
 }
 
 export interface LoadResult {
@@ -338,10 +402,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }));
   const schedules = members.map((_, index) => poissonSchedule(ratePerClient, durationMs, stream(`schedule/${index}`)));
   // Drawn up front, so a seeded run sends the same pattern whatever the network does.
-  const recipients = schedules.map((schedule, self) => {
-    const random = stream(`recipients/${self}`);
-    return schedule.map(() => (clients === 1 ? self : (self + 1 + random.int(clients - 1)) % clients));
-  });
+  const { recipients, friends } = drawRecipients(
+    schedules.map((schedule) => schedule.length),
+    clients,
+    stream,
+    options.plantedTarget,
+  );
   const bodySizes = schedules.map((schedule, self) => {
     const random = stream(`bodies/${self}`);
     const spread = bodyRange.max - bodyRange.min + 1;
@@ -350,10 +416,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   let tally = new LoadTally(clock.now());
   /** Who sent each message to whom (by id), and when it came; kept apart from the tally. */
-  const truth = new Map<string, { from: number; to: number; sentAtMs: number; receivedAtMs: number | null }>();
+  const truth = new Map<
+    string,
+    { from: number; to: number; sentAtMs: number; receivedAtMs: number | null; receivedOrder: number | null }
+  >();
+  let receipts = 0;
+  /** Drop cover sent, for the truth: a cover packet's submission is a send like any other on the wire. */
+  const dropsSent: { from: number; sentAtMs: number }[] = [];
   const covers = members.map(({ client, keys }, index) =>
     (options.dropRatePerClient ?? 0) > 0 || (options.loopRatePerClient ?? 0) > 0
-      ? new CoverTraffic(client, keys, {
+      ? new CoverTraffic(recordingDrops(client, index, clock, dropsSent), keys, {
           dropRate: options.dropRatePerClient ?? 0,
           loopRate: options.loopRatePerClient ?? 0,
           loopTimeoutMs: Math.max(drainMs, 10_000),
@@ -370,7 +442,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const now = clock.now();
         tally.recordReceived(message.id, now);
         const record = truth.get(message.id);
-        if (record && record.to === index && record.receivedAtMs === null) record.receivedAtMs = now;
+        if (record && record.to === index && record.receivedAtMs === null) {
+          record.receivedAtMs = now;
+          record.receivedOrder = ++receipts;
+        }
       },
       {
         // Measurement: latencies from this run's own send times go to the gateway.
@@ -401,7 +476,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const messageId = newMessageId();
       const sentAtMs = clock.now();
       tally.recordSending(messageId, sentAtMs);
-      truth.set(messageId, { from, to, sentAtMs, receivedAtMs: null });
+      truth.set(messageId, { from, to, sentAtMs, receivedAtMs: null, receivedOrder: null });
       const sending = client.send(recipient, body.subarray(0, bytes), { messageId }).then(
         (receipt) => tally.recordSent(receipt.messageId),
         (error: Error) => {
@@ -454,12 +529,37 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     return {
       summary: cover ? { ...summary, cover } : summary,
       latenciesMs: [...tally.latenciesMs],
-      truth: { clients, messages: [...truth.values()].map((record) => ({ ...record })) },
+      truth: {
+        clients,
+        messages: [...truth.values()].map((record) => ({ ...record })),
+        ...((options.dropRatePerClient ?? 0) > 0 ? { cover: dropsSent } : {}),
+        ...(friends && options.plantedTarget ? { target: { client: options.plantedTarget.client, friends } } : {}),
+      },
     };
   } finally {
     for (const cover of covers) cover?.stop();
     for (const subscription of subscriptions) subscription.close();
   }
+}
+
+/** `client` for cover, telling `sent` of each drop as it starts (as real sends are recorded). */
+function recordingDrops(
+  client: LoadClient,
+  from: number,
+  clock: Clock,
+  sent: { from: number; sentAtMs: number }[],
+): CoverClient {
+  return {
+    send: (...args) => client.send(...args),
+    sendDrop: (...args) => {
+      const record = { from, sentAtMs: clock.now() };
+      sent.push(record);
+      return client.sendDrop(...args).catch((error: Error) => {
+        sent.splice(sent.indexOf(record), 1);
+        throw error;
+      });
+    },
+  };
 }
 
 function coverSummary(covers: readonly (CoverTraffic | undefined)[]): CoverSummary {

@@ -1,8 +1,11 @@
 /**
- * The attack lab's last scores, for the dashboard: `npm run experiment -- attacks` posts them
- * here once its run ends and Prometheus scrapes them with the observer's other metrics. The
- * observer computes none of them; it only keeps the last run's.
+ * The attack lab's last scores, for the dashboard: `npm run experiment -- attacks` writes them
+ * to its results file, the observer follows that file (ATTACK_SCORES_FILE) and Prometheus
+ * scrapes them with its other metrics. The observer computes none of them. Only the file sets
+ * them: whoever can write it can already change the host's results, while an HTTP route would
+ * let anyone who reaches the port set what the dashboard shows.
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Gauge, type Registry } from 'prom-client';
 
@@ -60,4 +63,41 @@ export async function readAttackScores(file: string): Promise<AttackScore[]> {
     throw error;
   }
   return parseAttackScores(JSON.parse(text));
+}
+
+export interface AttackScoresFollower {
+  /** Reads the file again now (what SIGHUP does); keeps the last good scores when it is unreadable. */
+  reload(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Keeps `gauge` in step with `file`: read at once, again whenever its modification time or size
+ * changes (polled every `intervalMs`, which also works through bind mounts and for a file
+ * replaced by rename) and on `reload()`. A file that does not parse is reported and ignored.
+ */
+export function followAttackScores(
+  file: string,
+  gauge: { replace(scores: readonly AttackScore[]): void },
+  log: { info(details: object, message: string): void; warn(details: object, message: string): void },
+  intervalMs = 2_000,
+): AttackScoresFollower & { readonly loaded: Promise<void> } {
+  let reading = Promise.resolve();
+  const reload = () => {
+    reading = reading.then(async () => {
+      try {
+        const scores = await readAttackScores(file);
+        gauge.replace(scores);
+        log.info({ file, scores: scores.length }, 'attack scores loaded');
+      } catch (error) {
+        log.warn({ file, reason: String(error) }, 'attack scores not loaded (the last good ones stay)');
+      }
+    });
+    return reading;
+  };
+  const changed = (now: { mtimeMs: number; size: number }, before: { mtimeMs: number; size: number }) => {
+    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size) void reload();
+  };
+  watchFile(file, { interval: intervalMs, persistent: false }, changed);
+  return { loaded: reload(), reload, close: () => unwatchFile(file, changed) };
 }

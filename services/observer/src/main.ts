@@ -3,7 +3,7 @@ import { anonymityMetrics, createServiceRegistry } from '@mixlab/metrics';
 import { formatStrategyConfig } from '@mixlab/mixing';
 import { listenUntilSignalled, readConfigOrExit } from '@mixlab/service-kit';
 import { fetchSignedTopology } from '@mixlab/topology';
-import { attackScoreGauge, readAttackScores } from './attack-scores.ts';
+import { type AttackScoresFollower, attackScoreGauge, followAttackScores } from './attack-scores.ts';
 import { readConfig } from './config.ts';
 import { Observatory } from './observatory.ts';
 import { buildServer } from './server.ts';
@@ -35,7 +35,6 @@ app = buildServer({
   observatory,
   registry,
   trace,
-  attackScores,
   isReady: () => topologyKnown,
   logger: { level: config.logLevel, base: { node: 'observer' } },
 });
@@ -51,20 +50,24 @@ const refreshTopology = async () => {
   }
 };
 const refresher = setInterval(refreshTopology, config.topologyRefreshMs);
+let scores: AttackScoresFollower | undefined;
 await listenUntilSignalled(app, config.port, () => {
   clearInterval(ticker);
   clearInterval(refresher);
+  scores?.close();
   tap.close();
 });
 app.log.info(
   { tapPort: config.tapPort, strategy: formatStrategyConfig(config.strategy), directory: config.directoryUrl },
   'observer listening',
 );
+// The dashboard's attack scores come only from this file: re-read when it changes and on SIGHUP.
 if (config.attackScoresFile) {
-  try {
-    attackScores.replace(await readAttackScores(config.attackScoresFile));
-  } catch (error) {
-    app.log.warn({ reason: String(error), file: config.attackScoresFile }, 'attack scores not loaded');
-  }
+  const logger = {
+    info: (d: object, m: string) => app?.log.info(d, m),
+    warn: (d: object, m: string) => app?.log.warn(d, m),
+  };
+  scores = followAttackScores(config.attackScoresFile, attackScores, logger);
+  process.on('SIGHUP', () => void scores?.reload());
 }
 await refreshTopology();

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { anonymityMetrics, createServiceRegistry } from '@mixlab/metrics';
 import { parseStrategyConfig } from '@mixlab/mixing';
 import { encodeTapEvent } from '@mixlab/service-kit';
 import type { TopologyDocument } from '@mixlab/topology';
 import type { Registry } from 'prom-client';
-import { attackScoreGauge } from './attack-scores.ts';
+import { attackScoreGauge, followAttackScores } from './attack-scores.ts';
 import { Observatory } from './observatory.ts';
 import { buildServer } from './server.ts';
 import { TraceRecorder } from './trace-recorder.ts';
@@ -28,6 +31,15 @@ const TOPOLOGY = {
 } as TopologyDocument;
 
 const GATEWAY = 'client-gateway:8080';
+
+/** Polls `check` until it holds (2 s at most). */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail('the condition never held');
+}
 const MIX = (layer: number) => `10.0.0.${layer}:8080`;
 const ALICE = '172.18.0.1:40001';
 const BOB = '172.18.0.1:40002';
@@ -232,22 +244,37 @@ describe('observer server', () => {
     await app.close();
   });
 
-  it('exports the posted attack scores as mixlab_attack_success_ratio and refuses bad ones', async () => {
+  it('exports the attack scores of its file, follows the file and takes no scores over HTTP', async () => {
     const { observatory, registry } = watch();
-    const app = buildServer({ observatory, registry, attackScores: attackScoreGauge(registry) });
-    const post = (payload: unknown) =>
-      app.inject({ method: 'POST', url: '/v1/attack-scores', payload: payload as object });
-    assert.equal(
-      (await post({ scores: [{ attack: 'timing', strategy: 'threshold:n=1', successRatio: 0.97 }] })).statusCode,
-      200,
-    );
-    assert.equal((await post({ scores: [{ attack: 'timing', strategy: 'x', successRatio: 2 }] })).statusCode, 400);
-    assert.equal((await post({ scores: [{ attack: 'a\nb', strategy: 'x', successRatio: 0.5 }] })).statusCode, 400);
-    const metrics = (await app.inject('/metrics')).body;
+    const directory = await mkdtemp(join(tmpdir(), 'observer-scores-'));
+    const file = join(directory, 'attacks.json');
+    const score = (successRatio: number) => ({
+      scores: [{ attack: 'timing', strategy: 'threshold:n=1', successRatio }],
+    });
+    await writeFile(file, JSON.stringify(score(0.97)));
+    const warnings: string[] = [];
+    const log = { info: () => {}, warn: (_: object, message: string) => warnings.push(message) };
+    const follower = followAttackScores(file, attackScoreGauge(registry), log, 20);
+    await follower.loaded;
+    const app = buildServer({ observatory, registry });
+    const metric = async () => (await app.inject('/metrics')).body;
     assert.match(
-      metrics,
+      await metric(),
       /mixlab_attack_success_ratio\{attack="timing",strategy="threshold:n=1",node="observer"\} 0.97/,
     );
+    // No route sets them.
+    const post = await app.inject({ method: 'POST', url: '/v1/attack-scores', payload: score(0) });
+    assert.equal(post.statusCode, 404);
+    // A new run's file is picked up by itself.
+    await writeFile(file, JSON.stringify(score(0.5)));
+    await waitFor(async () => /node="observer"\} 0.5\b/.test(await metric()));
+    // A broken file is reported and the last good scores stay, also on an explicit reload (SIGHUP).
+    await writeFile(file, JSON.stringify({ scores: [{ attack: 'timing', strategy: 'x', successRatio: 2 }] }));
+    await follower.reload();
+    assert.ok(warnings.length > 0);
+    assert.match(await metric(), /node="observer"\} 0.5\b/);
+    follower.close();
     await app.close();
+    await rm(directory, { recursive: true });
   });
 });

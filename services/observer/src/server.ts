@@ -2,8 +2,6 @@ import { formatStrategyConfig } from '@mixlab/mixing';
 import { createServiceApp, registerOperationalRoutes } from '@mixlab/service-kit';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AttackScore } from './attack-scores.ts';
-import { parseAttackScores } from './attack-scores.ts';
 import type { Observatory } from './observatory.ts';
 import type { TraceRecorder } from './trace-recorder.ts';
 
@@ -12,8 +10,6 @@ export interface ObserverDeps {
   readonly registry: Registry;
   /** GET /v1/trace: the raw named wire trace. */
   readonly trace?: TraceRecorder;
-  /** POST /v1/attack-scores: the attack lab's last scores, exported as mixlab_attack_success_ratio. */
-  readonly attackScores?: { replace(scores: readonly AttackScore[]): void };
   /** Healthy once the tap is bound and the topology known. */
   readonly isReady?: () => boolean;
   readonly logger?: FastifyServerOptions['logger'];
@@ -23,7 +19,7 @@ export function buildServer(deps: ObserverDeps): FastifyInstance {
   const app = createServiceApp(deps.logger);
   // The observer's current estimates: client slots and their connections, recent messages' sender distributions.
   app.get('/v1/estimates', async () => deps.observatory.estimates());
-  const { trace, attackScores } = deps;
+  const { trace } = deps;
   if (trace) {
     // The wire trace (WireEvent fields only) and who is who, for the passive attacks: ?since=N&limit=M.
     app.get('/v1/trace', async (request, reply) => {
@@ -36,17 +32,6 @@ export function buildServer(deps: ObserverDeps): FastifyInstance {
       const { clients, nodes, gateways } = deps.observatory.estimates();
       const strategy = formatStrategyConfig(deps.observatory.strategy);
       return { clients, nodes, gateways, strategy, ...trace.page(since, limit) };
-    });
-  }
-  if (attackScores) {
-    app.post('/v1/attack-scores', async (request, reply) => {
-      try {
-        const scores = parseAttackScores(request.body);
-        attackScores.replace(scores);
-        return { scores: scores.length };
-      } catch (error) {
-        return reply.code(400).send({ error: (error as Error).message });
-      }
     });
   }
   registerOperationalRoutes(app, deps.registry, deps.isReady);
