@@ -11,6 +11,7 @@ import {
 } from '@mixlab/service-kit';
 import { fetchSignedTopology, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
+import { startHeapReducer } from './heap-reducer.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
@@ -57,8 +58,23 @@ const app = await buildServer({
   logger: { level: config.logLevel, base: { node: 'gateway' } },
 });
 const stopping = new AbortController();
+// What a flood made V8 commit goes back once it is over (heap-reducer.ts says why it would not by itself).
+const MiB = 2 ** 20;
+const stopHeapReducer = startHeapReducer(
+  (r) =>
+    app.log.info(
+      {
+        heapMiB: [r.heapBefore / MiB, r.heapAfter / MiB].map(Math.round),
+        rssMiB: [r.rssBefore / MiB, r.rssAfter / MiB].map(Math.round),
+        ms: Math.round(r.ms),
+      },
+      'heap reduced',
+    ),
+  (error) => app.log.warn({ err: error }, 'heap reduction failed'),
+);
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
+  stopHeapReducer();
   await sender.close();
   mailboxes.close();
   tap?.close();
