@@ -17,9 +17,9 @@ import {
   crashProcess,
   dockerKill,
   type Fault,
+  nodeIdOf,
   restart,
   runScenario,
-  type ScenarioResult,
   type ScenarioSettings,
 } from '@mixlab/chaos';
 import { cryptoReady } from '@mixlab/crypto';
@@ -35,12 +35,14 @@ const FAULTS: readonly Fault[] = [
   dockerKill('mix-layer-2-1', 5_000),
 ];
 
-/** The `node` label of the faulted service's metrics. */
-function metricsNode(result: ScenarioResult): string {
-  if (result.node) return result.node;
-  if (result.container.startsWith('client-gateway')) return 'gateway';
-  return result.container.replace(/-\d+$/, '');
+/** The `node` label of the faulted service's metrics: a mix node's id, else the service's name. */
+function metricsNode(container: string, nodeId: string | null): string {
+  if (nodeId) return nodeId;
+  if (container.startsWith('client-gateway')) return 'gateway';
+  return container.replace(/-\d+$/, '');
 }
+
+const startTime = (node: string) => `mixlab_process_process_start_time_seconds{node="${node}"}`;
 
 /** The last log lines of `containers` (stdout and stderr), for a failure's message. */
 async function logTails(cascade: Cascade, containers: readonly string[]): Promise<string> {
@@ -72,7 +74,13 @@ describe('faults lose nothing', { timeout: 420_000 }, () => {
   for (const fault of FAULTS) {
     it(`${fault.name}: nothing acknowledged is lost, everything sent is delivered`, async () => {
       const running = cascade as Cascade;
+      const target = running.environment.getContainer(fault.container);
+      const node = metricsNode(fault.container, nodeIdOf(fault.container, target.getId()));
       const startedAt = Date.now();
+      // Prometheus has the process before the fault (a cascade just started may not be scraped yet).
+      await eventually(`Prometheus scraping ${node}`, () =>
+        queryValue(running.prometheusUrl, `count(${startTime(node)})`),
+      );
       const result = await runScenario(running, fault, SHORT, 3, () => {});
       const o = result.outcome;
       try {
@@ -86,9 +94,9 @@ describe('faults lose nothing', { timeout: 420_000 }, () => {
         assert.notEqual(result.healthyAfterMs, null, `the cascade was healthy again: ${seen}`);
         // The fault happened, as Prometheus saw it: the service's process start time changed
         // within the scenario (across series, since a container back on another address is another target).
-        const start = `mixlab_process_process_start_time_seconds{node="${metricsNode(result)}"}`;
+        const start = startTime(node);
         await eventually(
-          `Prometheus saw ${metricsNode(result)} start anew`,
+          `Prometheus saw ${node} start anew`,
           async () => {
             const window = `${Math.ceil((Date.now() - startedAt) / 1000)}s`;
             const moved = await queryValue(
