@@ -19,6 +19,7 @@ import {
 import { fetchSignedTopology, issuedAtClock, signGatewayDescriptor, TopologyCache } from '@mixlab/topology';
 import { readConfig } from './config.ts';
 import { buildDeliveryServer } from './delivery-server.ts';
+import { startHeapReducer } from './heap-reducer.ts';
 import { Mailboxes } from './mailboxes.ts';
 import { TokenBuckets } from './rate-limit.ts';
 import { buildServer } from './server.ts';
@@ -106,10 +107,25 @@ const app = await buildServer({
   logger,
 });
 const stopping = new AbortController();
+// What a flood made V8 commit goes back once it is over (heap-reducer.ts says why it would not by itself).
+const MiB = 2 ** 20;
+const stopHeapReducer = startHeapReducer(
+  (r) =>
+    app.log.info(
+      {
+        heapMiB: [r.heapBefore / MiB, r.heapAfter / MiB].map(Math.round),
+        rssMiB: [r.rssBefore / MiB, r.rssAfter / MiB].map(Math.round),
+        ms: Math.round(r.ms),
+      },
+      'heap reduced',
+    ),
+  (error) => app.log.warn({ err: error }, 'heap reduction failed'),
+);
 await deliveries.listen({ host: '0.0.0.0', port: config.deliveryPort });
 await listenUntilSignalled(app, config.port, async () => {
   stopping.abort();
   await deliveries.close();
+  stopHeapReducer();
   await sender.close();
   mailboxes.close();
   tap?.close();
