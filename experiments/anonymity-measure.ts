@@ -167,6 +167,26 @@ export async function windowPoolDepths(prometheusUrl: string, fromMs: number, to
   return series.flatMap((s) => s.values.map(([, v]) => Number(v)));
 }
 
+/**
+ * Waits until a scrape taken after `afterMs` shows every mix node's pool empty, so that the
+ * next window starts from nothing (no packet of an earlier window left to mix with). Returns
+ * the pooled packets of that scrape (0, or what was left when `timeoutMs` ran out).
+ */
+export async function waitForEmptyPools(prometheusUrl: string, afterMs: number, timeoutMs = 90_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = Date.now();
+    const [depth, scrapedAt] = await Promise.all([
+      queryAt(prometheusUrl, 'sum(mixlab_queue_depth{job="mix-node"})', now, ''),
+      queryAt(prometheusUrl, 'min(timestamp(mixlab_queue_depth{job="mix-node"}))', now, ''),
+    ]);
+    const pooled = depth.get('') ?? Number.NaN;
+    const fresh = (scrapedAt.get('') ?? 0) * 1000 > afterMs;
+    if ((fresh && pooled === 0) || Date.now() > deadline) return pooled;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 /** The mean end-to-end entropy of every message delivered since the cascade started (for the strategy comparison). */
 export async function meanRouteEntropy(prometheusUrl: string): Promise<number> {
   const [sum, count] = await Promise.all(
