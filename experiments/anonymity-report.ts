@@ -402,13 +402,13 @@ export function renderAnonymityMarkdown(run: AnonymityRun, svgName = 'anonymity.
 
   lines.push('## Cascades', '');
   lines.push(
-    '| strategy | start (s) | total (s) | observer: unattributed / sunk / evicted packets | error |',
-    '| --- | ---: | ---: | --- | --- |',
+    '| strategy | start (s) | total (s) | observer: unattributed / sunk / evicted packets | client slots taken / given | error |',
+    '| --- | ---: | ---: | --- | ---: | --- |',
   );
   for (const c of run.cascades) {
     const s = c.observerStats;
     lines.push(
-      `| \`${c.strategy}\` | ${f(c.startSeconds, 1)} | ${f(c.seconds, 0)} | ${s ? `${s.unattributedPackets} / ${s.sunkPackets} / ${s.evictedPackets}` : '–'} | ${c.error ?? ''} |`,
+      `| \`${c.strategy}\` | ${f(c.startSeconds, 1)} | ${f(c.seconds, 0)} | ${s ? `${s.unattributedPackets} / ${s.sunkPackets} / ${s.evictedPackets}` : '–'} | ${s?.clientSlots ? `${s.slotsTaken} / ${s.clientSlots}` : '–'} | ${c.error ?? ''} |`,
     );
   }
   lines.push('');

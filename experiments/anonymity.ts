@@ -161,11 +161,11 @@ function plan(full: boolean): CascadePlan[] {
         ...(load <= 1 || load >= 25 ? { measureMs: 20_000 } : {}),
       })),
     },
-    // With cover, one fresh cascade per load: the observer keeps drop cover sunk at an
-    // exponential exit in its pool model (docs/anonymity.md), so it must not carry over.
+    // With cover (the curve only), one fresh cascade per load: the observer keeps drop cover
+    // sunk at an exponential exit in its pool model (docs/anonymity.md), so it must not carry over.
     ...COVER_LOADS.map(
       (load): CascadePlan => ({
-        part: 'exponential',
+        part: 'curve',
         strategy: 'exponential:mean=2s',
         warmupMs: 10_000,
         measureMs: 12_000,
@@ -304,11 +304,14 @@ for (const [index, cascadePlan] of plans.entries()) {
   let startSeconds = Number.NaN;
   const ran: Omit<WindowResult, 'node' | 'route' | 'arrivalRate' | 'batchSizes' | 'poolDepths'>[] = [];
   let record: CascadeRecord;
+  // Room for every window's fresh clients: each endpoint (the submitting connections and the
+  // recipient's WebSocket, two or more per client) takes one of the observer's client slots,
+  // and one that finds none is not modelled (its packets come out unattributed).
+  const clientSlots = Math.min(10_000, Math.max(256, clients * cascadePlan.windows.length * 4 + 64));
   try {
-    // Room for every window's fresh clients: each connection is a client slot to the observer.
     cascade = await startCascade({
       MIXLAB_STRATEGY: strategy,
-      MIXLAB_OBSERVER_MAX_CLIENTS: String(Math.max(256, clients * cascadePlan.windows.length + 16)),
+      MIXLAB_OBSERVER_MAX_CLIENTS: String(clientSlots),
     });
     const { gatewayUrl, prometheusUrl, directoryKey, observerUrl } = cascade;
     await eventually('every layer in the topology', async () => {
@@ -379,12 +382,16 @@ for (const [index, cascadePlan] of plans.entries()) {
     }
     const estimates = (await (await fetch(new URL('/v1/estimates', observerUrl))).json()) as {
       stats?: Record<string, number>;
+      clients?: unknown[];
     };
+    const slotsTaken = estimates.clients?.length ?? 0;
+    if (slotsTaken >= clientSlots)
+      log(`${strategy}: every one of the observer's ${clientSlots} client slots was taken`);
     record = {
       strategy,
       startSeconds,
       seconds: (Date.now() - began) / 1000,
-      ...(estimates.stats ? { observerStats: estimates.stats } : {}),
+      ...(estimates.stats ? { observerStats: { ...estimates.stats, clientSlots, slotsTaken } } : {}),
     };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? 'unknown';
