@@ -158,6 +158,19 @@ export async function windowBatchSizes(
   return histogram;
 }
 
+/** Packets layer `layer` accepted into its pool per second over [fromMs, toMs]: λ as the node saw it arrive. */
+export async function windowAcceptedRate(
+  prometheusUrl: string,
+  fromMs: number,
+  toMs: number,
+  layer = 1,
+): Promise<number> {
+  const expr = `sum(mixlab_packets_total{job="mix-node",layer="${layer}",outcome="accepted"})`;
+  const [before, after] = await Promise.all([fromMs, toMs].map((at) => queryAt(prometheusUrl, expr, at, '')));
+  const accepted = (after?.get('') ?? Number.NaN) - (before?.get('') ?? Number.NaN);
+  return accepted / ((toMs - fromMs) / 1000);
+}
+
 /**
  * Every scrape of layers 1 and 2's pool depth (`mixlab_queue_depth`) in the window. Layer 3 is
  * left out: behind two pools it is still settling after a warm-up of a few mean delays.

@@ -39,8 +39,14 @@ export interface WindowResult {
   readonly node: MeanInterval;
   /** scope="route": per delivered message, entropy over the senders, end to end. */
   readonly route: MeanInterval;
-  /** Packets leaving layer 1 per second in the window (the observer's count): λ as measured. */
+  /** Packets leaving layer 1 per second in the window (the observer's count). */
   readonly arrivalRate: number;
+  /**
+   * Packets layer 1 accepted per second in the window (`mixlab_packets_total{outcome="accepted"}`):
+   * λ as it arrived, which the formulas take (a pool that grows or shrinks over a short window
+   * makes the departures differ from it). Absent in runs before it was read.
+   */
+  readonly acceptedRate?: number;
   /** Layer 1's batches in the window, [size, batches]. */
   readonly batchSizes: readonly (readonly [number, number])[];
   /** Every scrape of every layer's pool depth in the window. */
@@ -139,6 +145,10 @@ function row(
   };
 }
 
+/** λ for the formulas: what layer 1 accepted in the window, or (older runs) what left it. */
+const lambdaOf = (window: WindowResult) =>
+  window.acceptedRate !== undefined && Number.isFinite(window.acceptedRate) ? window.acceptedRate : window.arrivalRate;
+
 /** Scrapes SCRAPE_SECONDS apart of a pool that forgets at rate μ are correlated by ρ = e^{−μΔ}: this many count as independent. */
 function effectiveSamples(samples: number, meanDelayMs: number): number {
   const rho = Math.exp(-(SCRAPE_SECONDS * 1000) / meanDelayMs);
@@ -148,7 +158,7 @@ function effectiveSamples(samples: number, meanDelayMs: number): number {
 /** The mean pool depth against λ/μ (M/M/∞), within 3 standard errors of a Poisson sample. */
 function poolMeanRow(window: WindowResult, meanDelayMs: number): FormulaRow {
   const samples = window.poolDepths;
-  const expected = exponentialMixPoolSize(window.arrivalRate, 1000 / meanDelayMs).mean;
+  const expected = exponentialMixPoolSize(lambdaOf(window), 1000 / meanDelayMs).mean;
   const mean = samples.length > 0 ? samples.reduce((s, v) => s + v, 0) / samples.length : Number.NaN;
   const tolerance = 3 * Math.sqrt(expected / Math.max(1, effectiveSamples(samples.length, meanDelayMs)));
   return row(
@@ -169,7 +179,7 @@ function poolMeanRow(window: WindowResult, meanDelayMs: number): FormulaRow {
  */
 function poolDispersionRow(windows: readonly WindowResult[], meanDelayMs: number): FormulaRow | undefined {
   const z = windows.flatMap((w) => {
-    const expected = w.arrivalRate * (meanDelayMs / 1000);
+    const expected = lambdaOf(w) * (meanDelayMs / 1000);
     return expected > 0 ? w.poolDepths.map((d) => (d - expected) / Math.sqrt(expected)) : [];
   });
   const first = windows[0];
@@ -197,7 +207,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
   for (const window of run.windows) {
     if (!window.uses.includes('formula') || window.cover > 0) continue;
     const config = parseStrategyConfig(window.strategy);
-    const lambda = window.arrivalRate;
+    const lambda = lambdaOf(window);
     if (config.name === 'threshold' && config.maxWaitMs === undefined) {
       rows.push(
         row(
@@ -231,7 +241,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         row(
           'pool: log2(N+n) + (n/N) log2((N+n)/n)',
           window,
-          `n = ${config.minPool}, N = λt = ${f((lambda * config.intervalMs) / 1000, 2)} → ${perRound}`,
+          `n = ${config.minPool}, N = λt = ${f((lambda * config.intervalMs) / 1000, 2)} → ${perRound} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out)`,
           window.node,
           poolMixEntropyBits(perRound, config.minPool),
           TOLERANCES.pool,
@@ -244,7 +254,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         row(
           'binomial (mean field): log2 N + H_b(p)/p',
           window,
-          `N = λt = ${f(perRound, 2)}, p = ${config.probability}`,
+          `N = λt = ${f(perRound, 2)}, p = ${config.probability} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out)`,
           window.node,
           perRound > 0 ? binomialMeanFieldEntropyBits(perRound, config.probability) : Number.NaN,
           TOLERANCES.binomial,
@@ -257,7 +267,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         ...row(
           'exponential: E[H] at λ/μ (→ log2(e λ/μ))',
           window,
-          `λ/μ = ${f(lambda / mu, 1)} (λ = ${f(lambda, 2)}/s, 1/μ = ${config.meanDelayMs} ms${empty})`,
+          `λ/μ = ${f(lambda / mu, 1)} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out, 1/μ = ${config.meanDelayMs} ms${empty})`,
           window.node,
           // Seeded, so a report renders the same from its JSON.
           lambda > 0 ? exponentialMixExpectedEntropyBits(lambda, mu, seededRandom(EXPONENTIAL_SEED)) : Number.NaN,

@@ -20,7 +20,13 @@ import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair } from '@mixlab/crypto';
 import { runLoad } from '@mixlab/load';
 import { type Cascade, eventually, REPO_ROOT, startCascade } from '@mixlab/testbed';
-import { waitForEmptyPools, windowBatchSizes, windowEntropy, windowPoolDepths } from './anonymity-measure.ts';
+import {
+  waitForEmptyPools,
+  windowAcceptedRate,
+  windowBatchSizes,
+  windowEntropy,
+  windowPoolDepths,
+} from './anonymity-measure.ts';
 import { renderAnonymitySvg } from './anonymity-plot.ts';
 import {
   type AnonymityRun,
@@ -134,11 +140,13 @@ function plan(full: boolean): CascadePlan[] {
       measureMs: 16_000,
       windows: [frontier(8000)],
     },
+    // 30 s: the pool carries packets over rounds, so 16 s held too few independent ones (two
+    // runs of the same traffic measured 5.39 and 5.77 bits).
     {
       part: 'formulas',
       strategy: 'binomial:t=1s,p=0.5',
       warmupMs: 4000,
-      measureMs: 16_000,
+      measureMs: 30_000,
       windows: [frontier(10_000)],
     },
     // Mean 2 s: loads 2.5 to 50 msg/s are λ/μ = 5 to 100 (the cascade carries 200 msg/s,
@@ -368,16 +376,17 @@ for (const [index, cascadePlan] of plans.entries()) {
     // One scrape after the last window, then every window read at the times it ran.
     await new Promise((resolve) => setTimeout(resolve, 2500 + 2000));
     for (const window of ran) {
-      const [node, route, batchSizes, poolDepths] = await Promise.all([
+      const [node, route, batchSizes, poolDepths, acceptedRate] = await Promise.all([
         windowEntropy(prometheusUrl, 'node', window.fromMs, window.toMs),
         windowEntropy(prometheusUrl, 'route', window.fromMs, window.toMs),
         windowBatchSizes(prometheusUrl, window.fromMs, window.toMs),
         strategy.startsWith('exponential') ? windowPoolDepths(prometheusUrl, window.fromMs, window.toMs) : [],
+        windowAcceptedRate(prometheusUrl, window.fromMs, window.toMs),
       ]);
       const arrivalRate = node.count / ((window.toMs - window.fromMs) / 1000);
-      windows.push({ ...window, node, route, arrivalRate, batchSizes, poolDepths });
+      windows.push({ ...window, node, route, arrivalRate, acceptedRate, batchSizes, poolDepths });
       log(
-        `  ${window.load} msg/s${window.cover ? ' + cover' : ''}: node H ${node.mean.toFixed(3)} (${node.count}), route H ${route.mean.toFixed(3)} (${route.count}), λ ${arrivalRate.toFixed(2)}/s`,
+        `  ${window.load} msg/s${window.cover ? ' + cover' : ''}: node H ${node.mean.toFixed(3)} (${node.count}), route H ${route.mean.toFixed(3)} (${route.count}), λ ${acceptedRate.toFixed(2)}/s in, ${arrivalRate.toFixed(2)}/s out`,
       );
     }
     const estimates = (await (await fetch(new URL('/v1/estimates', observerUrl))).json()) as {
