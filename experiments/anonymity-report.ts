@@ -130,7 +130,11 @@ function row(
   if (measured.count === 0) why = `nothing measured${window.error ? `: ${window.error}` : ''}`;
   else if (!pass) {
     const covered = Number.isFinite(measured.halfWidth) && Math.abs(difference) <= tolerance + measured.halfWidth;
-    why = `${note ? `${note}; ` : ''}off by ${f(difference)}${covered ? ' (within tolerance + the 95 % interval)' : ''}`;
+    const unresolved =
+      Number.isFinite(measured.halfWidth) && measured.halfWidth > tolerance
+        ? `; the window cannot resolve the tolerance (95 % interval ± ${f(measured.halfWidth)})`
+        : '';
+    why = `${note ? `${note}; ` : ''}off by ${f(difference)}${covered ? ' (within tolerance + the 95 % interval)' : ''}${unresolved}`;
   }
   return {
     formula,
