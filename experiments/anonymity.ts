@@ -237,7 +237,7 @@ const SHORTENED = [
   'threshold n = 2, 8, 32 instead of every n in 2..32: one cascade each (about 45 s), and log2 n is exact at every n the observer sees (`--full` adds 4 and 16).',
   `the curve at ${CURVE_LOADS.join(', ')} msg/s, with cover at ${COVER_LOADS.join(', ')}; timed and threshold-or-timed windows 2.5 s of warm-up and 8 s measured (16 s at 1 msg/s and below), back to back on one cascade per strategy (each empties itself every second); exponential windows 10 s of warm-up (5 mean delays) and 20–24 s measured, each from empty pools.`,
   `the frontier at ${FRONTIER_LOAD} msg/s: threshold over n = 2, 8, 32, every other strategy at two parameters.`,
-  'windows of 8–24 s, so Poisson arrival counts vary by 5–30 %: the theory is evaluated at the rate the observer saw leave layer 1, not at the nominal load.',
+  'windows of 8–60 s, so Poisson arrival counts vary by 5–30 %: the theory is evaluated at the rate layer 1 accepted in the window (what left it when that counter had not been scraped yet), not at the nominal load; at 2.5 msg/s and below a curve window holds 5–30 messages, so its interval is wide.',
 ];
 
 /** `<name>.json`, `.md` and `.svg`; a part run alone writes `anonymity-<part>.*`, for `--render` to merge. */
