@@ -149,9 +149,14 @@ function row(
   };
 }
 
-/** λ for the formulas: what layer 1 accepted in the window, or (older runs) what left it. */
-const lambdaOf = (window: WindowResult) =>
-  window.acceptedRate !== undefined && Number.isFinite(window.acceptedRate) ? window.acceptedRate : window.arrivalRate;
+const accepted = (window: WindowResult) => window.acceptedRate !== undefined && Number.isFinite(window.acceptedRate);
+/** λ for the formulas: what layer 1 accepted in the window, or (not read) what left it. */
+const lambdaOf = (window: WindowResult) => (accepted(window) ? (window.acceptedRate as number) : window.arrivalRate);
+/** Which λ a row took, for its parameters. */
+const lambdaText = (window: WindowResult) =>
+  accepted(window)
+    ? `λ = ${f(window.acceptedRate as number, 2)}/s in, ${f(window.arrivalRate, 2)}/s out`
+    : `λ = ${f(window.arrivalRate, 2)}/s out; what layer 1 accepted was not read`;
 
 /** Scrapes SCRAPE_SECONDS apart of a pool that forgets at rate μ are correlated by ρ = e^{−μΔ}: this many count as independent. */
 function effectiveSamples(samples: number, meanDelayMs: number): number {
@@ -245,7 +250,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         row(
           'pool: log2(N+n) + (n/N) log2((N+n)/n)',
           window,
-          `n = ${config.minPool}, N = λt = ${f((lambda * config.intervalMs) / 1000, 2)} → ${perRound} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out)`,
+          `n = ${config.minPool}, N = λt = ${f((lambda * config.intervalMs) / 1000, 2)} → ${perRound} (${lambdaText(window)})`,
           window.node,
           poolMixEntropyBits(perRound, config.minPool),
           TOLERANCES.pool,
@@ -258,7 +263,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         row(
           'binomial (mean field): log2 N + H_b(p)/p',
           window,
-          `N = λt = ${f(perRound, 2)}, p = ${config.probability} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out)`,
+          `N = λt = ${f(perRound, 2)}, p = ${config.probability} (${lambdaText(window)})`,
           window.node,
           perRound > 0 ? binomialMeanFieldEntropyBits(perRound, config.probability) : Number.NaN,
           TOLERANCES.binomial,
@@ -271,7 +276,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
         ...row(
           'exponential: E[H] at λ/μ (→ log2(e λ/μ))',
           window,
-          `λ/μ = ${f(lambda / mu, 1)} (λ = ${f(lambda, 2)}/s in, ${f(window.arrivalRate, 2)}/s out, 1/μ = ${config.meanDelayMs} ms${empty})`,
+          `λ/μ = ${f(lambda / mu, 1)} (${lambdaText(window)}; 1/μ = ${config.meanDelayMs} ms${empty})`,
           window.node,
           // Seeded, so a report renders the same from its JSON.
           lambda > 0 ? exponentialMixExpectedEntropyBits(lambda, mu, seededRandom(EXPONENTIAL_SEED)) : Number.NaN,
