@@ -108,7 +108,7 @@ function curve(frontierDrainMs: number): WindowPlan[] {
 }
 
 /**
- * The plan, shortened to about 35 minutes of containers on 2 shared cores (a cascade costs
+ * The plan, shortened to about 30 minutes of containers on 2 shared cores (a cascade costs
  * about 30 s to start and stop): threshold n = 2, 8, 32 (--full adds 4 and 16); two parameters
  * per other strategy on the frontier; 7 loads on the curve, 4 of them with cover.
  */
