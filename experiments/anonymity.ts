@@ -90,6 +90,14 @@ const { values } = parseArgs({
 });
 
 const frontier = (drainMs: number): WindowPlan => ({ load: FRONTIER_LOAD, uses: ['formula', 'frontier'], drainMs });
+/** A cascade of one window at the frontier load (a formula row and a frontier point). */
+const single = (part: Part, strategy: string, warmupMs: number, measureMs: number, drainMs: number): CascadePlan => ({
+  part,
+  strategy,
+  warmupMs,
+  measureMs,
+  windows: [frontier(drainMs)],
+});
 
 /** The curve for a strategy that empties itself every round: every load, some with cover too. */
 function curve(frontierDrainMs: number): WindowPlan[] {
@@ -115,40 +123,14 @@ function curve(frontierDrainMs: number): WindowPlan[] {
 function plan(full: boolean): CascadePlan[] {
   const thresholds = full ? [2, 4, 8, 16, 32] : [2, 8, 32];
   return [
-    ...thresholds.map(
-      (n): CascadePlan => ({
-        part: 'formulas',
-        strategy: `threshold:n=${n}`,
-        warmupMs: 2000,
-        measureMs: n >= 32 ? 14_000 : 10_000,
-        windows: [frontier(5000)],
-      }),
-    ),
+    ...thresholds.map((n) => single('formulas', `threshold:n=${n}`, 2000, n >= 32 ? 14_000 : 10_000, 5000)),
     // Flushes of 1 + Poisson(5) packets at 10 msg/s: batch sizes 1..10, every one its own bucket.
-    {
-      part: 'formulas',
-      strategy: 'threshold:n=10,maxWait=500ms',
-      warmupMs: 2000,
-      measureMs: 14_000,
-      windows: [frontier(3000)],
-    },
+    single('formulas', 'threshold:n=10,maxWait=500ms', 2000, 14_000, 3000),
     // fraction=1 keeps exactly min: the Serjantov–Danezis pool mix with n = 10 and N = λt = 10.
-    {
-      part: 'formulas',
-      strategy: 'pool:t=1s,min=10,fraction=1',
-      warmupMs: 4000,
-      measureMs: 16_000,
-      windows: [frontier(8000)],
-    },
+    single('formulas', 'pool:t=1s,min=10,fraction=1', 4000, 16_000, 8000),
     // 30 s: the pool carries packets over rounds, so 16 s held too few independent ones (two
     // runs of the same traffic measured 5.39 and 5.77 bits).
-    {
-      part: 'formulas',
-      strategy: 'binomial:t=1s,p=0.5',
-      warmupMs: 4000,
-      measureMs: 30_000,
-      windows: [frontier(10_000)],
-    },
+    single('formulas', 'binomial:t=1s,p=0.5', 4000, 30_000, 10_000),
     // Mean 2 s: loads 2.5 to 50 msg/s are λ/μ = 5 to 100 (the cascade carries 200 msg/s,
     // docs/experiments/saturation.md). Every window starts from empty pools; 10 s of warm-up
     // is 5 mean delays (the pool within e^-5 of its steady state).
@@ -190,36 +172,12 @@ function plan(full: boolean): CascadePlan[] {
     },
     // The frontier's second parameter for every strategy but threshold (three above), each
     // measured over 30 s after at least 5 s (Prometheus has scraped layer 1's counters by then).
-    { part: 'frontier', strategy: 'timed:t=250ms', warmupMs: 5000, measureMs: 30_000, windows: [frontier(3000)] },
-    {
-      part: 'frontier',
-      strategy: 'threshold-or-timed:n=20,t=2s',
-      warmupMs: 6000,
-      measureMs: 30_000,
-      windows: [frontier(6000)],
-    },
-    {
-      part: 'frontier',
-      strategy: 'threshold:n=20,maxWait=2s',
-      warmupMs: 6000,
-      measureMs: 30_000,
-      windows: [frontier(6000)],
-    },
+    single('frontier', 'timed:t=250ms', 5000, 30_000, 3000),
+    single('frontier', 'threshold-or-timed:n=20,t=2s', 6000, 30_000, 6000),
+    single('frontier', 'threshold:n=20,maxWait=2s', 6000, 30_000, 6000),
     // Keeping 30 with 10 in per round, a round carries 0.77 of the pool over: 12 s to settle.
-    {
-      part: 'frontier',
-      strategy: 'pool:t=1s,min=30,fraction=1',
-      warmupMs: 12_000,
-      measureMs: 30_000,
-      windows: [frontier(12_000)],
-    },
-    {
-      part: 'frontier',
-      strategy: 'binomial:t=500ms,p=0.8',
-      warmupMs: 6000,
-      measureMs: 30_000,
-      windows: [frontier(4000)],
-    },
+    single('frontier', 'pool:t=1s,min=30,fraction=1', 12_000, 30_000, 12_000),
+    single('frontier', 'binomial:t=500ms,p=0.8', 6000, 30_000, 4000),
     // λ/μ = 5 again, over 240 mean delays instead of 12 (at 2 s the 95 % interval was ±0.67
     // bits, four times the tolerance); then the frontier point at 10 msg/s, from empty pools.
     {
