@@ -104,7 +104,7 @@ export const TOLERANCES = {
   pool: 0.15,
   /** Mean field, and Poisson N: the doc measured 0.07 bits below at p = 0.8 with constant N. */
   binomial: 0.2,
-  /** Exact in expectation at the measured λ/μ; a window holds 10–30 mean delays, over which the pool wanders. */
+  /** Exact in expectation at the measured λ/μ; a window holds 12 to 240 mean delays, over which the pool wanders. */
   exponential: 0.15,
 } as const;
 
@@ -338,7 +338,7 @@ export function renderAnonymityMarkdown(run: AnonymityRun, svgName = 'anonymity.
       'Prometheus (`mixlab_anonymity_entropy_bits`; `scope="node",layer="1"` for the single-node formulas, ' +
       '`scope="route"` end to end). A measured mean carries a 95 % interval by batch means (the window cut ' +
       "into up to 5 consecutive groups of scrapes); the theory column is `@mixlab/anonymity`'s closed form " +
-      'at the rate the observer saw leave layer 1 (λ), and a row passes when |measured − theory| is within its ' +
+      'at the rate layer 1 accepted in the window (λ; what left it where that counter was not read), and a row passes when |measured − theory| is within its ' +
       'tolerance.',
     '',
   );
@@ -359,7 +359,7 @@ export function renderAnonymityMarkdown(run: AnonymityRun, svgName = 'anonymity.
       'observer had not yet); pool 0.15 bits and binomial 0.2 bits (the closed forms hold N constant per ' +
       'round, here it is Poisson, and the binomial one is a mean field; N = λt rounded for the pool form, ' +
       'which takes whole numbers); exponential 0.15 bits (the theory is exact in expectation, but a window holds ' +
-      'only 10–30 mean delays, over which the pool size wanders around λ/μ); ' +
+      'only 12 to 240 mean delays, over which the pool size wanders around λ/μ); ' +
       'the pool size 3 standard errors of a Poisson(λ/μ) sample (layers 1 and 2, whose pools have settled ' +
       `after the warm-up), counting the correlation of scrapes ${SCRAPE_SECONDS} s apart.`,
     '',
