@@ -12,6 +12,7 @@ import {
   poolMixEntropyBits,
   thresholdEntropyBits,
 } from '@mixlab/anonymity';
+import { BATCH_SIZE_BUCKETS } from '@mixlab/metrics';
 import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom } from '@mixlab/runtime';
 import type { MeanInterval } from './anonymity-measure.ts';
@@ -158,6 +159,12 @@ const lambdaText = (window: WindowResult) =>
     ? `λ = ${f(window.acceptedRate as number, 2)}/s in, ${f(window.arrivalRate, 2)}/s out`
     : `λ = ${f(window.arrivalRate, 2)}/s out; what layer 1 accepted was not read`;
 
+/** The smallest batch size a bucket of mixlab_batch_size with upper bound `size` holds. */
+function bucketLowerBound(size: number): number {
+  const index = BATCH_SIZE_BUCKETS.indexOf(size);
+  return index > 0 ? (BATCH_SIZE_BUCKETS[index - 1] as number) + 1 : size;
+}
+
 /** Scrapes SCRAPE_SECONDS apart of a pool that forgets at rate μ are correlated by ρ = e^{−μΔ}: this many count as independent. */
 function effectiveSamples(samples: number, meanDelayMs: number): number {
   const rho = Math.exp(-(SCRAPE_SECONDS * 1000) / meanDelayMs);
@@ -233,6 +240,11 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
       const batches = histogram.reduce((s, [, c]) => s + c, 0);
       const theory = batches > 0 ? batchEntropyPerMessageBits(histogram) : Number.NaN;
       const perBatch = batches > 0 ? batchEntropyPerBatchBits(histogram) : Number.NaN;
+      // Above 10 the histogram's buckets are wide (11–15, 16–20, ...) and count at their upper
+      // bound; at the lower bounds the theory would be this.
+      const lowest = histogram.map(([size, count]) => [bucketLowerBound(size), count] as const);
+      const wide = lowest.some(([low], i) => low !== histogram[i]?.[0]);
+      const low = wide && batches > 0 ? batchEntropyPerMessageBits(lowest) : theory;
       rows.push(
         row(
           'threshold + maxWait: Σ c_b b log2 b / Σ c_b b',
@@ -241,7 +253,7 @@ export function formulaRows(run: AnonymityRun): FormulaRow[] {
           window.node,
           theory,
           TOLERANCES.batches,
-          'per message: the observer records each packet',
+          `per message: the observer records each packet${wide ? `; batches above 10 count at their bucket's upper bound (the buckets allow a theory from ${f(low)} to ${f(theory)})` : ''}`,
         ),
       );
     } else if (config.name === 'pool') {
