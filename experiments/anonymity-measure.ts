@@ -158,6 +158,19 @@ export async function windowBatchSizes(
   return histogram;
 }
 
+/** Packets layer `layer` accepted into its pool per second over [fromMs, toMs]: λ as the node saw it arrive. */
+export async function windowAcceptedRate(
+  prometheusUrl: string,
+  fromMs: number,
+  toMs: number,
+  layer = 1,
+): Promise<number> {
+  const expr = `sum(mixlab_packets_total{job="mix-node",layer="${layer}",outcome="accepted"})`;
+  const [before, after] = await Promise.all([fromMs, toMs].map((at) => queryAt(prometheusUrl, expr, at, '')));
+  const accepted = (after?.get('') ?? Number.NaN) - (before?.get('') ?? Number.NaN);
+  return accepted / ((toMs - fromMs) / 1000);
+}
+
 /**
  * Every scrape of layers 1 and 2's pool depth (`mixlab_queue_depth`) in the window. Layer 3 is
  * left out: behind two pools it is still settling after a warm-up of a few mean delays.
@@ -165,6 +178,26 @@ export async function windowBatchSizes(
 export async function windowPoolDepths(prometheusUrl: string, fromMs: number, toMs: number): Promise<number[]> {
   const series = await queryRange(prometheusUrl, 'mixlab_queue_depth{job="mix-node",layer=~"1|2"}', fromMs, toMs);
   return series.flatMap((s) => s.values.map(([, v]) => Number(v)));
+}
+
+/**
+ * Waits until a scrape taken after `afterMs` shows every mix node's pool empty, so that the
+ * next window starts from nothing (no packet of an earlier window left to mix with). Returns
+ * the pooled packets of that scrape (0, or what was left when `timeoutMs` ran out).
+ */
+export async function waitForEmptyPools(prometheusUrl: string, afterMs: number, timeoutMs = 90_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = Date.now();
+    const [depth, scrapedAt] = await Promise.all([
+      queryAt(prometheusUrl, 'sum(mixlab_queue_depth{job="mix-node"})', now, ''),
+      queryAt(prometheusUrl, 'min(timestamp(mixlab_queue_depth{job="mix-node"}))', now, ''),
+    ]);
+    const pooled = depth.get('') ?? Number.NaN;
+    const fresh = (scrapedAt.get('') ?? 0) * 1000 > afterMs;
+    if ((fresh && pooled === 0) || Date.now() > deadline) return pooled;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 /** The mean end-to-end entropy of every message delivered since the cascade started (for the strategy comparison). */

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StrategyConfig } from '@mixlab/mixing';
+import { seededRandom } from '@mixlab/runtime';
 import {
   batchEntropyPerBatchBits,
   batchEntropyPerMessageBits,
   binomialMeanFieldEntropyBits,
   exponentialMixEntropyBits,
+  exponentialMixExpectedEntropyBits,
   exponentialMixPoolSize,
   poolMixEntropyBits,
   thresholdEntropyBits,
@@ -58,6 +60,22 @@ describe('closed forms', () => {
     close(mean, 10, 1e-12, 'Σ k P(k)');
     close(pool.probability(0), Math.exp(-10), 1e-18, 'P(0)');
     assert.ok(exponentialMixPoolSize(5000, 1).probability(5000) > 0, 'no underflow for large pools');
+  });
+
+  it('exponential mix at a finite λ/μ: tends to log2(e λ/μ), and departs from it where the pool is small', () => {
+    const exact = (ratio: number, seed = 1) => exponentialMixExpectedEntropyBits(ratio, 1, seededRandom(seed));
+    // Seeded: the same source gives the same estimate; λ and μ enter only as λ/μ.
+    assert.equal(exact(5), exact(5));
+    close(exponentialMixExpectedEntropyBits(10, 2, seededRandom(1)), exact(5), 0.02, 'λ = 10, μ = 2 against λ/μ = 5');
+    const gap = (ratio: number) => Math.abs(exact(ratio) - exponentialMixEntropyBits(ratio, 1));
+    // Measured (seed 1): 0.006, 0.003, 0.003, 0.000, 0.001 bits.
+    for (const ratio of [5, 10, 20, 50])
+      assert.ok(gap(ratio) < 0.015, `λ/μ = ${ratio}: ${gap(ratio)} bits from the asymptote`);
+    assert.ok(gap(100) < 0.005, `λ/μ = 100: ${gap(100)}`);
+    // A nearly empty pool: the asymptote is negative there, the entropy is not (0.86 against 0.44 at 0.5).
+    assert.ok(gap(0.5) > 0.3, `λ/μ = 0.5: ${exact(0.5)} against ${exponentialMixEntropyBits(0.5, 1)}`);
+    close(exact(0.01), 0.02, 0.02, 'λ/μ = 0.01: almost every packet leaves alone');
+    assert.throws(() => exponentialMixExpectedEntropyBits(0, 1, seededRandom(1)), /arrival rate/);
   });
 });
 
@@ -113,4 +131,25 @@ describe('the observer against the closed forms, on the real strategies', () => 
     for (let k = 0; k < 100; k++) distance += Math.abs((sizes.get(k) ?? 0) / samples - pool.probability(k)) / 2;
     assert.ok(distance < 0.03, `total variation ${distance} between the pool sizes and Poisson(20)`);
   });
+
+  // λ/μ = 0.5 tells the two apart: the asymptote is 0.44 bits, the expectation 0.86.
+  for (const { rate, meanDelayMs, tolerance, measured } of [
+    { rate: 5, meanDelayMs: 1000, tolerance: 0.03, measured: 0.02 },
+    { rate: 5, meanDelayMs: 100, tolerance: 0.03, measured: 0.011 },
+  ]) {
+    const ratio = (rate * meanDelayMs) / 1000;
+    it(`exponential, λ/μ = ${ratio}: the observer's mean is the finite-λ/μ expectation within ${tolerance} bits (measured: ${measured})`, () => {
+      const layers: StrategyConfig[] = [{ name: 'exponential', delay: 'drawn', meanDelayMs }];
+      const sim = simulateCascade({
+        clients,
+        layers,
+        sends: poissonSends(clients, rate, 4_000_000, 12),
+        endMs: 4_000_000 + 40 * meanDelayMs,
+        seed: 7,
+      });
+      const expected = exponentialMixExpectedEntropyBits(rate, 1000 / meanDelayMs, seededRandom(2));
+      const measured = meanOutputEntropy(sim, 200);
+      close(measured, expected, tolerance, `exponential λ/μ = ${ratio}`);
+    });
+  }
 });

@@ -96,6 +96,58 @@ export function exponentialMixEntropyBits(arrivalRate: number, departureRate: nu
   return Math.log2((Math.E * arrivalRate) / departureRate);
 }
 
+/** A uniform float in [0, 1); @mixlab/runtime's Random fits. */
+export interface UniformSource {
+  float(): number;
+}
+
+/**
+ * The expected entropy, exactly at a finite λ/μ, of what a passive adversary that sees every
+ * arrival and departure of the same mix (Poisson arrivals at λ, exponential delays of mean
+ * 1/μ) gives a leaving message: by memorylessness each departure is a uniform draw from the k
+ * pooled packets, so each input's probability of being the one is its chance of still being
+ * pooled over k (the observer's model, packages/anonymity/src/observer.ts). Estimated by a
+ * seeded Monte Carlo of the M/M/∞ jump chain over `meanDelays` mean delays after a warm-up of
+ * 20; the pool is kept as one shared distribution plus the arrivals since the last departure,
+ * so each step is O(1). Depends only on λ/μ; tends to log2(e λ/μ) as λ/μ grows (within 0.01
+ * bits from λ/μ = 5 with the default length, see the tests).
+ */
+export function exponentialMixExpectedEntropyBits(
+  arrivalRate: number,
+  departureRate: number,
+  random: UniformSource,
+  meanDelays = 20_000,
+): number {
+  requirePositive('arrival rate (λ)', arrivalRate);
+  requirePositive('departure rate (μ)', departureRate);
+  requirePositive('mean delays', meanDelays);
+  const ratio = arrivalRate / departureRate;
+  // About ratio departures per mean delay, and at least one per mean delay.
+  const warmup = Math.ceil(20 * Math.max(ratio, 1));
+  const departures = warmup + Math.ceil(meanDelays * Math.max(ratio, 1));
+  let shared = 0; // pooled packets that share one distribution over the inputs, of entropy `bits`
+  let bits = 0;
+  let fresh = 0; // arrivals since the last departure, each certainly itself
+  let sum = 0;
+  for (let departed = 0; departed < departures; ) {
+    const pooled = shared + fresh;
+    // Rates: an arrival λ, a departure μ per pooled packet (μ = 1, time in mean delays).
+    if (random.float() * (ratio + pooled) < ratio) {
+      fresh += 1;
+      continue;
+    }
+    const sharedWeight = shared / pooled;
+    const out =
+      (shared > 0 ? sharedWeight * (bits - Math.log2(sharedWeight)) : 0) + (fresh / pooled) * Math.log2(pooled);
+    departed += 1;
+    if (departed > warmup) sum += out;
+    shared = pooled - 1;
+    bits = out;
+    fresh = 0;
+  }
+  return sum / (departures - warmup);
+}
+
 /**
  * Steady-state pool of the same mix: an M/M/∞ queue, so the number pooled is Poisson with mean
  * λ/μ (Little's law for the mean; the Poisson law is the M/M/∞ stationary distribution, e.g.
