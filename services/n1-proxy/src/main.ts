@@ -12,13 +12,19 @@ import { sphinx } from '@mixlab/packet';
 import { envChoice, envInt, envUrl, listenUntilSignalled } from '@mixlab/service-kit';
 import { toTopology } from '@mixlab/topology';
 import { Registry } from 'prom-client';
+import { Agent } from 'undici';
 import { N1Attack } from './n1-attack.ts';
 import { buildServer, sphinxPacketsIn } from './server.ts';
 
 await cryptoReady();
 const env = process.env;
 const upstreamUrl = envUrl(env, 'UPSTREAM_URL', 'http://mix-layer-1:8080');
-const gateway = new GatewayClient(envUrl(env, 'GATEWAY_URL', 'http://client-gateway:8080'));
+// The attacker enters through the gateway it attacks and has nothing to verify there: it takes
+// whatever key the gateway's TLS shows (an honest client checks it against the signed topology).
+const gateway = new GatewayClient(
+  envUrl(env, 'GATEWAY_URL', 'https://client-gateway:8080'),
+  new Agent({ connect: { rejectUnauthorized: false } }),
+);
 const threshold = envInt(env, 'THRESHOLD', 3, 1, 100_000);
 const port = envInt(env, 'PORT', 8080, 1, 65_535);
 // It counts packets by the size of requests it cannot open: only Sphinx packets have one size.
