@@ -109,10 +109,11 @@ describe(`mixlab as a swarm stack on three hosts, ${REPLICAS} nodes per layer`, 
     const result = await eventually(
       what,
       async () => {
+        // First: a node is healthy (and its task running) only once the directory admitted it.
+        await enrollEveryHost();
         const running = new Map<number, { ids: string[]; hosts: string[] }>();
         for (const layer of LAYERS) running.set(layer, await runningIds(layer));
         if (LAYERS.some((layer) => running.get(layer)?.ids.length !== replicas[layer - 1])) return undefined;
-        await enrollEveryHost();
         const topology = await new MixnetClient(gatewayUrl, { directoryKey }).topology();
         for (const layer of LAYERS) {
           const nodes = topology.layers[layer - 1] ?? [];
