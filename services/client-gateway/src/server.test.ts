@@ -432,6 +432,14 @@ describe('client gateway server', () => {
       assert.equal(refusal(await read(bobs)), '403 wrong_mailbox');
       assert.equal(refusal(await ack(bobs)), '403 wrong_mailbox');
       await assert.rejects(subscribe(bobs), /Unexpected server response: 403/);
+      // A refused upgrade closes its connection: it could carry no further HTTP request.
+      const refusedUpgrade = await app.inject({
+        method: 'GET',
+        url: `/v1/mailboxes/${ALICE}/ws`,
+        headers: { ...bobs, connection: 'upgrade', upgrade: 'websocket' },
+      });
+      assert.equal(refusedUpgrade.headers.connection, 'close');
+      assert.equal((await read(bobs)).headers.connection, 'keep-alive', 'a plain refusal keeps it');
       // A guessed token is no session.
       const guessed = { authorization: `Bearer ${'ab'.repeat(32)}` };
       assert.equal(refusal(await read(guessed)), '401 session_expired');
@@ -443,7 +451,7 @@ describe('client gateway server', () => {
 
       assert.equal((await list(ALICE)).length, 1, 'nothing was acknowledged');
       assert.equal(await sessionOutcome('session_required'), 9);
-      assert.equal(await sessionOutcome('wrong_mailbox'), 4);
+      assert.equal(await sessionOutcome('wrong_mailbox'), 6);
       assert.equal(await sessionOutcome('session_expired'), 1);
       const owner = await ack(await bearer(ALICE));
       assert.deepEqual([owner.statusCode, owner.json()], [200, { acknowledged: 1 }], 'the key holder can');

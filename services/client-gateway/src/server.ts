@@ -359,6 +359,9 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
     if ('address' in verdict) return true;
     metrics.sessions.inc({ outcome: verdict.refused });
     request.log.warn({ route: request.routeOptions.url, refused: verdict.refused }, 'request refused for its session');
+    // A refused WebSocket upgrade leaves its connection unusable for HTTP (@fastify/websocket reads
+    // nothing more on it): close it, so that a client reusing pooled connections gets no hang-up.
+    if (request.headers.upgrade !== undefined) reply.header('connection', 'close');
     sendError(reply, verdict.refused, SESSION_REFUSALS[verdict.refused]);
     return false;
   };
