@@ -45,12 +45,14 @@ describe('the loop-loss alarm under an n − 1 attack', { timeout: 300_000 }, ()
   it(`fires within ${BOUND_MS} ms of the attack's start, and clears after it`, async () => {
     const { prometheusUrl, n1ProxyUrl } = cascade as Cascade;
     const query = (expr: string) => queryByLabel(prometheusUrl, expr, 'layer');
-    // Quiet first: a full window of loops back at layer 1, no alarm anywhere.
+    // Quiet first: a full window of loops back at layer 1, and every layer's alarm scraped (a
+    // node that registered last may not have been scraped yet), none firing.
     await eventually(
-      'loops back at layer 1',
+      'loops back at layer 1, every layer scraped',
       async () => {
         const back = await query('sum by (layer) (mixlab_loops_total{origin="node",event="returned"})');
-        return (back['1'] ?? 0) >= ALARM.window ? back : undefined;
+        const scraped = Object.keys(await query('max by (layer) (mixlab_loop_alarm)')).length === 3;
+        return scraped && (back['1'] ?? 0) >= ALARM.window ? back : undefined;
       },
       60_000,
       1_000,
