@@ -132,6 +132,8 @@ export interface NMinusOneRow {
   }[];
   /** Layer 1's releases in the run by packets (key), from the trace. */
   readonly entryReleaseSizes: Readonly<Record<string, number>>;
+  /** How far the proxy's own requests landed from layer 1's ticks (ms, the nearest of the last three before the trials). */
+  readonly tickClearanceMs: number;
   readonly failedRounds: number;
   /** Send to delivery, per trial, mean. */
   readonly meanDeliveryMs: number;
@@ -335,22 +337,24 @@ function nMinusOneSection(run: AttacksRun): string[] {
     "never opens), and the rounds are layer 1's releases from the target's pass up to that push. Closed",
     'form: `targetRetention` (retention ρ a round, success by round r = 1 − ρ^r, mean rounds 1/(1 − ρ)).',
     '',
-    `| strategy | N | trials | rounds needed (count) | mean (closed form) | ${shown.map((r) => `≤ ${r} rounds`).join(' | ')} | layer-1 releases by packets |`,
+    `| strategy | N | targets followed out | rounds needed (count) | mean (closed form) | ${shown.map((r) => `≤ ${r} rounds`).join(' | ')} | layer-1 releases by packets; own requests from a tick |`,
     `| --- | --- | --- | --- | --- | ${shown.map(() => '---').join(' | ')} | --- |`,
     ...part.rows.map((r) =>
       r.error
         ? `| \`${r.strategy}\` | ${r.perRound} | failed: ${escapeXml(r.error)} | | | ${shown.map(() => '').join(' | ')} | |`
-        : `| \`${r.strategy}\` | ${r.perRound} | ${r.trials} | ${histogram(r.rounds)} | ${f2(r.meanRounds)} (${f2(r.closedFormMeanRounds)}) | ${r.successByRound.map((p) => `${f2(p.measured)} (${f2(p.closedForm)})`).join(' | ')} | ${Object.entries(
+        : `| \`${r.strategy}\` | ${r.perRound} | ${r.trials} of ${r.planned} | ${histogram(r.rounds)} | ${f2(r.meanRounds)} (${f2(r.closedFormMeanRounds)}) | ${r.successByRound.map((p) => `${f2(p.measured)} (${f2(p.closedForm)})`).join(' | ')} | ${Object.entries(
             r.entryReleaseSizes,
           )
             .map(([packets, n]) => `${packets}: ${n}`)
-            .join(', ')} |`,
+            .join(', ')}; ${ms(r.tickClearanceMs)} |`,
     ),
     '',
     'Success-by-round cells: measured share of trials whose target was out by then (closed form). The',
     'pool keeps its `min` = n and releases the rest each tick, so with N entering a round the target',
     'stays with ρ = n/(N + n); binomial with ρ = 1 − p; timed takes everything, ρ = 0. The last column',
-    'checks the rounds: with one own request per tick the pool releases exactly N a tick.',
+    'checks the rounds: with one own request per tick the pool and timed release exactly N a tick;',
+    "after it, how far the proxy's own requests landed from layer 1's ticks (the experiment starts the",
+    'attack again, on a new phase, while that is under 100 ms).',
     '',
   ];
 }

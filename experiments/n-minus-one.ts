@@ -26,6 +26,8 @@ const PER_ROUND = 5;
 const STRATEGIES = ['timed:t=1s', 'pool:t=1s,min=10,fraction=1', 'binomial:t=1s,p=0.5'];
 /** Rounds of flooding before the first target, so that the pool holds only the attacker's, in steady state. */
 const WARM_UP_ROUNDS = 5;
+/** The least distance between the proxy's own requests and layer 1's ticks it runs with. */
+const TICK_CLEARANCE_MS = 100;
 /** Rounds shown in the success-by-round columns. */
 const SHOWN_ROUNDS = 5;
 
@@ -64,17 +66,36 @@ async function control(cascade: Cascade, action: string, body?: object): Promise
   return (await response.json()) as ProxyStatus;
 }
 
-/** Layer 1's releases in the whole run, by size: with one injection per tick the pool's are all N. */
-async function entryReleaseSizes(cascade: Cascade): Promise<Record<string, number>> {
+/** Layer 1's input from the gateway and its releases, from the observer's trace. */
+async function entryTraffic(cascade: Cascade) {
   const trace = (await (await fetch(`${cascade.observerUrl}/v1/trace?limit=100000`)).json()) as RecordedTrace;
   const roles = rolesOfTrace(trace);
-  const entry = new Set(roles.nodes.filter((n) => n.layer === 1).map((n) => n.name));
-  const second = new Set(roles.nodes.filter((n) => n.layer === 2).map((n) => n.name));
+  const layer = (wanted: number) => new Set(roles.nodes.filter((n) => n.layer === wanted).map((n) => n.name));
+  const [entry, second, gateways] = [layer(1), layer(2), new Set(roles.gateways)];
+  return {
+    arrivals: trace.events.filter((e) => gateways.has(e.from) && entry.has(e.to)),
+    releases: trace.events.filter((e) => entry.has(e.from) && second.has(e.to)),
+  };
+}
+
+/** Layer 1's releases in the whole run, by size: with one injection per tick the pool's are all N. */
+async function entryReleaseSizes(cascade: Cascade): Promise<Record<string, number>> {
   const sizes: Record<string, number> = {};
-  for (const e of trace.events) {
-    if (entry.has(e.from) && second.has(e.to)) sizes[e.packets] = (sizes[e.packets] ?? 0) + 1;
-  }
+  for (const e of (await entryTraffic(cascade)).releases) sizes[e.packets] = (sizes[e.packets] ?? 0) + 1;
   return sizes;
+}
+
+/**
+ * How close the proxy's own requests land to layer 1's ticks (ms, the nearest of the last
+ * few): too close, and latency jitter puts two in one tick and none in the next.
+ */
+async function tickClearanceMs(cascade: Cascade): Promise<number> {
+  const { arrivals, releases } = await entryTraffic(cascade);
+  const times = releases.map((e) => e.atMs);
+  return Math.min(
+    ...arrivals.slice(-3).map((a) => Math.min(...times.map((t) => Math.abs(t - a.atMs)))),
+    Number.POSITIVE_INFINITY,
+  );
 }
 
 async function runStrategy(strategy: string): Promise<NMinusOneRow> {
@@ -91,6 +112,7 @@ async function runStrategy(strategy: string): Promise<NMinusOneRow> {
   const delivered: number[] = [];
   let releaseSizes: Record<string, number> = {};
   let failedRounds = 0;
+  let clearanceMs = Number.NaN;
   let error: string | undefined;
   const { gatewayUrl, directoryKey } = cascade;
   const sender = new MixnetClient(gatewayUrl, { directoryKey });
@@ -102,8 +124,17 @@ async function runStrategy(strategy: string): Promise<NMinusOneRow> {
   });
   try {
     await subscription.opened;
-    await control(cascade, '/start', { perRound: PER_ROUND, roundMs });
-    await new Promise((resolve) => setTimeout(resolve, WARM_UP_ROUNDS * roundMs));
+    // The proxy's rounds are on its own clock: started again (a new phase) while its requests
+    // land within TICK_CLEARANCE_MS of a tick.
+    for (let attempt = 1; ; attempt++) {
+      await control(cascade, '/start', { perRound: PER_ROUND, roundMs });
+      await new Promise((resolve) => setTimeout(resolve, WARM_UP_ROUNDS * roundMs));
+      clearanceMs = await tickClearanceMs(cascade);
+      if (clearanceMs >= TICK_CLEARANCE_MS || attempt === 3) break;
+      log(`${strategy}: own requests ${clearanceMs} ms from a tick; the attack starts again`);
+      await control(cascade, '/stop');
+      await new Promise((resolve) => setTimeout(resolve, roundMs * (0.3 + 0.4 * Math.random())));
+    }
     for (let trial = 1; trial <= trials; trial++) {
       await control(cascade, '/target');
       const sentAt = Date.now();
@@ -155,6 +186,7 @@ async function runStrategy(strategy: string): Promise<NMinusOneRow> {
     perRoundRetention,
     successByRound,
     entryReleaseSizes: releaseSizes,
+    tickClearanceMs: clearanceMs,
     failedRounds,
     meanDeliveryMs: delivered.reduce((a, b) => a + b, 0) / Math.max(delivered.length, 1),
     cascadeStartMs: startedMs,
