@@ -231,6 +231,38 @@ describe('N1Attack, round-based (pool, binomial, timed)', () => {
     await attack.stop();
   });
 
+  it('keeps the target for a later round while the wire cannot be watched', async () => {
+    const clock = new ManualClock();
+    const passed: string[] = [];
+    let watchable = false;
+    const attack = new N1Attack({
+      threshold: 1,
+      clock,
+      pass: async (_path, body) => {
+        passed.push(new TextDecoder().decode(body));
+      },
+      inject: async () => {},
+      follow: async () => {
+        if (!watchable) throw new Error('observer answered 503');
+        return { check: async () => 1 };
+      },
+    });
+    await attack.start({ perRound: 1, roundMs: 1000 });
+    attack.target();
+    await attack.request('/v1/packets', new TextEncoder().encode('target'), 1);
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(passed, [], 'not passed unwatched');
+    assert.equal(attack.status.lastError, 'observer answered 503');
+    assert.equal(attack.status.following, true);
+    watchable = true;
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(passed, ['target']);
+    assert.deepEqual(attack.status.rounds, [1]);
+    await attack.stop();
+  });
+
   it('passes a target held for the next round on stop, with the rest', async () => {
     const { attack, log, advance, body } = roundsSetUp([]);
     await attack.start({ perRound: 1, roundMs: 1000 });

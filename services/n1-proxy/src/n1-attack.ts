@@ -245,7 +245,14 @@ export class N1Attack {
   async #round(plan: RoundPlan): Promise<void> {
     const target = this.#pendingTarget;
     this.#pendingTarget = undefined;
-    if (target) this.#watch = await (this.#deps.follow as () => Promise<TargetWatch>)();
+    if (target) {
+      try {
+        this.#watch = await (this.#deps.follow as () => Promise<TargetWatch>)();
+      } catch (error) {
+        this.#pendingTarget = target; // passed in a later round, once the wire can be watched
+        throw error;
+      }
+    }
     await this.#send(target ? plan.perRound - 1 : plan.perRound, target);
     const watch = this.#watch;
     const rounds = await watch?.check();
