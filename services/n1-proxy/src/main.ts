@@ -59,16 +59,18 @@ const attack = new N1Attack({
   threshold,
   pass: post,
   clock: monotonicClock,
-  // From the end of the trace as it stands before the target passes: layer 1's releases up to
-  // the first push (every other honest request is held; its own go to a mailbox it never opens).
+  // From just before the target passes: layer 1's releases up to the first push (every other
+  // honest request is held; its own go to a mailbox it never opens). The observer records an
+  // event only once its slack has passed, so the trace's end holds older events too: those
+  // before the mark are left out by their time (stamped by the taps' wall clocks, this host's).
   follow: async () => {
-    const since = (await tracePage(Number.MAX_SAFE_INTEGER)).next;
+    const markMs = Date.now();
+    let next = (await tracePage(Number.MAX_SAFE_INTEGER)).next;
     const events: RecordedTrace['events'][number][] = [];
-    let next = since;
     return {
       check: async () => {
         const page = await tracePage(next);
-        events.push(...page.events);
+        events.push(...page.events.filter((event) => event.atMs >= markMs));
         next = page.next;
         return entryRoundsUntilPush(events, rolesOfTrace(page));
       },
