@@ -1,8 +1,10 @@
 /**
- * The attack lab's report (pure): docs/experiments/attacks.md and two SVG plots (timing
- * accuracy against mixing delay; disclosure rounds against drop-cover share) from the run's
- * JSON, so that `--render FILE` redraws them without containers.
+ * The attack lab's report: docs/experiments/attacks.md and two SVG plots (timing accuracy
+ * against mixing delay; disclosure rounds against drop-cover share), rendered purely from the
+ * run's JSON, so that `--render FILE` redraws them without containers; and their writer.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { escapeXml, heading, num, text } from './plot.ts';
 import type { Machine } from './report.ts';
 
@@ -108,6 +110,37 @@ export interface CoverSide {
   };
 }
 
+/** The round-based n − 1 attack against one strategy (experiments/n-minus-one.ts). */
+export interface NMinusOneRow {
+  readonly strategy: string;
+  /** Own packets into layer 1 per round (the target's round: N − 1 and the target). */
+  readonly perRound: number;
+  readonly roundMs: number;
+  /** Trials run, and those whose target the proxy followed out (named: the only push it saw). */
+  readonly planned: number;
+  readonly trials: number;
+  /** Rounds each target spent at layer 1, as the proxy counted them on the wire. */
+  readonly rounds: readonly number[];
+  readonly meanRounds: number;
+  readonly closedFormMeanRounds: number;
+  /** targetRetention for one round. */
+  readonly perRoundRetention: number;
+  readonly successByRound: readonly {
+    readonly rounds: number;
+    readonly measured: number;
+    readonly closedForm: number;
+  }[];
+  /** Layer 1's releases in the run by packets (key), from the trace. */
+  readonly entryReleaseSizes: Readonly<Record<string, number>>;
+  /** How far the proxy's own requests landed from layer 1's ticks (ms, the nearest of the last three before the trials). */
+  readonly tickClearanceMs: number;
+  readonly failedRounds: number;
+  /** Send to delivery, per trial, mean. */
+  readonly meanDeliveryMs: number;
+  readonly cascadeStartMs: number;
+  readonly error?: string;
+}
+
 export interface AttacksRun {
   readonly startedAt: string;
   readonly finishedAt: string;
@@ -144,6 +177,13 @@ export interface AttacksRun {
     readonly dropRatePerClient: number;
     readonly nodeLoopRate: number;
     readonly sides: readonly CoverSide[];
+  };
+  /** The live round-based n − 1 attack: its own run (`npm run experiment -- n1`), kept by later attack runs. */
+  readonly nMinusOne?: {
+    readonly startedAt: string;
+    readonly finishedAt: string;
+    readonly machine: Machine;
+    readonly rows: readonly NMinusOneRow[];
   };
   /** What the observer exports as mixlab_attack_success_ratio{attack,strategy}. */
   readonly scores: readonly { readonly attack: string; readonly strategy: string; readonly successRatio: number }[];
@@ -246,6 +286,7 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     '',
     ...disclosureLiveSection(run),
     ...coverPairSection(run),
+    ...nMinusOneSection(run),
     '## Scores exported to Grafana',
     '',
     'The observer reads `scores` from its ATTACK_SCORES_FILE (compose mounts docs/experiments and',
@@ -258,6 +299,64 @@ export function renderAttacksMarkdown(run: AttacksRun): string {
     '',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The n − 1 rows as Grafana scores: the share of planned trials whose target was named. */
+export function nMinusOneScores(rows: readonly NMinusOneRow[]): AttacksRun['scores'] {
+  return rows
+    .filter((r) => !r.error && r.planned > 0)
+    .map((r) => ({ attack: 'n-1', strategy: r.strategy, successRatio: r.trials / r.planned }));
+}
+
+function nMinusOneSection(run: AttacksRun): string[] {
+  const part = run.nMinusOne;
+  if (!part) return [];
+  const { machine } = part;
+  const shown = part.rows[0]?.successByRound.map((p) => p.rounds) ?? [];
+  const histogram = (rounds: readonly number[]) => {
+    const counts = new Map<number, number>();
+    for (const r of rounds) counts.set(r, (counts.get(r) ?? 0) + 1);
+    return [...counts.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([r, n]) => `${r}: ${n}`)
+      .join(', ');
+  };
+  return [
+    '## The n − 1 attack, round-based, live',
+    '',
+    `Run ${part.startedAt} to ${part.finishedAt} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB.toFixed(1)} GiB),`,
+    `Node ${machine.node}, Docker ${machine.docker}, ${machine.platform}; \`npm run experiment -- n1\` (experiments/n-minus-one.ts).`,
+    '',
+    'One cascade per strategy, the strategy at layer 1 and `threshold:n=1` at layers 2 and 3 (so the',
+    "target's delivery follows its release at layer 1 within milliseconds), no loop cover. The n1-proxy in",
+    'front of layer 1 holds every honest request and sends N own packets per round (every `t`, from its',
+    'own clock) through the gateway; after five rounds of this the pool holds only its own. Each trial names',
+    "the next request the target's, a client sends one message, and the proxy passes it in the next round",
+    "right after N − 1 own packets. Its eyes on the wire are the observer's taps: the target has left",
+    'when a message is pushed to a client (every other honest request is held; its own end in a mailbox it',
+    "never opens), and the rounds are layer 1's releases from the target's pass up to that push. Closed",
+    'form: `targetRetention` (retention ρ a round, success by round r = 1 − ρ^r, mean rounds 1/(1 − ρ)).',
+    '',
+    `| strategy | N | targets followed out | rounds needed (count) | mean (closed form) | ${shown.map((r) => `≤ ${r} rounds`).join(' | ')} | layer-1 releases by packets; own requests from a tick |`,
+    `| --- | --- | --- | --- | --- | ${shown.map(() => '---').join(' | ')} | --- |`,
+    ...part.rows.map((r) =>
+      r.error
+        ? `| \`${r.strategy}\` | ${r.perRound} | failed: ${escapeXml(r.error)} | | | ${shown.map(() => '').join(' | ')} | |`
+        : `| \`${r.strategy}\` | ${r.perRound} | ${r.trials} of ${r.planned} | ${histogram(r.rounds)} | ${f2(r.meanRounds)} (${f2(r.closedFormMeanRounds)}) | ${r.successByRound.map((p) => `${f2(p.measured)} (${f2(p.closedForm)})`).join(' | ')} | ${Object.entries(
+            r.entryReleaseSizes,
+          )
+            .map(([packets, n]) => `${packets}: ${n}`)
+            .join(', ')}; ${ms(r.tickClearanceMs)} |`,
+    ),
+    '',
+    'Success-by-round cells: measured share of trials whose target was out by then (closed form). The',
+    'pool keeps its `min` = n and releases the rest each tick, so with N entering a round the target',
+    'stays with ρ = n/(N + n); binomial with ρ = 1 − p; timed takes everything, ρ = 0. The last column',
+    'checks the rounds: with one own request per tick the pool and timed release exactly N a tick;',
+    "after it, how far the proxy's own requests landed from layer 1's ticks (the experiment starts the",
+    'attack again, on a new phase, while that is under 100 ms).',
+    '',
+  ];
 }
 
 function disclosureLiveSection(run: AttacksRun): string[] {
@@ -442,4 +541,14 @@ export function renderDisclosureSvg(run: AttacksRun): string {
     text(right + 32, top + 84, 'closed form l = 2'),
   ];
   return svg('Statistical disclosure: rounds against drop-cover share', body);
+}
+
+/** Writes attacks.{json,md} and the two plots into `directory`. */
+export async function writeAttacksReport(directory: string, run: AttacksRun): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  await writeFile(join(directory, 'attacks.json'), `${JSON.stringify(run, null, 1)}\n`);
+  await writeFile(join(directory, 'attacks.md'), renderAttacksMarkdown(run));
+  await writeFile(join(directory, 'attacks-timing.svg'), renderTimingSvg(run));
+  await writeFile(join(directory, 'attacks-disclosure.svg'), renderDisclosureSvg(run));
+  console.log(`wrote ${join(directory, 'attacks.md')}, attacks.json, attacks-timing.svg, attacks-disclosure.svg`);
 }

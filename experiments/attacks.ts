@@ -12,7 +12,7 @@
  *   npm run experiment -- attacks [--duration 40s --drain 10s --clients 6 --rate 1 --only timed,onion --parts linking,disclosure,cover]
  *   node experiments/attacks.ts --render docs/experiments/attacks.json
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { scoreDeliveries } from '@mixlab/anonymity';
@@ -43,9 +43,8 @@ import {
   type DisclosurePoint,
   type LinkScore,
   type LiveResult,
-  renderAttacksMarkdown,
-  renderDisclosureSvg,
-  renderTimingSvg,
+  nMinusOneScores,
+  writeAttacksReport,
 } from './attacks-report.ts';
 import { machine } from './machine.ts';
 
@@ -95,17 +94,8 @@ const { values } = parseArgs({
   },
 });
 
-async function writeReport(directory: string, run: AttacksRun): Promise<void> {
-  await mkdir(directory, { recursive: true });
-  await writeFile(join(directory, 'attacks.json'), `${JSON.stringify(run, null, 1)}\n`);
-  await writeFile(join(directory, 'attacks.md'), renderAttacksMarkdown(run));
-  await writeFile(join(directory, 'attacks-timing.svg'), renderTimingSvg(run));
-  await writeFile(join(directory, 'attacks-disclosure.svg'), renderDisclosureSvg(run));
-  console.log(`wrote ${join(directory, 'attacks.md')}, attacks.json, attacks-timing.svg, attacks-disclosure.svg`);
-}
-
 if (values.render) {
-  await writeReport(dirname(values.render), JSON.parse(await readFile(values.render, 'utf8')) as AttacksRun);
+  await writeAttacksReport(dirname(values.render), JSON.parse(await readFile(values.render, 'utf8')) as AttacksRun);
   process.exit(0);
 }
 
@@ -206,6 +196,11 @@ if (chosen.length === 0 && values.only) throw new Error(`--only ${values.only} m
 
 await cryptoReady();
 const startedAt = new Date();
+// The live n − 1 part is its own experiment (experiments/n-minus-one.ts): kept from the last report.
+const previousNMinusOne = await readFile(join(values.out, 'attacks.json'), 'utf8').then(
+  (text) => (JSON.parse(text) as AttacksRun).nMinusOne,
+  () => undefined,
+);
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 log('statistical disclosure: seeded simulation');
@@ -242,7 +237,7 @@ for (const [index, { strategy, packetFormat }] of chosen.entries()) {
   }
   log(`${name}: done in ${((Date.now() - began) / 1000).toFixed(0)} s`);
   // Written after every configuration, so that a run cut short still leaves its results.
-  await writeReport(values.out, assemble());
+  await writeAttacksReport(values.out, assemble());
 }
 
 /** The statistical disclosure attack live: rounds are the first layer's batches on the wire. */
@@ -364,7 +359,7 @@ if (parts.has('disclosure')) {
     const row = await disclosureLive(rate);
     disclosureRows.push(row);
     log(`  ${JSON.stringify(row)}`);
-    await writeReport(values.out, assemble());
+    await writeAttacksReport(values.out, assemble());
   }
 }
 if (parts.has('cover')) {
@@ -373,7 +368,7 @@ if (parts.has('cover')) {
     const side = await coverSide(withCover);
     coverSides.push(side);
     log(`  ${JSON.stringify(side)}`);
-    await writeReport(values.out, assemble());
+    await writeAttacksReport(values.out, assemble());
   }
 }
 
@@ -401,6 +396,7 @@ function assemble(): AttacksRun {
       strategy: `drop cover q=${p.coverShare}`,
       successRatio: p.successWithinBudget,
     })),
+    ...nMinusOneScores(previousNMinusOne?.rows ?? []),
   ].filter((s) => Number.isFinite(s.successRatio));
   return {
     startedAt: startedAt.toISOString(),
@@ -418,11 +414,12 @@ function assemble(): AttacksRun {
     disclosure: { simulated: true, ...DISCLOSURE, budgetRounds: DISCLOSURE_BUDGET, points: disclosure },
     disclosureLive: { ...DISCLOSURE_LIVE, rows: disclosureRows },
     coverPair: { ...COVER_PAIR, sides: coverSides },
+    ...(previousNMinusOne ? { nMinusOne: previousNMinusOne } : {}),
     scores,
   };
 }
 
 const run = assemble();
-await writeReport(values.out, run);
+await writeAttacksReport(values.out, run);
 log(`finished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
 process.exit(0);

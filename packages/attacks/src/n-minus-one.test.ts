@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseStrategyConfig } from '@mixlab/mixing';
 import { seededRandom } from '@mixlab/runtime';
-import { floodedNodeOutput, followTarget, simulateFlood, steadyPool, targetRetention } from './n-minus-one.ts';
+import {
+  entryRoundsUntilPush,
+  floodedNodeOutput,
+  followTarget,
+  simulateFlood,
+  steadyPool,
+  targetRetention,
+} from './n-minus-one.ts';
 import { clientNames, type Send, simulateCascade } from './test-support.ts';
 
 /** Four standard errors of a share estimated from `trials` Bernoulli draws of probability p, plus rounding slack. */
@@ -166,5 +173,41 @@ describe('floodedNodeOutput', () => {
     const found = floodedNodeOutput(events, { node: 'mix-1', sinceMs: 100, ownPackets: () => 1 });
     assert.equal(found.candidates.length, 2);
     assert.equal(found.identified, undefined);
+  });
+});
+
+describe('entryRoundsUntilPush', () => {
+  const roles = {
+    clients: ['alice', 'bob'],
+    gateways: ['gateway'],
+    nodes: [
+      { name: 'mix-1', layer: 1, strategy: parseStrategyConfig('pool:t=1s,min=2,fraction=1') },
+      { name: 'mix-2', layer: 2, strategy: parseStrategyConfig('threshold:n=1') },
+      { name: 'mix-3', layer: 3, strategy: parseStrategyConfig('threshold:n=1') },
+    ],
+  };
+  const release = (atMs: number, packets: number) => [
+    { atMs, from: 'mix-1', to: 'mix-2', packets, bytes: 0 },
+    { atMs: atMs + 5, from: 'mix-2', to: 'mix-3', packets, bytes: 0 },
+    { atMs: atMs + 10, from: 'mix-3', to: 'gateway', packets, bytes: 0 },
+  ];
+  // The target (alice) and the attacker's own enter at 0; the entry releases every second.
+  const events = [
+    { atMs: 0, from: 'alice', to: 'gateway', packets: 1, bytes: 0 },
+    { atMs: 2, from: 'gateway', to: 'mix-1', packets: 1, bytes: 0 },
+    ...release(1000, 3),
+    ...release(2000, 3),
+    ...release(3000, 3),
+    { atMs: 3020, from: 'gateway', to: 'bob', packets: 1, bytes: 0 },
+    ...release(4000, 3),
+  ];
+
+  it('counts the entry releases up to the first push, whatever the order the taps reported them in', () => {
+    assert.equal(entryRoundsUntilPush(events, roles), 3);
+    assert.equal(entryRoundsUntilPush([...events].reverse(), roles), 3);
+  });
+
+  it('answers undefined while nothing was pushed', () => {
+    assert.equal(entryRoundsUntilPush(events.slice(0, 8), roles), undefined);
   });
 });

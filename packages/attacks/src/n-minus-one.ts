@@ -247,3 +247,25 @@ export function followTarget(
     recipient: recipients.size === 1 ? (candidates[0] as Push).recipient : undefined,
   };
 }
+
+/**
+ * The rounds a followed target spent at the flooded first layer, from the wire after the
+ * attacker passed it (`events`: the trace from just before that on): the first layer's
+ * releases (distinct ms of its output events to the second layer) up to and including the
+ * first push to a client. That push is the target's: every other honest request is held, and
+ * the attacker's own packets end in a mailbox it never opens. It times the release only when
+ * the later layers pass packets straight on (`threshold:n=1`). undefined while no push came.
+ */
+export function entryRoundsUntilPush(events: Iterable<WireEvent>, roles: Roles): number | undefined {
+  const ordered = timeOrdered(events);
+  const push = traceEnds(ordered, roles).pushes[0];
+  if (!push) return undefined;
+  const layer = (wanted: number) => new Set(roles.nodes.filter((node) => node.layer === wanted).map((n) => n.name));
+  const [entry, second] = [layer(1), layer(2)];
+  const releases = new Set<number>();
+  for (const event of ordered) {
+    if (event.atMs > push.atMs) break;
+    if (entry.has(event.from) && second.has(event.to)) releases.add(Math.floor(event.atMs));
+  }
+  return releases.size;
+}

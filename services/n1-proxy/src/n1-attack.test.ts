@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { N1Attack } from './n1-attack.ts';
+import { ManualClock } from '@mixlab/runtime';
+import { N1Attack, type TargetWatch } from './n1-attack.ts';
 
 function setUp(threshold = 3) {
   const log: string[] = [];
@@ -57,6 +58,11 @@ describe('N1Attack', () => {
       injected: 4,
       targets: 1,
       refused: 0,
+      plan: undefined,
+      rounds: [],
+      following: false,
+      failedRounds: 0,
+      lastError: undefined,
     });
     await attack.stop();
     assert.deepEqual(log, ['pass /v1/packets honest-2', 'pass /v1/deliveries loop', 'pass /v1/packets honest-3']);
@@ -109,5 +115,168 @@ describe('N1Attack', () => {
     assert.throws(() => attack.target(), /start the attack first/);
     await attack.start();
     assert.deepEqual(log, []);
+  });
+
+  it('refuses the round-based attack without a clock and a watch, and bad plans', async () => {
+    const { attack } = setUp();
+    await assert.rejects(attack.start({ perRound: 5, roundMs: 1000 }), /needs a clock and a watch/);
+    const rounds = roundsSetUp([]);
+    await assert.rejects(rounds.attack.start({ perRound: 0, roundMs: 1000 }), /perRound/);
+    await assert.rejects(rounds.attack.start({ perRound: 5, roundMs: 0 }), /roundMs/);
+  });
+});
+
+/** Lets the attack's promise chains run (fake HTTP answers at once). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A round-based attack on a ManualClock; `sightings[i]`: what the watch of the i-th target answers per check. */
+function roundsSetUp(sightings: (number | undefined)[][]) {
+  const clock = new ManualClock();
+  const log: string[] = [];
+  const checks: number[] = [];
+  let follows = 0;
+  const attack: N1Attack = new N1Attack({
+    threshold: 1,
+    clock,
+    pass: async (path, body) => {
+      log.push(`pass ${path} ${new TextDecoder().decode(body)}`);
+    },
+    inject: async (count) => {
+      log.push(`inject ${count}`);
+      await attack.request('/v1/packets', new TextEncoder().encode(`own×${count}`), count);
+    },
+    follow: async (): Promise<TargetWatch> => {
+      const answers = sightings[follows] ?? [];
+      const index = follows++;
+      log.push(`follow ${index}`);
+      let asked = 0;
+      return {
+        check: async () => {
+          checks[index] = (checks[index] ?? 0) + 1;
+          return answers[asked++];
+        },
+      };
+    },
+  });
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    for (let i = 0; i < 5; i++) await settle();
+  };
+  return { attack, log, checks, advance, body: (text: string) => new TextEncoder().encode(text) };
+}
+
+describe('N1Attack, round-based (pool, binomial, timed)', () => {
+  it('floods N own packets per round, holds the honest, and passes the target after N − 1 of its own', async () => {
+    const { attack, log, advance, body } = roundsSetUp([[undefined, undefined, 3]]);
+    await attack.start({ perRound: 4, roundMs: 1000 });
+    await advance(0);
+    assert.deepEqual(log.splice(0), ['inject 4', 'pass /v1/packets own×4'], 'round 0 at once');
+    await attack.request('/v1/packets', body('honest'), 1);
+    await advance(999);
+    assert.deepEqual(log.splice(0), [], 'the honest request is held, no round before its time');
+    await advance(1);
+    assert.deepEqual(log.splice(0), ['inject 4', 'pass /v1/packets own×4']);
+
+    attack.target();
+    await attack.request('/v1/packets', body('target'), 1);
+    assert.deepEqual(log.splice(0), [], 'the target waits for the next round');
+    assert.equal(attack.status.following, true);
+    assert.throws(() => attack.target(), /has not left yet/);
+    await advance(1000);
+    assert.deepEqual(
+      log.splice(0),
+      ['follow 0', 'inject 3', 'pass /v1/packets own×3', 'pass /v1/packets target'],
+      'watched from before it passes; N enter in its round too',
+    );
+    await advance(1000);
+    assert.equal(attack.status.following, true);
+    await advance(1000);
+    assert.deepEqual(attack.status.rounds, [3], 'the watch said 3 rounds on its third look');
+    assert.equal(attack.status.following, false);
+    log.splice(0);
+    await advance(1000);
+    assert.deepEqual(log, ['inject 4', 'pass /v1/packets own×4'], 'the flood goes on for the next target');
+
+    await attack.stop();
+    assert.deepEqual(log.slice(2), ['pass /v1/packets honest'], 'released on stop');
+    const status = attack.status;
+    assert.equal(status.plan, undefined);
+    assert.equal(status.injected, 4 + 4 + 3 + 4 + 4 + 4);
+    log.splice(0);
+    await advance(5000);
+    assert.deepEqual(log, [], 'no rounds after the stop');
+  });
+
+  it('keeps to its schedule when a round fails, and counts the failure', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const attack = new N1Attack({
+      threshold: 1,
+      clock,
+      pass: async () => {},
+      inject: async () => {
+        calls++;
+        if (calls === 2) throw new Error('gateway said 503');
+      },
+      follow: async () => ({ check: async () => undefined }),
+    });
+    await attack.start({ perRound: 2, roundMs: 500 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(i === 0 ? 0 : 500);
+      await settle();
+    }
+    assert.equal(calls, 3);
+    assert.equal(attack.status.failedRounds, 1);
+    assert.equal(attack.status.lastError, 'gateway said 503');
+    await attack.stop();
+  });
+
+  it('keeps the target for a later round while the wire cannot be watched', async () => {
+    const clock = new ManualClock();
+    const passed: string[] = [];
+    let watchable = false;
+    const attack = new N1Attack({
+      threshold: 1,
+      clock,
+      pass: async (_path, body) => {
+        passed.push(new TextDecoder().decode(body));
+      },
+      inject: async () => {},
+      follow: async () => {
+        if (!watchable) throw new Error('observer answered 503');
+        return { check: async () => 1 };
+      },
+    });
+    await attack.start({ perRound: 1, roundMs: 1000 });
+    attack.target();
+    await attack.request('/v1/packets', new TextEncoder().encode('target'), 1);
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(passed, [], 'not passed unwatched');
+    assert.equal(attack.status.lastError, 'observer answered 503');
+    assert.equal(attack.status.following, true);
+    watchable = true;
+    clock.advance(1000);
+    await settle();
+    assert.deepEqual(passed, ['target']);
+    assert.deepEqual(attack.status.rounds, [1]);
+    await attack.stop();
+  });
+
+  it('passes a target held for the next round on stop, with the rest', async () => {
+    const { attack, log, advance, body } = roundsSetUp([]);
+    await attack.start({ perRound: 1, roundMs: 1000 });
+    await advance(0);
+    await assert.rejects(attack.start(), /stop it first/, 'no flush while the rounds run');
+    await assert.rejects(attack.start({ perRound: 1, roundMs: 1000 }), /stop it first/);
+    attack.target();
+    await attack.request('/v1/packets', body('target'), 2);
+    await attack.request('/v1/deliveries', body('loop'), 1);
+    log.splice(0);
+    await attack.stop();
+    assert.deepEqual(log, ['pass /v1/deliveries loop', 'pass /v1/packets target']);
+    assert.equal(attack.status.following, false);
+    await attack.start();
+    assert.equal(attack.status.phase, 'holding', 'the threshold flush may follow once stopped');
   });
 });

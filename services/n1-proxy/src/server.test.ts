@@ -71,4 +71,16 @@ describe('n1-proxy server', () => {
       'released on stop',
     );
   });
+
+  it('starts the round-based attack from a JSON plan, and refuses a bad one', async () => {
+    const { app } = setUp();
+    const start = (payload: object) => app.inject({ method: 'POST', url: '/attack/start', payload });
+    const refused = await start({ perRound: 0, roundMs: 1000 });
+    assert.equal(refused.statusCode, 400);
+    assert.match(refused.json().message ?? refused.body, /perRound/);
+    // This attack has no clock and no watch: refused as such, so the plan did reach it.
+    const noWatch = await start({ perRound: 5, roundMs: 1000 });
+    assert.equal(noWatch.statusCode, 400);
+    assert.match(noWatch.body, /needs a clock and a watch/);
+  });
 });

@@ -45,8 +45,18 @@ export function buildServer(deps: N1ProxyServerDeps): FastifyInstance {
   }
 
   const status = () => ({ ...deps.attack.status, ownRecipient: deps.ownRecipient });
-  app.post('/attack/start', async () => {
-    await deps.attack.start();
+  // No body: the threshold flush. { perRound, roundMs }: the round-based attack (pool, binomial, timed).
+  app.post('/attack/start', async (request, reply) => {
+    const body = request.body as { perRound?: unknown; roundMs?: unknown } | undefined;
+    const plan =
+      body && typeof body === 'object' && !Buffer.isBuffer(body)
+        ? { perRound: Number(body.perRound), roundMs: Number(body.roundMs) }
+        : undefined;
+    try {
+      await deps.attack.start(plan);
+    } catch (error) {
+      return sendError(reply, 'invalid_request', (error as Error).message);
+    }
     return status();
   });
   app.post('/attack/target', async (_request, reply) => {
