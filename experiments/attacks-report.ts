@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { escapeXml, heading, num, text } from './plot.ts';
-import type { Machine } from './report.ts';
+import type { Machine, RunLoad } from './report.ts';
 
 /** A linking attack scored against the truth (the summary of scoreLinking). */
 export interface LinkScore {
@@ -145,12 +145,7 @@ export interface AttacksRun {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: Machine;
-  readonly load: {
-    readonly clients: number;
-    readonly ratePerClient: number;
-    readonly durationSeconds: number;
-    readonly drainSeconds: number;
-    readonly seed: number;
+  readonly load: RunLoad & {
     readonly bodyBytes: { readonly min: number; readonly max: number };
   };
   readonly live: readonly LiveResult[];

@@ -32,16 +32,20 @@ export interface StrategyResult {
   readonly error?: string;
 }
 
+/** The load settings every experiment's run record states. */
+export interface RunLoad {
+  readonly clients: number;
+  readonly ratePerClient: number;
+  readonly durationSeconds: number;
+  readonly drainSeconds: number;
+  readonly seed: number;
+}
+
 export interface ExperimentRun {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: Machine;
-  readonly load: {
-    readonly clients: number;
-    readonly ratePerClient: number;
-    readonly durationSeconds: number;
-    readonly drainSeconds: number;
-    readonly seed: number;
+  readonly load: RunLoad & {
     /** Loop cover per mix node, msg/s (absent in runs before cover existed: none). */
     readonly loopRate?: number;
   };
