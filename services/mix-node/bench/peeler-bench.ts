@@ -36,6 +36,9 @@ const options: PeelerOptions = {
   maxPacketBytes: 4096,
 };
 
+/** Never repeats, so that every pass over the requests peels under an epoch new to the peeler (an empty replay filter). */
+let epoch = 0;
+
 /** Keeps `inFlight` requests going for `ms`; returns the packets peeled and the time taken. */
 async function run(peeler: Peeler, inFlight: number, ms: number): Promise<{ peeled: number; ms: number }> {
   let peeled = 0;
@@ -45,9 +48,10 @@ async function run(peeler: Peeler, inFlight: number, ms: number): Promise<{ peel
   const lane = async () => {
     while (performance.now() < deadline) {
       // Each pass over the requests peels under a new epoch (same key), so its replay filter is empty.
-      if (next % requests.length === 0) peeler.setKeys(singleKeySet(self, next / requests.length + 1));
+      if (next % requests.length === 0) peeler.setKeys(singleKeySet(self, ++epoch));
       const results = await peeler.peel(requests[next++ % requests.length] as Uint8Array[]);
-      if (!results.every((r) => r.ok)) throw new Error('a benchmark packet failed to peel');
+      if (!results.every((r) => r.ok))
+        throw new Error(`a benchmark packet failed to peel: ${JSON.stringify(results.find((r) => !r.ok))}`);
       peeled += results.length;
     }
   };
