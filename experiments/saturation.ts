@@ -17,14 +17,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { MixnetClient } from '@mixlab/client';
 import { cryptoReady } from '@mixlab/crypto';
-import { latencyStats } from '@mixlab/load';
 import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, queryVector, REPO_ROOT, startCascade, uncheckedGatewayAgent } from '@mixlab/testbed';
 import { fetch } from 'undici';
-import type { LoadStep, LoadStepAnswer } from './load-worker.ts';
+import { LoadWorkers } from './load-workers.ts';
 import { measurePublicKeyBound } from './public-key-bound.ts';
 import {
   type CpuShare,
@@ -224,63 +222,6 @@ function stageQuantiles(before: Buckets, after: Buckets): StageQuantiles[] {
 }
 
 // ---------------------------------------------------------------------------
-// The load generator: `workerCount` threads, each with its share of the clients.
-
-class LoadWorkers {
-  readonly #workers: Worker[];
-
-  constructor(count: number) {
-    this.#workers = Array.from({ length: count }, () => new Worker(new URL('./load-worker.ts', import.meta.url)));
-  }
-
-  /** Runs one step on every worker; merges what they measured. */
-  async run(step: Omit<LoadStep, 'clients' | 'seed' | 'ratePerClient'>, offered: number, seed: number) {
-    const shares = this.#workers.map(
-      (_, i) => Math.floor(clients / this.#workers.length) + (i < clients % this.#workers.length ? 1 : 0),
-    );
-    const answers = await Promise.all(
-      this.#workers.map(
-        (worker, i) =>
-          new Promise<LoadStepAnswer>((resolve, reject) => {
-            worker.once('error', reject);
-            worker.once('message', (answer: LoadStepAnswer) => {
-              worker.off('error', reject);
-              resolve(answer);
-            });
-            worker.postMessage({
-              ...step,
-              clients: shares[i] as number,
-              ratePerClient: offered / clients,
-              seed: seed * 100 + i,
-            } satisfies LoadStep);
-          }),
-      ),
-    );
-    const failed = answers.find((answer) => 'error' in answer);
-    if (failed && 'error' in failed) throw new Error(failed.error);
-    const results = answers.flatMap((answer) => ('result' in answer ? [answer] : []));
-    const latencies = results.flatMap(({ result }) => result.latenciesMs);
-    const sum = (pick: (s: (typeof results)[number]['result']['summary']) => number) =>
-      results.reduce((total, { result }) => total + pick(result.summary), 0);
-    return {
-      sent: sum((s) => s.sent),
-      sendErrors: sum((s) => s.sendErrors),
-      delivered: sum((s) => s.delivered),
-      lost: sum((s) => s.lost),
-      throughput: sum((s) => s.throughput),
-      latency: latencyStats(latencies) ?? null,
-      latenciesMs: latencies,
-      errors: [...new Set(results.flatMap((r) => r.errors))].slice(0, 5),
-      loopDelayP99Ms: Math.max(...results.map((r) => r.loopDelayMs.p99)),
-    };
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((worker) => worker.terminate()));
-  }
-}
-
-// ---------------------------------------------------------------------------
 
 await cryptoReady();
 const startedAt = new Date();
@@ -291,7 +232,7 @@ log(
 );
 
 const ramps: StrategyRamp[] = [];
-const workers = new LoadWorkers(workerCount);
+const workers = new LoadWorkers(workerCount, clients);
 try {
   for (const strategy of strategies) {
     log(`${strategy}: starting the cascade`);
