@@ -123,7 +123,15 @@ interface CpuProbe {
 }
 
 function cpuProbe(cascade: Cascade): CpuProbe {
-  const names = ['directory-1', 'mix-layer-1-1', 'mix-layer-2-1', 'mix-layer-3-1', 'client-gateway-1', 'prometheus-1'];
+  const names = [
+    'directory-1',
+    'mix-layer-1-1',
+    'mix-layer-2-1',
+    'mix-layer-3-1',
+    'client-gateway-1',
+    'observer-1',
+    'prometheus-1',
+  ];
   const ids = Object.fromEntries(
     names.map((name) => [name.replace(/-1$/, ''), cascade.environment.getContainer(name).getId()]),
   );

@@ -106,6 +106,7 @@ describe('UdpWireTap', () => {
     const observer = await listener();
     let now = 1000.25;
     const tap = new UdpWireTap({ target: `127.0.0.1:${observer.port}`, self: '10.0.0.7:8080', now: () => now });
+    await tap.connected;
     tap.sent('10.0.0.8:8080', 2640, 1);
     now = 1001;
     tap.received('172.18.0.1:40312', 3600, 1);
@@ -119,7 +120,7 @@ describe('UdpWireTap', () => {
   it('looks a named observer up when it is built, so the first events after start-up reach it', async () => {
     const observer = await listener();
     const tap = new UdpWireTap({ target: `localhost:${observer.port}`, self: 'a:1', now: () => 7 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await tap.connected;
     tap.sent('b:2', 10, 1);
     const [first] = (await observer.next(1)).map((message) => decodeTapEvent(message));
     assert.deepEqual(first, { atMs: 7, from: 'a:1', to: 'b:2', bytes: 10, packets: 1 });
@@ -150,6 +151,7 @@ describe('UdpWireTap', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     const tap = new UdpWireTap({ target: `127.0.0.1:${observer.port}`, self: '10.0.0.7:8080', now: () => 5 });
+    await tap.connected;
     const sender = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 2_000, tap });
     await sender.send(`http://127.0.0.1:${port}/v1/packets`, [new Uint8Array(100), new Uint8Array(100)]);
     const [event] = (await observer.next(1)).map((message) => decodeTapEvent(message));
