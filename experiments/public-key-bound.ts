@@ -35,6 +35,13 @@ export interface PublicKeyBound {
   /** Whole packet work per message (µs): wrap, hop 1, hop 2, exit, open; and its bound. */
   readonly packetMicros: { readonly wrap: number; readonly hop: number; readonly exit: number; readonly open: number };
   readonly packetBoundPerSecond: number;
+  /**
+   * CPU µs of one request of one packet, both sides of a link (request-cost.ts), and the bound
+   * of the public-key work plus one such request per link of a message (LINKS_PER_MESSAGE).
+   */
+  readonly requestMicros?: number;
+  readonly linksPerMessage?: number;
+  readonly requestBoundPerSecond?: number;
 }
 
 /** Mean µs per call of `op`, over at least `ms` milliseconds after a warm-up. */

@@ -133,6 +133,13 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
         ', ',
       )}; at the fastest (${bound.fastest}) a message's public-key work is ${f(bound.publicKeyMicros, 0)} µs, so ${bound.cores} cores bound the cascade at **${Math.round(bound.boundPerSecond)} msg/s**.`,
     `The whole packet work as the code does it (wrap ${f(bound.packetMicros.wrap, 0)} µs, hop ${f(bound.packetMicros.hop, 0)} µs twice, exit ${f(bound.packetMicros.exit, 0)} µs, open ${f(bound.packetMicros.open, 0)} µs, with the symmetric crypto) bounds it at ${Math.round(bound.packetBoundPerSecond)} msg/s.`,
+    ...(bound.requestMicros === undefined ||
+    bound.requestBoundPerSecond === undefined ||
+    bound.linksPerMessage === undefined
+      ? []
+      : [
+          `What the transport adds: one HTTP request of one packet costs ${f(bound.requestMicros, 0)} µs of CPU across both ends of a link (a service app and an undici client in one process, measured in this run: ${f(bound.requestMicros / (bound.publicKeyMicros / (x.wrap + x.hops + x.open)), 1)} X25519), and a message crosses ${bound.linksPerMessage} links (client to gateway, gateway to layer 1, two between layers, exit to gateway), so at one packet per request the public-key work and the requests alone bound the cascade at ${Math.round(bound.requestBoundPerSecond)} msg/s (${f(bound.requestBoundPerSecond / bound.boundPerSecond, 2)} of the public-key bound), before TLS on the client's link, link boxes, taps, metrics, mailboxes and the load generator's own HTTP and WebSocket work. Requests that carry several packets (coalescing under load) share that cost.`,
+        ]),
     '',
     '| strategy | saturation (msg/s offered) | most carried (msg/s) | of the public-key bound | of the packet-work bound | cascade CPU per message at saturation (ms) | cores / that (msg/s) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -23,7 +23,8 @@ import { parseDuration } from '@mixlab/runtime';
 import { type Cascade, eventually, queryVector, REPO_ROOT, startCascade, uncheckedGatewayAgent } from '@mixlab/testbed';
 import { fetch } from 'undici';
 import { LoadWorkers } from './load-workers.ts';
-import { measurePublicKeyBound } from './public-key-bound.ts';
+import { measurePublicKeyBound, type PublicKeyBound } from './public-key-bound.ts';
+import { LINKS_PER_MESSAGE, measureRequestMicros } from './request-cost.ts';
 import {
   type CpuShare,
   renderSaturationMarkdown,
@@ -237,9 +238,16 @@ function stageQuantiles(before: Buckets, after: Buckets): StageQuantiles[] {
 await cryptoReady();
 const startedAt = new Date();
 log(`measuring the public-key bound (load ${load1()})`);
-const bound = await measurePublicKeyBound(availableParallelism());
+const keyBound = await measurePublicKeyBound(availableParallelism());
+const requestMicros = await measureRequestMicros();
+const bound: PublicKeyBound = {
+  ...keyBound,
+  requestMicros,
+  linksPerMessage: LINKS_PER_MESSAGE,
+  requestBoundPerSecond: (keyBound.cores * 1e6) / (keyBound.publicKeyMicros + LINKS_PER_MESSAGE * requestMicros),
+};
 log(
-  `public-key bound: ${Math.round(bound.boundPerSecond)} msg/s (${bound.publicKeyMicros.toFixed(0)} µs of X25519 per message, ${bound.fastest}); packet-work bound ${Math.round(bound.packetBoundPerSecond)} msg/s`,
+  `public-key bound: ${Math.round(bound.boundPerSecond)} msg/s (${bound.publicKeyMicros.toFixed(0)} µs of X25519 per message, ${bound.fastest}); packet-work bound ${Math.round(bound.packetBoundPerSecond)} msg/s; a request of one packet ${requestMicros.toFixed(0)} µs of CPU, with ${LINKS_PER_MESSAGE} per message ${Math.round(bound.requestBoundPerSecond ?? 0)} msg/s`,
 );
 
 const ramps: StrategyRamp[] = [];
