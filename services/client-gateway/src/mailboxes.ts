@@ -1,10 +1,17 @@
 /**
- * One mailbox per recipient address, kept in a SQLite file (synchronous FULL): a message is
- * on disk before `storeAll` returns, so the gateway tells an exit node "stored" only for
- * messages a crash or restart cannot lose, and a message stays until its recipient
- * acknowledges it. Bounded in messages and payload bytes per mailbox, in mailboxes and in
- * payload bytes overall; the counts are kept in memory, read once at open. Subscriptions (open WebSockets) live in
- * memory only.
+ * One mailbox per recipient address, kept in a SQLite file: a message is on disk (a FULL
+ * commit, fsynced) before `storeAll` resolves, so the gateway tells an exit node "stored" only
+ * for messages a crash, restart or power cut cannot lose, and a message stays until its
+ * recipient acknowledges it. Bounded in messages and payload bytes per mailbox, in mailboxes and
+ * in payload bytes overall; the counts are kept in memory, read once at open. Subscriptions
+ * (open WebSockets) live in memory only.
+ *
+ * Group commit: node:sqlite blocks the event loop for every fsync, so the stores and
+ * acknowledgements asked for in one event-loop turn are queued and applied, in the order they
+ * were asked, in one transaction at the end of the turn (setImmediate). A commit holding a store
+ * is FULL; one of acknowledgements only is NORMAL (in WAL mode: no fsync), because a deletion a
+ * power cut loses only means that the message is pushed again, and clients drop duplicates by
+ * id. A later FULL commit makes every earlier one durable too (the WAL is synced in order).
  */
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -36,7 +43,40 @@ export interface MailboxLimits {
   readonly now?: () => number;
   /** Told of every message a limit refused, with the limit: so that limits hit are counted. */
   readonly onRefused?: (refusal: MailboxRefusal) => void;
+  /** Told of every commit, after it: so that commits (and what each held) are counted. */
+  readonly onCommit?: (commit: MailboxCommit) => void;
+  /** When to commit what was queued; default setImmediate (the end of this event-loop turn). Tests inject their own. */
+  readonly schedule?: (commit: () => void) => void;
 }
+
+/** One commit of queued stores and acknowledgements. */
+export interface MailboxCommit {
+  /** full: it held a store (fsynced); normal: acknowledgements only. */
+  readonly durability: 'full' | 'normal';
+  /** storeAll and acknowledge calls it answered. */
+  readonly requests: number;
+  readonly stored: number;
+  readonly removed: number;
+}
+
+type Delivery = { readonly address: string; readonly payload: Uint8Array };
+/** A call waiting for the next commit, answered (or failed) with it. */
+type Queued =
+  | {
+      readonly kind: 'store';
+      readonly messages: readonly Delivery[];
+      readonly resolve: (results: StoreResult[]) => void;
+      readonly reject: (error: unknown) => void;
+    }
+  | {
+      readonly kind: 'acknowledge';
+      readonly address: string;
+      readonly ids: readonly string[];
+      readonly resolve: (removed: string[]) => void;
+      readonly reject: (error: unknown) => void;
+    };
+/** A change to the in-memory counts, undone when its commit fails. */
+type CountChange = { readonly address: string; readonly messages: number; readonly bytes: number };
 
 export const MAILBOX_SCHEMA: DatabaseSchema = {
   application: 'mixlab-gateway-mailboxes',
@@ -57,12 +97,16 @@ export class Mailboxes {
   readonly #db: DatabaseSync;
   readonly #limits: MailboxLimits;
   readonly #now: () => number;
+  readonly #schedule: (commit: () => void) => void;
   readonly #insert: StatementSync;
   readonly #delete: StatementSync;
   readonly #pending: StatementSync;
+  readonly #syncNormal: StatementSync;
+  readonly #syncFull: StatementSync;
   /** Messages and payload bytes held per recipient (no entry: an empty mailbox, which does not count). */
   readonly #counts = new Map<string, { messages: number; bytes: number }>();
   readonly #listeners = new Map<string, Set<Listener>>();
+  #queue: Queued[] = [];
   #total = 0;
   #bytes = 0;
 
@@ -75,15 +119,20 @@ export class Mailboxes {
     return { mailboxes: new Mailboxes(opened.db, limits), opened };
   }
 
+  /** `db` is synchronous FULL (openDatabase's 'full'): only acknowledgement-only commits step down to NORMAL. */
   constructor(db: DatabaseSync, limits: MailboxLimits) {
     this.#db = db;
     this.#limits = limits;
     this.#now = limits.now ?? Date.now;
+    this.#schedule = limits.schedule ?? setImmediate;
     this.#insert = db.prepare('INSERT INTO messages (id, recipient, payload, received_at) VALUES (?, ?, ?, ?)');
     this.#delete = db.prepare('DELETE FROM messages WHERE recipient = ? AND id = ? RETURNING length(payload) AS bytes');
     this.#pending = db.prepare(
       'SELECT id, payload, received_at AS receivedAt FROM messages WHERE recipient = ? ORDER BY seq',
     );
+    // SQLite refuses to change it inside a transaction: set before BEGIN, set back after COMMIT.
+    this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
+    this.#syncFull = db.prepare('PRAGMA synchronous = FULL');
     const held = db
       .prepare('SELECT recipient, count(*) AS messages, sum(length(payload)) AS bytes FROM messages GROUP BY recipient')
       .all() as { recipient: string; messages: number; bytes: number }[];
@@ -94,57 +143,26 @@ export class Mailboxes {
     }
   }
 
-  /** Messages held across all mailboxes. */
+  /** Messages held across all mailboxes (as of the last commit). */
   get size(): number {
     return this.#total;
   }
 
-  /** Payload bytes held across all mailboxes. */
+  /** Payload bytes held across all mailboxes (as of the last commit). */
   get bytes(): number {
     return this.#bytes;
   }
 
-  store(address: string, payload: Uint8Array): StoreResult {
-    return this.storeAll([{ address, payload }])[0] as StoreResult;
+  async store(address: string, payload: Uint8Array): Promise<StoreResult> {
+    return (await this.storeAll([{ address, payload }]))[0] as StoreResult;
   }
 
   /**
-   * Stores each message that fits the bounds, all in one commit, and only then tells
-   * subscribers. Throws (storing none of them) when the commit fails.
+   * Stores each message that fits the bounds, in the next (FULL) commit, and resolves only
+   * after it, once subscribers were told. Rejects (storing none of them) when the commit fails.
    */
-  storeAll(messages: readonly { address: string; payload: Uint8Array }[]): StoreResult[] {
-    const receivedAt = this.#now();
-    const added: { address: string; bytes: number }[] = [];
-    let results: StoreResult[];
-    try {
-      results = inTransaction(this.#db, () =>
-        messages.map(({ address, payload }): StoreResult => {
-          const refusal = this.#refusal(address, payload.length);
-          if (refusal) {
-            this.#limits.onRefused?.(refusal);
-            return { refused: refusal };
-          }
-          // Copy: the payload may be a view into a request body.
-          const message: StoredMessage = {
-            id: randomBytes(16).toString('hex'),
-            payload: Uint8Array.from(payload),
-            receivedAt,
-          };
-          this.#insert.run(message.id, address, message.payload, receivedAt);
-          this.#count(address, 1, payload.length);
-          added.push({ address, bytes: payload.length });
-          return { stored: message };
-        }),
-      );
-    } catch (error) {
-      for (const { address, bytes } of added) this.#count(address, -1, -bytes);
-      throw error;
-    }
-    messages.forEach(({ address }, i) => {
-      const result = results[i] as StoreResult;
-      if ('stored' in result) for (const listener of this.#listeners.get(address) ?? []) listener(result.stored);
-    });
-    return results;
+  storeAll(messages: readonly Delivery[]): Promise<StoreResult[]> {
+    return new Promise((resolve, reject) => this.#enqueue({ kind: 'store', messages, resolve, reject }));
   }
 
   pending(address: string): StoredMessage[] {
@@ -156,18 +174,13 @@ export class Mailboxes {
     }));
   }
 
-  /** Removes acknowledged messages, in one commit; returns the ids that were there. Unknown ids are ignored. */
-  acknowledge(address: string, ids: readonly string[]): string[] {
-    if (!this.#counts.has(address) || ids.length === 0) return [];
-    const removed: { id: string; bytes: number }[] = [];
-    inTransaction(this.#db, () => {
-      for (const id of new Set(ids)) {
-        const row = this.#delete.get(address, id) as { bytes: number } | undefined;
-        if (row) removed.push({ id, bytes: row.bytes });
-      }
-    });
-    for (const { bytes } of removed) this.#count(address, -1, -bytes);
-    return removed.map(({ id }) => id);
+  /**
+   * Removes acknowledged messages in the next commit (NORMAL unless a store shares it) and
+   * resolves with the ids that were there. Unknown ids are ignored.
+   */
+  acknowledge(address: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => this.#enqueue({ kind: 'acknowledge', address, ids, resolve, reject }));
   }
 
   /** Calls `listener` for every message stored for `address` from now on. */
@@ -181,8 +194,102 @@ export class Mailboxes {
     };
   }
 
+  /** Commits what is queued, then closes the file. */
   close(): void {
+    this.#commit();
     this.#db.close();
+  }
+
+  #enqueue(call: Queued): void {
+    if (this.#queue.push(call) === 1) this.#schedule(() => this.#commit());
+  }
+
+  /** Applies the queued calls in the order they came, in one transaction, and answers each after the commit. */
+  #commit(): void {
+    const queued = this.#queue;
+    if (queued.length === 0) return;
+    this.#queue = [];
+    const durability = queued.some((call) => call.kind === 'store') ? 'full' : 'normal';
+    const receivedAt = this.#now();
+    const changes: CountChange[] = [];
+    let answers: (StoreResult[] | string[])[];
+    try {
+      if (durability === 'normal') this.#syncNormal.run();
+      try {
+        answers = inTransaction(this.#db, () =>
+          queued.map((call) =>
+            call.kind === 'store'
+              ? this.#insertAll(call.messages, receivedAt, changes)
+              : this.#deleteAll(call.address, call.ids, changes),
+          ),
+        );
+      } finally {
+        if (durability === 'normal') this.#syncFull.run();
+      }
+    } catch (error) {
+      for (const { address, messages, bytes } of changes.reverse()) this.#count(address, -messages, -bytes);
+      for (const call of queued) call.reject(error);
+      return;
+    }
+    let stored = 0;
+    let removed = 0;
+    for (const change of changes) {
+      if (change.messages > 0) stored++;
+      else removed++;
+    }
+    this.#limits.onCommit?.({ durability, requests: queued.length, stored, removed });
+    queued.forEach((call, i) => {
+      if (call.kind === 'store') call.resolve(answers[i] as StoreResult[]);
+      else call.resolve(answers[i] as string[]);
+    });
+    // Callers go on in microtasks, after every subscriber was told (a subscriber must not throw).
+    queued.forEach((call, i) => {
+      if (call.kind !== 'store') return;
+      const results = answers[i] as StoreResult[];
+      call.messages.forEach(({ address }, j) => {
+        const result = results[j] as StoreResult;
+        if ('stored' in result) for (const listener of this.#listeners.get(address) ?? []) listener(result.stored);
+      });
+    });
+  }
+
+  /** Inside the commit's transaction: each message that fits the bounds as they stand now. */
+  #insertAll(messages: readonly Delivery[], receivedAt: number, changes: CountChange[]): StoreResult[] {
+    return messages.map(({ address, payload }): StoreResult => {
+      const refusal = this.#refusal(address, payload.length);
+      if (refusal) {
+        this.#limits.onRefused?.(refusal);
+        return { refused: refusal };
+      }
+      // Copy: the payload may be a view into a request body.
+      const message: StoredMessage = {
+        id: randomBytes(16).toString('hex'),
+        payload: new Uint8Array(payload),
+        receivedAt,
+      };
+      this.#insert.run(message.id, address, message.payload, receivedAt);
+      this.#change(changes, { address, messages: 1, bytes: payload.length });
+      return { stored: message };
+    });
+  }
+
+  /** Inside the commit's transaction: the ids that were in the mailbox. */
+  #deleteAll(address: string, ids: readonly string[], changes: CountChange[]): string[] {
+    if (!this.#counts.has(address)) return [];
+    const removed: string[] = [];
+    for (const id of new Set(ids)) {
+      const row = this.#delete.get(address, id) as { bytes: number } | undefined;
+      if (!row) continue;
+      removed.push(id);
+      this.#change(changes, { address, messages: -1, bytes: -row.bytes });
+    }
+    return removed;
+  }
+
+  /** Counts at once (later calls of the same commit see the room a store took or an acknowledgement freed), undone if it fails. */
+  #change(changes: CountChange[], change: CountChange): void {
+    this.#count(change.address, change.messages, change.bytes);
+    changes.push(change);
   }
 
   #refusal(address: string, bytes: number): MailboxRefusal | undefined {

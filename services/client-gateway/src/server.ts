@@ -178,13 +178,16 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
   // Over HTTP and WebSocket alike: remove the messages, record opted-in latencies.
-  const acknowledge = (address: string, ack: Omit<AckFrame, 'type'>): number => {
-    const removed = mailboxes.acknowledge(address, ack.ids);
+  const acknowledge = async (address: string, ack: Omit<AckFrame, 'type'>): Promise<number> => {
+    const removed = await mailboxes.acknowledge(address, ack.ids);
     metrics.messagesAcknowledged.inc(removed.length);
     // A latency counts once, with the message it belongs to: repeated acks add nothing.
-    ack.latencies?.forEach((seconds, index) => {
-      if (removed.includes(ack.ids[index] as string)) metrics.endToEndLatency.observe(seconds);
-    });
+    if (ack.latencies && removed.length > 0) {
+      const wasRemoved = new Set(removed);
+      ack.latencies.forEach((seconds, index) => {
+        if (wasRemoved.has(ack.ids[index] as string)) metrics.endToEndLatency.observe(seconds);
+      });
+    }
     updateMailboxGauge();
     return removed.length;
   };
@@ -386,7 +389,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       if (latencies && latencies.length !== ids.length) {
         return sendError(reply, 'invalid_request', 'latencies must have one entry per id, in the same order');
       }
-      return { acknowledged: acknowledge(request.params.address, request.body) };
+      return { acknowledged: await acknowledge(request.params.address, request.body) };
     },
   );
 
@@ -422,7 +425,10 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
           send({ type: 'error', reason: ACK_FRAME_HELP });
           return;
         }
-        acknowledge(address, frame);
+        // Committed with the other acknowledgements of this turn; nothing answers an ack frame.
+        acknowledge(address, frame).catch((error: unknown) =>
+          request.log.error({ err: error, ids: frame.ids.length }, 'acknowledgement could not be committed'),
+        );
         for (const id of frame.ids) sent.delete(id);
       });
       const unsubscribe = mailboxes.subscribe(address, push);
