@@ -284,20 +284,37 @@ describe('Mailboxes across a restart (the same file reopened)', () => {
 
 describe('Mailboxes group commit (one commit per event-loop turn)', () => {
   /** Mailboxes whose commits run only when the test says: what is asked for before `commit()` shares one. */
-  function manual(limits: Partial<MailboxLimits> = {}) {
+  /** With `holdSyncs`, each WAL sync lasts until the test ends it with `synced()`; else the disk's. */
+  function manual(limits: Partial<MailboxLimits> = {}, { holdSyncs = false } = {}) {
     const scheduled: (() => void)[] = [];
     const commits: MailboxCommit[] = [];
+    /** WAL syncs under way, each ended (with an error, to fail it) when the test says. */
+    const syncs: ((error?: Error) => void)[] = [];
     const path = join(root, `group-${++files}.sqlite`);
     const boxes = open({
       path,
       ...limits,
       schedule: (commit) => scheduled.push(commit),
       onCommit: (c) => commits.push(c),
+      ...(holdSyncs && {
+        datasync: async (_fd, kind) => {
+          if (kind === 'file')
+            await new Promise<void>((resolve, reject) => syncs.push((error) => (error ? reject(error) : resolve())));
+        },
+      }),
     });
     const commit = () => {
       for (const run of scheduled.splice(0)) run();
     };
-    return { boxes, commits, scheduled, commit, path };
+    /** Ends the oldest sync under way, and lets its callers go on. */
+    const synced = async (error?: Error) => {
+      for (let turn = 0; turn < 5 && syncs.length === 0; turn++) await new Promise(setImmediate);
+      const end = syncs.shift();
+      assert.ok(end, 'a WAL sync is under way');
+      end(error);
+      await new Promise(setImmediate);
+    };
+    return { boxes, commits, scheduled, commit, syncs, synced, path };
   }
 
   /** Settles `promise` into a box the test can look at without awaiting it. */
@@ -309,8 +326,8 @@ describe('Mailboxes group commit (one commit per event-loop turn)', () => {
     return box;
   }
 
-  it('stores the deliveries of several requests in one FULL commit and answers none before it', async () => {
-    const { boxes, commits, scheduled, commit } = manual();
+  it('stores the deliveries of several requests in one commit and answers none before the WAL is synced', async () => {
+    const { boxes, commits, scheduled, commit, synced } = manual({}, { holdSyncs: true });
     const seen: StoredMessage[] = [];
     boxes.subscribe(ALICE, (message) => seen.push(message));
     const first = watch(boxes.storeAll([{ address: ALICE, payload: bytes(1) }]));
@@ -326,6 +343,9 @@ describe('Mailboxes group commit (one commit per event-loop turn)', () => {
     commit();
     await new Promise(setImmediate);
     assert.deepEqual(commits, [{ durability: 'full', requests: 2, stored: 3, removed: 0 }]);
+    assert.deepEqual([first.value, second.value, seen.length], [undefined, undefined, 0], 'committed, not yet on disk');
+    assert.equal(boxes.size, 3, 'counted at the commit (the next ones see the room taken)');
+    await synced();
     assert.deepEqual(
       [first.value, second.value].flat().map((result) => [...stored(result as StoreResult).payload]),
       [[1], [2], [3]],
@@ -334,7 +354,68 @@ describe('Mailboxes group commit (one commit per event-loop turn)', () => {
       seen.map((message) => [...message.payload]),
       [[1], [3]],
     );
-    assert.equal(boxes.size, 3);
+  });
+
+  it('commits made while a WAL sync runs wait for the next one, and share it', async () => {
+    const { boxes, commits, commit, syncs, synced } = manual({}, { holdSyncs: true });
+    const first = watch(boxes.store(ALICE, bytes(1)));
+    commit();
+    await new Promise(setImmediate);
+    assert.equal(syncs.length, 1);
+    const second = watch(boxes.store(BOB, bytes(2)));
+    commit();
+    const third = watch(boxes.store(CAROL, bytes(3)));
+    commit();
+    assert.equal(commits.length, 3);
+    await synced();
+    assert.ok(first.value && !second.value && !third.value, 'the running sync may have started before their commits');
+    await synced();
+    assert.ok(second.value && third.value);
+    assert.equal(syncs.length, 0, 'one sync for both');
+  });
+
+  it('answers acknowledgements without waiting for the disk, and a commit that stored nothing too', async () => {
+    const { boxes, commits, commit, syncs, synced } = manual({ maxPerMailbox: 1 }, { holdSyncs: true });
+    const a1 = watch(boxes.store(ALICE, bytes(1)));
+    commit();
+    await synced();
+    const ack = watch(boxes.acknowledge(ALICE, [stored(a1.value as StoreResult).id]));
+    const bob = watch(boxes.store(BOB, bytes(1, 2)));
+    const carol = watch(boxes.store(CAROL, bytes(1)));
+    const full = watch(boxes.store(CAROL, bytes(2)));
+    commit();
+    await new Promise(setImmediate);
+    assert.deepEqual(ack.value, [stored(a1.value as StoreResult).id], 'answered with the sync still under way');
+    assert.deepEqual([bob.value, carol.value, full.value], [undefined, undefined, undefined], 'stores wait for it');
+    assert.deepEqual(commits.at(-1), { durability: 'full', requests: 4, stored: 2, removed: 1 });
+    await synced();
+    stored(bob.value as StoreResult);
+    stored(carol.value as StoreResult);
+    assert.deepEqual(full.value, { refused: 'mailbox_full' });
+    const refused = watch(boxes.store(CAROL, bytes(3)));
+    commit();
+    await new Promise(setImmediate);
+    assert.deepEqual(refused.value, { refused: 'mailbox_full' }, 'a commit that stored nothing waits for no sync');
+    assert.deepEqual(commits.at(-1), { durability: 'normal', requests: 1, stored: 0, removed: 0 });
+    assert.equal(syncs.length, 0);
+  });
+
+  it('a sync the disk refuses fails the stores it was for; the messages stay, unannounced, for a reconnect', async () => {
+    const { boxes, commit, synced } = manual({}, { holdSyncs: true });
+    const seen: StoredMessage[] = [];
+    boxes.subscribe(ALICE, (message) => seen.push(message));
+    const store = boxes.store(ALICE, bytes(1));
+    commit();
+    const failed = assert.rejects(store, /EIO/);
+    await synced(new Error('EIO: i/o error, fdatasync'));
+    await failed;
+    assert.deepEqual(seen, []);
+    assert.equal(boxes.pending(ALICE).length, 1);
+    const next = boxes.store(ALICE, bytes(2));
+    commit();
+    await synced();
+    stored(await next);
+    assert.equal(seen.length, 1, 'the next sync is a new one');
   });
 
   it('commits acknowledgements alone in one NORMAL commit, each answered with the ids it removed', async () => {
@@ -360,26 +441,6 @@ describe('Mailboxes group commit (one commit per event-loop turn)', () => {
     const reopened = open({ path });
     assert.deepEqual(reopened.pending(ALICE), [a2], 'what was acknowledged stays gone');
     reopened.close();
-  });
-
-  it('leaves the connection at synchronous FULL after an acknowledgement-only commit', async () => {
-    const scheduled: (() => void)[] = [];
-    const { mailboxes, opened } = Mailboxes.open(join(root, `sync-${++files}.sqlite`), {
-      maxPerMailbox: 10,
-      maxMailboxes: 10,
-      maxBytes: 100,
-      maxBytesPerMailbox: 100,
-      schedule: (commit) => scheduled.push(commit),
-    });
-    const synchronous = () => (opened.db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
-    const FULL = 2;
-    const message = mailboxes.store(ALICE, bytes(1));
-    scheduled.shift()?.();
-    const ack = mailboxes.acknowledge(ALICE, [stored(await message).id]);
-    scheduled.shift()?.();
-    assert.deepEqual(await ack, [stored(await message).id]);
-    assert.equal(synchronous(), FULL);
-    mailboxes.close();
   });
 
   it('applies the calls of one commit in the order they came: the limits are exact within it', async () => {

@@ -1,22 +1,31 @@
 /**
- * One mailbox per recipient address, kept in a SQLite file: a message is on disk (a FULL
- * commit, fsynced) before `storeAll` resolves, so the gateway tells an exit node "stored" only
- * for messages a crash, restart or power cut cannot lose, and a message stays until its
- * recipient acknowledges it. Bounded in messages and payload bytes per mailbox, in mailboxes and
- * in payload bytes overall; the counts are kept in memory, read once at open. Subscriptions
- * (open WebSockets) live in memory only.
+ * One mailbox per recipient address, kept in a SQLite file: a message is on disk (its commit
+ * fdatasynced) before `storeAll` resolves, so the gateway tells an exit node "stored" only for
+ * messages a crash, restart or power cut cannot lose, and a message stays until its recipient
+ * acknowledges it. Bounded in messages and payload bytes per mailbox, in mailboxes and in
+ * payload bytes overall; the counts are kept in memory, read once at open. Subscriptions (open
+ * WebSockets) live in memory only.
  *
- * Group commit: node:sqlite blocks the event loop for every fsync, so the stores and
- * acknowledgements asked for in one event-loop turn are queued and applied, in the order they
- * were asked, in one transaction at the end of the turn (setImmediate). A commit holding a store
- * is FULL; one of acknowledgements only is NORMAL (in WAL mode: no fsync), because a deletion a
- * power cut loses only means that the message is pushed again, and clients drop duplicates by
- * id. A later FULL commit makes every earlier one durable too (the WAL is synced in order).
+ * Group commit, off the event loop: node:sqlite is synchronous, and a FULL commit would hold the
+ * event loop for its fsync. So the stores and acknowledgements asked for in one event-loop turn
+ * are queued and applied, in the order they were asked, in one transaction at the end of the
+ * turn (setImmediate), committed at synchronous NORMAL (WAL: written, not synced). A commit that
+ * stored messages is then made durable by WalSync (an fdatasync of the WAL on the thread pool,
+ * shared by every commit made while the previous one ran), and only then are its stores answered
+ * and its messages pushed. Acknowledgements are answered at once: a deletion a power cut loses
+ * only means that the message is pushed again, and clients drop duplicates by id.
  */
 import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { GATEWAY_MAILBOX_LIMITS } from '@mixlab/metrics';
-import { type DatabaseSchema, inTransaction, type OpenedDatabase, openDatabase } from '@mixlab/runtime';
+import {
+  type DatabaseSchema,
+  type Datasync,
+  inTransaction,
+  type OpenedDatabase,
+  openDatabase,
+  WalSync,
+} from '@mixlab/runtime';
 
 /** A message held for a recipient until it acknowledges it. */
 export interface StoredMessage {
@@ -47,11 +56,13 @@ export interface MailboxLimits {
   readonly onCommit?: (commit: MailboxCommit) => void;
   /** When to commit what was queued; default setImmediate (the end of this event-loop turn). Tests inject their own. */
   readonly schedule?: (commit: () => void) => void;
+  /** How the WAL file is synced; default fdatasync on the thread pool. Tests inject their own. */
+  readonly datasync?: Datasync;
 }
 
 /** One commit of queued stores and acknowledgements. */
 export interface MailboxCommit {
-  /** full: it held a store (fsynced); normal: acknowledgements only. */
+  /** full: it stored messages (answered once the WAL is synced); normal: it did not (acknowledgements, refusals). */
   readonly durability: 'full' | 'normal';
   /** storeAll and acknowledge calls it answered. */
   readonly requests: number;
@@ -101,8 +112,7 @@ export class Mailboxes {
   readonly #insert: StatementSync;
   readonly #delete: StatementSync;
   readonly #pending: StatementSync;
-  readonly #syncNormal: StatementSync;
-  readonly #syncFull: StatementSync;
+  readonly #wal: WalSync;
   /** Messages and payload bytes held per recipient (no entry: an empty mailbox, which does not count). */
   readonly #counts = new Map<string, { messages: number; bytes: number }>();
   readonly #listeners = new Map<string, Set<Listener>>();
@@ -112,16 +122,25 @@ export class Mailboxes {
 
   /** Opens (or creates) the mailbox file at `path`; throws a DatabaseFileError naming the file if it cannot be used. */
   static open(path: string, limits: MailboxLimits): { mailboxes: Mailboxes; opened: OpenedDatabase } {
+    // NORMAL: a commit that stores messages is made durable by WalSync, off the event loop.
     const opened = openDatabase(path, MAILBOX_SCHEMA, {
-      durability: 'full',
+      durability: 'normal',
       ifReplaced: 'the messages it holds for recipients are lost',
     });
-    return { mailboxes: new Mailboxes(opened.db, limits), opened };
+    let wal: WalSync;
+    try {
+      wal = new WalSync(path, limits.datasync);
+    } catch (error) {
+      opened.db.close();
+      throw error;
+    }
+    return { mailboxes: new Mailboxes(opened.db, wal, limits), opened };
   }
 
-  /** `db` is synchronous FULL (openDatabase's 'full'): only acknowledgement-only commits step down to NORMAL. */
-  constructor(db: DatabaseSync, limits: MailboxLimits) {
+  /** `db` in WAL mode at synchronous NORMAL, `wal` its WAL file: Mailboxes.open makes both. */
+  constructor(db: DatabaseSync, wal: WalSync, limits: MailboxLimits) {
     this.#db = db;
+    this.#wal = wal;
     this.#limits = limits;
     this.#now = limits.now ?? Date.now;
     this.#schedule = limits.schedule ?? setImmediate;
@@ -130,9 +149,6 @@ export class Mailboxes {
     this.#pending = db.prepare(
       'SELECT id, payload, received_at AS receivedAt FROM messages WHERE recipient = ? ORDER BY seq',
     );
-    // SQLite refuses to change it inside a transaction: set before BEGIN, set back after COMMIT.
-    this.#syncNormal = db.prepare('PRAGMA synchronous = NORMAL');
-    this.#syncFull = db.prepare('PRAGMA synchronous = FULL');
     const held = db
       .prepare('SELECT recipient, count(*) AS messages, sum(length(payload)) AS bytes FROM messages GROUP BY recipient')
       .all() as { recipient: string; messages: number; bytes: number }[];
@@ -158,8 +174,9 @@ export class Mailboxes {
   }
 
   /**
-   * Stores each message that fits the bounds, in the next (FULL) commit, and resolves only
-   * after it, once subscribers were told. Rejects (storing none of them) when the commit fails.
+   * Stores each message that fits the bounds, in the next commit, and resolves once that commit
+   * is on disk and subscribers were told. Rejects when the commit fails (storing none of them) or
+   * when the disk fails to sync it (then they may be kept, but were not pushed: see #commit).
    */
   storeAll(messages: readonly Delivery[]): Promise<StoreResult[]> {
     return new Promise((resolve, reject) => this.#enqueue({ kind: 'store', messages, resolve, reject }));
@@ -175,8 +192,8 @@ export class Mailboxes {
   }
 
   /**
-   * Removes acknowledged messages in the next commit (NORMAL unless a store shares it) and
-   * resolves with the ids that were there. Unknown ids are ignored.
+   * Removes acknowledged messages in the next commit and resolves with the ids that were there,
+   * without waiting for the disk. Unknown ids are ignored.
    */
   acknowledge(address: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return Promise.resolve([]);
@@ -194,10 +211,11 @@ export class Mailboxes {
     };
   }
 
-  /** Commits what is queued, then closes the file. */
+  /** Commits what is queued, then closes the file (SQLite checkpoints and syncs it on the way). */
   close(): void {
     this.#commit();
     this.#db.close();
+    this.#wal.close();
   }
 
   #enqueue(call: Queued): void {
@@ -209,23 +227,17 @@ export class Mailboxes {
     const queued = this.#queue;
     if (queued.length === 0) return;
     this.#queue = [];
-    const durability = queued.some((call) => call.kind === 'store') ? 'full' : 'normal';
     const receivedAt = this.#now();
     const changes: CountChange[] = [];
     let answers: (StoreResult[] | string[])[];
     try {
-      if (durability === 'normal') this.#syncNormal.run();
-      try {
-        answers = inTransaction(this.#db, () =>
-          queued.map((call) =>
-            call.kind === 'store'
-              ? this.#insertAll(call.messages, receivedAt, changes)
-              : this.#deleteAll(call.address, call.ids, changes),
-          ),
-        );
-      } finally {
-        if (durability === 'normal') this.#syncFull.run();
-      }
+      answers = inTransaction(this.#db, () =>
+        queued.map((call) =>
+          call.kind === 'store'
+            ? this.#insertAll(call.messages, receivedAt, changes)
+            : this.#deleteAll(call.address, call.ids, changes),
+        ),
+      );
     } catch (error) {
       for (const { address, messages, bytes } of changes.reverse()) this.#count(address, -messages, -bytes);
       for (const call of queued) call.reject(error);
@@ -237,20 +249,34 @@ export class Mailboxes {
       if (change.messages > 0) stored++;
       else removed++;
     }
+    const durability = stored > 0 ? 'full' : 'normal';
     this.#limits.onCommit?.({ durability, requests: queued.length, stored, removed });
+    const stores: { call: Extract<Queued, { kind: 'store' }>; results: StoreResult[] }[] = [];
     queued.forEach((call, i) => {
-      if (call.kind === 'store') call.resolve(answers[i] as StoreResult[]);
+      if (call.kind === 'store') stores.push({ call, results: answers[i] as StoreResult[] });
       else call.resolve(answers[i] as string[]);
     });
-    // Callers go on in microtasks, after every subscriber was told (a subscriber must not throw).
-    queued.forEach((call, i) => {
-      if (call.kind !== 'store') return;
-      const results = answers[i] as StoreResult[];
-      call.messages.forEach(({ address }, j) => {
-        const result = results[j] as StoreResult;
-        if ('stored' in result) for (const listener of this.#listeners.get(address) ?? []) listener(result.stored);
-      });
-    });
+    if (durability === 'normal') {
+      for (const { call, results } of stores) call.resolve(results);
+      return;
+    }
+    // A sync the disk refused leaves the messages committed and counted, but unannounced: their
+    // exits hear 503 and retry (the recipient drops the duplicate), and a reconnect pushes them.
+    this.#wal.sync().then(
+      () => {
+        for (const { call, results } of stores) call.resolve(results);
+        // Callers go on in microtasks, after every subscriber was told (a subscriber must not throw).
+        for (const { call, results } of stores) {
+          call.messages.forEach(({ address }, j) => {
+            const result = results[j] as StoreResult;
+            if ('stored' in result) for (const listener of this.#listeners.get(address) ?? []) listener(result.stored);
+          });
+        }
+      },
+      (error: unknown) => {
+        for (const { call } of stores) call.reject(error);
+      },
+    );
   }
 
   /** Inside the commit's transaction: each message that fits the bounds as they stand now. */
