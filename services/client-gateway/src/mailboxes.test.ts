@@ -61,6 +61,15 @@ describe('Mailboxes', () => {
     assert.equal(second.receivedAt, 2_500);
   });
 
+  it('gives every message its own id, past the ids drawn at once', async () => {
+    const boxes = open({ maxPerMailbox: 600 });
+    const results = await boxes.storeAll(Array.from({ length: 600 }, () => ({ address: ALICE, payload: bytes(1) })));
+    const ids = results.map((result) => stored(result).id);
+    assert.equal(new Set(ids).size, 600);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+    boxes.close();
+  });
+
   it('copies a payload that is a view into a larger buffer, and only the view', async () => {
     const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const body = bytes(0, 1, 2, 3, 4, 5);

@@ -104,6 +104,23 @@ export const MAILBOX_SCHEMA: DatabaseSchema = {
     CREATE INDEX messages_of_recipient ON messages (recipient, seq);`,
 };
 
+/** Message ids, 16 random bytes in hex, drawn 256 at a time: one call into the CSPRNG, not one per message. */
+class MessageIds {
+  static readonly #BYTES = 16;
+  #drawn = Buffer.alloc(0);
+  #at = 0;
+
+  next(): string {
+    if (this.#at === this.#drawn.length) {
+      this.#drawn = randomBytes(256 * MessageIds.#BYTES);
+      this.#at = 0;
+    }
+    const id = this.#drawn.toString('hex', this.#at, this.#at + MessageIds.#BYTES);
+    this.#at += MessageIds.#BYTES;
+    return id;
+  }
+}
+
 export class Mailboxes {
   readonly #db: DatabaseSync;
   readonly #limits: MailboxLimits;
@@ -116,6 +133,7 @@ export class Mailboxes {
   /** Messages and payload bytes held per recipient (no entry: an empty mailbox, which does not count). */
   readonly #counts = new Map<string, { messages: number; bytes: number }>();
   readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #ids = new MessageIds();
   #queue: Queued[] = [];
   #total = 0;
   #bytes = 0;
@@ -289,7 +307,7 @@ export class Mailboxes {
       }
       // Copy: the payload may be a view into a request body.
       const message: StoredMessage = {
-        id: randomBytes(16).toString('hex'),
+        id: this.#ids.next(),
         payload: new Uint8Array(payload),
         receivedAt,
       };

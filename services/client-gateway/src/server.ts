@@ -153,8 +153,10 @@ const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: stri
 const peerOf = (socket: { remoteAddress?: string; remotePort?: number } | undefined) =>
   peerEndpoint(socket?.remoteAddress, socket?.remotePort);
 
-function toWire(message: StoredMessage): MailboxMessage {
-  return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
+function toWire({ id, payload, receivedAt }: StoredMessage): MailboxMessage {
+  // A view, not a copy: only read, for its base64.
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { id, payload: bytes.toString('base64'), receivedAt };
 }
 
 export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
