@@ -90,7 +90,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
   for (const limit of GATEWAY_MAILBOX_LIMITS) mailboxLimits.inc({ limit }, 0);
   const mailboxCommits = new Counter({
     name: 'mixlab_gateway_mailbox_commits_total',
-    help: 'Mailbox commits, each of the stores and acknowledgements of one event-loop turn: full (holds a store, fsynced) or normal (acknowledgements only).',
+    help: 'Mailbox commits, each of the stores and acknowledgements of one event-loop turn: full (stored messages, answered once the WAL is synced) or normal (nothing stored: acknowledgements, refusals).',
     labelNames: ['durability'],
     registers,
   });
