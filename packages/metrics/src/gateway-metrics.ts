@@ -45,6 +45,8 @@ export interface GatewayMetrics {
   readonly openSessions: Gauge;
   /** Messages refused by a mailbox limit, by the limit. */
   readonly mailboxLimits: Counter<'limit'>;
+  /** Mailbox commits (each holds the stores and acknowledgements of one event-loop turn), by durability. */
+  readonly mailboxCommits: Counter<'durability'>;
   /** gateway_submit, gateway_delivery, mailbox_push. */
   readonly stage: Histogram<'stage'>;
 }
@@ -86,6 +88,13 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     registers,
   });
   for (const limit of GATEWAY_MAILBOX_LIMITS) mailboxLimits.inc({ limit }, 0);
+  const mailboxCommits = new Counter({
+    name: 'mixlab_gateway_mailbox_commits_total',
+    help: 'Mailbox commits, each of the stores and acknowledgements of one event-loop turn: full (stored messages, answered once the WAL is synced) or normal (nothing stored: acknowledgements, refusals).',
+    labelNames: ['durability'],
+    registers,
+  });
+  for (const durability of ['full', 'normal']) mailboxCommits.inc({ durability }, 0);
   return {
     sessions,
     openSessions: new Gauge({
@@ -94,6 +103,7 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
       registers,
     }),
     mailboxLimits,
+    mailboxCommits,
     packetsSubmitted,
     messagesDelivered,
     messagesPushed: new Counter({

@@ -8,3 +8,4 @@ export * from './manual-clock.ts';
 export * from './random.ts';
 export * from './scripted-random.ts';
 export * from './shuffle.ts';
+export * from './wal-sync.ts';

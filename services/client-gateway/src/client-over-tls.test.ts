@@ -91,7 +91,7 @@ describe('MixnetClient and the gateway over TLS', () => {
             sphinx.deliveryPayloadBytes,
           );
           const { recipient, payload } = decodeDelivery(delivered);
-          mailboxes.storeAll([{ address: toHex(recipient), payload }]);
+          await mailboxes.storeAll([{ address: toHex(recipient), payload }]);
         }
       },
       info: { gatewayId: 'gateway-1', packetFormat: 'sphinx' },

@@ -71,10 +71,10 @@ export function buildDeliveryServer(deps: DeliveryServerDeps): FastifyInstance {
         refuse(index, (error as Error).message, 'rejected');
       }
     });
-    // One commit for the request; the exit hears "stored" only once it is on disk.
+    // The exit hears "stored" only once the commit holding them (with other requests of this turn) is on disk.
     let results: StoreResult[];
     try {
-      results = mailboxes.storeAll(messages);
+      results = await mailboxes.storeAll(messages);
     } catch (error) {
       request.log.error({ err: error, messages: messages.length }, 'deliveries could not be stored');
       return sendError(

@@ -48,6 +48,7 @@ const { mailboxes, opened } = openStateOrExit('client-gateway', () =>
     maxPerMailbox: config.maxMessagesPerMailbox,
     maxBytesPerMailbox: config.maxBytesPerMailbox,
     onRefused: (limit) => metrics.mailboxLimits.inc({ limit }),
+    onCommit: ({ durability }) => metrics.mailboxCommits.inc({ durability }),
     maxMailboxes: config.maxMailboxes,
     maxBytes: config.maxStoredBytes,
   }),

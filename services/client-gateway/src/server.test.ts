@@ -229,7 +229,11 @@ describe('client gateway server', () => {
     };
   }
 
-  /** Sends a frame and waits until the server has handled it (a round trip through a not-JSON error frame). */
+  /**
+   * Sends a frame and waits until the server has handled it: a round trip through a not-JSON
+   * error frame, then one more event-loop turn, for the commit that acknowledgements of a turn
+   * share (queued with setImmediate before ours).
+   */
   async function sendAndSync(client: Client, data: string): Promise<void> {
     client.ws.send(data);
     client.ws.send('sync');
@@ -240,6 +244,7 @@ describe('client gateway server', () => {
       others.push(frame);
     }
     client.received.unshift(...others);
+    await new Promise(setImmediate);
   }
 
   describe('deliveries and mailboxes', () => {

@@ -153,8 +153,10 @@ const SUBMIT_REJECTIONS: Record<Exclude<ForwardOutcome, 'sent'>, (firstHop: stri
 const peerOf = (socket: { remoteAddress?: string; remotePort?: number } | undefined) =>
   peerEndpoint(socket?.remoteAddress, socket?.remotePort);
 
-function toWire(message: StoredMessage): MailboxMessage {
-  return { id: message.id, payload: Buffer.from(message.payload).toString('base64'), receivedAt: message.receivedAt };
+function toWire({ id, payload, receivedAt }: StoredMessage): MailboxMessage {
+  // A view, not a copy: only read, for its base64.
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { id, payload: bytes.toString('base64'), receivedAt };
 }
 
 export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
@@ -178,13 +180,16 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const updateMailboxGauge = () => metrics.mailboxMessages.set(mailboxes.size);
   // Over HTTP and WebSocket alike: remove the messages, record opted-in latencies.
-  const acknowledge = (address: string, ack: Omit<AckFrame, 'type'>): number => {
-    const removed = mailboxes.acknowledge(address, ack.ids);
+  const acknowledge = async (address: string, ack: Omit<AckFrame, 'type'>): Promise<number> => {
+    const removed = await mailboxes.acknowledge(address, ack.ids);
     metrics.messagesAcknowledged.inc(removed.length);
     // A latency counts once, with the message it belongs to: repeated acks add nothing.
-    ack.latencies?.forEach((seconds, index) => {
-      if (removed.includes(ack.ids[index] as string)) metrics.endToEndLatency.observe(seconds);
-    });
+    if (ack.latencies && removed.length > 0) {
+      const wasRemoved = new Set(removed);
+      ack.latencies.forEach((seconds, index) => {
+        if (wasRemoved.has(ack.ids[index] as string)) metrics.endToEndLatency.observe(seconds);
+      });
+    }
     updateMailboxGauge();
     return removed.length;
   };
@@ -386,7 +391,7 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
       if (latencies && latencies.length !== ids.length) {
         return sendError(reply, 'invalid_request', 'latencies must have one entry per id, in the same order');
       }
-      return { acknowledged: acknowledge(request.params.address, request.body) };
+      return { acknowledged: await acknowledge(request.params.address, request.body) };
     },
   );
 
@@ -422,7 +427,10 @@ export async function buildServer(deps: GatewayDeps): Promise<FastifyInstance> {
           send({ type: 'error', reason: ACK_FRAME_HELP });
           return;
         }
-        acknowledge(address, frame);
+        // Committed with the other acknowledgements of this turn; nothing answers an ack frame.
+        acknowledge(address, frame).catch((error: unknown) =>
+          request.log.error({ err: error, ids: frame.ids.length }, 'acknowledgement could not be committed'),
+        );
         for (const id of frame.ids) sent.delete(id);
       });
       const unsubscribe = mailboxes.subscribe(address, push);
