@@ -175,6 +175,22 @@ describe('Mailboxes', () => {
     assert.notEqual(before.id, a1.id);
   });
 
+  it('a subscriber that throws neither fails the store nor keeps the others from hearing of it', async () => {
+    const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
+    const seen: StoredMessage[] = [];
+    boxes.subscribe(ALICE, () => {
+      throw new Error('a broken subscriber');
+    });
+    boxes.subscribe(ALICE, (message) => seen.push(message));
+    const message = stored(await boxes.store(ALICE, bytes(1)));
+    assert.deepEqual(seen, [message]);
+    assert.deepEqual(
+      boxes.pending(ALICE).map(({ id }) => id),
+      [message.id],
+      'still stored, for the next connection',
+    );
+  });
+
   it('a stale unsubscribe called again leaves later subscribers of the address subscribed', async () => {
     const boxes = open({ maxPerMailbox: 10, maxMailboxes: 10 });
     const seen: StoredMessage[] = [];

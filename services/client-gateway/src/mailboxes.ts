@@ -283,11 +283,12 @@ export class Mailboxes {
     this.#wal.sync().then(
       () => {
         for (const { call, results } of stores) call.resolve(results);
-        // Callers go on in microtasks, after every subscriber was told (a subscriber must not throw).
+        // Callers go on in microtasks, after every subscriber was told.
         for (const { call, results } of stores) {
           call.messages.forEach(({ address }, j) => {
             const result = results[j] as StoreResult;
-            if ('stored' in result) for (const listener of this.#listeners.get(address) ?? []) listener(result.stored);
+            if ('stored' in result)
+              for (const listener of this.#listeners.get(address) ?? []) tell(listener, result.stored);
           });
         }
       },
@@ -354,4 +355,15 @@ export class Mailboxes {
     this.#total += messages;
     this.#bytes += bytes;
   }
+}
+
+/**
+ * A subscriber that throws must not take the gateway down (its failure would otherwise be an
+ * unhandled rejection here, after the sync): the message stays stored and is pushed again on the
+ * recipient's next connection.
+ */
+function tell(listener: Listener, message: StoredMessage): void {
+  try {
+    listener(message);
+  } catch {}
 }
