@@ -1,0 +1,148 @@
+/**
+ * What the sender/recipient side costs per message, without containers: the real gateway app
+ * (services/client-gateway/src/server.ts, TLS on 127.0.0.1) runs in a child process together
+ * with a three-layer Sphinx network (the child peels each packet as every layer would and hands
+ * the delivery to the gateway's mailboxes); this process runs the load generator (runLoad with
+ * MixnetClients) and measures its own CPU time (user + system) per delivered message.
+ *
+ *   node experiments/client-cost.ts [--rate 200] [--seconds 10] [--clients 8]
+ *
+ * Only this process's CPU is counted, so the figure is the load generator's alone.
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MixnetClient } from '@mixlab/client';
+import { cryptoReady, generateKeyPair, generateSigningKeyPair, toHex } from '@mixlab/crypto';
+import { runLoad } from '@mixlab/load';
+import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
+import { decodeDelivery, encodeDelivery, sphinx } from '@mixlab/packet';
+import { signTopology, TopologyCache } from '@mixlab/topology';
+
+await cryptoReady();
+
+/** The child: a gateway on 127.0.0.1 and the three nodes behind it; answers its URL and directory key. */
+async function serveGateway(): Promise<void> {
+  const { Mailboxes } = await import('../services/client-gateway/src/mailboxes.ts');
+  const { buildServer } = await import('../services/client-gateway/src/server.ts');
+  const { Sessions } = await import('../services/client-gateway/src/sessions.ts');
+  const directory = generateSigningKeyPair();
+  const identityKeys = generateSigningKeyPair();
+  const identity = { publicKey: identityKeys.publicKey, privateKey: identityKeys.secretKey };
+  const nodes = [1, 2, 3].map((layer) => ({ layer, id: `mix-${layer}`, keys: generateKeyPair() }));
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const now = Date.now();
+  const signed = signTopology(
+    {
+      version: 1,
+      epoch: 1,
+      validFrom: now - 60_000,
+      validUntil: now + 3_600_000,
+      layers: nodes.map(({ layer, id, keys }) => [
+        { id, layer, url: `http://${id}:8080`, identityKey: 'aa'.repeat(32), publicKey: toHex(keys.publicKey) },
+      ]),
+      gateways: [{ id: 'gateway-1', url: 'http://gateway:8081', identityKey: toHex(identity.publicKey) }],
+    },
+    directory.secretKey,
+  );
+  const root = await mkdtemp(join(tmpdir(), 'mixlab-client-cost-'));
+  const { mailboxes } = Mailboxes.open(join(root, 'mailboxes.sqlite'), {
+    maxPerMailbox: 10_000,
+    maxMailboxes: 1_000,
+    maxBytes: 1 << 28,
+    maxBytesPerMailbox: 1 << 26,
+  });
+  const registry = createServiceRegistry({ node: 'gateway' });
+  const app = await buildServer({
+    mailboxes,
+    sessions: new Sessions({ maxSessions: 1_000 }),
+    identity,
+    topology: new TopologyCache(async () => signed, { maxAgeMs: 60_000, refetchAfterMs: 1_000 }),
+    // Every layer peels in turn; the exit's delivery goes to the mailboxes, as over the wire.
+    send: async (_url, frames) => {
+      for (const frame of frames) {
+        let packet = frame;
+        let node = nodes[0];
+        for (;;) {
+          if (!node) throw new Error('a route left the network');
+          const peeled = sphinx.peel(packet, node.keys);
+          if (peeled.kind === 'forward') {
+            packet = peeled.packet;
+            node = byId.get(peeled.nextHop);
+            continue;
+          }
+          const { recipient, payload } = decodeDelivery(
+            encodeDelivery(
+              { recipient: peeled.destination.recipient, payload: peeled.payload },
+              sphinx.deliveryPayloadBytes,
+            ),
+          );
+          mailboxes.storeAll([{ address: toHex(recipient), payload }]);
+          break;
+        }
+      }
+    },
+    info: { gatewayId: 'gateway-1', packetFormat: 'sphinx' },
+    metrics: gatewayMetrics(registry),
+    loops: loopMetrics(registry, 'client'),
+    maxPacketBytes: 64 * 1024,
+    maxPacketsPerRequest: 10,
+  });
+  const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace(/^http:/, 'https:');
+  process.send?.({ url, directoryKey: toHex(directory.publicKey) });
+  process.on('disconnect', async () => {
+    await app.close();
+    mailboxes.close();
+    await rm(root, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+async function measure(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rate: { type: 'string', default: '200' },
+      seconds: { type: 'string', default: '10' },
+      clients: { type: 'string', default: '8' },
+    },
+  });
+  const clients = Number(values.clients);
+  const rate = Number(values.rate);
+  const gateway = fork(import.meta.filename, ['--gateway'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const { url, directoryKey } = await new Promise<{ url: string; directoryKey: string }>((resolve, reject) => {
+      gateway.once('message', (message) => resolve(message as { url: string; directoryKey: string }));
+      gateway.once('exit', (code) => reject(new Error(`the gateway exited (${code})`)));
+    });
+    const errors = new Set<string>();
+    const before = process.cpuUsage();
+    const startedAt = performance.now();
+    const { summary } = await runLoad({
+      clients,
+      ratePerClient: rate / clients,
+      durationMs: Number(values.seconds) * 1000,
+      drainMs: 3_000,
+      seed: 1,
+      connect: (random) => new MixnetClient(url, { directoryKey, random }),
+      generateKeys: generateKeyPair,
+      onError: (error) => errors.add(error.message),
+    });
+    const { user, system } = process.cpuUsage(before);
+    const wallSeconds = (performance.now() - startedAt) / 1000;
+    const cpuMs = (user + system) / 1000;
+    console.log(
+      `${process.cwd()}: ${rate} msg/s, sent ${summary.sent}, delivered ${summary.delivered}, ` +
+        `p50 ${summary.latencyMs?.p50Ms.toFixed(1)} ms; CPU ${(cpuMs / 1000).toFixed(2)} s over ${wallSeconds.toFixed(1)} s: ` +
+        `${(cpuMs / Math.max(1, summary.delivered)).toFixed(3)} ms per delivered message` +
+        `${errors.size ? `; errors: ${[...errors].slice(0, 3).join(' | ')}` : ''}`,
+    );
+  } finally {
+    gateway.disconnect();
+  }
+  process.exit(0);
+}
+
+if (process.argv.includes('--gateway')) await serveGateway();
+else await measure();
