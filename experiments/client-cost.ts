@@ -2,8 +2,9 @@
  * What the sender/recipient side costs per message, without containers: the real gateway app
  * (services/client-gateway/src/server.ts, TLS on 127.0.0.1) runs in a child process together
  * with a three-layer Sphinx network (the child peels each packet as every layer would and hands
- * the delivery to the gateway's mailboxes); this process runs the load generator (runLoad with
- * MixnetClients) and measures its own CPU time (user + system) per delivered message.
+ * the delivery to the gateway's mailboxes); this process runs the load generator as the cascade
+ * benches do (LoadWorkers: two threads of MixnetClients) and measures its own CPU time (user +
+ * system, every thread) per delivered message, after a short warm-up step.
  *
  *   node experiments/client-cost.ts [--rate 200] [--seconds 10] [--clients 8]
  *
@@ -14,12 +15,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MixnetClient } from '@mixlab/client';
 import { cryptoReady, generateKeyPair, generateSigningKeyPair, toHex } from '@mixlab/crypto';
-import { runLoad } from '@mixlab/load';
 import { createServiceRegistry, gatewayMetrics, loopMetrics } from '@mixlab/metrics';
 import { decodeDelivery, encodeDelivery, sphinx } from '@mixlab/packet';
 import { signTopology, TopologyCache } from '@mixlab/topology';
+import { LoadWorkers } from './load-workers.ts';
 
 await cryptoReady();
 
@@ -108,40 +108,34 @@ async function measure(): Promise<void> {
       clients: { type: 'string', default: '8' },
     },
   });
-  const clients = Number(values.clients);
   const rate = Number(values.rate);
   const gateway = fork(import.meta.filename, ['--gateway'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The load workers of the cascade benches: two threads, each with its share of the clients.
+  const workers = new LoadWorkers(2, Number(values.clients));
   try {
     const { url, directoryKey } = await new Promise<{ url: string; directoryKey: string }>((resolve, reject) => {
       gateway.once('message', (message) => resolve(message as { url: string; directoryKey: string }));
       gateway.once('exit', (code) => reject(new Error(`the gateway exited (${code})`)));
     });
-    const errors = new Set<string>();
+    const step = { gatewayUrl: url, directoryKey, strategy: 'none', drainMs: 3_000 };
+    // A short step first, so that module loading and compilation are not counted.
+    await workers.run({ ...step, durationMs: 1_000 }, rate, 1);
     const before = process.cpuUsage();
     const startedAt = performance.now();
-    const { summary } = await runLoad({
-      clients,
-      ratePerClient: rate / clients,
-      durationMs: Number(values.seconds) * 1000,
-      drainMs: 3_000,
-      seed: 1,
-      connect: (random) => new MixnetClient(url, { directoryKey, random }),
-      generateKeys: generateKeyPair,
-      onError: (error) => errors.add(error.message),
-    });
+    const measured = await workers.run({ ...step, durationMs: Number(values.seconds) * 1000 }, rate, 2);
     const { user, system } = process.cpuUsage(before);
     const wallSeconds = (performance.now() - startedAt) / 1000;
     const cpuMs = (user + system) / 1000;
     console.log(
-      `${process.cwd()}: ${rate} msg/s, sent ${summary.sent}, delivered ${summary.delivered}, ` +
-        `p50 ${summary.latencyMs?.p50Ms.toFixed(1)} ms; CPU ${(cpuMs / 1000).toFixed(2)} s over ${wallSeconds.toFixed(1)} s: ` +
-        `${(cpuMs / Math.max(1, summary.delivered)).toFixed(3)} ms per delivered message` +
-        `${errors.size ? `; errors: ${[...errors].slice(0, 3).join(' | ')}` : ''}`,
+      `${process.cwd()}: ${rate} msg/s, sent ${measured.sent}, delivered ${measured.delivered}, ` +
+        `p50 ${measured.latency?.p50Ms.toFixed(1)} ms; CPU ${(cpuMs / 1000).toFixed(2)} s over ${wallSeconds.toFixed(1)} s: ` +
+        `${(cpuMs / Math.max(1, measured.delivered)).toFixed(3)} ms per delivered message` +
+        `${measured.errors.length ? `; errors: ${measured.errors.slice(0, 3).join(' | ')}` : ''}`,
     );
   } finally {
+    await workers.close();
     gateway.disconnect();
   }
-  process.exit(0);
 }
 
 if (process.argv.includes('--gateway')) await serveGateway();
