@@ -128,7 +128,8 @@ async function measure(): Promise<void> {
     const cpuMs = (user + system) / 1000;
     console.log(
       `${process.cwd()}: ${rate} msg/s, sent ${measured.sent}, delivered ${measured.delivered}, ` +
-        `p50 ${measured.latency?.p50Ms.toFixed(1)} ms; CPU ${(cpuMs / 1000).toFixed(2)} s over ${wallSeconds.toFixed(1)} s: ` +
+        `p50 ${measured.latency?.p50Ms.toFixed(1)} ms; CPU ${(cpuMs / 1000).toFixed(2)} s ` +
+        `(${((100 * system) / (user + system)).toFixed(0)}% in the kernel) over ${wallSeconds.toFixed(1)} s: ` +
         `${(cpuMs / Math.max(1, measured.delivered)).toFixed(3)} ms per delivered message` +
         `${measured.errors.length ? `; errors: ${measured.errors.slice(0, 3).join(' | ')}` : ''}`,
     );
