@@ -128,3 +128,24 @@ describe('GatewayClient sessions', () => {
     assert.equal(tokens.length, 3);
   });
 });
+
+describe('GatewayClient requests', () => {
+  it('keeps the path of its base URL, and rejects with the connection error when nothing listens', async () => {
+    const paths: string[] = [];
+    const server = createServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ gatewayId: 'gateway-1', packetFormat: 'sphinx' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = new GatewayClient(`http://127.0.0.1:${port}/behind/a/proxy/`);
+      assert.deepEqual(await client.info(), { gatewayId: 'gateway-1', packetFormat: 'sphinx' });
+      assert.deepEqual(paths, ['/behind/a/proxy/v1/gateway']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await assert.rejects(new GatewayClient(`http://127.0.0.1:${port}`).info(), { code: 'ECONNREFUSED' });
+  });
+});

@@ -8,7 +8,8 @@ import type {
   SubmitResponse,
 } from '@mixlab/gateway-api';
 import { fetchSignedTopology, type SignedTopology } from '@mixlab/topology';
-import { type Dispatcher, request } from 'undici';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
+import { exchange } from './exchange.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 /**
@@ -63,6 +64,8 @@ export class GatewayClient {
 
   /** Awaited before a session token is used: MixnetClient checks the gateway's key there. */
   readonly #beforeSession: () => Promise<void>;
+  /** baseUrl's origin and path, parsed once (on first use, so a bad URL fails the call as it always did). */
+  #target: { readonly origin: string; readonly path: string } | undefined;
 
   constructor(baseUrl: string, dispatcher?: Dispatcher, beforeSession: () => Promise<void> = async () => {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
@@ -190,7 +193,10 @@ export class GatewayClient {
     if (this.#sessions.get(address)?.value === token) this.#sessions.delete(address);
   }
 
-  /** `isVerdict` accepts an error answer that still carries the result (per-packet verdicts). */
+  /**
+   * `isVerdict` accepts an error answer that still carries the result (per-packet verdicts).
+   * `headers` are this call's own: the content type joins them when there is a body.
+   */
   async #json<T>(
     method: 'GET' | 'POST',
     path: string,
@@ -199,17 +205,28 @@ export class GatewayClient {
     isVerdict?: (answer: unknown) => boolean,
     headers: Record<string, string> = {},
   ): Promise<T> {
-    const response = await request(`${this.baseUrl}${path}`, {
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const target = this.#targetOf();
+    const response = await exchange(this.#dispatcher ?? getGlobalDispatcher(), {
+      origin: target.origin,
+      path: target.path + path,
       method,
-      headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
     });
-    const text = await response.body.text();
-    if (okStatuses.includes(response.statusCode)) return (text === '' ? undefined : JSON.parse(text)) as T;
+    const { status, text } = response;
+    if (okStatuses.includes(status)) return (text === '' ? undefined : JSON.parse(text)) as T;
     const answer = isVerdict ? jsonOrUndefined(text) : undefined;
     if (isVerdict?.(answer)) return answer as T;
     const retryAfter = parseRetryAfter(response.headers['retry-after'], Date.now());
-    throw new GatewayError(`${method} ${path}`, response.statusCode, text, retryAfter);
+    throw new GatewayError(`${method} ${path}`, status, text, retryAfter);
+  }
+
+  #targetOf(): { readonly origin: string; readonly path: string } {
+    if (!this.#target) {
+      const url = new URL(this.baseUrl);
+      this.#target = { origin: url.origin, path: url.pathname.replace(/\/+$/, '') };
+    }
+    return this.#target;
   }
 }

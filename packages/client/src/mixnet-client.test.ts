@@ -118,6 +118,17 @@ class FakeGateway {
     return id;
   }
 
+  /** Pushes deliveries to every connected receiver in one write (they arrive together); returns their ids. */
+  pushTogether(payloads: readonly Uint8Array[]): string[] {
+    const connections = this.sockets.map(
+      (socket) => (socket as unknown as { _socket: import('node:net').Socket })._socket,
+    );
+    for (const connection of connections) connection.cork();
+    const ids = payloads.map((payload) => this.push(payload));
+    for (const connection of connections) connection.uncork();
+    return ids;
+  }
+
   ackedIds(): string[] {
     return this.acks.flatMap((ack) => ack.ids);
   }
@@ -214,6 +225,7 @@ describe('MixnetClient.receive', () => {
 
   it('hands a retransmitted message over once, acknowledges every delivery, and reads padded deliveries', async () => {
     const acksBefore = gateway.acks.length;
+    const idsBefore = gateway.ackedIds().length;
     const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock: new ManualClock() });
     const { subscription, received, loops, errors } = await listen(client);
     try {
@@ -226,7 +238,7 @@ describe('MixnetClient.receive', () => {
         gateway.push(deliveryOf({ id: newMessageId(), body: new Uint8Array(4), kind: 'loop' })),
         gateway.push(randomBytes(sphinx.deliveryPayloadBytes)), // not for us: an error, still removed
       ];
-      await until('every delivery to be acknowledged', () => gateway.acks.length - acksBefore === ids.length);
+      await until('every delivery to be acknowledged', () => gateway.ackedIds().length - idsBefore === ids.length);
       assert.deepEqual(gateway.ackedIds().slice(-ids.length).sort(), [...ids].sort());
       assert.equal(received.length, 1, errors.map(String).join('; '));
       assert.equal(received[0]?.id, message.id);
@@ -294,13 +306,42 @@ describe('MixnetClient.receive', () => {
     await subscription.opened;
     try {
       const { packet } = sphinx.replies.wrapReply(message.replyBlock as Uint8Array, new Uint8Array([1, 2]));
-      const acksBefore = gateway.acks.length;
+      const idsBefore = gateway.ackedIds().length;
       gateway.push(exitDelivery(packet));
       gateway.push(deliveryOf({ id: newMessageId(), body: new Uint8Array(3) }, senderKeys));
-      await until('both deliveries to be handled', () => gateway.acks.length === acksBefore + 2);
+      await until('both deliveries to be handled', () => gateway.ackedIds().length === idsBefore + 2);
       assert.equal(replies.length, 1);
       assert.deepEqual(sphinx.replies.openReply(secret, replies[0] as Uint8Array), new Uint8Array([1, 2]));
       assert.equal(received.length, 1, 'the message was not taken for a reply');
+    } finally {
+      subscription.close();
+    }
+  });
+
+  it('acknowledges deliveries that arrive together in one frame; those with a latency in one of their own', async () => {
+    const client = new MixnetClient(url, { directoryKey: DIRECTORY_KEY, clock: new ManualClock() });
+    const timed = { id: newMessageId(), body: new Uint8Array(1) };
+    const { subscription, errors } = await listen(client, {
+      reportLatency: true,
+      sendTimeOf: (message) => (message.id === timed.id ? 1_000 : undefined),
+      now: () => 3_500,
+    });
+    try {
+      const acksBefore = gateway.acks.length;
+      const idsBefore = gateway.ackedIds().length;
+      const ids = gateway.pushTogether([
+        deliveryOf({ id: newMessageId(), body: new Uint8Array(1) }),
+        deliveryOf(timed),
+        deliveryOf({ id: newMessageId(), body: new Uint8Array(1) }),
+        deliveryOf({ id: newMessageId(), body: new Uint8Array(1), kind: 'loop' }),
+      ]);
+      await until('every delivery to be acknowledged', () => gateway.ackedIds().length >= idsBefore + ids.length);
+      assert.deepEqual(errors, []);
+      const [untimed, withLatency, ...more] = gateway.acks.slice(acksBefore);
+      assert.deepEqual(more, []);
+      assert.deepEqual(untimed?.ids.toSorted(), [ids[0], ids[2], ids[3]].toSorted());
+      assert.equal(untimed?.latencies, undefined);
+      assert.deepEqual(withLatency, { type: 'ack', ids: [ids[1]], latencies: [2.5] });
     } finally {
       subscription.close();
     }

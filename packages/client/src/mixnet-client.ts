@@ -1,5 +1,5 @@
 import { fromHex, type KeyPair, randomBytes } from '@mixlab/crypto';
-import type { AckFrame, GatewayInfo, ServerFrame } from '@mixlab/gateway-api';
+import { type AckFrame, type GatewayInfo, MAX_ACK_IDS, type ServerFrame } from '@mixlab/gateway-api';
 import { type DelayAssumptions, expectedDelayMs, parseStrategyConfig, type StrategyConfig } from '@mixlab/mixing';
 import {
   DROP_RECIPIENT,
@@ -401,7 +401,9 @@ export class MixnetClient {
 
   async #submit(firstHop: string, packet: Uint8Array): Promise<void> {
     const result = await this.gateway.submit({
-      packets: [{ firstHop, packet: Buffer.from(packet).toString('base64') }],
+      packets: [
+        { firstHop, packet: Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('base64') },
+      ],
     });
     if (result.accepted !== 1) {
       const reasons = result.rejected.map((r) => r.reason).join('; ');
@@ -455,14 +457,43 @@ export class MixnetClient {
     // Neither needs a handler to be safe: a caller that ignores them does not crash the process.
     opened.promise.catch(() => {});
     done.promise.catch(() => {});
+    /**
+     * Acknowledgements wait for the end of this turn of the event loop, so that deliveries that
+     * came together (a batch the mixes released at once) leave in one frame: one TLS write here,
+     * one mailbox removal at the gateway. Those with a latency go in a frame of their own.
+     */
+    let acks: { from: WebSocket; ids: string[]; timedIds: string[]; latencies: number[] } | undefined;
+    const flushAcks = () => {
+      const batch = acks;
+      acks = undefined;
+      // On a socket since closed the acks are dropped: the mailbox pushes those messages again.
+      if (!batch || batch.from.readyState !== WebSocket.OPEN) return;
+      for (let at = 0; at < batch.ids.length; at += MAX_ACK_IDS) {
+        const frame: AckFrame = { type: 'ack', ids: batch.ids.slice(at, at + MAX_ACK_IDS) };
+        batch.from.send(JSON.stringify(frame));
+      }
+      for (let at = 0; at < batch.timedIds.length; at += MAX_ACK_IDS) {
+        const frame: AckFrame = {
+          type: 'ack',
+          ids: batch.timedIds.slice(at, at + MAX_ACK_IDS),
+          latencies: batch.latencies.slice(at, at + MAX_ACK_IDS),
+        };
+        batch.from.send(JSON.stringify(frame));
+      }
+    };
     const ack = (from: WebSocket, id: string, sentAt: number | undefined) => {
-      // On a socket since closed the ack is dropped: the mailbox pushes the message again.
       if (from.readyState !== WebSocket.OPEN) return;
-      const frame: AckFrame =
-        reportLatency && sentAt !== undefined
-          ? { type: 'ack', ids: [id], latencies: [Math.max(0, (now() - sentAt) / 1000)] }
-          : { type: 'ack', ids: [id] };
-      from.send(JSON.stringify(frame));
+      if (acks && acks.from !== from) flushAcks();
+      if (!acks) {
+        acks = { from, ids: [], timedIds: [], latencies: [] };
+        setImmediate(flushAcks);
+      }
+      if (reportLatency && sentAt !== undefined) {
+        acks.timedIds.push(id);
+        acks.latencies.push(Math.max(0, (now() - sentAt) / 1000));
+      } else {
+        acks.ids.push(id);
+      }
     };
     // Not at once: an acknowledgement leaving right after a delivery would tell the gateway which
     // deliveries were messages (cover is never acknowledged) and link the two.
@@ -585,6 +616,7 @@ export class MixnetClient {
         if (closed) return;
         closed = true;
         cancelAll();
+        flushAcks();
         socket?.close();
         done.resolve();
       },
@@ -606,6 +638,16 @@ export class MixnetClient {
   }
 }
 
+/** Each node's public key, parsed once per verified topology (a new topology brings new node objects). */
+const nodeKeys = new WeakMap<NodeDescriptor, Uint8Array>();
+
 function routeHops(route: readonly NodeDescriptor[], delayMs: () => number | undefined): RouteHop[] {
-  return route.map((node) => ({ id: node.id, publicKey: parseAddress(node.publicKey), delayMs: delayMs() }));
+  return route.map((node) => {
+    let publicKey = nodeKeys.get(node);
+    if (!publicKey) {
+      publicKey = parseAddress(node.publicKey);
+      nodeKeys.set(node, publicKey);
+    }
+    return { id: node.id, publicKey, delayMs: delayMs() };
+  });
 }
