@@ -11,8 +11,8 @@
  * are queued and applied, in the order they were asked, in one transaction at the end of the
  * turn (setImmediate), committed at synchronous NORMAL (WAL: written, not synced). A commit that
  * stored messages is then made durable by WalSync (an fdatasync of the WAL on the thread pool,
- * shared by every commit made while the previous one ran), and only then are its stores answered
- * and its messages pushed. Acknowledgements are answered at once: a deletion a power cut loses
+ * shared by every commit made while the previous one ran), and only then are its stores answered;
+ * its messages are pushed at the commit (see #commit for why that loses nothing). Acknowledgements are answered at once: a deletion a power cut loses
  * only means that the message is pushed again, and clients drop duplicates by id.
  */
 import { randomBytes } from 'node:crypto';
@@ -193,8 +193,8 @@ export class Mailboxes {
 
   /**
    * Stores each message that fits the bounds, in the next commit, and resolves once that commit
-   * is on disk and subscribers were told. Rejects when the commit fails (storing none of them) or
-   * when the disk fails to sync it (then they may be kept, but were not pushed: see #commit).
+   * is on disk (subscribers were told at the commit). Rejects when the commit fails (storing none
+   * of them) or when the disk fails to sync it (then they stay committed: see #commit).
    */
   storeAll(messages: readonly Delivery[]): Promise<StoreResult[]> {
     return new Promise((resolve, reject) => this.#enqueue({ kind: 'store', messages, resolve, reject }));
@@ -278,19 +278,22 @@ export class Mailboxes {
       for (const { call, results } of stores) call.resolve(results);
       return;
     }
-    // A sync the disk refused leaves the messages committed and counted, but unannounced: their
-    // exits hear 503 and retry (the recipient drops the duplicate), and a reconnect pushes them.
+    // Subscribers hear of the messages once they are committed, before the WAL is on disk: a
+    // message pushed and then lost to a power cut is with its recipient already, and its exit,
+    // answered only after the sync, sends it again (the recipient drops the duplicate). So the
+    // sync costs the exit's answer its time, not the message's way to the recipient.
+    for (const { call, results } of stores) {
+      call.messages.forEach(({ address }, j) => {
+        const result = results[j] as StoreResult;
+        if ('stored' in result)
+          for (const listener of this.#listeners.get(address) ?? []) tell(listener, result.stored);
+      });
+    }
+    // A sync the disk refused leaves the messages committed and counted: their exits hear 503 and
+    // retry (the recipient drops the duplicate).
     this.#wal.sync().then(
       () => {
         for (const { call, results } of stores) call.resolve(results);
-        // Callers go on in microtasks, after every subscriber was told.
-        for (const { call, results } of stores) {
-          call.messages.forEach(({ address }, j) => {
-            const result = results[j] as StoreResult;
-            if ('stored' in result)
-              for (const listener of this.#listeners.get(address) ?? []) tell(listener, result.stored);
-          });
-        }
       },
       (error: unknown) => {
         for (const { call } of stores) call.reject(error);
@@ -358,9 +361,8 @@ export class Mailboxes {
 }
 
 /**
- * A subscriber that throws must not take the gateway down (its failure would otherwise be an
- * unhandled rejection here, after the sync): the message stays stored and is pushed again on the
- * recipient's next connection.
+ * A subscriber that throws must not take the gateway down, nor keep the commit's other callers
+ * from their answers: the message stays stored and is pushed again on the recipient's next connection.
  */
 function tell(listener: Listener, message: StoredMessage): void {
   try {
