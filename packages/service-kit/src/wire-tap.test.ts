@@ -10,10 +10,12 @@ import { FrameSender } from './frame-sender.ts';
 import { acceptOctetStream } from './http.ts';
 import {
   decodeTapEvent,
+  decodeTapEvents,
   encodeTapEvent,
   endpointOf,
   envTapAddress,
   MAX_TAP_DATAGRAM_BYTES,
+  MAX_TAP_EVENT_BYTES,
   peerEndpoint,
   serviceTap,
   TAP_FIELDS,
@@ -85,8 +87,22 @@ describe('tap datagrams', () => {
     ];
     for (const value of bad) assert.throws(() => decodeTapEvent(datagram(value)), TapDatagramError);
     assert.throws(() => decodeTapEvent(Buffer.from('{"atMs":')), /not JSON/);
-    const padded = Buffer.alloc(MAX_TAP_DATAGRAM_BYTES + 1, 0x20);
+    const padded = Buffer.alloc(MAX_TAP_EVENT_BYTES + 1, 0x20);
     assert.throws(() => decodeTapEvent(padded), /exceeds/);
+  });
+
+  it('carry the events of one turn a line each, and are refused whole when any line is not an event', () => {
+    const { atMs, from, to, bytes, packets } = WELL_FORMED;
+    const first = encodeTapEvent(atMs, from, to, bytes, packets);
+    const second = encodeTapEvent(atMs + 1, to, from, 100, 0);
+    assert.deepEqual(decodeTapEvents(Buffer.concat([first, Buffer.from('\n'), second])), [
+      WELL_FORMED,
+      { atMs: atMs + 1, from: to, to: from, bytes: 100, packets: 0 },
+    ]);
+    const withExtra = datagram({ ...WELL_FORMED, id: 'x' });
+    assert.throws(() => decodeTapEvents(Buffer.concat([first, Buffer.from('\n'), withExtra])), TapDatagramError);
+    assert.throws(() => decodeTapEvents(Buffer.concat([first, Buffer.from('\n')])), /not JSON/);
+    assert.throws(() => decodeTapEvents(Buffer.alloc(MAX_TAP_DATAGRAM_BYTES + 1, 0x20)), /exceeds/);
   });
 
   it('names endpoints as host:port, the way the directory publishes URLs and a tap sees peers', () => {
@@ -102,7 +118,30 @@ describe('tap datagrams', () => {
 });
 
 describe('UdpWireTap', () => {
-  it('sends one datagram per event, stamped by its clock, naming itself on the right side', async () => {
+  it('starts a new datagram before one would pass MAX_TAP_DATAGRAM_BYTES, and one per turn', async () => {
+    const observer = await listener();
+    const tap = new UdpWireTap({ target: `127.0.0.1:${observer.port}`, self: '10.0.0.7:8080', now: () => 1 });
+    await tap.connected;
+    for (let i = 0; i < 40; i++) tap.sent(`10.0.0.${i}:8080`, 2640, 1);
+    await new Promise(setImmediate);
+    tap.sent('10.0.0.99:8080', 2640, 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const datagrams = await observer.next(1);
+    const counts = datagrams.map((d) => decodeTapEvents(d).length);
+    assert.ok(
+      datagrams.every((d) => d.length <= MAX_TAP_DATAGRAM_BYTES),
+      `sizes ${datagrams.map((d) => d.length)}`,
+    );
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      41,
+    );
+    assert.ok(counts.length >= 4 && counts.at(-1) === 1, `events per datagram ${counts}`);
+    tap.close();
+    observer.close();
+  });
+
+  it("sends a turn's events in one datagram, each stamped by its clock, naming itself on the right side", async () => {
     const observer = await listener();
     let now = 1000.25;
     const tap = new UdpWireTap({ target: `127.0.0.1:${observer.port}`, self: '10.0.0.7:8080', now: () => now });
@@ -110,7 +149,7 @@ describe('UdpWireTap', () => {
     tap.sent('10.0.0.8:8080', 2640, 1);
     now = 1001;
     tap.received('172.18.0.1:40312', 3600, 1);
-    const [sent, received] = (await observer.next(2)).map((message) => decodeTapEvent(message));
+    const [sent, received] = decodeTapEvents((await observer.next(1))[0] as Buffer);
     assert.deepEqual(sent, { atMs: 1000.25, from: '10.0.0.7:8080', to: '10.0.0.8:8080', bytes: 2640, packets: 1 });
     assert.deepEqual(received, { atMs: 1001, from: '172.18.0.1:40312', to: '10.0.0.7:8080', bytes: 3600, packets: 1 });
     tap.close();
@@ -122,7 +161,7 @@ describe('UdpWireTap', () => {
     const tap = new UdpWireTap({ target: `localhost:${observer.port}`, self: 'a:1', now: () => 7 });
     await tap.connected;
     tap.sent('b:2', 10, 1);
-    const [first] = (await observer.next(1)).map((message) => decodeTapEvent(message));
+    const [first] = decodeTapEvents((await observer.next(1))[0] as Buffer);
     assert.deepEqual(first, { atMs: 7, from: 'a:1', to: 'b:2', bytes: 10, packets: 1 });
     tap.close();
     observer.close();
@@ -154,7 +193,7 @@ describe('UdpWireTap', () => {
     await tap.connected;
     const sender = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 2_000, tap });
     await sender.send(`http://127.0.0.1:${port}/v1/packets`, [new Uint8Array(100), new Uint8Array(100)]);
-    const [event] = (await observer.next(1)).map((message) => decodeTapEvent(message));
+    const [event] = decodeTapEvents((await observer.next(1))[0] as Buffer);
     assert.equal(frames, 2);
     // Two frames of 100 bytes, each with its length header.
     assert.ok(event && event.bytes > 200 && event.bytes < 220, `bytes ${event?.bytes}`);

@@ -2,9 +2,11 @@
  * The wire tap: what a service reports to the anonymity observer each time it puts a request
  * on a link (or, at the gateway, takes one from a client). A datagram carries exactly what a
  * packet capture of that link shows (when, which endpoint to which, bytes, packets) and can
- * carry nothing else: the encoder takes only those five values, and the decoder refuses a
- * datagram with any other field. Fire and forget over UDP: a tap never blocks, delays or
- * fails the data path, and nothing is sent unless a tap address is configured.
+ * carry nothing else: the encoder takes only those five values, and the decoder refuses an
+ * event with any other field. Fire and forget over UDP: a tap never blocks, delays or
+ * fails the data path, and nothing is sent unless a tap address is configured. The events of
+ * one turn of the event loop go in one datagram, a line each (under load, a service reports
+ * several at once: one system call, not one per request), each stamped when it happened.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
@@ -14,8 +16,10 @@ import { ConfigError, type Env } from './env.ts';
 
 /** An endpoint as a tap names it: host:port (an address, or a name the directory publishes). */
 const ENDPOINT = /^[A-Za-z0-9._:[\]-]{1,100}$/;
-/** The longest datagram a tap sends or the observer reads. */
-export const MAX_TAP_DATAGRAM_BYTES = 512;
+/** The longest event a tap encodes or the observer reads. */
+export const MAX_TAP_EVENT_BYTES = 512;
+/** The longest datagram a tap sends or the observer reads: events of one turn, a line each, unfragmented on Ethernet. */
+export const MAX_TAP_DATAGRAM_BYTES = 1400;
 /** The only fields a tap datagram has, in its order. */
 export const TAP_FIELDS = ['atMs', 'from', 'to', 'bytes', 'packets'] as const;
 
@@ -29,14 +33,28 @@ export function encodeTapEvent(atMs: number, from: string, to: string, bytes: nu
   return Buffer.from(JSON.stringify({ atMs, from, to, bytes, packets }));
 }
 
-/** Reads a tap datagram; throws TapDatagramError on anything but exactly the five fields, well formed. */
-export function decodeTapEvent(datagram: Uint8Array): WireEvent {
+/**
+ * Reads a tap datagram: one event per line. Throws TapDatagramError when the datagram is too
+ * long or any line is not exactly the five fields, well formed (a datagram is taken whole or not at all).
+ */
+export function decodeTapEvents(datagram: Uint8Array): WireEvent[] {
   if (datagram.length > MAX_TAP_DATAGRAM_BYTES) {
     throw new TapDatagramError(`datagram of ${datagram.length} bytes exceeds ${MAX_TAP_DATAGRAM_BYTES}`);
   }
+  return Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength)
+    .toString('utf8')
+    .split('\n')
+    .map((line) => decodeTapEvent(Buffer.from(line)));
+}
+
+/** Reads one tap event; throws TapDatagramError on anything but exactly the five fields, well formed. */
+export function decodeTapEvent(encoded: Uint8Array): WireEvent {
+  if (encoded.length > MAX_TAP_EVENT_BYTES) {
+    throw new TapDatagramError(`event of ${encoded.length} bytes exceeds ${MAX_TAP_EVENT_BYTES}`);
+  }
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(datagram).toString('utf8'));
+    value = JSON.parse(Buffer.from(encoded).toString('utf8'));
   } catch {
     throw new TapDatagramError('datagram is not JSON');
   }
@@ -140,6 +158,9 @@ export class UdpWireTap implements WireTap {
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #firstConnect = Promise.withResolvers<void>();
+  /** This turn's events, encoded, and their bytes with the line breaks between them. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
 
   constructor(options: UdpWireTapOptions) {
     const { hostname, port } = new URL(`udp://${options.target}`);
@@ -170,11 +191,31 @@ export class UdpWireTap implements WireTap {
     this.#send(encodeTapEvent(this.#now(), from, this.#self, bytes, packets));
   }
 
-  #send(datagram: Buffer): void {
+  #send(event: Buffer): void {
+    // Until the socket is connected, events are not sent: a tap loses, it never waits.
+    if (!this.#connected) {
+      this.#refreshAddress();
+      return;
+    }
+    if (this.#pending.length > 0 && this.#pendingBytes + 1 + event.length > MAX_TAP_DATAGRAM_BYTES) this.#flush();
+    if (this.#pending.push(event) === 1) setImmediate(() => this.#flush());
+    this.#pendingBytes += (this.#pending.length > 1 ? 1 : 0) + event.length;
+  }
+
+  /** Sends this turn's events in one datagram, a line each. */
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    const events = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#refreshAddress();
+    if (!this.#connected) return;
+    this.#socket.send(events.length === 1 ? (events[0] as Buffer) : Buffer.concat(joinLines(events)));
+  }
+
+  #refreshAddress(): void {
     const stale = this.#retry === undefined && performance.now() - this.#resolvedAt > RESOLVE_EVERY_MS;
     if (stale && !isIP(this.#host)) this.#resolve();
-    // Until the socket is connected, events are not sent: a tap loses, it never waits.
-    if (this.#connected) this.#socket.send(datagram);
   }
 
   /** Connects the socket to `address` (again, when the observer's name now resolves elsewhere). */
@@ -214,8 +255,22 @@ export class UdpWireTap implements WireTap {
   }
 
   close(): void {
+    this.#pending = [];
     this.#closed = true;
+    this.#connected = false;
     clearTimeout(this.#retry);
     this.#socket.close();
   }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** The events with a line break between each two. */
+function joinLines(events: readonly Buffer[]): Buffer[] {
+  const parts: Buffer[] = [];
+  for (const event of events) {
+    if (parts.length > 0) parts.push(NEWLINE);
+    parts.push(event);
+  }
+  return parts;
 }

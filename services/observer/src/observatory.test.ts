@@ -98,7 +98,13 @@ describe('Observatory', () => {
     const { observatory, registry } = watch();
     const datagrams = TRACE.map(([atMs, from, to, packets]) => encodeTapEvent(atMs, from, to, 2640 * packets, packets));
     // UDP may reorder within the slack: feed them backwards.
-    for (const datagram of [...datagrams].reverse()) assert.equal(observatory.ingest(datagram), 'accepted');
+    // The events of one turn come in one datagram, a line each.
+    const [first, ...rest] = [...datagrams].reverse();
+    assert.deepEqual(observatory.ingest(Buffer.concat([first as Buffer, Buffer.from('\n'), rest[0] as Buffer])), [
+      'accepted',
+      'accepted',
+    ]);
+    for (const datagram of rest.slice(1)) assert.deepEqual(observatory.ingest(datagram), ['accepted']);
     observatory.advance(1100); // watermark 850: nothing yet
     assert.equal((await histogram(registry, 'mixlab_anonymity_entropy_bits', { scope: 'route' })).count, 0);
     observatory.advance(2000);
@@ -172,13 +178,16 @@ describe('Observatory', () => {
   it('counts malformed, late and unmapped datagrams and feeds none of them to the model', async () => {
     const { observatory, registry } = watch();
     const extra = Buffer.from(JSON.stringify({ atMs: 1000, from: ALICE, to: GATEWAY, bytes: 1, packets: 1, id: 'x' }));
-    assert.equal(observatory.ingest(extra), 'malformed');
-    assert.equal(observatory.ingest(Buffer.from('not json')), 'malformed');
+    assert.deepEqual(observatory.ingest(extra), ['malformed']);
+    assert.deepEqual(observatory.ingest(Buffer.from('not json')), ['malformed']);
+    // A datagram with one bad line is dropped whole (counted once), its good line with it.
+    const good = encodeTapEvent(1000, ALICE, GATEWAY, 2640, 1);
+    assert.deepEqual(observatory.ingest(Buffer.concat([good, Buffer.from('\n'), extra])), ['malformed']);
     // Neither side known, nor next to a gateway: no client slot for it.
     observatory.ingest(encodeTapEvent(1000, '10.9.9.9:8080', MIX(2), 2640, 1));
     observatory.advance(2000);
-    assert.equal(observatory.ingest(encodeTapEvent(1700, ALICE, GATEWAY, 2640, 1)), 'late');
-    assert.equal(await counter(registry, 'mixlab_observer_tap_events_total', { outcome: 'malformed' }), 2);
+    assert.deepEqual(observatory.ingest(encodeTapEvent(1700, ALICE, GATEWAY, 2640, 1)), ['late']);
+    assert.equal(await counter(registry, 'mixlab_observer_tap_events_total', { outcome: 'malformed' }), 3);
     assert.equal(await counter(registry, 'mixlab_observer_tap_events_total', { outcome: 'unmapped' }), 1);
     assert.equal(await counter(registry, 'mixlab_observer_tap_events_total', { outcome: 'late' }), 1);
     assert.equal(await counter(registry, 'mixlab_observer_tap_events_total', { outcome: 'accepted' }), 0);

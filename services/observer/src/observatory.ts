@@ -14,7 +14,7 @@ import {
 import type { AnonymityMetrics, TapOutcome } from '@mixlab/metrics';
 import { MODEL_PACKET_KINDS } from '@mixlab/metrics';
 import type { StrategyConfig } from '@mixlab/mixing';
-import { decodeTapEvent } from '@mixlab/service-kit';
+import { decodeTapEvents } from '@mixlab/service-kit';
 import type { TopologyDocument } from '@mixlab/topology';
 import { ClientSlots, clientSlot, type Directory, directoryOf, rolesOf } from './endpoints.ts';
 import type { TraceRecorder } from './trace-recorder.ts';
@@ -101,17 +101,22 @@ export class Observatory {
     return true;
   }
 
-  /** One tap datagram; never throws (a bad or late one is counted and dropped). */
-  ingest(datagram: Uint8Array): TapOutcome {
-    let event: WireEvent;
+  /**
+   * One tap datagram (its events, a line each); never throws. A bad datagram is counted once and
+   * dropped whole; each late event is counted and dropped. Says what became of each event.
+   */
+  ingest(datagram: Uint8Array): TapOutcome[] {
+    let events: WireEvent[];
     try {
-      event = decodeTapEvent(datagram);
+      events = decodeTapEvents(datagram);
     } catch {
-      return this.#count('malformed');
+      return [this.#count('malformed')];
     }
-    if (event.atMs < this.#watermark) return this.#count('late');
-    this.#buffer.push(event);
-    return 'accepted';
+    return events.map((event) => {
+      if (event.atMs < this.#watermark) return this.#count('late');
+      this.#buffer.push(event);
+      return 'accepted';
+    });
   }
 
   /** Gives the engine every event older than `nowMs - slackMs`, in time order, and records what it learns. */
