@@ -83,36 +83,6 @@ describe('FrameSender', () => {
     await sender.close();
   });
 
-  it('with coalesceTurn, sends one turn makes to an idle target go in one request; later turns in their own', async () => {
-    requests.length = 0;
-    const sender = new FrameSender({
-      connections: 4,
-      attempts: 1,
-      timeoutMs: 5_000,
-      coalesceAt: 2,
-      coalesceTurn: true,
-    });
-    const url = `${base}/v1/packets`;
-    const sameTurn = [
-      sender.send(url, [frame(1)]),
-      sender.send(url, [frame(2), frame(3)]),
-      sender.send(url, [frame(4)]),
-    ];
-    await Promise.all(sameTurn);
-    await sender.send(url, [frame(5)]);
-    assert.deepEqual(requests, [[1, 2, 3, 4], [5]]);
-    await sender.close();
-  });
-
-  it('without coalesceTurn, an idle target gets each send at once, in a request of its own', async () => {
-    requests.length = 0;
-    const sender = new FrameSender({ connections: 4, attempts: 1, timeoutMs: 5_000, coalesceAt: 2 });
-    const url = `${base}/v1/packets`;
-    await Promise.all([sender.send(url, [frame(1)]), sender.send(url, [frame(2)])]);
-    assert.deepEqual(requests.sort(), [[1], [2]]);
-    await sender.close();
-  });
-
   it('sends each call alone when coalescing is off', async () => {
     requests.length = 0;
     const sender = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 5_000 });

@@ -18,14 +18,6 @@ export interface FrameSenderOptions {
    * nothing when quiet and saves a request's overhead per packet when busy. Off when undefined.
    */
   readonly coalesceAt?: number;
-  /**
-   * Sends to a URL made in one turn of the event loop go together in one request (flushed on
-   * setImmediate, before the loop waits for I/O again: no wait when quiet). A node that takes a
-   * request of k packets and releases them one by one (a strategy without batches) then
-   * forwards them in one request, not k: batches formed upstream persist along the route.
-   * Needs coalesceAt.
-   */
-  readonly coalesceTurn?: boolean;
   /** The most frames a coalesced request carries (the receivers' cap per request). */
   readonly maxFramesPerRequest?: number;
   /**
@@ -56,13 +48,6 @@ export const FORWARDING_SENDER: FrameSenderOptions = {
   maxFramesPerRequest: 100,
 };
 
-/**
- * How mix nodes send on: as FORWARDING_SENDER, and what one turn of the event loop releases to
- * a target goes in one request. (Not the gateway: the n − 1 proxy in front of layer 1 holds and
- * passes whole requests, so each client's submission stays a request of its own there.)
- */
-export const NODE_FORWARDING_SENDER: FrameSenderOptions = { ...FORWARDING_SENDER, coalesceTurn: true };
-
 /** Sends waiting for a URL's next request. */
 interface Waiting {
   readonly frames: Uint8Array[];
@@ -72,8 +57,6 @@ interface Waiting {
 interface Lane {
   inflight: number;
   readonly waiting: Waiting[];
-  /** A flush of this turn's sends is scheduled (coalesceTurn). */
-  flushing: boolean;
 }
 
 /** Frames pending per target by default: about 13 MiB of Sphinx packets, 50 s of 100 packets per second. */
@@ -124,23 +107,14 @@ export class FrameSender {
     if (limit === undefined) return this.#post(url, frames);
     let lane = this.#lanes.get(url);
     if (!lane) {
-      lane = { inflight: 0, waiting: [], flushing: false };
+      lane = { inflight: 0, waiting: [] };
       this.#lanes.set(url, lane);
     }
-    if (lane.inflight < limit && !this.#options.coalesceTurn) return this.#postIn(url, lane, frames);
+    if (lane.inflight < limit) return this.#postIn(url, lane, frames);
     const queue = lane.waiting;
-    const queued = new Promise<void>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       queue.push({ frames, done: (error) => (error === undefined ? resolve() : reject(error)) });
     });
-    if (lane.inflight < limit && !lane.flushing) {
-      const idle = lane;
-      idle.flushing = true;
-      setImmediate(() => {
-        idle.flushing = false;
-        while (idle.inflight < limit && idle.waiting.length > 0) this.#sendWaiting(url, idle);
-      });
-    }
-    return queued;
   }
 
   async #postIn(url: string, lane: Lane, frames: Uint8Array[]): Promise<void> {
@@ -156,7 +130,7 @@ export class FrameSender {
   /** Sends what waits for `url` in one request (up to the frame cap), in the order it came. */
   #sendWaiting(url: string, lane: Lane): void {
     if (lane.waiting.length === 0) {
-      if (lane.inflight === 0 && !lane.flushing) this.#lanes.delete(url);
+      if (lane.inflight === 0) this.#lanes.delete(url);
       return;
     }
     const cap = this.#options.maxFramesPerRequest ?? Number.POSITIVE_INFINITY;

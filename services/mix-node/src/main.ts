@@ -5,7 +5,7 @@ import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
   enrollSelf,
-  NODE_FORWARDING_SENDER,
+  FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
   LinkIdentity,
@@ -80,7 +80,7 @@ const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 // Every request to another service goes as a link box from this node's identity (link-box.ts).
 const linkIdentity = new LinkIdentity(config.nodeId, identity.keys);
 const sender = new FrameSender({
-  ...NODE_FORWARDING_SENDER,
+  ...FORWARDING_SENDER,
   tap,
   maxPendingFrames: config.maxPendingFrames,
   link: { identity: linkIdentity, now: Date.now },

@@ -262,7 +262,7 @@ describe('MixNode', () => {
       assert.deepEqual(await packetCounts(f.registry), counts({ accepted: 4, forwarded: 4 }));
     });
 
-    it('releases consecutive batches separately', async () => {
+    it('releases consecutive batches separately; those one request released leave together, in release order', async () => {
       const f = fixture({ threshold: 2 });
       await f.node.receive([
         forwardPacket('a'),
@@ -272,7 +272,13 @@ describe('MixNode', () => {
         forwardPacket('e'),
       ]);
       await f.node.settled();
-      assert.equal(f.sends.length, 2);
+      assert.equal(f.sends.length, 1, 'one request to the next hop for both batches');
+      assert.equal(f.sends[0]?.frames.length, 4);
+      assert.deepEqual(
+        new Set(f.sends[0]?.frames.slice(0, 2).map((frame) => readAtNext(frame))),
+        new Set(['a', 'b']),
+        'the first batch first',
+      );
       assert.equal(f.node.queued, 1);
       assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_count', { strategy: 'threshold' }), 2);
       assert.equal(await seriesValue(f.registry, 'mixlab_batch_size_sum', { strategy: 'threshold' }), 4);

@@ -6,7 +6,8 @@
  *                filter drops the packet before the blinding and payload work; `#checkOpened`
  *                drops what opened with a key that expired meanwhile
  *   4. pool      `#enqueue` → the mixing strategy, which releases shuffled batches
- *   5. outgoing  `#release` → Forwarder: one request per next hop or gateway per batch
+ *   5. outgoing  `#release` → Forwarder: one request per next hop or gateway per batch (the
+ *                batches one request's packets release as they arrive go on together)
  * Keys rotate per epoch through `setKeys`. Why a packet was dropped goes to the log and the
  * metrics only: the sender of a request learns that it arrived, nothing per packet.
  */
@@ -84,6 +85,13 @@ export class MixNode {
   readonly #pool: MixStrategy<PooledPacket>;
   readonly #forwarder: Forwarder;
   readonly #inflight = new Set<Promise<void>>();
+  /**
+   * While a request's packets go into the pool: the batches they release (a strategy without
+   * batches releases each on arrival), forwarded together once the last is in. So k packets that
+   * came in one request leave in one request per next hop, not k, and a batch formed upstream
+   * (coalesced under load) stays one along the route: at once, nothing waits for it.
+   */
+  #releasedNow: PooledPacket[][] | undefined;
   #keys: MixingKeySet;
 
   constructor(deps: MixNodeDeps) {
@@ -132,6 +140,21 @@ export class MixNode {
     const results = await this.#peel(packets);
     this.#deps.metrics.stage.observe({ stage: 'hop_peel' }, (this.#deps.clock.now() - peelStarted) / 1000);
     const rejected: Rejection[] = [];
+    const released: PooledPacket[][] = [];
+    this.#releasedNow = released;
+    let accepted: number;
+    try {
+      accepted = this.#admit(results, rejected);
+    } finally {
+      this.#releasedNow = undefined;
+      if (released.length > 0) this.#sendOn(released.flat());
+    }
+    this.#updateGauges();
+    return { accepted, rejected };
+  }
+
+  /** Hands each opened packet to the pool; notes why each other one was dropped. Returns how many went in. */
+  #admit(results: readonly PeelResult[], rejected: Rejection[]): number {
     let accepted = 0;
     for (const [index, result] of results.entries()) {
       const refusal = result.ok ? this.#checkOpened(result) : { outcome: result.reason, reason: result.message };
@@ -144,8 +167,7 @@ export class MixNode {
         accepted++;
       }
     }
-    this.#updateGauges();
-    return { accepted, rejected };
+    return accepted;
   }
 
   /** A request body that could not even be split into packets counts as one malformed packet. */
@@ -210,7 +232,12 @@ export class MixNode {
       this.#deps.metrics.stage.observe({ stage: 'hop_queue' }, waited);
     }
     this.#updateGauges();
-    const sending = this.#forward(batch).finally(() => this.#inflight.delete(sending));
+    if (this.#releasedNow) this.#releasedNow.push(batch);
+    else this.#sendOn(batch);
+  }
+
+  #sendOn(packets: PooledPacket[]): void {
+    const sending = this.#forward(packets).finally(() => this.#inflight.delete(sending));
     this.#inflight.add(sending);
   }
 
