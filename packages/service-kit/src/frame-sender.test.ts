@@ -83,6 +83,39 @@ describe('FrameSender', () => {
     await sender.close();
   });
 
+  it('with coalesceTurn, the first send of a turn leaves at once and the rest of the turn in one request', async () => {
+    requests.length = 0;
+    const sender = new FrameSender({
+      connections: 4,
+      attempts: 1,
+      timeoutMs: 5_000,
+      coalesceAt: 2,
+      coalesceTurn: true,
+    });
+    const url = `${base}/v1/packets`;
+    const first = sender.send(url, [frame(1)]);
+    while (requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(requests, [[1]], 'the first of the turn did not wait for the turn to end');
+    requests.length = 0;
+    const sameTurn = [
+      sender.send(url, [frame(2)]),
+      sender.send(url, [frame(3), frame(4)]),
+      sender.send(url, [frame(5)]),
+    ];
+    await Promise.all([first, ...sameTurn]);
+    assert.deepEqual(requests, [[2], [3, 4, 5]]);
+    await sender.close();
+  });
+
+  it('without coalesceTurn, an idle target gets each send of a turn at once, in a request of its own', async () => {
+    requests.length = 0;
+    const sender = new FrameSender({ connections: 4, attempts: 1, timeoutMs: 5_000, coalesceAt: 2 });
+    const url = `${base}/v1/packets`;
+    await Promise.all([sender.send(url, [frame(1)]), sender.send(url, [frame(2)])]);
+    assert.deepEqual(requests.sort(), [[1], [2]]);
+    await sender.close();
+  });
+
   it('sends each call alone when coalescing is off', async () => {
     requests.length = 0;
     const sender = new FrameSender({ connections: 1, attempts: 1, timeoutMs: 5_000 });

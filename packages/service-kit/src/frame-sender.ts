@@ -18,6 +18,14 @@ export interface FrameSenderOptions {
    * nothing when quiet and saves a request's overhead per packet when busy. Off when undefined.
    */
   readonly coalesceAt?: number;
+  /**
+   * Also coalesce within one turn of the event loop: the first send of a turn to a URL goes at
+   * once; what the same turn sends after it to that URL waits for the end of the turn
+   * (setImmediate) and goes in one request. Under load a turn handles several requests, whose
+   * packets then leave in one request per target instead of one each; a lone packet never
+   * waits. Needs coalesceAt.
+   */
+  readonly coalesceTurn?: boolean;
   /** The most frames a coalesced request carries (the receivers' cap per request). */
   readonly maxFramesPerRequest?: number;
   /**
@@ -48,6 +56,13 @@ export const FORWARDING_SENDER: FrameSenderOptions = {
   maxFramesPerRequest: 100,
 };
 
+/**
+ * How mix nodes send on: as FORWARDING_SENDER, coalescing within a turn too. (Not the gateway:
+ * the n − 1 proxy in front of layer 1 holds and passes whole requests, so each client's
+ * submission stays a request of its own there.)
+ */
+export const NODE_FORWARDING_SENDER: FrameSenderOptions = { ...FORWARDING_SENDER, coalesceTurn: true };
+
 /** Sends waiting for a URL's next request. */
 interface Waiting {
   readonly frames: Uint8Array[];
@@ -57,6 +72,8 @@ interface Waiting {
 interface Lane {
   inflight: number;
   readonly waiting: Waiting[];
+  /** A request left in this turn already (coalesceTurn): later sends of the turn wait for its end. */
+  sentThisTurn: boolean;
 }
 
 /** Frames pending per target by default: about 13 MiB of Sphinx packets, 50 s of 100 packets per second. */
@@ -107,13 +124,26 @@ export class FrameSender {
     if (limit === undefined) return this.#post(url, frames);
     let lane = this.#lanes.get(url);
     if (!lane) {
-      lane = { inflight: 0, waiting: [] };
+      lane = { inflight: 0, waiting: [], sentThisTurn: false };
       this.#lanes.set(url, lane);
     }
-    if (lane.inflight < limit) return this.#postIn(url, lane, frames);
+    if (lane.inflight < limit && !lane.sentThisTurn) {
+      if (this.#options.coalesceTurn) this.#startTurn(url, lane, limit);
+      return this.#postIn(url, lane, frames);
+    }
     const queue = lane.waiting;
     return new Promise((resolve, reject) => {
       queue.push({ frames, done: (error) => (error === undefined ? resolve() : reject(error)) });
+    });
+  }
+
+  /** Marks that a request left this turn; at the turn's end, what waits goes together (room allowing). */
+  #startTurn(url: string, lane: Lane, limit: number): void {
+    lane.sentThisTurn = true;
+    setImmediate(() => {
+      lane.sentThisTurn = false;
+      if (lane.waiting.length === 0) this.#sendWaiting(url, lane); // forgets an idle lane
+      while (lane.inflight < limit && lane.waiting.length > 0) this.#sendWaiting(url, lane);
     });
   }
 
@@ -130,7 +160,7 @@ export class FrameSender {
   /** Sends what waits for `url` in one request (up to the frame cap), in the order it came. */
   #sendWaiting(url: string, lane: Lane): void {
     if (lane.waiting.length === 0) {
-      if (lane.inflight === 0) this.#lanes.delete(url);
+      if (lane.inflight === 0 && !lane.sentThisTurn) this.#lanes.delete(url);
       return;
     }
     const cap = this.#options.maxFramesPerRequest ?? Number.POSITIVE_INFINITY;

@@ -5,13 +5,13 @@ import { packetFormat } from '@mixlab/packet';
 import { monotonicClock, secureRandom, wallClock } from '@mixlab/runtime';
 import {
   enrollSelf,
-  FORWARDING_SENDER,
   FrameSender,
   keepRegistered,
   LinkIdentity,
   LinkReceiver,
   linkRejectedCounter,
   listenUntilSignalled,
+  NODE_FORWARDING_SENDER,
   openStateOrExit,
   type Registration,
   readConfigOrExit,
@@ -80,7 +80,7 @@ const tap = serviceTap(config.tapAddress, config.advertisedUrl);
 // Every request to another service goes as a link box from this node's identity (link-box.ts).
 const linkIdentity = new LinkIdentity(config.nodeId, identity.keys);
 const sender = new FrameSender({
-  ...FORWARDING_SENDER,
+  ...NODE_FORWARDING_SENDER,
   tap,
   maxPendingFrames: config.maxPendingFrames,
   link: { identity: linkIdentity, now: Date.now },
