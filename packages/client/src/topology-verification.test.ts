@@ -134,9 +134,30 @@ describe('MixnetClient refuses a topology it cannot trust', () => {
     const client = new MixnetClient(url, { directoryKey: toHex(directory.publicKey) });
     served = signTopology(document(), directory.secretKey);
     await client.topology();
-    // Drop the checked connection; the next is checked against the topology at its handshake.
-    await client.dispatcher.close();
-    await assert.rejects(client.gateway.info(), /closed|destroyed/i);
+    // Another key answers from now on; the checked connection is dropped, so the next request
+    // opens a new one, which is checked against the topology at its handshake and refused.
+    const impostor = generateSigningKeyPair();
+    server.setSecureContext(
+      tlsServerOptions({ publicKey: impostor.publicKey, privateKey: impostor.secretKey }, 'gateway-1'),
+    );
+    server.closeAllConnections();
+    try {
+      // A request that raced the close fails on the old socket; the one after opens a new connection.
+      let error: Error | undefined;
+      for (let attempt = 0; attempt < 5 && (error === undefined || error.name === 'SocketError'); attempt++) {
+        error = await client.gateway.info().then(
+          () => undefined,
+          (failure: Error) => failure,
+        );
+        if (error === undefined) break;
+      }
+      assert.equal(error?.name, 'PeerIdentityError', String(error));
+    } finally {
+      server.setSecureContext(
+        tlsServerOptions({ publicKey: gatewayIdentity.publicKey, privateKey: gatewayIdentity.secretKey }, 'gateway-1'),
+      );
+      await client.dispatcher.close();
+    }
   });
 
   it('takes only an https gateway URL', () => {
