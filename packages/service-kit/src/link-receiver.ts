@@ -7,7 +7,7 @@
  * wrap from L to 1), and from gateways when k = 1; deliveries to a node of layer k (its loops
  * coming home) from nodes of layer ((k-2) mod L)+1; deliveries to a gateway from layer L.
  */
-import { listedNode, type TopologyCache, type TopologyDocument } from '@mixlab/topology';
+import { findGateway, findNode, type TopologyCache, type TopologyDocument } from '@mixlab/topology';
 import type { FastifyReply } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { sendError } from './errors.ts';
@@ -57,7 +57,7 @@ export type SenderCheck =
 
 /** `senderId` in `document`: its identity key when `allowed` may send, else why it may not. */
 export function checkSender(document: TopologyDocument, senderId: string, allowed: LinkSenders): SenderCheck {
-  const node = listedNode(document, senderId);
+  const node = findNode(document, senderId);
   if (node) {
     if (node.layer === allowed.layer) return { ok: true, identityKey: node.identityKey };
     return {
@@ -66,7 +66,7 @@ export function checkSender(document: TopologyDocument, senderId: string, allowe
       message: `${senderId} is a node of layer ${node.layer}; only layer ${allowed.layer}${allowed.gateways ? ' and gateways' : ''} may send here`,
     };
   }
-  const gateway = document.gateways.find((candidate) => candidate.id === senderId);
+  const gateway = findGateway(document, senderId);
   if (gateway?.identityKey !== undefined) {
     if (allowed.gateways) return { ok: true, identityKey: gateway.identityKey };
     return {
@@ -75,6 +75,10 @@ export function checkSender(document: TopologyDocument, senderId: string, allowe
       message: `${senderId} is a gateway; only nodes of layer ${allowed.layer} may send here`,
     };
   }
+  return unknownSender(senderId);
+}
+
+function unknownSender(senderId: string): SenderCheck {
   return { ok: false, reason: 'unknown_sender', message: `${senderId} has no identity key in the current topology` };
 }
 
@@ -94,13 +98,7 @@ export function topologySenders(topology: Pick<TopologyCache, 'lookUp'>): FindSe
       const check = checkSender(document, senderId, route(document.layers.length));
       return check.ok || check.reason !== 'unknown_sender' ? check : undefined;
     });
-    return (
-      known ?? {
-        ok: false,
-        reason: 'unknown_sender',
-        message: `${senderId} has no identity key in the current topology`,
-      }
-    );
+    return known ?? unknownSender(senderId);
   };
 }
 

@@ -5,12 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { toHex } from '@mixlab/crypto';
 import { writePublicFile } from '@mixlab/runtime';
 
 /** Writes `identityKey` as hex to `<enrollDir>/<id>.pub` (atomically, mode 0644); returns the path. */
 export async function enrollSelf(enrollDir: string, id: string, identityKey: Uint8Array): Promise<string> {
   const path = join(enrollDir, `${id}.pub`);
   await mkdir(enrollDir, { recursive: true });
-  await writePublicFile(path, `${Buffer.from(identityKey).toString('hex')}\n`);
+  await writePublicFile(path, `${toHex(identityKey)}\n`);
   return path;
 }

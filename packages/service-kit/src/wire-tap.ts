@@ -44,17 +44,25 @@ export function decodeTapEvents(datagram: Uint8Array): WireEvent[] {
   return Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength)
     .toString('utf8')
     .split('\n')
-    .map((line) => decodeTapEvent(Buffer.from(line)));
+    .map((line) => decodeTapEventText(line, Buffer.byteLength(line)));
 }
 
 /** Reads one tap event; throws TapDatagramError on anything but exactly the five fields, well formed. */
 export function decodeTapEvent(encoded: Uint8Array): WireEvent {
-  if (encoded.length > MAX_TAP_EVENT_BYTES) {
-    throw new TapDatagramError(`event of ${encoded.length} bytes exceeds ${MAX_TAP_EVENT_BYTES}`);
+  return decodeTapEventText(
+    Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString('utf8'),
+    encoded.length,
+  );
+}
+
+/** One event's text (`length` bytes in UTF-8), decoded without going back to bytes. */
+function decodeTapEventText(text: string, length: number): WireEvent {
+  if (length > MAX_TAP_EVENT_BYTES) {
+    throw new TapDatagramError(`event of ${length} bytes exceeds ${MAX_TAP_EVENT_BYTES}`);
   }
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(encoded).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new TapDatagramError('datagram is not JSON');
   }

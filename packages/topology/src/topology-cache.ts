@@ -77,12 +77,7 @@ export class TopologyCache {
 
   /** A node as the document lists it, identity key included (links are sealed to it). */
   findListed(id: string): Promise<TopologyNode | undefined> {
-    return this.lookUp((document) => listedNode(document, id));
-  }
-
-  /** A gateway as the document lists it, identity key included when it has one. */
-  findListedGateway(id: string): Promise<GatewayDescriptor | undefined> {
-    return this.lookUp((document) => document.gateways.find((gateway) => gateway.id === id));
+    return this.lookUp((document) => findNode(document, id));
   }
 
   /**
@@ -131,13 +126,4 @@ export class TopologyCache {
       });
     return this.#inflight;
   }
-}
-
-/** The node `id` as `document` lists it. */
-export function listedNode(document: TopologyDocument, id: string): TopologyNode | undefined {
-  for (const nodes of document.layers) {
-    const node = nodes.find((candidate) => candidate.id === id);
-    if (node) return node;
-  }
-  return undefined;
 }

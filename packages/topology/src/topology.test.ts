@@ -98,6 +98,6 @@ describe('findNode', () => {
     assert.equal(findNode(topology, 'zz'), undefined);
     assert.equal(findNode(topology, 'A1'), undefined);
     assert.equal(findNode(topology, ''), undefined);
-    assert.equal(findNode({ gateways: [], layers: [] }, 'a1'), undefined);
+    assert.equal(findNode({ layers: [] }, 'a1'), undefined);
   });
 });

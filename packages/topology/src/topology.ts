@@ -83,13 +83,19 @@ export function listedNodeProblems(node: NodeDescriptor, index: number, layerCou
   return problems;
 }
 
-/** Finds a gateway by id. */
-export function findGateway(topology: Topology, id: string): GatewayDescriptor | undefined {
+/** Finds a gateway by id (in a topology or a signed document). */
+export function findGateway<G extends { readonly id: string }>(
+  topology: { readonly gateways: readonly G[] },
+  id: string,
+): G | undefined {
   return topology.gateways.find((gateway) => gateway.id === id);
 }
 
-/** Finds a node by id in any layer. */
-export function findNode(topology: Topology, id: string): NodeDescriptor | undefined {
+/** Finds a node by id in any layer (of a topology or a signed document). */
+export function findNode<N extends { readonly id: string }>(
+  topology: { readonly layers: readonly (readonly N[])[] },
+  id: string,
+): N | undefined {
   for (const nodes of topology.layers) {
     const node = nodes.find((candidate) => candidate.id === id);
     if (node) return node;

@@ -83,10 +83,13 @@ export function buildDeliveryServer(deps: DeliveryServerDeps): FastifyInstance {
         'the messages could not be stored (none of this request was kept); retry',
       );
     }
+    let stored = 0;
     results.forEach((result, i) => {
-      if ('stored' in result) metrics.messagesDelivered.inc({ outcome: 'stored' });
+      if ('stored' in result) stored++;
       else refuse((messages[i] as { index: number }).index, result.refused, 'mailbox_full');
     });
+    // One label look-up per request, not per message.
+    if (stored > 0) metrics.messagesDelivered.inc({ outcome: 'stored' }, stored);
     refused.sort((a, b) => a.index - b.index);
     metrics.mailboxMessages.set(mailboxes.size);
     metrics.stage.observe({ stage: 'gateway_delivery' }, reply.elapsedTime / 1000);

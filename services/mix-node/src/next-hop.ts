@@ -5,7 +5,7 @@
  * so that the link box is sealed to it.
  */
 import { HOP_UNKNOWN, type HopResolution, hopFound, type ResolveHop } from '@mixlab/service-kit';
-import { listedNode, type TopologyCache } from '@mixlab/topology';
+import { findGateway, findNode, type TopologyCache } from '@mixlab/topology';
 
 /** Resolves hops in the directory's topology; an outage throws (the Forwarder counts it unreachable). */
 export function nextHops(topology: Pick<TopologyCache, 'findListed' | 'lookUp'>): ResolveHop {
@@ -19,10 +19,6 @@ export function nextHops(topology: Pick<TopologyCache, 'findListed' | 'lookUp'>)
   return async (kind, id) => {
     if (kind === 'node') return known(await topology.findListed(id));
     // A gateway, or a node (its own loops): one look-up, so that either is found without a refetch.
-    return known(
-      await topology.lookUp(
-        (document) => document.gateways.find((gateway) => gateway.id === id) ?? listedNode(document, id),
-      ),
-    );
+    return known(await topology.lookUp((document) => findGateway(document, id) ?? findNode(document, id)));
   };
 }
