@@ -101,15 +101,27 @@ describe('TopologyCache', () => {
   });
 
   it('finds a node that registered after the last fetch, waiting out refetchAfterMs', async () => {
+    let now = 1_000;
+    const slept: number[] = [];
     const { state, fetch } = directory();
-    const cache = new TopologyCache(fetch, { maxAgeMs: 60_000, refetchAfterMs: 50 });
+    const cache = new TopologyCache(fetch, {
+      maxAgeMs: 60_000,
+      refetchAfterMs: 50,
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    });
     assert.equal((await cache.find('a'))?.id, 'a');
     state.nodes.push(node('b'));
-    const started = performance.now();
+    now += 20;
     assert.equal((await cache.find('b'))?.url, 'http://b:8080');
-    assert.ok(performance.now() - started >= 45, 'no sooner than refetchAfterMs after the last fetch');
+    assert.deepEqual(slept, [30], 'no sooner than refetchAfterMs after the last fetch');
     assert.equal(state.fetches, 2);
+    now += 60;
     assert.equal(await cache.find('nobody'), undefined);
+    assert.deepEqual(slept, [30], 'no wait once refetchAfterMs has passed');
     assert.equal(state.fetches, 3);
     assert.equal((await cache.findGateway('gw'))?.url, 'http://gw:8080');
     assert.equal(state.fetches, 3);

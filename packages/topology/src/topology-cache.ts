@@ -21,6 +21,8 @@ export interface TopologyCacheOptions {
    */
   readonly serveStaleMs?: number;
   readonly now?: () => number;
+  /** Waits out refetchAfterMs (a timer unless a test injects one). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 interface Cached {
@@ -41,6 +43,7 @@ export class TopologyCache {
   readonly #fetch: () => Promise<SignedTopology>;
   readonly #options: TopologyCacheOptions;
   readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
   #cached: Cached | undefined;
   #inflight: Promise<Cached> | undefined;
   /** The last background refetch failed: serve nothing stale until one succeeds. */
@@ -50,6 +53,7 @@ export class TopologyCache {
     this.#fetch = fetch;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** The route view: nodes with this epoch's keys, and gateways. */
@@ -108,7 +112,7 @@ export class TopologyCache {
     const known = look(await this.#fresh());
     if (known) return known;
     const wait = (this.#cached?.fetchedAt ?? 0) + this.#options.refetchAfterMs - this.#now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (wait > 0) await this.#sleep(wait);
     return look(await this.#refresh());
   }
 
