@@ -42,6 +42,8 @@ export interface PublicKeyBound {
   readonly requestMicros?: number;
   readonly linksPerMessage?: number;
   readonly requestBoundPerSecond?: number;
+  /** CPU µs of a bare TCP round trip of a few hundred bytes, both ends (request-cost.ts). */
+  readonly roundTripMicros?: number;
 }
 
 /** Mean µs per call of `op`, over at least `ms` milliseconds after a warm-up. */

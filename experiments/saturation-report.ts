@@ -90,6 +90,46 @@ function cascadeCpuPerMessage(ramp: StrategyRamp): number | undefined {
   return (cores / step.carried) * 1000;
 }
 
+/** CPU µs per carried message in the saturation step, of everything measured (load generator included), above idle. */
+function allCpuPerMessage(ramp: StrategyRamp): number | undefined {
+  const step = ramp.steps.find((s) => s.kind === 'ramp' && s.offered === ramp.saturation);
+  if (!step || step.carried <= 0) return undefined;
+  const cores = step.cpu.reduce(
+    (sum, share) => sum + share.cores - (ramp.idle.find((i) => i.name === share.name)?.cores ?? 0),
+    0,
+  );
+  return (cores / step.carried) * 1e6;
+}
+
+/**
+ * What issue 11's goal (half the public-key bound) leaves a message of CPU besides its packet
+ * work, beside what the run spent: the gap a reader should see before any other figure.
+ */
+function budgetLines(run: SaturationRun): string[] {
+  const { bound } = run;
+  const goal = bound.boundPerSecond / 2;
+  const budget = (bound.cores * 1e6) / goal;
+  const { wrap, hop, exit, open } = bound.packetMicros;
+  const packet = wrap + 2 * hop + exit + open;
+  const left = budget - packet;
+  const spent = run.ramps.flatMap((ramp) => {
+    const all = allCpuPerMessage(ramp);
+    return all === undefined
+      ? []
+      : [
+          `\`${ramp.strategy}\` ${f(all, 0)} µs per message, ${f(all - packet, 0)} µs besides the packet work (${f((all - packet) / left, 1)} times what the goal leaves)`,
+        ];
+  });
+  return [
+    `What the goal leaves: at half the public-key bound, ${Math.round(goal)} msg/s, ${bound.cores} cores give a message ${f(budget, 0)} µs of CPU in all, the load generator's included (it runs on the same cores); the packet work takes ${f(packet, 0)} µs of that, so ${f(left, 0)} µs remain for everything else a message causes: its client's submission and delivery, the links between services, the mailbox, taps, the observer, metrics and the load generator's own bookkeeping.${
+      bound.roundTripMicros === undefined
+        ? ''
+        : ` A bare TCP round trip of 200 bytes (no HTTP, TLS or framing, both ends in one process, so no wake-ups) costs ${f(bound.roundTripMicros, 0)} µs in this run, and a message needs two on its client's own connection (submission and answer, delivery and acknowledgement), which nothing batches.`
+    }${spent.length > 0 ? ` At saturation everything measured, above idle, took: ${spent.join('; ')}.` : ''}`,
+    '',
+  ];
+}
+
 /** CPU per delivered message (ms), per component, above what it used idle (healthchecks, scrapes, heartbeats). */
 function stepRow(step: StepResult, idle: readonly CpuShare[]): string {
   const cpuPerMessage = step.cpu
@@ -150,6 +190,7 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
     '',
     "The load generator runs on the same cores (its CPU per message is in each step's row below), and so does whatever else the machine runs: the last column is what the cascade's services would carry with the cores to themselves, at the CPU per message they spent in the saturation step.",
     '',
+    ...budgetLines(run),
   ];
   for (const ramp of run.ramps) {
     lines.push(

@@ -24,7 +24,7 @@ import { type Cascade, eventually, queryVector, REPO_ROOT, startCascade, uncheck
 import { fetch } from 'undici';
 import { LoadWorkers } from './load-workers.ts';
 import { measurePublicKeyBound, type PublicKeyBound } from './public-key-bound.ts';
-import { LINKS_PER_MESSAGE, measureRequestMicros } from './request-cost.ts';
+import { LINKS_PER_MESSAGE, measureRequestMicros, measureRoundTripMicros } from './request-cost.ts';
 import {
   type CpuShare,
   renderSaturationMarkdown,
@@ -240,14 +240,16 @@ const startedAt = new Date();
 log(`measuring the public-key bound (load ${load1()})`);
 const keyBound = await measurePublicKeyBound(availableParallelism());
 const requestMicros = await measureRequestMicros();
+const roundTripMicros = await measureRoundTripMicros();
 const bound: PublicKeyBound = {
   ...keyBound,
   requestMicros,
+  roundTripMicros,
   linksPerMessage: LINKS_PER_MESSAGE,
   requestBoundPerSecond: (keyBound.cores * 1e6) / (keyBound.publicKeyMicros + LINKS_PER_MESSAGE * requestMicros),
 };
 log(
-  `public-key bound: ${Math.round(bound.boundPerSecond)} msg/s (${bound.publicKeyMicros.toFixed(0)} µs of X25519 per message, ${bound.fastest}); packet-work bound ${Math.round(bound.packetBoundPerSecond)} msg/s; a request of one packet ${requestMicros.toFixed(0)} µs of CPU, with ${LINKS_PER_MESSAGE} per message ${Math.round(bound.requestBoundPerSecond ?? 0)} msg/s`,
+  `public-key bound: ${Math.round(bound.boundPerSecond)} msg/s (${bound.publicKeyMicros.toFixed(0)} µs of X25519 per message, ${bound.fastest}); packet-work bound ${Math.round(bound.packetBoundPerSecond)} msg/s; a request of one packet ${requestMicros.toFixed(0)} µs of CPU, with ${LINKS_PER_MESSAGE} per message ${Math.round(bound.requestBoundPerSecond ?? 0)} msg/s; a bare TCP round trip ${roundTripMicros.toFixed(0)} µs`,
 );
 
 const ramps: StrategyRamp[] = [];
