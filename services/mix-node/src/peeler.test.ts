@@ -5,6 +5,7 @@ import { sphinx } from '@mixlab/packet';
 import type { MixingKeySet } from './mixing-keys.ts';
 import {
   InlinePeeler,
+  leastBusy,
   measurePeelRate,
   type Peeler,
   type PeelerOptions,
@@ -86,7 +87,7 @@ describe('peelers', () => {
     const two = new WorkerPeeler(options, 2);
     try {
       const batch = Array.from({ length: 300 }, (_, i) => packetFor(self, i % 256));
-      // Round robin: the two requests go to the two workers, which peel the same packets in the same order.
+      // Two requests at once go to the two workers (each the least busy in turn), which peel the same packets in the same order.
       const [first, second] = await Promise.all([two.peel(batch), two.peel(batch)]);
       const passed = batch.map((_, i) => [first[i], second[i]].filter((result) => result?.ok).length);
       assert.deepEqual(passed, Array(300).fill(1));
@@ -105,6 +106,15 @@ describe('peelers', () => {
     assert.equal(measurePeelRate('sphinx', 3, clock, 20), 1_200);
     reads = 0;
     assert.equal(measurePeelRate('onion', 0, clock, 20), 400, 'the event loop thread alone');
+  });
+
+  it('sends a request to the worker with the fewest in flight, in turn among equals', () => {
+    assert.equal(leastBusy([0, 0, 0], 0), 0);
+    assert.equal(leastBusy([1, 0, 0], 1), 1, 'round robin while all are as busy');
+    assert.equal(leastBusy([1, 1, 0], 2), 2);
+    assert.equal(leastBusy([1, 1, 1], 3), 0, 'wraps around');
+    assert.equal(leastBusy([2, 5, 1], 1), 2, 'a worker held back gets nothing more until it catches up');
+    assert.equal(leastBusy([0, 3, 0], 1), 2, 'the first of the least busy from where the turn is');
   });
 
   it('refuses a pool of no workers, and a key set without its current key', () => {

@@ -170,12 +170,16 @@ export type PeelWorkerRequest =
 interface Pending {
   resolve(results: PeelResult[]): void;
   reject(error: Error): void;
+  /** The worker's index: its count of requests in flight drops when this one is answered. */
+  readonly worker: number;
 }
 
 export class WorkerPeeler implements Peeler {
   readonly replayFilters: ReplayFilters;
   readonly #workers: Worker[];
   readonly #pending = new Map<number, Pending>();
+  /** Requests in flight per worker: a request goes to the least busy (round robin among equals). */
+  readonly #inFlight: number[];
   #nextId = 0;
   #next = 0;
 
@@ -188,16 +192,21 @@ export class WorkerPeeler implements Peeler {
       // Refuses a key set without its current key here rather than in a worker.
       keys: withReplayFilters(this.replayFilters, options.keys),
     };
+    this.#inFlight = new Array<number>(workers).fill(0);
     this.#workers = Array.from({ length: workers }, () => {
       const worker = new Worker(new URL('./peel-worker.ts', import.meta.url), { workerData });
       worker.on('message', ({ id, results }: { id: number; results: PeelResult[] }) => {
-        this.#pending.get(id)?.resolve(results);
+        const pending = this.#pending.get(id);
+        if (!pending) return;
         this.#pending.delete(id);
+        this.#inFlight[pending.worker] = (this.#inFlight[pending.worker] as number) - 1;
+        pending.resolve(results);
       });
       worker.on('error', (error) => {
         // A worker only dies on a bug; fail what it held rather than hang the requests.
         for (const pending of this.#pending.values()) pending.reject(error);
         this.#pending.clear();
+        this.#inFlight.fill(0);
       });
       return worker;
     });
@@ -209,10 +218,12 @@ export class WorkerPeeler implements Peeler {
 
   peel(packets: readonly Uint8Array[]): Promise<PeelResult[]> {
     const id = this.#nextId++;
-    const worker = this.#workers[this.#next++ % this.#workers.length] as Worker;
+    const index = leastBusy(this.#inFlight, this.#next);
+    this.#next = index + 1;
+    this.#inFlight[index] = (this.#inFlight[index] as number) + 1;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'peel', id, packets } satisfies PeelWorkerRequest);
+      this.#pending.set(id, { resolve, reject, worker: index });
+      (this.#workers[index] as Worker).postMessage({ type: 'peel', id, packets } satisfies PeelWorkerRequest);
     });
   }
 
@@ -228,6 +239,22 @@ export class WorkerPeeler implements Peeler {
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((worker) => worker.terminate()));
   }
+}
+
+/**
+ * The index of the worker with the fewest requests in flight, the first such from `from`
+ * (round robin among equals). A worker the machine holds back (another process on its core)
+ * gets no more until it catches up, where strict round robin would queue every other request
+ * behind it.
+ */
+export function leastBusy(inFlight: readonly number[], from: number): number {
+  const count = inFlight.length;
+  let best = from % count;
+  for (let step = 1; step < count; step++) {
+    const index = (from + step) % count;
+    if ((inFlight[index] as number) < (inFlight[best] as number)) best = index;
+  }
+  return best;
 }
 
 /** `workers` 0 peels on the event loop thread; N > 0 uses N worker threads. */
