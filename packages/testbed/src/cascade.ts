@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { promisify } from 'node:util';
 import {
   DockerComposeEnvironment,
@@ -37,15 +37,26 @@ export interface Cascade {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+/**
+ * `count` distinct free ports on 127.0.0.1. Every listener stays open until all are chosen: one
+ * closed at once can come back from the next bind(0) (about one cascade in 500 drew a port twice,
+ * and Docker then refused the second publication as "port is already allocated").
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((server) => (server.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }
 
 /** Mix node containers: `replicas[i]` nodes in layer i + 1 (compose names them <service>-<n>). */
@@ -61,13 +72,14 @@ export async function startCascade(
   settings: Record<string, string>,
   options: { readonly attack?: boolean } = {},
 ): Promise<Cascade> {
-  const ports = {
-    gateway: await freePort(),
-    prometheus: await freePort(),
-    directory: await freePort(),
-    observer: await freePort(),
-    n1Proxy: await freePort(),
-  };
+  const [gateway, prometheus, directory, observer, n1Proxy] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ports = { gateway, prometheus, directory, observer, n1Proxy };
   const replicas = [1, 2, 3].map((layer) => Number(settings[`MIXLAB_LAYER_${layer}_REPLICAS`] ?? 1));
   // Every wait is a compose healthcheck, run inside its container: an HTTP wait would go
   // through the host address testcontainers guesses (a bridge gateway when it finds
