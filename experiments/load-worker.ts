@@ -26,10 +26,10 @@ export type LoadStepAnswer =
       readonly result: LoadResult;
       readonly errors: string[];
       /**
-       * This thread's event-loop delay over the step (ms): what its own wraps and opens held messages
+       * The p99 of this thread's event-loop delay over the step (ms): what its own wraps and opens held messages
        * up. Beyond the sampling period (the histogram's values include it).
        */
-      readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
+      readonly loopDelayP99Ms: number;
     }
   | { readonly error: string };
 
@@ -66,13 +66,8 @@ port.on('message', async (step: LoadStep) => {
       onError: (error) => errors.add(error.message),
     });
     loopDelay.disable();
-    const beyondPeriod = (nanoseconds: number) => Math.max(0, nanoseconds / 1e6 - LOOP_DELAY_SAMPLE_MS);
-    const loopDelayMs = {
-      p50: beyondPeriod(loopDelay.percentile(50)),
-      p99: beyondPeriod(loopDelay.percentile(99)),
-      max: beyondPeriod(loopDelay.max),
-    };
-    port.postMessage({ result, errors: [...errors].slice(0, 5), loopDelayMs } satisfies LoadStepAnswer);
+    const loopDelayP99Ms = Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_SAMPLE_MS);
+    port.postMessage({ result, errors: [...errors].slice(0, 5), loopDelayP99Ms } satisfies LoadStepAnswer);
   } catch (error) {
     port.postMessage({ error: String(error) } satisfies LoadStepAnswer);
   }

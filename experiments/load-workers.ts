@@ -55,7 +55,7 @@ export class LoadWorkers {
       latency: latencyStats(latencies) ?? null,
       latenciesMs: latencies,
       errors: [...new Set(results.flatMap((r) => r.errors))].slice(0, 5),
-      loopDelayP99Ms: Math.max(...results.map((r) => r.loopDelayMs.p99)),
+      loopDelayP99Ms: Math.max(...results.map((r) => r.loopDelayP99Ms)),
     };
   }
 

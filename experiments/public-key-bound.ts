@@ -46,6 +46,11 @@ export interface PublicKeyBound {
   readonly roundTripMicros?: number;
 }
 
+/** One message's whole packet work (µs): the wrap, two forwarding hops, the exit and the open. */
+export function packetWorkMicros({ wrap, hop, exit, open }: PublicKeyBound['packetMicros']): number {
+  return wrap + 2 * hop + exit + open;
+}
+
 /** Mean µs per call of `op`, over at least `ms` milliseconds after a warm-up. */
 function microsPerCall(op: (i: number) => unknown, ms = 400): number {
   for (let i = 0; i < 30; i++) op(i);
@@ -155,7 +160,7 @@ function measureWithLoadedBackends(cores: number): PublicKeyBound {
     exit: microsPerCall((i) => sphinx.peel(atExit[i % 16] as Uint8Array, (nodes[2] as (typeof nodes)[number]).keys)),
     open: microsPerCall(() => openMessage(sealed, recipient)),
   };
-  const packetTotal = packetMicros.wrap + 2 * packetMicros.hop + packetMicros.exit + packetMicros.open;
+  const packetTotal = packetWorkMicros(packetMicros);
   return {
     x25519PerMessage: perMessage,
     x25519Micros,

@@ -1,7 +1,8 @@
 /** The saturation bench's results as markdown and a self-contained SVG (in plot.ts's style, with its helpers). */
 import type { LatencyStats } from '@mixlab/load';
 import { heading, logTicks, num, text } from './plot.ts';
-import type { PublicKeyBound } from './public-key-bound.ts';
+import { type PublicKeyBound, packetWorkMicros } from './public-key-bound.ts';
+import { ROUND_TRIP_BYTES } from './request-cost.ts';
 
 export interface CpuShare {
   readonly name: string;
@@ -77,27 +78,16 @@ const maxCarried = (ramp: StrategyRamp) => Math.max(0, ...ramp.steps.map((s) => 
 const SERVICES = ['directory', 'mix-layer-1', 'mix-layer-2', 'mix-layer-3', 'client-gateway'];
 
 /**
- * The cascade's own CPU per delivered message (ms) in the saturation step: its services above
- * their idle use, without the load generator, Prometheus or docker-proxy, which share the cores
- * here but are not the cascade.
+ * CPU µs per carried message in the saturation step, above each component's idle use: of the
+ * components `counted` names (all when absent; the cascade's own: its services, without the load
+ * generator, Prometheus or docker-proxy, which share the cores here but are not the cascade).
  */
-function cascadeCpuPerMessage(ramp: StrategyRamp): number | undefined {
+function cpuPerMessageMicros(ramp: StrategyRamp, counted?: readonly string[]): number | undefined {
   const step = ramp.steps.find((s) => s.kind === 'ramp' && s.offered === ramp.saturation);
   if (!step || step.carried <= 0) return undefined;
   const cores = step.cpu
-    .filter((share) => SERVICES.includes(share.name))
+    .filter((share) => counted === undefined || counted.includes(share.name))
     .reduce((sum, share) => sum + share.cores - (ramp.idle.find((i) => i.name === share.name)?.cores ?? 0), 0);
-  return (cores / step.carried) * 1000;
-}
-
-/** CPU µs per carried message in the saturation step, of everything measured (load generator included), above idle. */
-function allCpuPerMessage(ramp: StrategyRamp): number | undefined {
-  const step = ramp.steps.find((s) => s.kind === 'ramp' && s.offered === ramp.saturation);
-  if (!step || step.carried <= 0) return undefined;
-  const cores = step.cpu.reduce(
-    (sum, share) => sum + share.cores - (ramp.idle.find((i) => i.name === share.name)?.cores ?? 0),
-    0,
-  );
   return (cores / step.carried) * 1e6;
 }
 
@@ -109,11 +99,10 @@ function budgetLines(run: SaturationRun): string[] {
   const { bound } = run;
   const goal = bound.boundPerSecond / 2;
   const budget = (bound.cores * 1e6) / goal;
-  const { wrap, hop, exit, open } = bound.packetMicros;
-  const packet = wrap + 2 * hop + exit + open;
+  const packet = packetWorkMicros(bound.packetMicros);
   const left = budget - packet;
   const spent = run.ramps.flatMap((ramp) => {
-    const all = allCpuPerMessage(ramp);
+    const all = cpuPerMessageMicros(ramp);
     return all === undefined
       ? []
       : [
@@ -124,7 +113,7 @@ function budgetLines(run: SaturationRun): string[] {
     `What the goal leaves: at half the public-key bound, ${Math.round(goal)} msg/s, ${bound.cores} cores give a message ${f(budget, 0)} µs of CPU in all, the load generator's included (it runs on the same cores); the packet work takes ${f(packet, 0)} µs of that, so ${f(left, 0)} µs remain for everything else a message causes: its client's submission and delivery, the links between services, the mailbox, taps, the observer, metrics and the load generator's own bookkeeping.${
       bound.roundTripMicros === undefined
         ? ''
-        : ` A bare TCP round trip of 200 bytes (no HTTP, TLS or framing, both ends in one process, so no wake-ups) costs ${f(bound.roundTripMicros, 0)} µs in this run, and a message needs two on its client's own connection (submission and answer, delivery and acknowledgement), which nothing batches.`
+        : ` A bare TCP round trip of ${ROUND_TRIP_BYTES} bytes (no HTTP, TLS or framing, both ends in one process, so no wake-ups) costs ${f(bound.roundTripMicros, 0)} µs in this run, and a message needs two on its client's own connection (submission and answer, delivery and acknowledgement), which nothing batches.`
     }${spent.length > 0 ? ` At saturation everything measured, above idle, took: ${spent.join('; ')}.` : ''}`,
     '',
   ];
@@ -184,7 +173,8 @@ export function renderSaturationMarkdown(run: SaturationRun): string {
     '| strategy | saturation (msg/s offered) | most carried (msg/s) | of the public-key bound | of the packet-work bound | cascade CPU per message at saturation (ms) | cores / that (msg/s) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...run.ramps.map((ramp) => {
-      const cpu = cascadeCpuPerMessage(ramp);
+      const micros = cpuPerMessageMicros(ramp, SERVICES);
+      const cpu = micros === undefined ? undefined : micros / 1000;
       return `| \`${ramp.strategy}\` | ${ramp.saturation ?? '–'} | ${f(maxCarried(ramp))} | ${f((ramp.saturation ?? 0) / bound.boundPerSecond, 2)} | ${f((ramp.saturation ?? 0) / bound.packetBoundPerSecond, 2)} | ${f(cpu, 2)} | ${cpu ? Math.round((bound.cores * 1000) / cpu) : '–'} |`;
     }),
     '',

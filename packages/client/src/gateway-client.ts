@@ -7,9 +7,10 @@ import type {
   SubmitRequest,
   SubmitResponse,
 } from '@mixlab/gateway-api';
+import { exchange } from '@mixlab/service-kit';
 import { fetchSignedTopology, type SignedTopology } from '@mixlab/topology';
 import { type Dispatcher, getGlobalDispatcher } from 'undici';
-import { exchange } from './exchange.ts';
+
 import { parseRetryAfter } from './retry-after.ts';
 
 /**

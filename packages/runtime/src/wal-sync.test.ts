@@ -42,7 +42,7 @@ function heldDatasync() {
 }
 
 describe('WalSync', () => {
-  it('fdatasyncs the WAL file of a real database (and its folder once), and closes', async () => {
+  it('syncs the WAL file of a real database with the default system calls, and refuses to once closed', async () => {
     const { db, path } = database();
     assert.ok(existsSync(`${path}-wal`));
     const wal = new WalSync(path);

@@ -1,5 +1,6 @@
 import { encodeFrames } from '@mixlab/packet';
 import { Agent } from 'undici';
+import { exchange } from './exchange.ts';
 import { type LinkPeer, QueueFullError } from './forwarder.ts';
 import { OCTET_STREAM } from './http.ts';
 import { type LinkIdentity, sealLinkBox } from './link-box.ts';
@@ -205,17 +206,16 @@ export class FrameSender {
           : frameBytes;
       this.#options.tap?.sent(endpointOf(url), body.length, frames.length);
       try {
-        const response = await this.#agent.request({
+        const { status, text } = await exchange(this.#agent, {
           origin,
           path: pathname,
           method: 'POST',
           headers: { 'content-type': OCTET_STREAM },
           body,
         });
-        const text = await response.body.text();
-        if (response.statusCode < 300) return;
-        lastError = new Error(`${url} answered ${response.statusCode}: ${text.slice(0, 200)}`);
-        if (response.statusCode < 500) break; // the receiver refused these packets; resending will not help
+        if (status < 300) return;
+        lastError = new Error(`${url} answered ${status}: ${text.slice(0, 200)}`);
+        if (status < 500) break; // the receiver refused these packets; resending will not help
       } catch (error) {
         lastError = error;
       }

@@ -1,5 +1,6 @@
 export * from './env.ts';
 export * from './errors.ts';
+export * from './exchange.ts';
 export * from './forwarder.ts';
 export * from './frame-sender.ts';
 export * from './http.ts';

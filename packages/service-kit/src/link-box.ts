@@ -26,6 +26,7 @@ import {
   type SigningKeyPair,
   signPublicKeyToX25519,
   signSecretKeyToX25519,
+  toHex,
 } from '@mixlab/crypto';
 
 export const LINK_BOX_VERSION = 1;
@@ -242,7 +243,7 @@ export function openLinkBox({
   if (Math.abs(now - time) > freshnessMs) {
     return refuse('stale', `the box from ${senderId} is dated ${time - now} ms from now (at most ±${freshnessMs})`);
   }
-  const seen = nonces.check(Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString('hex'), time, now);
+  const seen = nonces.check(toHex(nonce), time, now);
   if (seen === 'replayed') return refuse('replayed', `the box from ${senderId} was already received`);
   if (seen === 'stale') return refuse('stale', `the box from ${senderId} is older than the replay cache still covers`);
   return { ok: true, senderId, body: inner.subarray(timeAt + TIME_BYTES) };

@@ -9,7 +9,6 @@ import Fastify from 'fastify';
 import { FrameSender } from './frame-sender.ts';
 import { acceptOctetStream } from './http.ts';
 import {
-  decodeTapEvent,
   decodeTapEvents,
   encodeTapEvent,
   endpointOf,
@@ -52,7 +51,7 @@ describe('tap datagrams', () => {
     const { atMs, from, to, bytes, packets } = WELL_FORMED;
     const encoded = encodeTapEvent(atMs, from, to, bytes, packets);
     assert.deepEqual(Object.keys(JSON.parse(encoded.toString('utf8'))), [...TAP_FIELDS]);
-    assert.deepEqual(decodeTapEvent(encoded), WELL_FORMED);
+    assert.deepEqual(decodeTapEvents(encoded), [WELL_FORMED]);
   });
 
   it('refuses a datagram with any field a tap cannot see, whatever its name or value (fuzzed)', () => {
@@ -67,7 +66,7 @@ describe('tap datagrams', () => {
       if ((TAP_FIELDS as readonly string[]).includes(name)) continue;
       const value = values[random.int(values.length)];
       const withExtra = { ...WELL_FORMED, [name]: value };
-      assert.throws(() => decodeTapEvent(datagram(withExtra)), TapDatagramError, `extra field ${name}`);
+      assert.throws(() => decodeTapEvents(datagram(withExtra)), TapDatagramError, `extra field ${name}`);
     }
   });
 
@@ -85,10 +84,10 @@ describe('tap datagrams', () => {
       'text',
       null,
     ];
-    for (const value of bad) assert.throws(() => decodeTapEvent(datagram(value)), TapDatagramError);
-    assert.throws(() => decodeTapEvent(Buffer.from('{"atMs":')), /not JSON/);
+    for (const value of bad) assert.throws(() => decodeTapEvents(datagram(value)), TapDatagramError);
+    assert.throws(() => decodeTapEvents(Buffer.from('{"atMs":')), /not JSON/);
     const padded = Buffer.alloc(MAX_TAP_EVENT_BYTES + 1, 0x20);
-    assert.throws(() => decodeTapEvent(padded), /exceeds/);
+    assert.throws(() => decodeTapEvents(padded), /exceeds/);
   });
 
   it('carry the events of one turn a line each, and are refused whole when any line is not an event', () => {

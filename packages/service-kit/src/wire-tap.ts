@@ -47,15 +47,7 @@ export function decodeTapEvents(datagram: Uint8Array): WireEvent[] {
     .map((line) => decodeTapEventText(line, Buffer.byteLength(line)));
 }
 
-/** Reads one tap event; throws TapDatagramError on anything but exactly the five fields, well formed. */
-export function decodeTapEvent(encoded: Uint8Array): WireEvent {
-  return decodeTapEventText(
-    Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength).toString('utf8'),
-    encoded.length,
-  );
-}
-
-/** One event's text (`length` bytes in UTF-8), decoded without going back to bytes. */
+/** One event's text (`length` bytes in UTF-8): exactly the five fields, well formed, or TapDatagramError. */
 function decodeTapEventText(text: string, length: number): WireEvent {
   if (length > MAX_TAP_EVENT_BYTES) {
     throw new TapDatagramError(`event of ${length} bytes exceeds ${MAX_TAP_EVENT_BYTES}`);

@@ -1,7 +1,7 @@
 /**
  * One HTTP request and its whole answer, dispatched straight on an undici dispatcher. Every
- * message a client sends is one of these (a submit), and undici's `request` costs more than
- * the answer is worth here: the URL parsed again per call, an async resource, and a Readable
+ * packet crosses links made of these (a client's submit, every request between services), and
+ * undici's `request` costs more than the answer is worth here: an async resource and a Readable
  * stream per response only to be read to its end. The answer comes back as text, with the
  * status and headers; connection errors reject as they do with `request`.
  */
